@@ -1,0 +1,1 @@
+"""Cryptographic building blocks: key derivation, digests, random secrets, passwords."""

@@ -1,0 +1,127 @@
+"""Load a sandbox (users, spaces, memberships; later apps) from a YAML or JSON document.
+
+Seeding is idempotent: running the same file twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.errors import FieldError, FrontdeskError
+from frontdesk.security.passwords import Passwords
+from frontdesk.services import accounts, spaces
+from frontdesk.settings import Settings
+
+
+class SeedError(FrontdeskError):
+    pass
+
+
+@dataclass
+class SeedReport:
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"created": self.created, "existing": self.existing}
+
+
+def load_document(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SeedError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise SeedError(
+            f"{path} is not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}"
+        ) from exc
+    if not isinstance(data, dict):
+        raise SeedError(f"{path} must hold a mapping with 'users', 'spaces' (and 'apps')")
+    unknown = set(data) - {"users", "spaces", "apps"}
+    if unknown:
+        raise SeedError(f"unknown top-level keys in {path}: {', '.join(sorted(unknown))}")
+    return data
+
+
+def _list(data: dict[str, Any], key: str) -> list[Any]:
+    value = data.get(key) or []
+    if not isinstance(value, list):
+        raise SeedError(f"'{key}' must be a list")
+    return value
+
+
+def _mapping(item: Any, where: str) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise SeedError(f"{where} must be a mapping")
+    return item
+
+
+async def seed(
+    db: AsyncSession, passwords: Passwords, settings: Settings, data: dict[str, Any]
+) -> SeedReport:
+    report = SeedReport()
+    for i, item in enumerate(_list(data, "users")):
+        where = f"users[{i}]"
+        entry = _mapping(item, where)
+        email = str(entry.get("email") or "")
+        if await accounts.find_by_email(db, email) is not None:
+            report.existing.append(f"user {email}")
+            continue
+        try:
+            await accounts.create_user(
+                db, passwords, email=email, password=str(entry.get("password") or ""), name=entry.get("name")
+            )
+        except FieldError as exc:
+            raise SeedError(f"{where}.{exc.field}: {exc.message}") from exc
+        report.created.append(f"user {email}")
+
+    for i, item in enumerate(_list(data, "spaces")):
+        where = f"spaces[{i}]"
+        entry = _mapping(item, where)
+        subdomain = str(entry.get("subdomain") or "")
+        space = await spaces.get_by_subdomain(db, subdomain) if subdomain else None
+        if space is None:
+            owner = await accounts.find_by_email(db, str(entry.get("admin") or ""))
+            if owner is None:
+                raise SeedError(f"{where}.admin: no user with email {entry.get('admin')!r}")
+            try:
+                space = await spaces.create_space(
+                    db,
+                    settings,
+                    subdomain=subdomain,
+                    name=str(entry.get("name") or ""),
+                    owner=owner,
+                    custom_domain=entry.get("custom_domain"),
+                )
+            except FieldError as exc:
+                raise SeedError(f"{where}.{exc.field}: {exc.message}") from exc
+            report.created.append(f"space {space.subdomain}")
+        else:
+            report.existing.append(f"space {space.subdomain}")
+        for j, member in enumerate(entry.get("members") or []):
+            mwhere = f"{where}.members[{j}]"
+            mentry = {"email": member} if isinstance(member, str) else _mapping(member, mwhere)
+            user = await accounts.find_by_email(db, str(mentry.get("email") or ""))
+            if user is None:
+                raise SeedError(f"{mwhere}.email: no user with email {mentry.get('email')!r}")
+            role = str(mentry.get("role") or "member")
+            current = await spaces.membership_of(db, space.id, user.id)
+            if current is not None and current.role == role:
+                report.existing.append(f"{role} {user.email} in {space.subdomain}")
+                continue
+            try:
+                await spaces.add_member(
+                    db, space, email=user.email, role=role, admin_name=mentry.get("admin_name")
+                )
+            except FieldError as exc:
+                raise SeedError(f"{mwhere}.{exc.field}: {exc.message}") from exc
+            report.created.append(f"{role} {user.email} in {space.subdomain}")
+    return report

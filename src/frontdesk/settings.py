@@ -1,0 +1,211 @@
+"""Configuration from ``FRONTDESK_*`` environment variables (and an optional ``.env`` file).
+
+Every absolute URL Frontdesk emits is built from :attr:`Settings.public_url`, never from a
+request's ``Host`` header.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./frontdesk.db"
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot work; the message says what to change."""
+
+
+def normalize_database_url(url: str) -> str:
+    """Pick the async driver for plain ``postgresql://`` and ``sqlite://`` URLs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ConfigurationError(f"FRONTDESK_DATABASE_URL is not a URL: {url!r}")
+    base = scheme.split("+", 1)[0].lower()
+    if base in ("postgres", "postgresql"):
+        return f"postgresql+asyncpg://{rest}"
+    if base == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    raise ConfigurationError(f"unsupported database {scheme!r}: use sqlite:/// or postgresql://")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FRONTDESK_", env_file=".env", extra="ignore", frozen=True)
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = DEFAULT_SQLITE_URL
+    public_url: str = "http://localhost:8000"
+    secret_key: SecretStr | None = None
+    secret_key_file: Path | None = None
+    # Addresses (IPs or CIDR networks) whose X-Forwarded-For/-Proto/-Host headers are trusted.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    redis_url: str | None = None
+
+    # Sessions
+    session_days: int = 14
+
+    # Password hashing: Argon2id, OWASP baseline (m=19 MiB, t=2, p=1).
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19456
+    argon2_parallelism: int = 1
+    # How many hashes may run at once; the rest wait (bounded) so logins cannot starve the API.
+    hash_concurrency: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
+    hash_queue_limit: int = 64
+
+    # Login throttling (failures), checked before any hashing. `limits` syntax.
+    login_failures_per_account: str = "10/15 minutes"
+    login_failures_per_address: str = "50/15 minutes"
+
+    # OAuth
+    code_ttl_seconds: int = 60
+    strict_mode: bool = False
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not an IP address or network: {item!r}") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("FRONTDESK_PUBLIC_URL must be an absolute http(s) URL")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError("FRONTDESK_PUBLIC_URL must not have a path, query or fragment")
+        return f"{parts.scheme}://{parts.netloc.lower()}"
+
+    @field_validator("code_ttl_seconds")
+    @classmethod
+    def _code_ttl(cls, value: int) -> int:
+        if not 1 <= value <= 600:
+            raise ValueError("code lifetime must be between 1 and 600 seconds (RFC 6749 §4.1.2)")
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_secret(self) -> Settings:
+        if self.env == "production" and self.secret_key is None and self.secret_key_file is None:
+            raise ValueError("FRONTDESK_SECRET_KEY is required when FRONTDESK_ENV=production")
+        return self
+
+    # ---- derived values -------------------------------------------------------------------
+
+    @cached_property
+    def scheme(self) -> str:
+        return urlsplit(self.public_url).scheme
+
+    @cached_property
+    def https(self) -> bool:
+        return self.scheme == "https"
+
+    @cached_property
+    def public_host(self) -> str:
+        host = urlsplit(self.public_url).hostname
+        assert host is not None
+        return host.rstrip(".")
+
+    @cached_property
+    def port_suffix(self) -> str:
+        """``:8000`` when the public URL names a port, else empty."""
+        port = urlsplit(self.public_url).port
+        return f":{port}" if port else ""
+
+    @cached_property
+    def base_domain(self) -> str:
+        """The domain spaces hang under: the public host without a leading ``www.``."""
+        host = self.public_host
+        return host[4:] if host.startswith("www.") else host
+
+    @cached_property
+    def main_hosts(self) -> frozenset[str]:
+        hosts = {self.public_host, self.base_domain, f"www.{self.base_domain}"}
+        if self.env == "development":
+            hosts |= {"127.0.0.1", "::1", "localhost"}
+        return frozenset(hosts)
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies)
+
+    @cached_property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def space_url(self, subdomain: str) -> str:
+        return f"{self.scheme}://{subdomain}.{self.base_domain}{self.port_suffix}"
+
+    def custom_domain_url(self, domain: str) -> str:
+        return f"{self.scheme}://{domain}{self.port_suffix}"
+
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split(":///", 1)[1] if ":///" in self.database_url else ""
+        if not path or path.startswith(":memory:"):
+            return None
+        return Path(path.split("?", 1)[0])
+
+    def resolve_secret_key(self) -> bytes:
+        """The server secret: from the environment, a configured file, or (development) a
+        file created once next to the database so restarts keep sessions valid."""
+        if self.secret_key is not None:
+            value = self.secret_key.get_secret_value().encode()
+            if len(value) < 32:
+                raise ConfigurationError("FRONTDESK_SECRET_KEY must be at least 32 characters")
+            return value
+        path = self.secret_key_file or self._default_secret_path()
+        if path.exists():
+            value = path.read_bytes().strip()
+            if len(value) < 32:
+                raise ConfigurationError(f"secret key file {path} holds fewer than 32 characters")
+            return value
+        if self.env == "production":
+            raise ConfigurationError(f"secret key file {path} does not exist")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48).encode()
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(value + b"\n")
+        try:
+            os.link(tmp, path)  # atomic: fails if another process created the file first
+        except FileExistsError:
+            value = path.read_bytes().strip()
+        finally:
+            tmp.unlink()
+        return value
+
+    def _default_secret_path(self) -> Path:
+        db_path = self.sqlite_path()
+        if db_path is not None:
+            return db_path.with_name(db_path.name + ".secret")
+        return Path(".frontdesk-secret")
+
+
+def get_settings() -> Settings:
+    return Settings()

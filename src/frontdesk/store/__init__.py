@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy models, repositories, the space-scoping helper and migrations."""

@@ -1,0 +1,1 @@
+"""The HTTP layer: FastAPI routers for pages and the JSON API, and ASGI middleware."""

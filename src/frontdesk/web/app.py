@@ -1,0 +1,156 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
+
+import frontdesk
+from frontdesk.security.keyring import Keyring
+from frontdesk.security.passwords import Passwords
+from frontdesk.services import spaces as space_service
+from frontdesk.services.throttle import Throttle, make_storage
+from frontdesk.settings import Settings
+from frontdesk.store.db import Database
+from frontdesk.store.models import Space
+from frontdesk.web.csrf import Csrf
+from frontdesk.web.deps import LoginRequired
+from frontdesk.web.hosts import HostMiddleware, SiteResolver, SpaceRef
+from frontdesk.web.middleware import SecurityHeadersMiddleware
+from frontdesk.web.routes.api import health
+from frontdesk.web.routes.pages import auth, home, spaces
+from frontdesk.web.sessions import SessionStore
+from frontdesk.web.state import AppState, LoginRules
+from frontdesk.web.templating import render
+
+STATIC = Path(__file__).with_name("static")
+
+
+def build_state(settings: Settings) -> AppState:
+    keyring = Keyring(settings.resolve_secret_key())
+    db = Database(settings)
+
+    def ref(space: Space | None) -> SpaceRef | None:
+        if space is None:
+            return None
+        return SpaceRef(
+            id=space.id, subdomain=space.subdomain, name=space.name, custom_domain=space.custom_domain
+        )
+
+    async def by_subdomain(label: str) -> SpaceRef | None:
+        async with db.session() as session:
+            return ref(await space_service.get_by_subdomain(session, label))
+
+    async def by_domain(host: str) -> SpaceRef | None:
+        async with db.session() as session:
+            return ref(await space_service.get_by_custom_domain(session, host))
+
+    sessions = SessionStore(settings, keyring)
+    return AppState(
+        settings=settings,
+        keyring=keyring,
+        db=db,
+        passwords=Passwords(
+            time_cost=settings.argon2_time_cost,
+            memory_kib=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+            concurrency=settings.hash_concurrency,
+            queue_limit=settings.hash_queue_limit,
+        ),
+        throttle=Throttle(make_storage(settings.redis_url)),
+        resolver=SiteResolver(settings, by_subdomain, by_domain),
+        login_rules=LoginRules.from_settings(settings),
+        sessions=sessions,
+        csrf=Csrf(settings, keyring, sessions),
+    )
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/oauth/", "/.well-known/")) or "application/json" in (
+        request.headers.get("accept") or ""
+    )
+
+
+def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
+    settings = settings or Settings()
+    state = build_state(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if check_schema:
+            await state.db.check_migrated()
+        yield
+        await state.db.dispose()
+
+    app = FastAPI(
+        title="Frontdesk",
+        version=frontdesk.__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.frontdesk = state
+
+    app.include_router(health.router)
+    app.include_router(home.router)
+    app.include_router(auth.router)
+    app.include_router(spaces.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(exc.next_url, status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        titles = {403: "Not allowed", 404: "Not found", 405: "Method not allowed"}
+        message = exc.detail if isinstance(exc.detail, str) else ""
+        if exc.status_code == 404 and message == "Not Found":
+            message = "There is no page at this address."
+        return render(
+            request,
+            "error.html",
+            {"title": titles.get(exc.status_code, "Error"), "message": message},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {"error": "invalid_request", "error_description": str(exc.errors()[:1])}, status_code=400
+            )
+        return render(
+            request,
+            "error.html",
+            {"title": "Bad request", "message": "The request was malformed."},
+            status_code=400,
+        )
+
+    async def unknown_host(scope: Scope, receive: Receive, send: Send) -> None:
+        response = HTMLResponse(
+            "<!doctype html><title>Unknown host</title><h1>Unknown host</h1>"
+            "<p>No site is served at this address.</p>",
+            status_code=404,
+        )
+        await response(scope, receive, send)
+
+    # Outermost first: headers wrap everything, then host resolution.
+    app.add_middleware(HostMiddleware, settings=settings, resolver=state.resolver, not_found=unknown_host)
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Entry point for ``uvicorn --factory`` (used by ``frontdesk serve``)."""
+    return create_app()

@@ -1,0 +1,188 @@
+"""Host-to-site resolution: the main site, a space (by subdomain or custom domain), or 404.
+
+Runs as pure ASGI middleware before anything else. It decides, once per request:
+
+* which peer address, scheme and host to believe (``X-Forwarded-*`` only from configured
+  proxies, RFC 9700 §4.13),
+* which *site* the host names. Matching is normalised (case, port, trailing dot) and there is
+  no fallback: an unknown host is answered with 404 and never reaches the application.
+
+The result is ``scope["state"]["site"]`` (a :class:`Site`) and ``scope["state"]["client_ip"]``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from frontdesk.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class SpaceRef:
+    id: str
+    subdomain: str
+    name: str
+    custom_domain: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """Where a request landed. ``origin`` is the canonical URL of this host, built from
+    configuration; it is the issuer of the host and the base of every absolute link."""
+
+    host: str
+    origin: str
+    space: SpaceRef | None = None
+
+    @property
+    def is_main(self) -> bool:
+        return self.space is None
+
+
+def normalize_host(raw: str) -> str:
+    """Lower-case, strip the port and a trailing dot. ``[::1]:8000`` becomes ``::1``."""
+    host = raw.strip().lower()
+    if host.startswith("["):
+        end = host.find("]")
+        return host[1:end] if end > 0 else ""
+    if host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
+
+
+class SiteResolver:
+    """Maps a normalised host to a :class:`Site` (with a short per-worker cache for spaces)."""
+
+    CACHE_SECONDS = 2.0
+    CACHE_SIZE = 4096
+
+    def __init__(
+        self,
+        settings: Settings,
+        lookup_subdomain: Callable[[str], Awaitable[SpaceRef | None]],
+        lookup_domain: Callable[[str], Awaitable[SpaceRef | None]],
+    ) -> None:
+        self.settings = settings
+        self._by_subdomain = lookup_subdomain
+        self._by_domain = lookup_domain
+        self._suffix = "." + settings.base_domain
+        self._main = Site(host=settings.public_host, origin=settings.public_url)
+        self._cache: dict[str, tuple[float, Site | None]] = {}
+
+    def forget(self) -> None:
+        """Drop cached lookups (called after a space's subdomain or domain changes)."""
+        self._cache.clear()
+
+    async def resolve(self, host: str) -> Site | None:
+        if host in self.settings.main_hosts:
+            return self._main
+        if not host:
+            return None
+        now = time.monotonic()
+        cached = self._cache.get(host)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        site = await self._lookup(host)
+        if len(self._cache) >= self.CACHE_SIZE:
+            self._cache.clear()
+        self._cache[host] = (now + self.CACHE_SECONDS, site)
+        return site
+
+    async def _lookup(self, host: str) -> Site | None:
+        if host.endswith(self._suffix):
+            label = host[: -len(self._suffix)]
+            if not label or "." in label:
+                return None
+            space = await self._by_subdomain(label)
+            if space is None:
+                return None
+            return Site(host=host, origin=self.settings.space_url(space.subdomain), space=space)
+        space = await self._by_domain(host)
+        if space is None:
+            return None
+        return Site(host=host, origin=self.settings.custom_domain_url(host), space=space)
+
+
+def _first_header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class HostMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        settings: Settings,
+        resolver: SiteResolver,
+        not_found: Callable[[Scope, Receive, Send], Awaitable[None]],
+        always_allowed: frozenset[str] = frozenset({"/healthz"}),
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.resolver = resolver
+        self.not_found = not_found
+        self.always_allowed = always_allowed
+        self._networks = settings.trusted_proxy_networks
+
+    def _trusted(self, address: str | None) -> bool:
+        if not address or not self._networks:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self._networks)
+
+    def _client_ip(self, peer: str | None, forwarded_for: str | None) -> str | None:
+        """The right-most address in X-Forwarded-For that is not one of our proxies."""
+        if forwarded_for is None:
+            return peer
+        hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+        for hop in reversed(hops):
+            if not self._trusted(hop):
+                return hop
+        return hops[0] if hops else peer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        client = scope.get("client")
+        peer = client[0] if client else None
+        host_header = _first_header(headers, b"host") or ""
+        scheme: str = scope.get("scheme", "http")
+        client_ip = peer
+        if self._trusted(peer):
+            forwarded_host = _first_header(headers, b"x-forwarded-host")
+            forwarded_proto = _first_header(headers, b"x-forwarded-proto")
+            forwarded_for = _first_header(headers, b"x-forwarded-for")
+            if forwarded_host:
+                host_header = forwarded_host.split(",")[0]
+            if forwarded_proto:
+                scheme = forwarded_proto.split(",")[0].strip().lower()
+            client_ip = self._client_ip(peer, forwarded_for)
+        host = normalize_host(host_header)
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["client_ip"] = client_ip or ""
+        state["scheme"] = scheme
+        state["raw_host"] = host_header.strip().lower()
+        site = await self.resolver.resolve(host)
+        if site is None:
+            if scope["type"] == "http" and scope["path"] in self.always_allowed:
+                state["site"] = Site(host=host, origin=self.settings.public_url)
+                await self.app(scope, receive, send)
+                return
+            await self.not_found(scope, receive, send)
+            return
+        state["site"] = site
+        await self.app(scope, receive, send)

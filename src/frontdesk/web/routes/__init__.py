@@ -1,0 +1,1 @@
+"""Every HTTP route lives in exactly one module under this package."""

@@ -1,0 +1,121 @@
+"""Sign-up, login and logout, on the main host and on every space host (separate sessions)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import RedirectResponse, Response
+
+from frontdesk.errors import FieldError
+from frontdesk.security.passwords import HashingBusy
+from frontdesk.services import accounts
+from frontdesk.store.models import User
+from frontdesk.web.deps import DB, OptionalUser, State, checked_form, form_str, safe_next
+from frontdesk.web.state import AppState
+from frontdesk.web.templating import render
+
+router = APIRouter()
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+async def _log_in(request: Request, st: AppState, db: AsyncSession, user: User, next_url: str) -> Response:
+    """End any previous session on this host, start a new one (new id: no fixation)."""
+    response = _see_other(next_url)
+    await st.sessions.end(db, request, response, clear=False)
+    st.csrf.rotate(request)
+    await st.sessions.start(db, user, request, response)
+    st.csrf.persist(request, response)
+    return response
+
+
+@router.get("/signup", include_in_schema=False)
+async def signup_form(request: Request, user: OptionalUser, next: str | None = None) -> Response:
+    if user is not None:
+        return _see_other(safe_next(next))
+    return render(request, "signup.html", {"next": safe_next(next, "")})
+
+
+@router.post("/signup", include_in_schema=False)
+async def signup(request: Request, st: State, db: DB, user: OptionalUser) -> Response:
+    form = await checked_form(request)
+    values = {"name": form_str(form, "name"), "email": form_str(form, "email")}
+    next_url = safe_next(form_str(form, "next"))
+    try:
+        new_user = await accounts.create_user(
+            db, st.passwords, email=values["email"], password=form_str(form, "password"), name=values["name"]
+        )
+    except FieldError as exc:
+        return render(
+            request,
+            "signup.html",
+            {"errors": {exc.field: exc.message}, "values": values, "next": next_url},
+            status_code=422,
+        )
+    except HashingBusy:
+        return render(
+            request,
+            "signup.html",
+            {
+                "values": values,
+                "next": next_url,
+                "errors": {"form": "The server is busy; try again in a moment."},
+            },
+            status_code=503,
+        )
+    return await _log_in(request, st, db, new_user, next_url)
+
+
+@router.get("/login", include_in_schema=False)
+async def login_form(request: Request, user: OptionalUser, next: str | None = None) -> Response:
+    if user is not None:
+        return _see_other(safe_next(next))
+    return render(request, "login.html", {"next": safe_next(next, "")})
+
+
+@router.post("/login", include_in_schema=False)
+async def login(request: Request, st: State, db: DB, user: OptionalUser) -> Response:
+    form = await checked_form(request)
+    email = form_str(form, "email").strip()
+    next_url = safe_next(form_str(form, "next"))
+    values = {"email": email}
+    rules = st.login_rules
+    checks = [(rules.per_account, accounts.email_key(email)), (rules.per_address, request.state.client_ip)]
+
+    def again(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
+        return render(
+            request,
+            "login.html",
+            {"values": values, "next": next_url, "errors": {"form": message}},
+            status_code=status,
+            headers=headers,
+        )
+
+    # Throttle before any hashing, so a flood costs the attacker and not our CPU.
+    wait = await st.throttle.retry_after(checks)
+    if wait is not None:
+        return again(
+            f"Too many failed attempts. Try again in {wait} seconds.", 429, {"Retry-After": str(wait)}
+        )
+    try:
+        found = await accounts.check_credentials(
+            db, st.passwords, email=email, password=form_str(form, "password")
+        )
+    except HashingBusy:
+        return again("The server is busy; try again in a moment.", 503, {"Retry-After": "1"})
+    if found is None:
+        await st.throttle.hit(checks)
+        return again("Wrong email or password.", 401)
+    return await _log_in(request, st, db, found, next_url)
+
+
+@router.post("/logout", include_in_schema=False)
+async def logout(request: Request, st: State, db: DB, user: OptionalUser) -> Response:
+    await checked_form(request)
+    response = _see_other("/")
+    await st.sessions.end(db, request, response)
+    st.csrf.rotate(request)
+    st.csrf.persist(request, response)
+    return response

@@ -1,0 +1,22 @@
+"""The front page of each host: the main site's dashboard, or a space's home."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from frontdesk.services import spaces
+from frontdesk.web.deps import DB, CurrentSite, OptionalUser, State
+from frontdesk.web.templating import render
+
+router = APIRouter()
+
+
+@router.get("/", include_in_schema=False)
+async def home(request: Request, site: CurrentSite, st: State, db: DB, user: OptionalUser) -> Response:
+    if site.space is None:
+        mine = await spaces.spaces_of(db, user.id) if user else []
+        links = {s.space.id: spaces.space_url(st.settings, s.space) for s in mine}
+        return render(request, "home.html", {"spaces": mine, "links": links})
+    membership = await spaces.membership_of(db, site.space.id, user.id) if user else None
+    return render(request, "space_home.html", {"space": site.space, "membership": membership})

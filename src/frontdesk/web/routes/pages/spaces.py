@@ -1,0 +1,141 @@
+"""Creating spaces (main host) and administering one (on the space's own host)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from starlette.responses import RedirectResponse, Response
+
+from frontdesk.errors import FieldError, FrontdeskError, NotFound
+from frontdesk.services import spaces
+from frontdesk.web.deps import (
+    DB,
+    CurrentSpace,
+    CurrentUser,
+    MainSite,
+    SpaceAdmin,
+    State,
+    checked_form,
+    form_str,
+)
+from frontdesk.web.templating import flash, render
+
+router = APIRouter()
+
+
+def _see_other(request: Request, url: str, message: str | None = None) -> RedirectResponse:
+    response = RedirectResponse(url, status_code=303)
+    if message:
+        flash(request, response, message)
+    return response
+
+
+@router.get("/spaces/new", include_in_schema=False)
+async def new_space_form(request: Request, site: MainSite, user: CurrentUser) -> Response:
+    return render(request, "space_new.html")
+
+
+@router.post("/spaces/new", include_in_schema=False)
+async def create_space(request: Request, site: MainSite, st: State, db: DB, user: CurrentUser) -> Response:
+    form = await checked_form(request)
+    values = {k: form_str(form, k) for k in ("name", "subdomain", "custom_domain")}
+    try:
+        space = await spaces.create_space(
+            db,
+            st.settings,
+            subdomain=values["subdomain"],
+            name=values["name"],
+            owner=user,
+            custom_domain=values["custom_domain"] or None,
+        )
+    except FieldError as exc:
+        return render(
+            request, "space_new.html", {"errors": {exc.field: exc.message}, "values": values}, status_code=422
+        )
+    st.resolver.forget()
+    url = spaces.space_url(st.settings, space)
+    return _see_other(request, "/", f"Created {space.name}. It lives at {url}; log in there to manage it.")
+
+
+@router.get("/admin/members", include_in_schema=False)
+async def members(request: Request, space: CurrentSpace, admin: SpaceAdmin, db: DB) -> Response:
+    return render(
+        request, "space_members.html", {"space": space, "members": await spaces.list_members(db, space.id)}
+    )
+
+
+@router.post("/admin/members", include_in_schema=False)
+async def add_member(request: Request, space: CurrentSpace, admin: SpaceAdmin, db: DB) -> Response:
+    form = await checked_form(request)
+    values = {k: form_str(form, k) for k in ("email", "role", "admin_name")}
+    try:
+        membership = await spaces.add_member(
+            db, space, email=values["email"], role=values["role"] or "member", admin_name=values["admin_name"]
+        )
+    except FrontdeskError as exc:
+        field = exc.field if isinstance(exc, FieldError) else "email"
+        return render(
+            request,
+            "space_members.html",
+            {
+                "space": space,
+                "members": await spaces.list_members(db, space.id),
+                "errors": {field: exc.message},
+                "values": values,
+            },
+            status_code=422,
+        )
+    return _see_other(
+        request, "/admin/members", f"{membership.user.email} is now {membership.role} of {space.name}."
+    )
+
+
+@router.post("/admin/members/{membership_id}", include_in_schema=False)
+async def change_member(
+    request: Request, membership_id: str, space: CurrentSpace, admin: SpaceAdmin, db: DB
+) -> Response:
+    form = await checked_form(request)
+    action = form_str(form, "action")
+    try:
+        if action == "remove":
+            await spaces.remove_member(db, space, membership_id)
+            message = "Removed."
+        elif action in ("admin", "member"):
+            await spaces.change_role(db, space, membership_id, action)
+            message = f"Role changed to {action}."
+        else:
+            raise HTTPException(400, "Unknown action.")
+    except NotFound as exc:
+        raise HTTPException(404, exc.message) from exc
+    except FieldError as exc:
+        return _see_other(request, "/admin/members", exc.message)
+    return _see_other(request, "/admin/members", message)
+
+
+@router.get("/admin/settings", include_in_schema=False)
+async def settings_form(request: Request, space: CurrentSpace, admin: SpaceAdmin) -> Response:
+    return render(
+        request,
+        "space_settings.html",
+        {"space": space, "values": {"name": space.name, "custom_domain": space.custom_domain or ""}},
+    )
+
+
+@router.post("/admin/settings", include_in_schema=False)
+async def save_settings(
+    request: Request, space: CurrentSpace, admin: SpaceAdmin, st: State, db: DB
+) -> Response:
+    form = await checked_form(request)
+    values = {k: form_str(form, k) for k in ("name", "custom_domain")}
+    try:
+        await spaces.update_space(
+            db, st.settings, space, name=values["name"], custom_domain=values["custom_domain"]
+        )
+    except FieldError as exc:
+        return render(
+            request,
+            "space_settings.html",
+            {"space": space, "values": values, "errors": {exc.field: exc.message}},
+            status_code=422,
+        )
+    st.resolver.forget()
+    return _see_other(request, "/admin/settings", "Settings saved.")

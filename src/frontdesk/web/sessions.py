@@ -1,0 +1,119 @@
+"""Server-side browser sessions stored in the database (revocable).
+
+The cookie holds a random secret; the database holds only its digest. Cookies are host-only
+(no ``Domain``), ``HttpOnly``, ``SameSite=Lax``, and ``Secure`` with the ``__Host-`` prefix
+when the public URL is https, so one space's host never sees another's session.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+from starlette.requests import Request
+from starlette.responses import Response
+
+from frontdesk.security.keyring import Keyring
+from frontdesk.security.randoms import SESSION_PREFIX, new_secret
+from frontdesk.settings import Settings
+from frontdesk.store.models import LoginSession, User
+from frontdesk.store.types import utcnow
+from frontdesk.web.hosts import Site
+
+TOUCH_EVERY = timedelta(minutes=10)
+
+
+def cookie_name(settings: Settings, base: str) -> str:
+    return f"__Host-{base}" if settings.https else base
+
+
+def set_cookie(settings: Settings, response: Response, name: str, value: str, max_age: int | None) -> None:
+    response.set_cookie(
+        name, value, max_age=max_age, path="/", secure=settings.https, httponly=True, samesite="lax"
+    )
+
+
+def clear_cookie(settings: Settings, response: Response, name: str) -> None:
+    response.delete_cookie(name, path="/", secure=settings.https, httponly=True, samesite="lax")
+
+
+class SessionStore:
+    def __init__(self, settings: Settings, keyring: Keyring) -> None:
+        self.settings = settings
+        self.keyring = keyring
+        self.cookie = cookie_name(settings, "frontdesk_session")
+        self.lifetime = timedelta(days=settings.session_days)
+
+    def raw_cookie(self, request: Request) -> str | None:
+        value = request.cookies.get(self.cookie)
+        return value if value and value.startswith(SESSION_PREFIX) else None
+
+    def session_key(self, request: Request) -> str:
+        """A stable, non-secret handle of the current session (empty when logged out)."""
+        raw = self.raw_cookie(request)
+        return self.keyring.digest(raw) if raw else ""
+
+    async def start(self, db: AsyncSession, user: User, request: Request, response: Response) -> LoginSession:
+        site: Site = request.state.site
+        raw = new_secret(SESSION_PREFIX)
+        now = utcnow()
+        row = LoginSession(
+            id=self.keyring.digest(raw),
+            user_id=user.id,
+            host=site.host,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + self.lifetime,
+            user_agent=(request.headers.get("user-agent") or "")[:300],
+            ip=(request.state.client_ip or "")[:45],
+        )
+        db.add(row)
+        await db.commit()
+        set_cookie(self.settings, response, self.cookie, raw, int(self.lifetime.total_seconds()))
+        request.state.session_key = row.id
+        return row
+
+    async def load(self, db: AsyncSession, request: Request) -> tuple[LoginSession, User] | None:
+        raw = self.raw_cookie(request)
+        if raw is None:
+            return None
+        site: Site = request.state.site
+        stmt = (
+            select(LoginSession)
+            .options(joinedload(LoginSession.user))
+            .where(LoginSession.id == self.keyring.digest(raw))
+        )
+        row = (await db.execute(stmt)).scalar_one_or_none()
+        now = utcnow()
+        if row is None or row.revoked_at is not None or row.expires_at <= now or row.host != site.host:
+            return None
+        if now - row.last_seen_at > TOUCH_EVERY:
+            row.last_seen_at = now
+            await db.commit()
+        return row, row.user
+
+    async def end(
+        self, db: AsyncSession, request: Request, response: Response, *, clear: bool = True
+    ) -> None:
+        raw = self.raw_cookie(request)
+        if raw is not None:
+            await db.execute(
+                update(LoginSession)
+                .where(LoginSession.id == self.keyring.digest(raw), LoginSession.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+            await db.commit()
+        if clear:
+            clear_cookie(self.settings, response, self.cookie)
+        request.state.session_key = ""
+
+    async def revoke_all(self, db: AsyncSession, user_id: str) -> int:
+        result = await db.execute(
+            update(LoginSession)
+            .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        await db.commit()
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,81 @@
+"""Helpers for tests: settings, a cookie-keeping browser over ASGI, form handling."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from frontdesk.settings import Settings
+
+TEST_SECRET = "test-secret-key-for-frontdesk-tests-0123456789"
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+PASSWORD = "correct horse battery staple"
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "public_url": "http://localhost:8000",
+        "secret_key": TEST_SECRET,
+        "secret_key_file": None,
+        "env": "development",
+        "redis_url": None,
+        "trusted_proxies": [],
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 64,
+        "argon2_parallelism": 1,
+        "hash_concurrency": 2,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "page has no csrf_token field"
+    return match.group(1)
+
+
+class Browser:
+    """One browser on one host: keeps its cookies, reads anti-forgery tokens from pages."""
+
+    def __init__(
+        self, app: Any, host: str = "localhost:8000", scheme: str = "http", client_ip: str = "198.51.100.7"
+    ) -> None:
+        transport = httpx.ASGITransport(app=app, client=(client_ip, 40000))
+        self.origin = f"{scheme}://{host}"
+        self.http = httpx.AsyncClient(transport=transport, base_url=self.origin, follow_redirects=False)
+
+    async def __aenter__(self) -> Browser:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.aclose()
+
+    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.http.get(path, **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.http.post(path, **kwargs)
+
+    async def token(self, page: str) -> str:
+        response = await self.get(page)
+        assert response.status_code == 200, (page, response.status_code)
+        return csrf_from(response.text)
+
+    async def submit(
+        self, page: str, data: dict[str, Any], action: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """GET ``page`` for its token, then POST ``data`` to ``action`` (default: the page)."""
+        token = await self.token(page)
+        return await self.post(action or page.split("?", 1)[0], data={**data, "csrf_token": token}, **kwargs)
+
+    async def signup(self, email: str, password: str = PASSWORD, name: str = "Test User") -> httpx.Response:
+        response = await self.submit("/signup", {"email": email, "password": password, "name": name})
+        assert response.status_code == 303, response.text
+        return response
+
+    async def login(self, email: str, password: str = PASSWORD) -> httpx.Response:
+        return await self.submit("/login", {"email": email, "password": password})

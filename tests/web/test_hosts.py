@@ -1,0 +1,119 @@
+"""Host resolution: main site, space subdomains, custom domains, nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from frontdesk.web.hosts import normalize_host
+from tests.support import Browser
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("LocalHost:8000", "localhost"),
+        ("co-up.localhost.", "co-up.localhost"),
+        ("CO-UP.LOCALHOST.:8000", "co-up.localhost"),
+        ("[::1]:8000", "::1"),
+        ("127.0.0.1", "127.0.0.1"),
+        ("", ""),
+    ],
+)
+def test_normalize_host(raw: str, expected: str) -> None:
+    assert normalize_host(raw) == expected
+
+
+@pytest.fixture
+async def spaces(state: Any, db: Any, passwords: Any) -> None:
+    from frontdesk.services import accounts, spaces
+
+    owner = await accounts.create_user(db, passwords, email="owner@example.com", password="owner-password")
+    await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=owner)
+    await spaces.create_space(
+        db,
+        state.settings,
+        subdomain="harbour",
+        name="Harbour",
+        owner=owner,
+        custom_domain="members.harbour.test",
+    )
+
+
+async def title(browser: Browser, host: str, **headers: str) -> tuple[int, str]:
+    response = await browser.get("/", headers={"host": host, **headers})
+    brand = (
+        response.text.split('class="brand" href="/">', 1)[-1].split("<", 1)[0]
+        if response.status_code == 200
+        else ""
+    )
+    return response.status_code, brand
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost:8000", "www.localhost:8000", "127.0.0.1:8000", "LOCALHOST.", "localhost:1234"]
+)
+async def test_main_site_answers_on_its_hosts(spaces: None, browser: Browser, host: str) -> None:
+    assert await title(browser, host) == (200, "Frontdesk")
+
+
+@pytest.mark.parametrize("host", ["co-up.localhost:8000", "CO-UP.localhost", "co-up.localhost.:8000"])
+async def test_subdomain_resolves_to_space(spaces: None, browser: Browser, host: str) -> None:
+    assert await title(browser, host) == (200, "Co-Up")
+
+
+@pytest.mark.parametrize("host", ["members.harbour.test:8000", "Members.Harbour.Test.", "harbour.localhost"])
+async def test_custom_domain_and_subdomain_resolve(spaces: None, browser: Browser, host: str) -> None:
+    assert await title(browser, host) == (200, "Harbour")
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.test",
+        "nope.localhost:8000",
+        "a.co-up.localhost",
+        "localhost.evil.test",
+        "co-up.localhost.evil.test",
+        "",
+    ],
+)
+async def test_unknown_hosts_get_404_not_a_fallback(spaces: None, browser: Browser, host: str) -> None:
+    response = await browser.get("/", headers={"host": host})
+    assert response.status_code == 404
+    assert "Frontdesk" not in response.text and "Co-Up" not in response.text
+
+
+async def test_unknown_host_404_applies_to_every_path(spaces: None, browser: Browser) -> None:
+    for path in ("/login", "/signup", "/static/frontdesk.css", "/admin/members"):
+        assert (await browser.get(path, headers={"host": "evil.test"})).status_code == 404
+
+
+async def test_spoofed_forwarded_host_is_ignored_from_untrusted_peers(spaces: None, browser: Browser) -> None:
+    assert await title(browser, "localhost:8000", **{"x-forwarded-host": "co-up.localhost"}) == (
+        200,
+        "Frontdesk",
+    )
+    response = await browser.get("/", headers={"host": "evil.test", "x-forwarded-host": "localhost"})
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("settings_overrides", [{"trusted_proxies": ["198.51.100.0/24"]}])
+async def test_forwarded_headers_count_from_trusted_proxies(spaces: None, browser: Browser) -> None:
+    # The Browser's peer address 198.51.100.7 is inside the trusted network.
+    assert await title(browser, "internal:8000", **{"x-forwarded-host": "co-up.localhost"}) == (200, "Co-Up")
+
+
+async def test_healthz_answers_on_any_host(browser: Browser) -> None:
+    response = await browser.get("/healthz", headers={"host": "10.1.2.3"})
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+async def test_space_only_pages_are_not_on_the_main_host(spaces: None, browser: Browser) -> None:
+    assert (await browser.get("/admin/members")).status_code == 404
+
+
+async def test_main_only_pages_are_not_on_space_hosts(spaces: None, new_browser: Any) -> None:
+    b = new_browser("co-up.localhost:8000")
+    assert (await b.get("/spaces/new")).status_code == 404
