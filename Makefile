@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Links and space addresses follow the port unless a public URL is configured.
+export FRONTDESK_PUBLIC_URL ?= http://localhost:$(PORT)
 
 .PHONY: run test lint install clean bench
 
