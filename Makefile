@@ -5,8 +5,6 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
-# Links and space addresses follow the port unless a public URL is configured.
-export FRONTDESK_PUBLIC_URL ?= http://localhost:$(PORT)
 
 .PHONY: run test lint install clean bench
 
@@ -19,6 +17,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## Start the server on http://localhost:8000 (SQLite file ./frontdesk.db by default).
+# Links and space addresses follow PORT unless FRONTDESK_PUBLIC_URL is set.
+run: export FRONTDESK_PUBLIC_URL ?= http://localhost:$(PORT)
 run: $(STAMP)
 	$(BIN)/frontdesk db upgrade
 	$(BIN)/frontdesk serve --host $(HOST) --port $(PORT)
