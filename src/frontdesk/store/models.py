@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from frontdesk.security.randoms import new_id
@@ -50,6 +51,10 @@ class LoginSession(Base):
     revoked_at: Mapped[datetime | None]
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     ip: Mapped[str] = mapped_column(String(45), default="")
+    # When the person last re-entered their password in this session (to reveal secrets).
+    reauthenticated_at: Mapped[datetime | None]
+    # Small server-side session state (e.g. which app's credentials may be shown once).
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     user: Mapped[User] = relationship()
 
@@ -86,3 +91,101 @@ class Membership(Base):
 
 
 Index("ix_memberships_space_role", Membership.space_id, Membership.role)
+
+
+class App(Base):
+    """A registered OAuth client. The secret is kept as a digest (for checking) and sealed with
+    AEAD (so its owner can see it again, project decision 1)."""
+
+    __tablename__ = "apps"
+
+    client_id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_in_space: Mapped[str | None] = mapped_column(String(100))
+    main_url: Mapped[str] = mapped_column(String(2000), default="")
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Space-separated scopes the app may hold; also what it gets when it asks for none.
+    scopes: Mapped[str] = mapped_column(String(2000), default="")
+    password_grant: Mapped[bool] = mapped_column(default=True)
+    public: Mapped[bool] = mapped_column(default=False)
+    allow_redirect_query: Mapped[bool] = mapped_column(default=False)
+    trusted: Mapped[bool] = mapped_column(default=False)
+    secret_digest: Mapped[str | None] = mapped_column(DIGEST)
+    secret_sealed: Mapped[str | None] = mapped_column(Text)
+    secret_created_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[User] = relationship()
+
+
+class Consent(Base):
+    """What a user granted an app (per host's space, or the main site when ``space_id`` is
+    NULL): lets a later authorization with no new scopes skip the consent page."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.client_id", ondelete="CASCADE"), index=True)
+    space_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AuthorizationCode(Base):
+    """Single-use, short-lived; consumed (never deleted) so replays can be detected."""
+
+    __tablename__ = "authorization_codes"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    digest: Mapped[str] = mapped_column(DIGEST, unique=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.client_id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The space whose host the authorization happened on (None: the main host).
+    space_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"))
+    issuer: Mapped[str] = mapped_column(String(300))
+    redirect_uri: Mapped[str] = mapped_column(String(2000))
+    redirect_uri_sent: Mapped[bool] = mapped_column(default=True)
+    scope: Mapped[str] = mapped_column(String(2000))
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
+    code_challenge_method: Mapped[str | None] = mapped_column(String(10))
+    nonce: Mapped[str | None] = mapped_column(String(500))
+    auth_time: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    consumed_at: Mapped[datetime | None]
+
+
+class AccessToken(Base):
+    """A bearer token, stored as a digest. ``space_id`` set means a *space token*: it reaches
+    only that space and outlives its creator's admin role (it then acts for the owner)."""
+
+    __tablename__ = "access_tokens"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    digest: Mapped[str] = mapped_column(DIGEST, unique=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.client_id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    space_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(String(2000))
+    # How it was issued: authorization_code, password, test, space (exchange), refresh_token.
+    grant_type: Mapped[str] = mapped_column(String(30))
+    code_id: Mapped[str | None] = mapped_column(
+        ForeignKey("authorization_codes.id", ondelete="SET NULL"), index=True
+    )
+    parent_id: Mapped[str | None] = mapped_column(ID)
+    # Only the app owner's test token is kept sealed, so the owner can see it again.
+    sealed: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+    app: Mapped[App] = relationship()
+    user: Mapped[User] = relationship()
+
+
+Index("ix_consents_user_app", Consent.user_id, Consent.app_id)

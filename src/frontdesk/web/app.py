@@ -25,7 +25,7 @@ from frontdesk.web.deps import LoginRequired
 from frontdesk.web.hosts import HostMiddleware, SiteResolver, SpaceRef
 from frontdesk.web.middleware import SecurityHeadersMiddleware
 from frontdesk.web.routes.api import health
-from frontdesk.web.routes.pages import auth, home, spaces
+from frontdesk.web.routes.pages import apps, auth, home, spaces
 from frontdesk.web.sessions import SessionStore
 from frontdesk.web.state import AppState, LoginRules
 from frontdesk.web.templating import render
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.include_router(home.router)
     app.include_router(auth.router)
     app.include_router(spaces.router)
+    app.include_router(apps.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(LoginRequired)

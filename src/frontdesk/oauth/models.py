@@ -1,0 +1,103 @@
+"""Plain data the protocol core works with (storage maps its rows onto these)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Client:
+    """A registered app (RFC 6749 §2)."""
+
+    client_id: str
+    name: str
+    redirect_uris: tuple[str, ...]
+    scopes: tuple[str, ...]
+    owner_id: str = ""
+    owner_name: str = ""
+    name_in_space: str | None = None
+    main_url: str = ""
+    password_grant: bool = True
+    public: bool = False
+    allow_redirect_query: bool = False
+    trusted: bool = False
+    require_pkce: bool = False
+    # None: tokens never expire (the default, project decision 5).
+    access_token_ttl: int | None = None
+
+    @property
+    def pkce_required(self) -> bool:
+        """Public clients always need PKCE (RFC 9700 §2.1.1); others when they opt in."""
+        return self.public or self.require_pkce
+
+
+@dataclass(frozen=True)
+class UserRef:
+    id: str
+    email: str
+    name: str
+
+
+@dataclass(frozen=True)
+class NewCode:
+    client_id: str
+    user_id: str
+    space_id: str | None
+    issuer: str
+    redirect_uri: str
+    redirect_uri_sent: bool
+    scopes: tuple[str, ...]
+    code_challenge: str | None
+    code_challenge_method: str | None
+    nonce: str | None
+    auth_time: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class CodeRecord(NewCode):
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class ConsumedCode:
+    """The outcome of trying to use a code once: the code, or why not."""
+
+    code: CodeRecord | None
+    # Set when the code exists but was already used: the id of that code, so whatever it
+    # issued can be revoked (RFC 6749 §4.1.2, §10.5).
+    replayed_code_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NewToken:
+    client_id: str
+    user_id: str
+    scopes: tuple[str, ...]
+    grant_type: str
+    space_id: str | None = None
+    code_id: str | None = None
+    parent_id: str | None = None
+    expires_at: datetime | None = None
+    keep_sealed: bool = False
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What validating a bearer token yields (RFC 6750)."""
+
+    id: str
+    client_id: str
+    user_id: str
+    space_id: str | None
+    scopes: tuple[str, ...]
+    grant_type: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_space_token(self) -> bool:
+        return self.space_id is not None

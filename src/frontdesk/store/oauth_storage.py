@@ -1,0 +1,198 @@
+"""SQL implementation of :mod:`frontdesk.oauth.storage` on one database session."""
+
+from __future__ import annotations
+
+import hmac
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.oauth.models import Client, CodeRecord, ConsumedCode, NewCode, NewToken, TokenInfo
+from frontdesk.oauth.scopes import format_scope, parse_scope
+from frontdesk.security.keyring import Keyring
+from frontdesk.store.models import AccessToken, App, AuthorizationCode, Consent, User
+from frontdesk.store.types import utcnow
+
+
+def client_from_row(app: App, owner_name: str = "") -> Client:
+    return Client(
+        client_id=app.client_id,
+        name=app.name,
+        name_in_space=app.name_in_space,
+        owner_id=app.owner_id,
+        owner_name=owner_name,
+        main_url=app.main_url,
+        redirect_uris=tuple(app.redirect_uris or ()),
+        scopes=parse_scope(app.scopes),
+        password_grant=app.password_grant,
+        public=app.public,
+        allow_redirect_query=app.allow_redirect_query,
+        trusted=app.trusted,
+    )
+
+
+def token_info(row: AccessToken) -> TokenInfo:
+    return TokenInfo(
+        id=row.id,
+        client_id=row.app_id,
+        user_id=row.user_id,
+        space_id=row.space_id,
+        scopes=parse_scope(row.scope),
+        grant_type=row.grant_type,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked=row.revoked_at is not None,
+    )
+
+
+class SqlStorage:
+    def __init__(self, db: AsyncSession, keyring: Keyring) -> None:
+        self.db = db
+        self.keyring = keyring
+
+    async def commit(self) -> None:
+        await self.db.commit()
+
+    # ---- clients ---------------------------------------------------------------------------
+
+    async def get_client(self, client_id: str) -> Client | None:
+        if not client_id or len(client_id) > 64:
+            return None
+        row = (
+            await self.db.execute(
+                select(App, User.name).join(User, User.id == App.owner_id).where(App.client_id == client_id)
+            )
+        ).first()
+        return client_from_row(row[0], row[1]) if row else None
+
+    async def check_client_secret(self, client: Client, secret: str) -> bool:
+        stored = (
+            await self.db.execute(select(App.secret_digest).where(App.client_id == client.client_id))
+        ).scalar_one_or_none()
+        presented = self.keyring.digest(secret)
+        if stored is None:
+            hmac.compare_digest(presented, presented)  # same work either way
+            return False
+        return hmac.compare_digest(stored, presented)
+
+    # ---- codes -----------------------------------------------------------------------------
+
+    async def save_code(self, raw: str, code: NewCode) -> None:
+        self.db.add(
+            AuthorizationCode(
+                digest=self.keyring.digest(raw),
+                app_id=code.client_id,
+                user_id=code.user_id,
+                space_id=code.space_id,
+                issuer=code.issuer,
+                redirect_uri=code.redirect_uri,
+                redirect_uri_sent=code.redirect_uri_sent,
+                scope=format_scope(code.scopes),
+                code_challenge=code.code_challenge,
+                code_challenge_method=code.code_challenge_method,
+                nonce=code.nonce,
+                auth_time=code.auth_time,
+                expires_at=code.expires_at,
+            )
+        )
+        await self.db.flush()
+
+    async def consume_code(self, raw: str) -> ConsumedCode:
+        digest = self.keyring.digest(raw)
+        # A conditional UPDATE is the lock: on PostgreSQL the second of two concurrent
+        # updates waits for the row and then sees consumed_at set; on SQLite writers serialise.
+        result = await self.db.execute(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.digest == digest, AuthorizationCode.consumed_at.is_(None))
+            .values(consumed_at=utcnow())
+            .returning(AuthorizationCode)
+        )
+        row = result.scalar_one_or_none()
+        if row is not None:
+            return ConsumedCode(code=_code_record(row))
+        known = (
+            await self.db.execute(select(AuthorizationCode.id).where(AuthorizationCode.digest == digest))
+        ).scalar_one_or_none()
+        if known is None:
+            return ConsumedCode(code=None)
+        return ConsumedCode(code=None, replayed_code_id=known)
+
+    async def revoke_tokens_of_code(self, code_id: str) -> int:
+        result = await self.db.execute(
+            update(AccessToken)
+            .where(AccessToken.code_id == code_id, AccessToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    # ---- tokens ----------------------------------------------------------------------------
+
+    async def save_token(self, raw: str, token: NewToken) -> str:
+        row = AccessToken(
+            digest=self.keyring.digest(raw),
+            app_id=token.client_id,
+            user_id=token.user_id,
+            space_id=token.space_id,
+            scope=format_scope(token.scopes),
+            grant_type=token.grant_type,
+            code_id=token.code_id,
+            parent_id=token.parent_id,
+            expires_at=token.expires_at,
+        )
+        self.db.add(row)
+        await self.db.flush()
+        if token.keep_sealed:
+            row.sealed = self.keyring.encrypt(raw, f"token:{row.id}")
+            await self.db.flush()
+        return row.id
+
+    async def lookup_token(self, raw: str) -> TokenInfo | None:
+        row = (
+            await self.db.execute(select(AccessToken).where(AccessToken.digest == self.keyring.digest(raw)))
+        ).scalar_one_or_none()
+        return token_info(row) if row else None
+
+    # ---- consent ---------------------------------------------------------------------------
+
+    async def _consent(self, user_id: str, client_id: str, space_id: str | None) -> Consent | None:
+        stmt = select(Consent).where(
+            Consent.user_id == user_id,
+            Consent.app_id == client_id,
+            Consent.space_id.is_(None) if space_id is None else Consent.space_id == space_id,
+        )
+        return (await self.db.execute(stmt)).scalars().first()
+
+    async def granted_scopes(self, user_id: str, client_id: str, space_id: str | None) -> frozenset[str]:
+        consent = await self._consent(user_id, client_id, space_id)
+        return frozenset(parse_scope(consent.scope)) if consent else frozenset()
+
+    async def remember_consent(
+        self, user_id: str, client_id: str, space_id: str | None, scopes: tuple[str, ...]
+    ) -> None:
+        consent = await self._consent(user_id, client_id, space_id)
+        if consent is None:
+            self.db.add(
+                Consent(user_id=user_id, app_id=client_id, space_id=space_id, scope=format_scope(scopes))
+            )
+        else:
+            merged = dict.fromkeys([*parse_scope(consent.scope), *scopes])
+            consent.scope = format_scope(merged)
+        await self.db.flush()
+
+
+def _code_record(row: AuthorizationCode) -> CodeRecord:
+    return CodeRecord(
+        id=row.id,
+        client_id=row.app_id,
+        user_id=row.user_id,
+        space_id=row.space_id,
+        issuer=row.issuer,
+        redirect_uri=row.redirect_uri,
+        redirect_uri_sent=row.redirect_uri_sent,
+        scopes=parse_scope(row.scope),
+        code_challenge=row.code_challenge,
+        code_challenge_method=row.code_challenge_method,
+        nonce=row.nonce,
+        auth_time=row.auth_time,
+        expires_at=row.expires_at,
+    )

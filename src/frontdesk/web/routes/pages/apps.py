@@ -1,0 +1,7 @@
+"""App registration pages: /oauth2_clients (list, new, show/edit, secrets)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
