@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from asgi_lifespan import LifespanManager
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from frontdesk.security.passwords import Passwords
@@ -43,21 +44,26 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-async def _reset_postgres(url: str) -> None:
-    engine = create_async_engine(normalize_database_url(url))
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
+async def _admin_sql(url: str, statement: str) -> None:
+    engine = create_async_engine(normalize_database_url(url), isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(statement))
     await engine.dispose()
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
+def postgres_url() -> Iterator[str]:
+    """A private database for this test run, so parallel runs never see each other's rows."""
     if not PG_URL:
         pytest.skip(PG_SKIP)
-    run_async(lambda: _reset_postgres(PG_URL))
-    run_async(lambda: upgrade(make_settings(PG_URL)))
-    return PG_URL
+    name = f"frontdesk_test_{secrets.token_hex(4)}"
+    run_async(lambda: _admin_sql(PG_URL, f"CREATE DATABASE {name}"))
+    url = str(make_url(PG_URL).set(database=name))
+    try:
+        run_async(lambda: upgrade(make_settings(url)))
+        yield url
+    finally:
+        run_async(lambda: _admin_sql(PG_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 async def truncate_postgres(url: str) -> None:

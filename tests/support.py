@@ -60,6 +60,9 @@ class Browser:
     async def post(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.http.post(path, **kwargs)
 
+    async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.http.delete(path, **kwargs)
+
     async def token(self, page: str) -> str:
         response = await self.get(page)
         assert response.status_code == 200, (page, response.status_code)

@@ -12,11 +12,20 @@ from typing import ClassVar
 
 class OAuthError(Exception):
     error: ClassVar[str] = "server_error"
-    status_code: ClassVar[int] = 400
+    default_status: ClassVar[int] = 400
 
-    def __init__(self, description: str | None = None) -> None:
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        status_code: int | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(description or self.error)
         self.description = description
+        # 429 with Retry-After when a rate limit refused the request.
+        self.status_code = status_code or self.default_status
+        self.retry_after = retry_after
 
     def body(self) -> dict[str, str]:
         data = {"error": self.error}
@@ -33,10 +42,17 @@ class InvalidClient(OAuthError):
     """RFC 6749 §5.2: 401; ``WWW-Authenticate: Basic`` when the client used Basic."""
 
     error = "invalid_client"
-    status_code = 401
+    default_status = 401
 
-    def __init__(self, description: str | None = None, *, used_basic: bool = False) -> None:
-        super().__init__(description)
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        used_basic: bool = False,
+        status_code: int | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(description, status_code=status_code, retry_after=retry_after)
         self.used_basic = used_basic
 
 
@@ -62,46 +78,31 @@ class InvalidScope(OAuthError):
 
 class AccessDenied(OAuthError):
     error = "access_denied"
-    status_code = 403
+    default_status = 403
 
 
 class ServerError(OAuthError):
     error = "server_error"
-    status_code = 500
+    default_status = 500
 
 
 class TemporarilyUnavailable(OAuthError):
     error = "temporarily_unavailable"
-    status_code = 503
-
-    def __init__(self, description: str | None = None, *, retry_after: int | None = None) -> None:
-        super().__init__(description)
-        self.retry_after = retry_after
-
-
-class SlowDown(OAuthError):
-    """Too many requests (rate limit): 429 with ``Retry-After``; the code follows RFC 8628."""
-
-    error = "slow_down"
-    status_code = 429
-
-    def __init__(self, retry_after: int, description: str | None = None) -> None:
-        super().__init__(description or f"too many requests; retry in {retry_after} seconds")
-        self.retry_after = retry_after
+    default_status = 503
 
 
 class InvalidToken(OAuthError):
     """RFC 6750 §3.1: the access token is missing its mark (expired, revoked, malformed)."""
 
     error = "invalid_token"
-    status_code = 401
+    default_status = 401
 
 
 class InsufficientScope(OAuthError):
     """RFC 6750 §3.1: 403 naming the scope that would be needed."""
 
     error = "insufficient_scope"
-    status_code = 403
+    default_status = 403
 
     def __init__(self, scope: str, description: str | None = None) -> None:
         super().__init__(description or f"this needs the scope {scope}")
@@ -128,3 +129,15 @@ class BadAuthorizationRequest(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+
+
+class LoginRequired(OAuthError):
+    """OpenID Connect Core §3.1.2.6: ``prompt=none`` but nobody is logged in."""
+
+    error = "login_required"
+
+
+class ConsentRequired(OAuthError):
+    """OpenID Connect Core §3.1.2.6: ``prompt=none`` but consent would be needed."""
+
+    error = "consent_required"

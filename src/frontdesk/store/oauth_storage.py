@@ -152,6 +152,13 @@ class SqlStorage:
         ).scalar_one_or_none()
         return token_info(row) if row else None
 
+    async def revoke_token(self, token_id: str) -> None:
+        await self.db.execute(
+            update(AccessToken)
+            .where(AccessToken.id == token_id, AccessToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+
     # ---- consent ---------------------------------------------------------------------------
 
     async def _consent(self, user_id: str, client_id: str, space_id: str | None) -> Consent | None:

@@ -13,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 import frontdesk
+from frontdesk.oauth.errors import OAuthError
 from frontdesk.security.keyring import Keyring
 from frontdesk.security.passwords import Passwords
 from frontdesk.services import spaces as space_service
@@ -20,11 +21,15 @@ from frontdesk.services.throttle import Throttle, make_storage
 from frontdesk.settings import Settings
 from frontdesk.store.db import Database
 from frontdesk.store.models import Space
+from frontdesk.web.api_auth import ApiError
 from frontdesk.web.csrf import Csrf
 from frontdesk.web.deps import LoginRequired
 from frontdesk.web.hosts import HostMiddleware, SiteResolver, SpaceRef
 from frontdesk.web.middleware import SecurityHeadersMiddleware
-from frontdesk.web.routes.api import health
+from frontdesk.web.oauth_glue import OAuthServer, bearer_error_response, token_error_response
+from frontdesk.web.routes.api import access_tokens, health, user
+from frontdesk.web.routes.api import spaces as api_spaces
+from frontdesk.web.routes.oauth import authorize, token
 from frontdesk.web.routes.pages import apps, auth, home, spaces
 from frontdesk.web.sessions import SessionStore
 from frontdesk.web.state import AppState, LoginRules
@@ -53,6 +58,7 @@ def build_state(settings: Settings) -> AppState:
             return ref(await space_service.get_by_custom_domain(session, host))
 
     sessions = SessionStore(settings, keyring)
+    throttle = Throttle(make_storage(settings.redis_url))
     return AppState(
         settings=settings,
         keyring=keyring,
@@ -64,16 +70,20 @@ def build_state(settings: Settings) -> AppState:
             concurrency=settings.hash_concurrency,
             queue_limit=settings.hash_queue_limit,
         ),
-        throttle=Throttle(make_storage(settings.redis_url)),
+        throttle=throttle,
         resolver=SiteResolver(settings, by_subdomain, by_domain),
         login_rules=LoginRules.from_settings(settings),
         sessions=sessions,
         csrf=Csrf(settings, keyring, sessions),
+        oauth=OAuthServer.from_settings(settings, throttle),
     )
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith(("/api/", "/oauth/", "/.well-known/")) or "application/json" in (
+    path = request.url.path
+    if path == "/oauth/authorize":  # a page for people
+        return False
+    return path.startswith(("/api/", "/oauth/", "/.well-known/")) or "application/json" in (
         request.headers.get("accept") or ""
     )
 
@@ -103,6 +113,11 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.include_router(auth.router)
     app.include_router(spaces.router)
     app.include_router(apps.router)
+    app.include_router(authorize.router)
+    app.include_router(token.router)
+    app.include_router(user.router)
+    app.include_router(api_spaces.router)
+    app.include_router(access_tokens.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(LoginRequired)
@@ -123,6 +138,20 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
             {"title": titles.get(exc.status_code, "Error"), "message": message},
             status_code=exc.status_code,
             headers=exc.headers,
+        )
+
+    @app.exception_handler(OAuthError)
+    async def _oauth_error(request: Request, exc: OAuthError) -> Response:
+        if request.url.path.startswith("/oauth/"):
+            return token_error_response(exc)
+        return bearer_error_response(exc, realm=request.state.site.origin)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> Response:
+        return JSONResponse(
+            {"error": exc.error, "error_description": exc.description},
+            status_code=exc.status_code,
+            headers={"Cache-Control": "no-store"},
         )
 
     @app.exception_handler(RequestValidationError)

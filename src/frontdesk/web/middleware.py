@@ -35,6 +35,9 @@ class SecurityHeadersMiddleware:
                 if headers.get("content-type", "").startswith("text/html"):
                     headers.setdefault("Content-Security-Policy", PAGE_CSP)
                     headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+                if scope["path"].startswith(("/api/", "/oauth/")):
+                    # Responses to token-bearing requests must not be cached (RFC 6750 §5.3).
+                    headers.setdefault("Cache-Control", "no-store")
                 if self.hsts:
                     headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
             await send(message)

@@ -11,6 +11,7 @@ from frontdesk.settings import Settings
 from frontdesk.store.db import Database
 from frontdesk.web.csrf import Csrf
 from frontdesk.web.hosts import SiteResolver
+from frontdesk.web.oauth_glue import OAuthServer
 from frontdesk.web.sessions import SessionStore
 
 
@@ -38,3 +39,4 @@ class AppState:
     login_rules: LoginRules
     sessions: SessionStore
     csrf: Csrf
+    oauth: OAuthServer

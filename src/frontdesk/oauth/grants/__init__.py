@@ -1,0 +1,42 @@
+"""One module per grant type. Each grant validates the token request, then creates the
+token response (the two steps of RFC 6749 §4.x.3 and §5.1)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+from frontdesk.oauth.config import OAuthConfig
+from frontdesk.oauth.models import Client
+from frontdesk.oauth.request import OAuthRequest, Params
+from frontdesk.oauth.storage import Limiter, PasswordAuthenticator, Storage
+from frontdesk.oauth.tokens import TokenResponse
+
+
+@dataclass(frozen=True)
+class GrantContext:
+    config: OAuthConfig
+    storage: Storage
+    request: OAuthRequest
+    params: Params
+    client: Client
+    password_auth: PasswordAuthenticator | None = None
+    limiter: Limiter | None = None
+
+
+class Grant(ABC):
+    grant_type: ClassVar[str]
+
+    def __init__(self, ctx: GrantContext) -> None:
+        self.ctx = ctx
+
+    @property
+    def client(self) -> Client:
+        return self.ctx.client
+
+    @abstractmethod
+    async def validate_token_request(self) -> None: ...
+
+    @abstractmethod
+    async def create_token_response(self) -> TokenResponse: ...

@@ -1,0 +1,84 @@
+"""The authorization code grant at the token endpoint (RFC 6749 §4.1.3–§4.1.4).
+
+Doorkeeper's semantics: the code is consumed by an atomic conditional update before any other
+check, so a code is burned even when the request is wrong, and two concurrent redemptions
+yield one token. A code presented again fails with ``invalid_grant`` and revokes every token
+it issued (§4.1.2, §10.5). PKCE per RFC 7636 §4.6 with the downgrade defence.
+"""
+
+from __future__ import annotations
+
+from frontdesk.oauth import pkce, redirect_uris
+from frontdesk.oauth.errors import InvalidGrant
+from frontdesk.oauth.grants import Grant
+from frontdesk.oauth.models import CodeRecord
+from frontdesk.oauth.tokens import TokenResponse, issue_access_token
+
+
+class AuthorizationCodeGrant(Grant):
+    grant_type = "authorization_code"
+
+    code: CodeRecord
+
+    async def validate_token_request(self) -> None:
+        params = self.ctx.params
+        raw = params.require("code")
+        redirect_uri = params.get("redirect_uri")
+        verifier = params.get("code_verifier")
+        storage = self.ctx.storage
+        consumed = await storage.consume_code(raw)
+        if consumed.replayed_code_id is not None:
+            await storage.revoke_tokens_of_code(consumed.replayed_code_id)
+            await storage.commit()
+            raise InvalidGrant("the authorization code was already used; its tokens are revoked")
+        if consumed.code is None:
+            raise InvalidGrant("unknown authorization code")
+        # From here the code is burned whatever happens next.
+        await storage.commit()
+        self.code = code = consumed.code
+        if code.client_id != self.client.client_id:
+            raise InvalidGrant("the code was issued to another client")
+        if code.expires_at <= self.ctx.config.clock():
+            raise InvalidGrant("the authorization code expired")
+        request = self.ctx.request
+        # A code redeems at the issuer that minted it, or at the main host's token endpoint
+        # (where Cobot clients always send it); never at another space's host.
+        if request.space_id is not None and request.issuer != code.issuer:
+            raise InvalidGrant("the code was issued by another issuer")
+        self._check_redirect_uri(redirect_uri)
+        pkce.verify(code.code_challenge, verifier)
+
+    def _check_redirect_uri(self, sent: str | None) -> None:
+        code = self.code
+        if sent is None:
+            # Decision 7: the source document's exchange omits redirect_uri; strict mode follows
+            # RFC 6749 §4.1.3 and requires it whenever the authorization request had one.
+            if code.redirect_uri_sent and self.ctx.config.strict:
+                raise InvalidGrant("redirect_uri is required: the authorization request had one")
+            return
+        if sent == code.redirect_uri:
+            return
+        if self.client.allow_redirect_query:
+            registered = list(self.client.redirect_uris)
+            a = redirect_uris.match(sent, registered, allow_query=True)
+            b = redirect_uris.match(code.redirect_uri, registered, allow_query=True)
+            if a.ok and b.ok and _base(sent) == _base(code.redirect_uri):
+                return
+        raise InvalidGrant("redirect_uri differs from the authorization request")
+
+    async def create_token_response(self) -> TokenResponse:
+        issued = await issue_access_token(
+            self.ctx.storage,
+            self.ctx.config,
+            client=self.client,
+            user_id=self.code.user_id,
+            scopes=self.code.scopes,
+            grant_type=self.grant_type,
+            code_id=self.code.id,
+        )
+        await self.ctx.storage.commit()
+        return issued.response
+
+
+def _base(uri: str) -> str:
+    return uri.split("?", 1)[0]

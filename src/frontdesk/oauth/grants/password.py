@@ -1,0 +1,64 @@
+"""The resource owner password credentials grant, Cobot's "app flow" (RFC 6749 §4.3).
+
+RFC 9700 §2.4 says not to use it; it stays for compatibility (project decision 4): only for
+confidential apps that keep it switched on, limited per account, client and address before
+any hashing (§4.3.2), with one generic error for unknown users and wrong passwords.
+"""
+
+from __future__ import annotations
+
+from frontdesk.oauth.errors import InvalidGrant, InvalidRequest, UnauthorizedClient
+from frontdesk.oauth.grants import Grant
+from frontdesk.oauth.models import UserRef
+from frontdesk.oauth.scopes import grant_scopes, parse_scope
+from frontdesk.oauth.tokens import TokenResponse, issue_access_token
+
+
+class PasswordGrant(Grant):
+    grant_type = "password"
+
+    user: UserRef
+    scopes: tuple[str, ...]
+
+    async def validate_token_request(self) -> None:
+        ctx = self.ctx
+        client = self.client
+        if not ctx.config.password_grant_enabled or not client.password_grant or client.public:
+            raise UnauthorizedClient("this app may not use the password grant")
+        username = ctx.params.get("username")
+        password = ctx.params.get("password")
+        if username is None or password is None:
+            raise InvalidRequest("username and password are required")
+        self.scopes = grant_scopes(
+            parse_scope(ctx.params.get("scope")), client.scopes, trusted=client.trusted
+        )
+        keys = {
+            "account": username.strip().casefold(),
+            "client": client.client_id,
+            "address": ctx.request.client_ip,
+        }
+        if ctx.limiter is not None:
+            wait = await ctx.limiter.retry_after(keys)
+            if wait is not None:
+                raise InvalidGrant(
+                    f"too many failed attempts; retry in {wait} seconds", status_code=429, retry_after=wait
+                )
+        assert ctx.password_auth is not None, "the password grant needs a password authenticator"
+        user = await ctx.password_auth(username.strip(), password)
+        if user is None:
+            if ctx.limiter is not None:
+                await ctx.limiter.failed(keys)
+            raise InvalidGrant("invalid username or password")
+        self.user = user
+
+    async def create_token_response(self) -> TokenResponse:
+        issued = await issue_access_token(
+            self.ctx.storage,
+            self.ctx.config,
+            client=self.client,
+            user_id=self.user.id,
+            scopes=self.scopes,
+            grant_type=self.grant_type,
+        )
+        await self.ctx.storage.commit()
+        return issued.response

@@ -1,0 +1,111 @@
+"""Bearer authentication for the JSON API and the rights a token carries.
+
+A token's rights are its scope *and* its holder's current role (Cobot: "a user's scope can be
+limited when they access the API as an admin"): a user token reaches a space only while its
+user is a member there (an admin, for admin endpoints). A space token reaches only its own
+space, with admin rights; it acts for its creator while they are an admin of the space and
+for the space's owner after that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.oauth.bearer import extract_token
+from frontdesk.oauth.errors import InsufficientScope, InvalidToken, OAuthError
+from frontdesk.oauth.models import TokenInfo
+from frontdesk.services.spaces import membership_of
+from frontdesk.store.models import Membership, Space, User
+from frontdesk.web.deps import DB, get_state
+from frontdesk.web.oauth_glue import form_pairs, storage_for
+
+
+class ApiError(Exception):
+    """A JSON API error that is not about the token: ``{"error": code, "error_description": …}``."""
+
+    def __init__(self, status_code: int, error: str, description: str) -> None:
+        super().__init__(description)
+        self.status_code = status_code
+        self.error = error
+        self.description = description
+
+
+@dataclass
+class Caller:
+    """Who is calling the API: the validated token and the user it acts for."""
+
+    token: TokenInfo
+    raw: str
+    user: User
+
+
+async def presented_token(request: Request) -> str | None:
+    return extract_token(
+        request.headers.get("authorization"),
+        tuple(request.query_params.multi_items()),
+        await form_pairs(request),
+    )
+
+
+async def caller_for(request: Request, db: AsyncSession, raw: str | None) -> Caller:
+    st = get_state(request)
+    info = await st.oauth.bearer.validate(raw, storage_for(db, st.keyring).lookup_token)
+    assert raw is not None
+    user = await db.get(User, info.user_id)
+    if user is None:
+        raise InvalidToken("the token's user no longer exists")
+    if info.space_id is not None:
+        user = await _space_token_actor(db, info.space_id, user)
+    request.state.api_caller = info
+    return Caller(token=info, raw=raw, user=user)
+
+
+async def _space_token_actor(db: AsyncSession, space_id: str, creator: User) -> User:
+    membership = await membership_of(db, space_id, creator.id)
+    if membership is not None and membership.role == "admin":
+        return creator
+    space = await db.get(Space, space_id)
+    if space is None:
+        raise InvalidToken("the token's space no longer exists")
+    owner = await db.get(User, space.owner_id)
+    assert owner is not None
+    return owner
+
+
+def require(scope: str | None) -> Callable[[Request, AsyncSession], Awaitable[Caller]]:
+    """A dependency: a valid bearer token (RFC 6750 §2) holding ``scope`` (§3.1)."""
+
+    async def dependency(request: Request, db: DB) -> Caller:
+        caller = await caller_for(request, db, await presented_token(request))
+        if scope is not None:
+            get_state(request).oauth.bearer.require_scope(caller.token, scope)
+        return caller
+
+    return dependency
+
+
+ReadUser = Annotated[Caller, Depends(require("read_user"))]
+ReadMemberships = Annotated[Caller, Depends(require("read_memberships"))]
+AnyToken = Annotated[Caller, Depends(require(None))]
+
+
+async def space_rights(db: AsyncSession, caller: Caller, space: Space, *, admin: bool) -> Membership | None:
+    """Check that the caller may act in ``space``; raises a 403 otherwise."""
+    token = caller.token
+    if token.space_id is not None:
+        if token.space_id != space.id:
+            raise InsufficientScope("space", "this space token belongs to another space")
+        return None
+    membership = await membership_of(db, space.id, caller.user.id)
+    if membership is None or (admin and membership.role != "admin"):
+        needed = "an admin" if admin else "a member"
+        raise ApiError(403, "forbidden", f"the token's user is not {needed} of this space")
+    return membership
+
+
+__all__ = ["ApiError", "Caller", "OAuthError", "require", "space_rights"]

@@ -1,0 +1,13 @@
+"""Absolute API links, always built from configuration."""
+
+from __future__ import annotations
+
+from frontdesk.settings import Settings
+
+
+def space_api_link(settings: Settings, subdomain: str) -> str:
+    return f"{settings.public_url}/api/spaces/{subdomain}"
+
+
+def membership_link(settings: Settings, subdomain: str, membership_id: str) -> str:
+    return f"{settings.space_url(subdomain)}/api/memberships/{membership_id}"

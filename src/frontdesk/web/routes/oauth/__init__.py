@@ -1,0 +1,1 @@
+"""OAuth endpoints: authorization, token (and, later, revocation, introspection, metadata)."""

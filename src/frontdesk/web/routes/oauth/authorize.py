@@ -1,0 +1,138 @@
+"""``/oauth/authorize`` on the main host, every space subdomain and every custom domain.
+
+GET validates the request (errors that must not be redirected become a page), sends people
+who are not logged in on this host to this host's login page, and shows the consent page
+unless the person already granted these scopes. POST is the consent decision; its
+anti-forgery token is bound to the session and to this exact request.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, HTTPException, Request
+from starlette.responses import RedirectResponse, Response
+
+from frontdesk.oauth.authorize import REQUEST_PARAMS, AuthorizationRequest, RedirectableError
+from frontdesk.oauth.errors import BadAuthorizationRequest, ConsentRequired, LoginRequired
+from frontdesk.oauth.scopes import catalogue
+from frontdesk.store.models import User
+from frontdesk.web.csrf import CsrfError
+from frontdesk.web.deps import DB, OptionalUser, State, form_str
+from frontdesk.web.oauth_glue import oauth_request, storage_for
+from frontdesk.web.templating import render
+
+router = APIRouter()
+
+
+def _redirect(url: str, status_code: int) -> RedirectResponse:
+    return RedirectResponse(url, status_code=status_code)
+
+
+def _bad_request_page(request: Request, exc: BadAuthorizationRequest) -> Response:
+    return render(request, "oauth_error.html", {"message": exc.message, "hint": exc.hint}, status_code=400)
+
+
+def _consent_purpose(areq: AuthorizationRequest) -> str:
+    return "consent:" + areq.fingerprint()
+
+
+@router.get("/oauth/authorize", include_in_schema=False)
+async def authorize(request: Request, st: State, db: DB, user: OptionalUser) -> Response:
+    return await _handle(
+        request, st, db, user, query=tuple(request.query_params.multi_items()), decision=None
+    )
+
+
+@router.post("/oauth/authorize", include_in_schema=False)
+async def decide(request: Request, st: State, db: DB, user: OptionalUser) -> Response:
+    form = await request.form()
+    query = tuple((k, v) for k, v in form.multi_items() if k in REQUEST_PARAMS and isinstance(v, str))
+    return await _handle(
+        request,
+        st,
+        db,
+        user,
+        query=query,
+        decision=form_str(form, "decision") or "invalid",
+        csrf_token=form_str(form, "csrf_token"),
+    )
+
+
+async def _handle(
+    request: Request,
+    st: State,
+    db: DB,
+    user: User | None,
+    *,
+    query: tuple[tuple[str, str], ...],
+    decision: str | None,
+    csrf_token: str = "",
+) -> Response:
+    endpoint = st.oauth.authorization
+    storage = storage_for(db, st.keyring)
+    oreq = oauth_request(request, query=query)
+    # 1. Is it safe to redirect? If not, tell the person (RFC 6749 §4.1.2.1).
+    try:
+        target = await endpoint.find_target(oreq, storage)
+    except BadAuthorizationRequest as exc:
+        return _bad_request_page(request, exc)
+    # 2. Authenticate before redirecting anything else (RFC 9700 §4.11.2).
+    if user is None:
+        if "none" in (dict(query).get("prompt") or "").split():
+            return _redirect(target.error_url(LoginRequired("nobody is logged in")), 302)
+        back = "/oauth/authorize?" + urlencode(query)
+        return _redirect("/login?next=" + quote(back, safe=""), 303)
+    # 3. The rest of the request; errors go back to the app.
+    try:
+        areq = endpoint.validate(oreq, target)
+    except RedirectableError as exc:
+        return _redirect(exc.url, 302 if decision is None else 303)
+    session = request.state.login_session
+    if decision is None:
+        if not await endpoint.consent_needed(areq, user.id, storage):
+            url = await endpoint.approve(
+                areq, user_id=user.id, auth_time=session.created_at, store=storage, consents=storage
+            )
+            await storage.commit()
+            return _redirect(url, 302)
+        if "none" in areq.prompt:
+            return _redirect(target.error_url(ConsentRequired("this app needs the user's consent")), 302)
+        return _consent_page(request, areq)
+    # 4. The consent decision (POST), bound to this session and this exact request.
+    try:
+        st.csrf.verify(request, csrf_token, _consent_purpose(areq))
+    except CsrfError as exc:
+        raise HTTPException(
+            403, "This approval form expired or was not sent by you. Start again from the app."
+        ) from exc
+    if decision == "approve":
+        url = await endpoint.approve(
+            areq, user_id=user.id, auth_time=session.created_at, store=storage, consents=storage
+        )
+        await storage.commit()
+        return _redirect(url, 303)
+    if decision == "deny":
+        return _redirect(endpoint.deny(areq), 303)
+    raise HTTPException(400, "Choose approve or deny.")
+
+
+def _consent_page(request: Request, areq: AuthorizationRequest) -> Response:
+    site = request.state.site
+    client = areq.client
+    cat = catalogue()
+    name = client.name_in_space if (site.space and client.name_in_space) else client.name
+    return render(
+        request,
+        "oauth_consent.html",
+        {
+            "client": client,
+            "app_name": name,
+            "scopes": [(s, cat.describe(s)) for s in areq.scopes],
+            "params": areq.params,
+            "purpose": _consent_purpose(areq),
+            "redirect_host": areq.target.redirect_uri.split("/")[2]
+            if "://" in areq.target.redirect_uri
+            else "",
+        },
+    )

@@ -1,0 +1,280 @@
+"""The authorization endpoint on every host (RFC 6749 §4.1.1–§4.1.2, RFC 9700, RFC 9207)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from sqlalchemy import select
+
+from frontdesk.oauth import pkce
+from frontdesk.store.models import AuthorizationCode
+from tests.oauth_support import (
+    CALLBACK,
+    RegisteredApp,
+    authorize_params,
+    consent,
+    get_code,
+    query,
+    register_app,
+)
+from tests.support import Browser
+
+
+async def open_authorize(b: Browser, **params: str) -> Any:
+    return await b.get("/oauth/authorize", params=params)
+
+
+@pytest.mark.rfc("6749 4.1.2.1")
+async def test_unknown_client_is_a_page_not_a_redirect(logged_in: Browser, registered: RegisteredApp) -> None:
+    response = await open_authorize(logged_in, response_type="code", client_id="nope", redirect_uri=CALLBACK)
+    assert response.status_code == 400 and "location" not in response.headers
+    assert "No app with this client_id" in response.text
+    missing = await open_authorize(logged_in, response_type="code", redirect_uri=CALLBACK)
+    assert missing.status_code == 400 and "location" not in missing.headers
+
+
+@pytest.mark.rfc("9700 4.1.3")
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://app.example/auth/callback/",
+        "https://APP.example/auth/callback",
+        "https://evil.test/",
+        "https://app.example/auth/callback?x=1",
+        "http://app.example/auth/callback",
+        "javascript:alert(1)",
+    ],
+)
+async def test_unregistered_redirect_uri_is_a_page(
+    logged_in: Browser, registered: RegisteredApp, uri: str
+) -> None:
+    response = await open_authorize(logged_in, **authorize_params(registered, redirect_uri=uri))
+    assert response.status_code == 400 and "location" not in response.headers
+    assert "not registered" in response.text
+
+
+async def test_extra_query_hint(logged_in: Browser, registered: RegisteredApp) -> None:
+    response = await open_authorize(
+        logged_in, **authorize_params(registered, redirect_uri=CALLBACK + "?origin=x")
+    )
+    assert "extra query parameters" in response.text
+
+
+@pytest.mark.rfc("6749 3.1.2.3")
+async def test_single_registered_uri_may_be_omitted(logged_in: Browser, registered: RegisteredApp) -> None:
+    response = await consent(logged_in, registered, redirect_uri=None)
+    assert response.status_code == 303 and response.headers["location"].startswith(CALLBACK + "?code=")
+
+
+async def test_several_registered_uris_need_one_named(
+    state: Any, db: Any, dev: Any, logged_in: Browser
+) -> None:
+    two = await register_app(state, db, dev, redirect_uris=[CALLBACK, "https://app.example/other"])
+    response = await open_authorize(logged_in, **authorize_params(two, redirect_uri=None))
+    assert response.status_code == 400 and "location" not in response.headers
+
+
+@pytest.mark.rfc("9700 4.11.2")
+async def test_login_first_then_back_to_the_request(
+    browser: Browser, person: Any, registered: RegisteredApp
+) -> None:
+    response = await open_authorize(browser, **authorize_params(registered, scope="bogus"))
+    # Not logged in: the login page, not a redirect to the app (no open redirector).
+    assert response.status_code == 303 and response.headers["location"].startswith(
+        "/login?next=%2Foauth%2Fauthorize"
+    )
+    token = await browser.token(response.headers["location"])
+    from urllib.parse import parse_qs, urlsplit
+
+    next_url = parse_qs(urlsplit(response.headers["location"]).query)["next"][0]
+    login = await browser.post(
+        "/login",
+        data={
+            "email": "pat@example.com",
+            "password": "correct horse battery staple",
+            "next": next_url,
+            "csrf_token": token,
+        },
+    )
+    assert login.headers["location"] == next_url
+    again = await browser.get(next_url)
+    assert again.status_code == 302
+    params = query(again.headers["location"])
+    assert (
+        params["error"] == "invalid_scope"
+        and params["state"] == "xyz"
+        and params["iss"] == "http://localhost:8000"
+    )
+
+
+@pytest.mark.rfc("6749 4.1.2")
+async def test_approve_redirects_with_code_state_and_iss(
+    logged_in: Browser, registered: RegisteredApp
+) -> None:
+    page = await open_authorize(logged_in, **authorize_params(registered, scope="read_user"))
+    assert page.status_code == 200
+    assert "Test App wants access" in page.text and "Dana Developer" in page.text
+    assert "see your name, email address" in page.text.lower()
+    response = await consent(logged_in, registered, scope="read_user")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith(CALLBACK + "?")
+    params = query(response.headers["location"])
+    assert params["code"].startswith("fdac_") and len(params["code"]) >= 5 + 43
+    assert params["state"] == "xyz" and params["iss"] == "http://localhost:8000"
+
+
+@pytest.mark.rfc("6749 4.1.2")
+async def test_state_round_trips_byte_for_byte(logged_in: Browser, registered: RegisteredApp) -> None:
+    state = "a b&c=d/é%+?#"
+    params = query((await consent(logged_in, registered, state=state)).headers["location"])
+    assert params["state"] == state
+    no_state = query((await consent(logged_in, registered, state=None)).headers["location"])
+    assert "state" not in no_state and "code" in no_state
+
+
+@pytest.mark.rfc("6749 4.1.2.1")
+async def test_deny_gives_access_denied(logged_in: Browser, registered: RegisteredApp) -> None:
+    response = await consent(logged_in, registered, decision="deny", state="s1")
+    assert response.status_code == 303
+    params = query(response.headers["location"])
+    assert params == {
+        "error": "access_denied",
+        "error_description": "the user denied the request",
+        "state": "s1",
+        "iss": "http://localhost:8000",
+    }
+
+
+@pytest.mark.rfc("6749 4.1.2.1")
+@pytest.mark.parametrize(
+    ("extra", "error"),
+    [
+        ({"response_type": "token"}, "unsupported_response_type"),
+        ({"response_type": None}, "invalid_request"),
+        ({"scope": "nonsense"}, "invalid_scope"),
+        ({"code_challenge": pkce.s256("v" * 43), "code_challenge_method": "plain"}, "invalid_request"),
+    ],
+)
+async def test_other_errors_redirect(
+    logged_in: Browser, registered: RegisteredApp, extra: dict[str, Any], error: str
+) -> None:
+    response = await open_authorize(logged_in, **authorize_params(registered, **extra))
+    assert response.status_code == 302
+    params = query(response.headers["location"])
+    assert params["error"] == error and params["state"] == "xyz" and params["iss"] == "http://localhost:8000"
+
+
+@pytest.mark.rfc("6749 3.1")
+async def test_repeated_parameter(logged_in: Browser, registered: RegisteredApp) -> None:
+    qs = urlencode(authorize_params(registered)) + "&scope=read_user&scope=navigation"
+    response = await logged_in.get("/oauth/authorize?" + qs)
+    assert response.status_code == 302 and query(response.headers["location"])["error"] == "invalid_request"
+
+
+@pytest.mark.rfc("6819 5.2.4.1")
+async def test_consent_is_remembered_for_the_same_or_fewer_scopes(
+    logged_in: Browser, registered: RegisteredApp
+) -> None:
+    await get_code(logged_in, registered, scope="read_user")
+    again = await open_authorize(logged_in, **authorize_params(registered, scope="read_user"))
+    assert again.status_code == 302 and "code" in query(again.headers["location"])
+    more = await open_authorize(logged_in, **authorize_params(registered, scope="read_user read_memberships"))
+    assert more.status_code == 200 and "Approve" in more.text
+    forced = await open_authorize(
+        logged_in, **authorize_params(registered, scope="read_user", prompt="consent")
+    )
+    assert forced.status_code == 200
+
+
+async def test_prompt_none(browser: Browser, logged_in: Browser, registered: RegisteredApp) -> None:
+    response = await open_authorize(logged_in, **authorize_params(registered, prompt="none"))
+    assert query(response.headers["location"])["error"] == "consent_required"
+
+
+@pytest.mark.rfc("6749 10.12")
+async def test_consent_post_needs_the_token_bound_to_this_request(
+    logged_in: Browser, registered: RegisteredApp, new_browser: Any
+) -> None:
+    page = await open_authorize(logged_in, **authorize_params(registered, scope="read_user"))
+    consent_form = page.text.split('action="/oauth/authorize"', 1)[1]
+    from tests.support import csrf_from
+
+    token = csrf_from(consent_form)
+    fields = {**authorize_params(registered, scope="read_user"), "decision": "approve"}
+    assert (await logged_in.post("/oauth/authorize", data=fields)).status_code == 403
+    # The same token cannot approve a different request (more scopes, other state, other client).
+    for changed in ({"scope": "read_user read_memberships"}, {"state": "other"}):
+        tampered = await logged_in.post("/oauth/authorize", data={**fields, **changed, "csrf_token": token})
+        assert tampered.status_code == 403
+    # A cross-site post is refused even with the right token.
+    cross = await logged_in.post(
+        "/oauth/authorize", data={**fields, "csrf_token": token}, headers={"origin": "https://evil.test"}
+    )
+    assert cross.status_code == 403
+    # GET never grants.
+    get_approve = await logged_in.get("/oauth/authorize", params={**fields, "csrf_token": token})
+    assert get_approve.status_code == 200 and "Approve" in get_approve.text
+    ok = await logged_in.post("/oauth/authorize", data={**fields, "csrf_token": token})
+    assert ok.status_code == 303
+
+
+async def test_codes_are_stored_as_digests_and_bound(
+    logged_in: Browser, registered: RegisteredApp, db: Any, state: Any
+) -> None:
+    code = await get_code(logged_in, registered, scope="read_user")
+    row = (await db.execute(select(AuthorizationCode))).scalar_one()
+    assert row.digest != code and code not in row.digest
+    assert row.app_id == registered.client_id and row.redirect_uri == CALLBACK and row.scope == "read_user"
+    assert row.space_id is None and row.issuer == "http://localhost:8000"
+    assert 0 < (row.expires_at - row.created_at).total_seconds() <= state.settings.code_ttl_seconds
+
+
+@pytest.mark.rfc("9700 2.6")
+async def test_no_cors_and_no_framing_by_others(logged_in: Browser, registered: RegisteredApp) -> None:
+    page = await logged_in.get(
+        "/oauth/authorize", params=authorize_params(registered), headers={"origin": "https://evil.test"}
+    )
+    assert "access-control-allow-origin" not in page.headers
+    assert "frame-ancestors 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "SAMEORIGIN"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.rfc("7636 4.4.1")
+async def test_public_apps_need_pkce(state: Any, db: Any, dev: Any, logged_in: Browser) -> None:
+    public = await register_app(state, db, dev, public=True)
+    response = await open_authorize(logged_in, **authorize_params(public))
+    assert query(response.headers["location"])["error"] == "invalid_request"
+    ok = await open_authorize(
+        logged_in,
+        **authorize_params(public, code_challenge=pkce.s256("v" * 43), code_challenge_method="S256"),
+    )
+    assert ok.status_code == 200
+
+
+# ---- on a space host --------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def space(state: Any, db: Any, person: Any) -> Any:
+    from frontdesk.services import spaces
+
+    return await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=person)
+
+
+async def test_authorize_on_a_space_host(
+    space: Any, registered: RegisteredApp, new_browser: Any, db: Any
+) -> None:
+    b: Browser = new_browser("co-up.localhost:8000")
+    response = await open_authorize(b, **authorize_params(registered))
+    assert response.status_code == 303 and response.headers["location"].startswith("/login?next=")
+    await b.login("pat@example.com")
+    page = await open_authorize(b, **authorize_params(registered))
+    assert "Space Helper wants access in Co-Up" in page.text
+    location = (await consent(b, registered)).headers["location"]
+    assert query(location)["iss"] == "http://co-up.localhost:8000"
+    row = (await db.execute(select(AuthorizationCode))).scalar_one()
+    assert row.space_id == space.id and row.issuer == "http://co-up.localhost:8000"
