@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 
@@ -25,6 +25,8 @@ class Client:
     require_pkce: bool = False
     # None: tokens never expire (the default, project decision 5).
     access_token_ttl: int | None = None
+    # A resource server allowed to introspect any token (RFC 7662 §2.1).
+    can_introspect: bool = False
 
     @property
     def pkce_required(self) -> bool:
@@ -79,6 +81,8 @@ class NewToken:
     space_id: str | None = None
     code_id: str | None = None
     parent_id: str | None = None
+    family_id: str | None = None
+    issuer: str | None = None
     expires_at: datetime | None = None
     keep_sealed: bool = False
 
@@ -96,7 +100,9 @@ class TokenInfo:
     created_at: datetime
     expires_at: datetime | None = None
     revoked: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
+    issuer: str | None = None
+    family_id: str | None = None
+    last_used_at: datetime | None = None
 
     @property
     def is_space_token(self) -> bool:

@@ -6,7 +6,7 @@ Narrow, per-aggregate protocols (cf. fosite's per-grant storage). Writes are sta
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from frontdesk.oauth.models import Client, ConsumedCode, NewCode, NewToken, TokenInfo, UserRef
 
@@ -50,7 +50,30 @@ class ConsentStore(Protocol):
     ) -> None: ...
 
 
-class Storage(ClientStore, CodeStore, TokenStore, ConsentStore, Protocol):
+class RefreshStore(Protocol):
+    """Refresh tokens: rotation, families, reuse detection (RFC 6749 §6, RFC 9700 §4.14)."""
+
+
+class KeyStore(Protocol):
+    """Signing keys (OpenID Connect, iframe contexts)."""
+
+
+class EventStore(Protocol):
+    async def record_event(
+        self,
+        event: str,
+        *,
+        user_id: str | None = None,
+        app_id: str | None = None,
+        space_id: str | None = None,
+        ip: str = "",
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Add a security event to the audit log (committed with the surrounding work)."""
+        ...
+
+
+class Storage(ClientStore, CodeStore, TokenStore, ConsentStore, RefreshStore, KeyStore, EventStore, Protocol):
     async def commit(self) -> None: ...
 
 

@@ -13,7 +13,7 @@ from frontdesk.oauth.grants import Grant, GrantContext
 from frontdesk.oauth.models import Client
 from frontdesk.oauth.request import OAuthRequest, Params, token_params
 from frontdesk.oauth.storage import Limiter, PasswordAuthenticator, Storage
-from frontdesk.oauth.tokens import TokenResponse
+from frontdesk.oauth.tokens import TokenIssuer, TokenResponse
 
 
 class TokenEndpoint:
@@ -22,10 +22,12 @@ class TokenEndpoint:
         config: OAuthConfig,
         grants: list[type[Grant]],
         *,
+        issuer: TokenIssuer | None = None,
         password_limiter: Limiter | None = None,
         client_limiter: Limiter | None = None,
     ) -> None:
         self.config = config
+        self.issuer = issuer or TokenIssuer(config)
         self.grants = {g.grant_type: g for g in grants}
         self.password_limiter = password_limiter
         self.client_limiter = client_limiter
@@ -54,6 +56,7 @@ class TokenEndpoint:
                 request=request,
                 params=params,
                 client=client,
+                issuer=self.issuer,
                 password_auth=password_auth,
                 limiter=self.password_limiter,
             )

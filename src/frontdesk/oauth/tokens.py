@@ -1,20 +1,24 @@
-"""Issuing access tokens and the token response (RFC 6749 §5.1, RFC 6750 §4).
+"""Issuing access tokens and building the token response (RFC 6749 §5.1, RFC 6750 §4).
 
 Tokens are opaque: 256 random bits, base64url, with a fixed prefix so leaked tokens can be
 found by secret scanners. Only their digest is stored. By default they never expire and the
 response carries no ``expires_in`` (project decisions 5 and 6).
+
+Other specifications add to the response through :class:`ResponseExtra` hooks: a refresh
+token for apps that opted in to expiring tokens, an ``id_token`` for ``openid`` (OIDC Core
+§3.1.3.3).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from frontdesk.oauth.config import OAuthConfig
 from frontdesk.oauth.models import Client, NewToken
 from frontdesk.oauth.scopes import format_scope
-from frontdesk.oauth.storage import TokenStore
+from frontdesk.oauth.storage import Storage, TokenStore
 from frontdesk.security.randoms import ACCESS_TOKEN_PREFIX, new_secret
 
 # RFC 6749 §5.1: "Cache-Control: no-store" and "Pragma: no-cache" on every token response.
@@ -29,42 +33,74 @@ class TokenResponse:
 
 
 @dataclass(frozen=True)
+class IssueRequest:
+    """Everything known about the grant when a token is issued."""
+
+    client: Client
+    user_id: str
+    scopes: tuple[str, ...]
+    grant_type: str
+    issuer: str = ""
+    space_id: str | None = None
+    code_id: str | None = None
+    parent_id: str | None = None
+    # Refresh-token family this issuance belongs to (set when refreshing).
+    family_id: str | None = None
+    # OpenID Connect: from the authorization request and the login session.
+    nonce: str | None = None
+    auth_time: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Issued:
     raw: str
     token_id: str
+    request: IssueRequest
     response: TokenResponse
 
 
-async def issue_access_token(
-    store: TokenStore,
-    config: OAuthConfig,
-    *,
-    client: Client,
-    user_id: str,
-    scopes: tuple[str, ...],
-    grant_type: str,
-    space_id: str | None = None,
-    code_id: str | None = None,
-    parent_id: str | None = None,
-) -> Issued:
+class ResponseExtra(Protocol):
+    """Adds fields to a token response (e.g. ``refresh_token``, ``id_token``)."""
+
+    async def extend(self, issued: Issued, body: dict[str, Any], storage: Storage) -> None: ...
+
+
+async def issue_access_token(store: TokenStore, config: OAuthConfig, req: IssueRequest) -> Issued:
+    """Mint and store one access token; the response body has no extras yet."""
     raw = new_secret(ACCESS_TOKEN_PREFIX)
-    expires_at = None
-    if client.access_token_ttl:
-        expires_at = config.clock() + timedelta(seconds=client.access_token_ttl)
+    ttl = req.client.access_token_ttl
+    expires_at = config.clock() + timedelta(seconds=ttl) if ttl else None
     token_id = await store.save_token(
         raw,
         NewToken(
-            client_id=client.client_id,
-            user_id=user_id,
-            scopes=scopes,
-            grant_type=grant_type,
-            space_id=space_id,
-            code_id=code_id,
-            parent_id=parent_id,
+            client_id=req.client.client_id,
+            user_id=req.user_id,
+            scopes=req.scopes,
+            grant_type=req.grant_type,
+            space_id=req.space_id,
+            code_id=req.code_id,
+            parent_id=req.parent_id,
+            family_id=req.family_id,
+            issuer=req.issuer or None,
             expires_at=expires_at,
         ),
     )
-    body: dict[str, Any] = {"access_token": raw, "token_type": "bearer", "scope": format_scope(scopes)}
-    if client.access_token_ttl:
-        body["expires_in"] = client.access_token_ttl
-    return Issued(raw=raw, token_id=token_id, response=TokenResponse(body=body))
+    body: dict[str, Any] = {"access_token": raw, "token_type": "bearer", "scope": format_scope(req.scopes)}
+    if ttl:
+        body["expires_in"] = ttl
+    return Issued(raw=raw, token_id=token_id, request=req, response=TokenResponse(body=body))
+
+
+class TokenIssuer:
+    """Issues the access token and lets each :class:`ResponseExtra` add to the response."""
+
+    def __init__(self, config: OAuthConfig, extras: list[ResponseExtra] | None = None) -> None:
+        self.config = config
+        self.extras = list(extras or [])
+
+    async def issue(self, storage: Storage, req: IssueRequest) -> TokenResponse:
+        issued = await issue_access_token(storage, self.config, req)
+        body = dict(issued.response.body)
+        for extra in self.extras:
+            await extra.extend(issued, body, storage)
+        return TokenResponse(body=body)

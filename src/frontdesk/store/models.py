@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from frontdesk.security.randoms import new_id
@@ -111,6 +111,15 @@ class App(Base):
     public: Mapped[bool] = mapped_column(default=False)
     allow_redirect_query: Mapped[bool] = mapped_column(default=False)
     trusted: Mapped[bool] = mapped_column(default=False)
+    # Confidential apps may opt in to PKCE; public apps always need it (RFC 9700 §2.1.1).
+    require_pkce: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Opt-in expiring access tokens (seconds) with rotating refresh tokens; None: never expire.
+    access_token_ttl: Mapped[int | None]
+    # A resource server allowed to introspect any token (RFC 7662 §2.1).
+    can_introspect: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # How it was registered: web, cli, seed or dynamic (RFC 7591); and that request's metadata.
+    registered_via: Mapped[str] = mapped_column(String(10), default="web", server_default="web")
+    registration_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     secret_digest: Mapped[str | None] = mapped_column(DIGEST)
     secret_sealed: Mapped[str | None] = mapped_column(Text)
     secret_created_at: Mapped[datetime | None]
@@ -177,6 +186,10 @@ class AccessToken(Base):
         ForeignKey("authorization_codes.id", ondelete="SET NULL"), index=True
     )
     parent_id: Mapped[str | None] = mapped_column(ID)
+    # Tokens minted by refreshing share the refresh token family (revoked together on reuse).
+    family_id: Mapped[str | None] = mapped_column(ID, index=True)
+    # The issuer (host) the token was obtained at; OpenID Connect and introspection report it.
+    issuer: Mapped[str | None] = mapped_column(String(300))
     # Only the app owner's test token is kept sealed, so the owner can see it again.
     sealed: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -189,3 +202,56 @@ class AccessToken(Base):
 
 
 Index("ix_consents_user_app", Consent.user_id, Consent.app_id)
+
+
+class RefreshToken(Base):
+    """Rotating refresh tokens (opt-in per app). One family per authorization; presenting a
+    rotated token again revokes the whole family (RFC 9700 §4.14.2)."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    digest: Mapped[str] = mapped_column(DIGEST, unique=True)
+    family_id: Mapped[str] = mapped_column(ID, index=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.client_id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    space_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(String(2000))
+    issuer: Mapped[str | None] = mapped_column(String(300))
+    code_id: Mapped[str | None] = mapped_column(
+        ForeignKey("authorization_codes.id", ondelete="SET NULL"), index=True
+    )
+    access_token_id: Mapped[str | None] = mapped_column(ID)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    rotated_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class SigningKey(Base):
+    """A key that signs ID tokens and iframe contexts. The private half is sealed with the
+    server secret; retired keys stay in the JWKS so earlier signatures still verify."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alg: Mapped[str] = mapped_column(String(10), default="RS256")
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    private_sealed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    """Security events (logins, consents, tokens, replays, secrets) for people and operators."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    event: Mapped[str] = mapped_column(String(50), index=True)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    space_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id", ondelete="SET NULL"))
+    app_id: Mapped[str | None] = mapped_column(ForeignKey("apps.client_id", ondelete="SET NULL"))
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -10,7 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.oauth.models import Client, CodeRecord, ConsumedCode, NewCode, NewToken, TokenInfo
 from frontdesk.oauth.scopes import format_scope, parse_scope
 from frontdesk.security.keyring import Keyring
+from frontdesk.store.audit_storage import EventStorageMixin
+from frontdesk.store.key_storage import KeyStorageMixin
 from frontdesk.store.models import AccessToken, App, AuthorizationCode, Consent, User
+from frontdesk.store.refresh_storage import RefreshStorageMixin
 from frontdesk.store.types import utcnow
 
 
@@ -28,6 +31,9 @@ def client_from_row(app: App, owner_name: str = "") -> Client:
         public=app.public,
         allow_redirect_query=app.allow_redirect_query,
         trusted=app.trusted,
+        require_pkce=app.require_pkce,
+        access_token_ttl=app.access_token_ttl,
+        can_introspect=app.can_introspect,
     )
 
 
@@ -42,10 +48,13 @@ def token_info(row: AccessToken) -> TokenInfo:
         created_at=row.created_at,
         expires_at=row.expires_at,
         revoked=row.revoked_at is not None,
+        issuer=row.issuer,
+        family_id=row.family_id,
+        last_used_at=row.last_used_at,
     )
 
 
-class SqlStorage:
+class SqlStorage(RefreshStorageMixin, KeyStorageMixin, EventStorageMixin):
     def __init__(self, db: AsyncSession, keyring: Keyring) -> None:
         self.db = db
         self.keyring = keyring
@@ -137,6 +146,8 @@ class SqlStorage:
             grant_type=token.grant_type,
             code_id=token.code_id,
             parent_id=token.parent_id,
+            family_id=token.family_id,
+            issuer=token.issuer,
             expires_at=token.expires_at,
         )
         self.db.add(row)

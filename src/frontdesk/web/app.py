@@ -27,10 +27,18 @@ from frontdesk.web.deps import LoginRequired
 from frontdesk.web.hosts import HostMiddleware, SiteResolver, SpaceRef
 from frontdesk.web.middleware import SecurityHeadersMiddleware
 from frontdesk.web.oauth_glue import OAuthServer, bearer_error_response, token_error_response
-from frontdesk.web.routes.api import access_tokens, health, user
+from frontdesk.web.routes.api import access_tokens, health, user, userinfo
 from frontdesk.web.routes.api import spaces as api_spaces
-from frontdesk.web.routes.oauth import authorize, token
-from frontdesk.web.routes.pages import apps, auth, home, spaces
+from frontdesk.web.routes.oauth import (
+    authorize,
+    introspection,
+    jwks,
+    metadata,
+    registration,
+    revocation,
+    token,
+)
+from frontdesk.web.routes.pages import account, apps, auth, home, space_apps, spaces
 from frontdesk.web.sessions import SessionStore
 from frontdesk.web.state import AppState, LoginRules
 from frontdesk.web.templating import render
@@ -118,6 +126,14 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.include_router(user.router)
     app.include_router(api_spaces.router)
     app.include_router(access_tokens.router)
+    app.include_router(userinfo.router)
+    app.include_router(revocation.router)
+    app.include_router(introspection.router)
+    app.include_router(metadata.router)
+    app.include_router(jwks.router)
+    app.include_router(registration.router)
+    app.include_router(account.router)
+    app.include_router(space_apps.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(LoginRequired)

@@ -11,7 +11,7 @@ from frontdesk.oauth.config import OAuthConfig
 from frontdesk.oauth.models import Client
 from frontdesk.oauth.request import OAuthRequest, Params
 from frontdesk.oauth.storage import Limiter, PasswordAuthenticator, Storage
-from frontdesk.oauth.tokens import TokenResponse
+from frontdesk.oauth.tokens import TokenIssuer, TokenResponse
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class GrantContext:
     request: OAuthRequest
     params: Params
     client: Client
+    issuer: TokenIssuer
     password_auth: PasswordAuthenticator | None = None
     limiter: Limiter | None = None
 

@@ -12,7 +12,7 @@ from frontdesk.oauth import pkce, redirect_uris
 from frontdesk.oauth.errors import InvalidGrant
 from frontdesk.oauth.grants import Grant
 from frontdesk.oauth.models import CodeRecord
-from frontdesk.oauth.tokens import TokenResponse, issue_access_token
+from frontdesk.oauth.tokens import IssueRequest, TokenResponse
 
 
 class AuthorizationCodeGrant(Grant):
@@ -67,17 +67,23 @@ class AuthorizationCodeGrant(Grant):
         raise InvalidGrant("redirect_uri differs from the authorization request")
 
     async def create_token_response(self) -> TokenResponse:
-        issued = await issue_access_token(
+        code = self.code
+        response = await self.ctx.issuer.issue(
             self.ctx.storage,
-            self.ctx.config,
-            client=self.client,
-            user_id=self.code.user_id,
-            scopes=self.code.scopes,
-            grant_type=self.grant_type,
-            code_id=self.code.id,
+            IssueRequest(
+                client=self.client,
+                user_id=code.user_id,
+                scopes=code.scopes,
+                grant_type=self.grant_type,
+                issuer=code.issuer,
+                space_id=None,
+                code_id=code.id,
+                nonce=code.nonce,
+                auth_time=code.auth_time,
+            ),
         )
         await self.ctx.storage.commit()
-        return issued.response
+        return response
 
 
 def _base(uri: str) -> str:

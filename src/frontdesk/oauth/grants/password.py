@@ -11,7 +11,7 @@ from frontdesk.oauth.errors import InvalidGrant, InvalidRequest, UnauthorizedCli
 from frontdesk.oauth.grants import Grant
 from frontdesk.oauth.models import UserRef
 from frontdesk.oauth.scopes import grant_scopes, parse_scope
-from frontdesk.oauth.tokens import TokenResponse, issue_access_token
+from frontdesk.oauth.tokens import IssueRequest, TokenResponse
 
 
 class PasswordGrant(Grant):
@@ -52,13 +52,16 @@ class PasswordGrant(Grant):
         self.user = user
 
     async def create_token_response(self) -> TokenResponse:
-        issued = await issue_access_token(
+        response = await self.ctx.issuer.issue(
             self.ctx.storage,
-            self.ctx.config,
-            client=self.client,
-            user_id=self.user.id,
-            scopes=self.scopes,
-            grant_type=self.grant_type,
+            IssueRequest(
+                client=self.client,
+                user_id=self.user.id,
+                scopes=self.scopes,
+                grant_type=self.grant_type,
+                issuer=self.ctx.request.issuer,
+                auth_time=self.ctx.config.clock(),
+            ),
         )
         await self.ctx.storage.commit()
-        return issued.response
+        return response

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from frontdesk.oauth.models import TokenInfo
-from frontdesk.oauth.tokens import issue_access_token
+from frontdesk.oauth.tokens import IssueRequest, issue_access_token
 from frontdesk.services.spaces import get_by_id_or_subdomain, membership_of
 from frontdesk.store.models import App
 from frontdesk.store.oauth_storage import client_from_row
@@ -104,12 +104,15 @@ async def space_token(token: str, request: Request, st: State, db: DB) -> JSONRe
     issued = await issue_access_token(
         storage,
         st.oauth.config,
-        client=client_from_row(app),
-        user_id=info.user_id,
-        scopes=info.scopes,
-        grant_type="space",
-        space_id=space.id,
-        parent_id=info.id,
+        IssueRequest(
+            client=client_from_row(app),
+            user_id=info.user_id,
+            scopes=info.scopes,
+            grant_type="space",
+            space_id=space.id,
+            parent_id=info.id,
+            issuer=info.issuer or "",
+        ),
     )
     await storage.commit()
     return JSONResponse(

@@ -1,0 +1,7 @@
+"""A person's own account pages: authorized apps and their security activity."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
