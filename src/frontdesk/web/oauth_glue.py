@@ -14,11 +14,14 @@ from frontdesk.oauth.config import OAuthConfig
 from frontdesk.oauth.errors import InvalidClient, OAuthError, TemporarilyUnavailable
 from frontdesk.oauth.grants.authorization_code import AuthorizationCodeGrant
 from frontdesk.oauth.grants.password import PasswordGrant
+from frontdesk.oauth.grants.refresh_token import RefreshTokenGrant
 from frontdesk.oauth.models import TokenInfo, UserRef
+from frontdesk.oauth.oidc import IdTokenExtra
+from frontdesk.oauth.refresh import RefreshTokenExtra
 from frontdesk.oauth.request import OAuthRequest
 from frontdesk.oauth.scopes import catalogue
 from frontdesk.oauth.token_endpoint import TokenEndpoint
-from frontdesk.oauth.tokens import NO_STORE
+from frontdesk.oauth.tokens import NO_STORE, TokenIssuer
 from frontdesk.security.keyring import Keyring
 from frontdesk.security.passwords import HashingBusy, Passwords
 from frontdesk.services import accounts
@@ -86,7 +89,8 @@ class OAuthServer:
             authorization=AuthorizationEndpoint(config),
             token=TokenEndpoint(
                 config,
-                [AuthorizationCodeGrant, PasswordGrant],
+                [AuthorizationCodeGrant, PasswordGrant, RefreshTokenGrant],
+                issuer=TokenIssuer(config, [RefreshTokenExtra(), IdTokenExtra()]),
                 password_limiter=ThrottleLimiter(throttle, password_rules),
                 client_limiter=ThrottleLimiter(throttle, client_rules),
             ),
