@@ -26,10 +26,12 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 users_app = typer.Typer(no_args_is_help=True, help="User accounts.")
 spaces_app = typer.Typer(no_args_is_help=True, help="Spaces (tenants).")
 members_app = typer.Typer(no_args_is_help=True, help="Memberships of spaces.")
+clients_app = typer.Typer(no_args_is_help=True, help="Registered apps (OAuth clients).")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(spaces_app, name="spaces")
 app.add_typer(members_app, name="members")
+app.add_typer(clients_app, name="clients")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 T = TypeVar("T")
@@ -311,6 +313,254 @@ def members_add(
     emit(data, as_json, [f"{data['email']} is now {data['role']} of {data['space']}"])
 
 
+# ---- clients -------------------------------------------------------------------------------
+
+ScopeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--scope", help='Scopes, space- or comma-separated, e.g. "read_user navigation" (repeatable).'
+    ),
+]
+RedirectOpt = Annotated[
+    list[str] | None,
+    typer.Option("--redirect-uri", help="A redirect URI (repeat the option for several)."),
+]
+
+
+def client_dict(app: Any, owner_email: str) -> dict[str, Any]:
+    """An app's settings for display; never its secret or tokens."""
+    from frontdesk.oauth.scopes import parse_scope
+
+    return {
+        "client_id": app.client_id,
+        "name": app.name,
+        "name_in_space": app.name_in_space,
+        "owner": owner_email,
+        "main_url": app.main_url,
+        "redirect_uris": list(app.redirect_uris or ()),
+        "scopes": list(parse_scope(app.scopes)),
+        "password_grant": app.password_grant,
+        "public": app.public,
+        "allow_redirect_query": app.allow_redirect_query,
+        "trusted": app.trusted,
+        "registered_via": app.registered_via,
+        "created_at": app.created_at.isoformat(),
+    }
+
+
+def client_lines(data: dict[str, Any]) -> list[str]:
+    flags = [name for name in ("public", "trusted", "password_grant", "allow_redirect_query") if data[name]]
+    lines = [
+        f"{data['client_id']}  {data['name']}  owner={data['owner']}",
+        f"  scopes:        {' '.join(data['scopes'])}",
+        f"  flags:         {', '.join(flags) or '-'}",
+    ]
+    if data["name_in_space"]:
+        lines.append(f"  name in space: {data['name_in_space']}")
+    if data["main_url"]:
+        lines.append(f"  main url:      {data['main_url']}")
+    lines += [f"  redirect uri:  {uri}" for uri in data["redirect_uris"]]
+    return lines
+
+
+async def _client_with_owner(db: AsyncSession, client_id: str) -> tuple[Any, str]:
+    from frontdesk.services import apps
+    from frontdesk.store.models import User
+
+    found = await apps.get_app(db, client_id)
+    if found is None:
+        raise FrontdeskError(f"no app with client id {client_id}")
+    owner = await db.get(User, found.owner_id)
+    return found, owner.email if owner else ""
+
+
+@clients_app.command("create")
+def clients_create(
+    name: str,
+    owner: Annotated[str, typer.Option(help="Email of the developer who owns the app.")],
+    redirect_uri: RedirectOpt = None,
+    scope: ScopeOpt = None,
+    name_in_space: Annotated[str | None, typer.Option(help="How the app is called inside a space.")] = None,
+    main_url: Annotated[str, typer.Option(help="The app's home page (absolute http(s) URL).")] = "",
+    public: Annotated[
+        bool, typer.Option("--public", help="A public app: no secret, PKCE required, no password grant.")
+    ] = False,
+    password_grant: Annotated[
+        bool | None,
+        typer.Option("--password-grant/--no-password-grant", help="Allow the password grant (default: on)."),
+    ] = None,
+    allow_redirect_query: Annotated[
+        bool, typer.Option("--allow-redirect-query", help="Accept extra query parameters on redirect URIs.")
+    ] = False,
+    trusted: Annotated[bool, typer.Option("--trusted", help="May hold restricted scopes.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register an app; prints its client id, client secret and the owner's test access token."""
+    from frontdesk.security.keyring import Keyring
+    from frontdesk.services import accounts, apps
+
+    async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
+        keyring = Keyring(cfg.resolve_secret_key())
+        user = await accounts.find_by_email(db, owner)
+        if user is None:
+            raise FrontdeskError(f"no user with email {owner}")
+        created = await apps.create_app(
+            db,
+            keyring,
+            owner=user,
+            name=name,
+            redirect_uris=list(redirect_uri or ()),
+            scopes=" ".join(scope or ()),
+            name_in_space=name_in_space,
+            main_url=main_url,
+            password_grant=password_grant,
+            public=public,
+            allow_redirect_query=allow_redirect_query,
+            trusted=trusted,
+            registered_via="cli",
+        )
+        data = client_dict(created.app, user.email)
+        data["client_secret"] = created.client_secret
+        data["test_access_token"] = created.test_access_token
+        return data
+
+    data = with_db(work)
+    emit(
+        data,
+        as_json,
+        [
+            f"created app {data['name']}",
+            f"client_id:         {data['client_id']}",
+            f"client_secret:     {data['client_secret'] or '(none: public app)'}",
+            f"test_access_token: {data['test_access_token']}",
+        ],
+    )
+
+
+@clients_app.command("show")
+def clients_show(client_id: str, as_json: JsonOpt = False) -> None:
+    """Show an app's settings (not its secret)."""
+
+    async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
+        return client_dict(*await _client_with_owner(db, client_id))
+
+    data = with_db(work)
+    emit(data, as_json, client_lines(data))
+
+
+@clients_app.command("update")
+def clients_update(
+    client_id: str,
+    name: Annotated[str | None, typer.Option(help="A new name.")] = None,
+    name_in_space: Annotated[
+        str | None, typer.Option(help="How the app is called inside a space (empty to clear).")
+    ] = None,
+    main_url: Annotated[str | None, typer.Option(help="The app's home page (empty to clear).")] = None,
+    redirect_uri: Annotated[
+        list[str] | None,
+        typer.Option("--redirect-uri", help="Replaces the list of redirect URIs (repeat for several)."),
+    ] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", help="Replaces the scopes; tokens already issued keep theirs."),
+    ] = None,
+    password_grant: Annotated[
+        bool | None, typer.Option("--password-grant/--no-password-grant", help="Allow the password grant.")
+    ] = None,
+    allow_redirect_query: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-redirect-query/--no-allow-redirect-query", help="Query-tolerant redirect URIs."
+        ),
+    ] = None,
+    trusted: Annotated[
+        bool | None, typer.Option("--trusted/--no-trusted", help="May hold restricted scopes.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change an app's settings; only the options given change."""
+    from frontdesk.services import apps
+
+    async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
+        found, owner_email = await _client_with_owner(db, client_id)
+        changes: dict[str, Any] = {
+            "name": name,
+            "name_in_space": name_in_space,
+            "main_url": main_url,
+            "redirect_uris": redirect_uri,
+            "scopes": " ".join(scope) if scope is not None else None,
+            "password_grant": password_grant,
+            "allow_redirect_query": allow_redirect_query,
+            "trusted": trusted,
+        }
+        await apps.update_app(db, found, **{k: v for k, v in changes.items() if v is not None})
+        return client_dict(found, owner_email)
+
+    data = with_db(work)
+    emit(data, as_json, ["updated app", *client_lines(data)])
+
+
+@clients_app.command("list")
+def clients_list(as_json: JsonOpt = False) -> None:
+    """List all registered apps."""
+    from sqlalchemy import select
+
+    from frontdesk.store.models import App, User
+
+    async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
+        rows = await db.execute(
+            select(App, User.email).join(User, User.id == App.owner_id).order_by(App.name)
+        )
+        return {"clients": [client_dict(found, email) for found, email in rows.all()]}
+
+    data = with_db(work)
+    emit(
+        data,
+        as_json,
+        [f"{c['client_id']:32}  {c['name']}  ({c['owner']})" for c in data["clients"]] or ["no apps"],
+    )
+
+
+# ---- keys ----------------------------------------------------------------------------------
+
+keys_app = typer.Typer(no_args_is_help=True, help="Signing keys for ID tokens (OpenID Connect).")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate")
+def keys_rotate(as_json: JsonOpt = False) -> None:
+    """Create a new signing key and retire the current one (it stays published for a while)."""
+    from frontdesk.security.keyring import Keyring
+    from frontdesk.services import keys
+
+    async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
+        rotation = await keys.rotate(db, Keyring(cfg.resolve_secret_key()))
+        return {"kid": rotation.kid, "retired": list(rotation.retired)}
+
+    data = with_db(work)
+    retired = ", ".join(data["retired"]) or "none"
+    emit(data, as_json, [f"new signing key {data['kid']}", f"retired: {retired}"])
+
+
+@keys_app.command("list")
+def keys_list(as_json: JsonOpt = False) -> None:
+    """List every signing key: when made, when retired, whether /jwks.json still publishes it."""
+    from frontdesk.security.keyring import Keyring
+    from frontdesk.services import keys
+
+    async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
+        found = await keys.list_keys(db, Keyring(cfg.resolve_secret_key()), keys.retention_for(cfg))
+        return {"keys": [k.as_dict() for k in found]}
+
+    data = with_db(work)
+    lines = [
+        f"{k['kid']}  created {k['created_at']}  retired {k['retired_at'] or '-'}  "
+        f"{'published' if k['published'] else 'unpublished'}{'  signing' if k['signing'] else ''}"
+        for k in data["keys"]
+    ]
+    emit(data, as_json, lines or ["no signing keys yet (one is made on first use)"])
+
+
 # ---- seed ----------------------------------------------------------------------------------
 
 
@@ -319,13 +569,15 @@ def seed(
     file: Annotated[Path, typer.Argument(help="A YAML or JSON sandbox file, e.g. examples/sandbox.yaml.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Load users, spaces and memberships (idempotent)."""
+    """Load users, spaces, memberships and apps (idempotent; secrets are never printed)."""
+    from frontdesk.security.keyring import Keyring
     from frontdesk.services.seed import load_document
     from frontdesk.services.seed import seed as do_seed
 
     async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
         document = load_document(file)
-        return (await do_seed(db, passwords_for(cfg), cfg, document)).as_dict()
+        keyring = Keyring(cfg.resolve_secret_key())
+        return (await do_seed(db, passwords_for(cfg), cfg, document, keyring=keyring)).as_dict()
 
     data = with_db(work)
     lines = [f"created {item}" for item in data["created"]] + [f"exists  {item}" for item in data["existing"]]

@@ -1,4 +1,4 @@
-"""Load a sandbox (users, spaces, memberships; later apps) from a YAML or JSON document.
+"""Load a sandbox (users, spaces, memberships, apps) from a YAML or JSON document.
 
 Seeding is idempotent: running the same file twice changes nothing the second time.
 """
@@ -14,8 +14,9 @@ import yaml
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.errors import FieldError, FrontdeskError
+from frontdesk.security.keyring import Keyring
 from frontdesk.security.passwords import Passwords
-from frontdesk.services import accounts, spaces
+from frontdesk.services import accounts, apps, spaces
 from frontdesk.settings import Settings
 
 
@@ -64,9 +65,34 @@ def _mapping(item: Any, where: str) -> dict[str, Any]:
     return item
 
 
+APP_KEYS = frozenset(
+    {
+        "name",
+        "owner",
+        "redirect_uris",
+        "scopes",
+        "name_in_space",
+        "main_url",
+        "public",
+        "password_grant",
+        "allow_redirect_query",
+        "trusted",
+        "client_id",
+        "client_secret",
+    }
+)
+
+
 async def seed(
-    db: AsyncSession, passwords: Passwords, settings: Settings, data: dict[str, Any]
+    db: AsyncSession,
+    passwords: Passwords,
+    settings: Settings,
+    data: dict[str, Any],
+    *,
+    keyring: Keyring | None = None,
 ) -> SeedReport:
+    """Create what ``data`` describes and does not exist yet. Apps need ``keyring`` (the
+    server's, so that their secrets and test tokens work on the server)."""
     report = SeedReport()
     for i, item in enumerate(_list(data, "users")):
         where = f"users[{i}]"
@@ -124,4 +150,72 @@ async def seed(
             except FieldError as exc:
                 raise SeedError(f"{mwhere}.{exc.field}: {exc.message}") from exc
             report.created.append(f"{role} {user.email} in {space.subdomain}")
+
+    for i, item in enumerate(_list(data, "apps")):
+        await _seed_app(db, keyring, _mapping(item, f"apps[{i}]"), f"apps[{i}]", report)
     return report
+
+
+def _flag(entry: dict[str, Any], key: str, where: str) -> bool | None:
+    value = entry.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise SeedError(f"{where}.{key}: must be true or false")
+
+
+def _strings(entry: dict[str, Any], key: str, where: str) -> list[str]:
+    value = entry.get(key)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise SeedError(f"{where}.{key}: must be a string or a list of strings")
+
+
+async def _seed_app(
+    db: AsyncSession, keyring: Keyring | None, entry: dict[str, Any], where: str, report: SeedReport
+) -> None:
+    """One app, reported without its secret. It exists if its client id is taken or, when
+    the entry names no client id, if its owner already has an app of that name."""
+    unknown = set(entry) - APP_KEYS
+    if unknown:
+        raise SeedError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    name = str(entry.get("name") or "")
+    owner = await accounts.find_by_email(db, str(entry.get("owner") or ""))
+    if owner is None:
+        raise SeedError(f"{where}.owner: no user with email {entry.get('owner')!r}")
+    client_id = entry.get("client_id")
+    if client_id is not None:
+        client_id = str(client_id)
+        existing = await apps.get_app(db, client_id)
+    else:
+        existing = await apps.find_by_name(db, owner.id, " ".join(name.split()))
+    if existing is not None:
+        report.existing.append(f"app {existing.name} ({existing.client_id})")
+        return
+    if keyring is None:
+        raise SeedError("seeding apps needs the server's keyring")
+    secret = entry.get("client_secret")
+    try:
+        created = await apps.create_app(
+            db,
+            keyring,
+            owner=owner,
+            name=name,
+            redirect_uris=_strings(entry, "redirect_uris", where),
+            scopes=_strings(entry, "scopes", where),
+            name_in_space=entry.get("name_in_space"),
+            main_url=str(entry.get("main_url") or ""),
+            password_grant=_flag(entry, "password_grant", where),
+            public=bool(_flag(entry, "public", where)),
+            allow_redirect_query=bool(_flag(entry, "allow_redirect_query", where)),
+            trusted=bool(_flag(entry, "trusted", where)),
+            client_id=client_id,
+            client_secret=str(secret) if secret is not None else None,
+            registered_via="seed",
+        )
+    except FieldError as exc:
+        raise SeedError(f"{where}.{exc.field}: {exc.message}") from exc
+    report.created.append(f"app {created.app.name} ({created.app.client_id})")

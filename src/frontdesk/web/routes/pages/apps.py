@@ -1,7 +1,334 @@
-"""App registration pages: /oauth2_clients (list, new, show/edit, secrets)."""
+"""App registration pages: /oauth2_clients (list, new, show/edit, secrets).
+
+Secrets are shown once right after they are made (a one-time grant kept in the login
+session), and later only after the person re-entered their password in this session within
+the last few minutes.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import time
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from starlette.datastructures import FormData
+from starlette.responses import RedirectResponse, Response
+
+from frontdesk.errors import FieldError
+from frontdesk.oauth.scopes import catalogue, parse_scope
+from frontdesk.security.passwords import HashingBusy
+from frontdesk.services import accounts
+from frontdesk.services import apps as app_service
+from frontdesk.store.models import App, LoginSession, User
+from frontdesk.store.types import utcnow
+from frontdesk.web.deps import DB, CurrentUser, MainSite, State, checked_form, form_str
+from frontdesk.web.state import AppState
+from frontdesk.web.templating import flash, render
 
 router = APIRouter()
+
+# How long a password confirmation lets the owner see secrets again.
+REAUTH_WINDOW = timedelta(minutes=10)
+# How long a one-time "show the new credentials" grant stays usable.
+REVEAL_ONCE_SECONDS = 600
+FLAGS = ("password_grant", "public", "allow_redirect_query")
+
+
+def _see_other(request: Request, url: str, message: str | None = None) -> RedirectResponse:
+    response = RedirectResponse(url, status_code=303)
+    if message:
+        flash(request, response, message)
+    return response
+
+
+def _app_url(app: App) -> str:
+    return f"/oauth2_clients/{app.client_id}"
+
+
+# ---- form values ----------------------------------------------------------------------------
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _form_values(form: FormData) -> dict[str, Any]:
+    values: dict[str, Any] = {k: form_str(form, k) for k in ("name", "name_in_space", "main_url")}
+    values["redirect_uris"] = form_str(form, "redirect_uris")
+    values["scopes"] = [s for s in form.getlist("scope") if isinstance(s, str)]
+    for flag in FLAGS:
+        values[flag] = form_str(form, flag) == "1"
+    return values
+
+
+def _app_values(app: App) -> dict[str, Any]:
+    return {
+        "name": app.name,
+        "name_in_space": app.name_in_space or "",
+        "main_url": app.main_url,
+        "redirect_uris": "\n".join(app.redirect_uris or ()),
+        "scopes": list(parse_scope(app.scopes)),
+        "password_grant": app.password_grant,
+        "public": app.public,
+        "allow_redirect_query": app.allow_redirect_query,
+    }
+
+
+def _scope_choices() -> list[Any]:
+    return list(catalogue().scopes.values())
+
+
+# ---- who may see what -----------------------------------------------------------------------
+
+
+async def _owned_app(db: DB, user: User, client_id: str) -> App:
+    """The app if ``user`` owns it; 404 otherwise (never reveal that someone else's exists)."""
+    app = await app_service.get_app(db, client_id)
+    if app is None or app.owner_id != user.id:
+        raise HTTPException(404, "There is no app with this client id among your apps.")
+    return app
+
+
+def _login_session(request: Request) -> LoginSession | None:
+    return getattr(request.state, "login_session", None)
+
+
+def _recently_confirmed(session: LoginSession | None) -> bool:
+    at = session.reauthenticated_at if session else None
+    return at is not None and utcnow() - at < REAUTH_WINDOW
+
+
+def _live_grants(session: LoginSession) -> dict[str, float]:
+    raw = (session.data or {}).get("reveal")
+    now = time.time()
+    if not isinstance(raw, dict):
+        return {}
+    return {k: float(v) for k, v in raw.items() if isinstance(v, int | float) and v > now}
+
+
+async def _grant_reveal_once(request: Request, db: DB, app: App) -> None:
+    """Let the next view of this app show its credentials once, without a password."""
+    session = _login_session(request)
+    if session is None:
+        return
+    grants = _live_grants(session)
+    grants[app.client_id] = time.time() + REVEAL_ONCE_SECONDS
+    session.data = {**(session.data or {}), "reveal": grants}  # reassign: JSON is not mutable-tracked
+    await db.commit()
+
+
+async def _take_reveal_once(request: Request, db: DB, app: App) -> bool:
+    session = _login_session(request)
+    stored = (session.data or {}).get("reveal") if session else None
+    if session is None or not isinstance(stored, dict) or not stored:
+        return False
+    grants = _live_grants(session)
+    granted = grants.pop(app.client_id, None) is not None
+    if grants != stored:  # consumed, or expired grants dropped
+        session.data = {**(session.data or {}), "reveal": grants}
+        await db.commit()
+    return granted
+
+
+# ---- pages ----------------------------------------------------------------------------------
+
+
+async def _show(
+    request: Request,
+    st: AppState,
+    db: DB,
+    app: App,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    reveal_once: bool = False,
+) -> Response:
+    shown_once = reveal_once and await _take_reveal_once(request, db, app)
+    revealed = None
+    if shown_once or _recently_confirmed(_login_session(request)):
+        revealed = await app_service.reveal(db, st.keyring, app)
+    context = {
+        "app": app,
+        "values": values if values is not None else _app_values(app),
+        "errors": errors or {},
+        "scopes": _scope_choices(),
+        "revealed": revealed,
+        "shown_once": shown_once,
+        "has_test_token": await app_service.live_test_token(db, app) is not None,
+    }
+    return render(request, "apps_show.html", context, status_code=status_code, headers=headers)
+
+
+@router.get("/oauth2_clients", include_in_schema=False)
+async def list_apps(request: Request, site: MainSite, db: DB, user: CurrentUser) -> Response:
+    return render(request, "apps_list.html", {"apps": await app_service.apps_of(db, user.id)})
+
+
+@router.get("/oauth2_clients/new", include_in_schema=False)
+async def new_app_form(
+    request: Request, site: MainSite, user: CurrentUser, scope: str | None = None, link: str | None = None
+) -> Response:
+    # Prefill links (?scope=a+b&link=https://…) let a platform's docs send developers here.
+    known = catalogue()
+    values = {
+        "scopes": [s for s in parse_scope(scope) if s in known],
+        "main_url": (link or "").strip()[:2000],
+        "password_grant": True,
+    }
+    return render(request, "apps_new.html", {"values": values, "scopes": _scope_choices()})
+
+
+@router.post("/oauth2_clients/new", include_in_schema=False)
+async def create_app(request: Request, site: MainSite, st: State, db: DB, user: CurrentUser) -> Response:
+    form = await checked_form(request)
+    values = _form_values(form)
+    public = values["public"]
+    try:
+        created = await app_service.create_app(
+            db,
+            st.keyring,
+            owner=user,
+            name=values["name"],
+            name_in_space=values["name_in_space"] or None,
+            main_url=values["main_url"],
+            redirect_uris=_lines(values["redirect_uris"]),
+            scopes=values["scopes"],
+            # Public apps cannot use the password grant: the form just turns it off.
+            password_grant=values["password_grant"] and not public,
+            public=public,
+            allow_redirect_query=values["allow_redirect_query"],
+        )
+    except FieldError as exc:
+        return render(
+            request,
+            "apps_new.html",
+            {"values": values, "errors": {exc.field: exc.message}, "scopes": _scope_choices()},
+            status_code=422,
+        )
+    app = created.app
+    await _grant_reveal_once(request, db, app)
+    return _see_other(request, _app_url(app), f"Registered {app.name}.")
+
+
+@router.get("/oauth2_clients/{client_id}", include_in_schema=False)
+async def show_app(
+    request: Request, client_id: str, site: MainSite, st: State, db: DB, user: CurrentUser
+) -> Response:
+    app = await _owned_app(db, user, client_id)
+    return await _show(request, st, db, app, reveal_once=True)
+
+
+@router.post("/oauth2_clients/{client_id}", include_in_schema=False)
+async def update_app(
+    request: Request, client_id: str, site: MainSite, st: State, db: DB, user: CurrentUser
+) -> Response:
+    form = await checked_form(request)
+    app = await _owned_app(db, user, client_id)
+    values = _form_values(form)
+    values["public"] = app.public  # fixed at registration
+    changes: dict[str, Any] = {
+        "name": values["name"],
+        "name_in_space": values["name_in_space"] or None,
+        "main_url": values["main_url"],
+        "redirect_uris": _lines(values["redirect_uris"]),
+        "scopes": values["scopes"],
+        "allow_redirect_query": values["allow_redirect_query"],
+    }
+    if not app.public:
+        changes["password_grant"] = values["password_grant"]
+    try:
+        await app_service.update_app(db, app, **changes)
+    except FieldError as exc:  # raised before anything changed
+        return await _show(
+            request, st, db, app, values=values, errors={exc.field: exc.message}, status_code=422
+        )
+    return _see_other(request, _app_url(app), "Settings saved.")
+
+
+@router.post("/oauth2_clients/{client_id}/reveal", include_in_schema=False)
+async def confirm_password(
+    request: Request, client_id: str, site: MainSite, st: State, db: DB, user: CurrentUser
+) -> Response:
+    form = await checked_form(request)
+    app = await _owned_app(db, user, client_id)
+    rules = st.login_rules
+    # The same failure counters as the login form: this form is no cheaper password oracle.
+    checks = [
+        (rules.per_account, accounts.email_key(user.email)),
+        (rules.per_address, request.state.client_ip),
+    ]
+
+    async def again(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
+        return await _show(
+            request, st, db, app, errors={"password": message}, status_code=status, headers=headers
+        )
+
+    wait = await st.throttle.retry_after(checks)
+    if wait is not None:
+        return await again(
+            f"Too many failed attempts. Try again in {wait} seconds.", 429, {"Retry-After": str(wait)}
+        )
+    try:
+        found = await accounts.check_credentials(
+            db, st.passwords, email=user.email, password=form_str(form, "password")
+        )
+    except HashingBusy:
+        return await again("The server is busy; try again in a moment.", 503, {"Retry-After": "1"})
+    session = _login_session(request)
+    if found is None or found.id != user.id or session is None:
+        await st.throttle.hit(checks)
+        return await again("Wrong password.", 401)
+    session.reauthenticated_at = utcnow()
+    await db.commit()
+    return _see_other(request, _app_url(app))
+
+
+@router.post("/oauth2_clients/{client_id}/secret", include_in_schema=False)
+async def new_secret(
+    request: Request, client_id: str, site: MainSite, st: State, db: DB, user: CurrentUser
+) -> Response:
+    await checked_form(request)
+    app = await _owned_app(db, user, client_id)
+    try:
+        await app_service.regenerate_secret(db, st.keyring, app)
+    except FieldError as exc:
+        return _see_other(request, _app_url(app), exc.message)
+    await _grant_reveal_once(request, db, app)
+    return _see_other(
+        request, _app_url(app), "Created a new client secret; the old one no longer works. Copy it now."
+    )
+
+
+@router.post("/oauth2_clients/{client_id}/test_token", include_in_schema=False)
+async def test_token(
+    request: Request, client_id: str, site: MainSite, st: State, db: DB, user: CurrentUser
+) -> Response:
+    form = await checked_form(request)
+    app = await _owned_app(db, user, client_id)
+    action = form_str(form, "action")
+    if action == "revoke":
+        revoked = await app_service.revoke_test_token(db, app)
+        return _see_other(
+            request, _app_url(app), "Revoked the test token." if revoked else "There was no test token."
+        )
+    if action == "create":
+        await app_service.recreate_test_token(db, st.keyring, app)
+        await _grant_reveal_once(request, db, app)
+        return _see_other(
+            request, _app_url(app), "Created a new test token; any previous one is revoked. Copy it now."
+        )
+    raise HTTPException(400, "Unknown action.")
+
+
+@router.post("/oauth2_clients/{client_id}/delete", include_in_schema=False)
+async def delete_app(request: Request, client_id: str, site: MainSite, db: DB, user: CurrentUser) -> Response:
+    form = await checked_form(request)
+    app = await _owned_app(db, user, client_id)
+    if form_str(form, "confirm") != "1":
+        return _see_other(request, _app_url(app), "Tick the box to confirm that you want to delete the app.")
+    name = app.name
+    await app_service.delete_app(db, app)
+    return _see_other(request, "/oauth2_clients", f"Deleted {name} and every token it held.")

@@ -1,0 +1,438 @@
+"""Registered apps (OAuth clients): registration, settings, secrets and the owner's test token.
+
+Secrets are never stored in plaintext (project decision 1): the client secret is kept as a
+digest (to check it) and sealed with AEAD (so its owner can see it again); the owner's test
+access token is an ordinary token whose row also keeps a sealed copy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.errors import FieldError
+from frontdesk.oauth.models import NewToken
+from frontdesk.oauth.redirect_uris import RedirectUriError, validate_for_registration
+from frontdesk.oauth.scopes import catalogue, format_scope, parse_scope
+from frontdesk.security.keyring import Keyring
+from frontdesk.security.randoms import ACCESS_TOKEN_PREFIX, CLIENT_SECRET_PREFIX, new_id, new_secret
+from frontdesk.store.models import AccessToken, App, User
+from frontdesk.store.oauth_storage import SqlStorage
+from frontdesk.store.types import utcnow
+
+TEST_GRANT = "test"
+MAX_REDIRECT_URIS = 50
+# The column holds 32 characters (the shape of generated ids); seeded ids may be shorter.
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
+# RFC 3986 unreserved characters: never escaped in HTTP Basic credentials (RFC 6749 §2.3.1).
+_CLIENT_SECRET = re.compile(r"^[A-Za-z0-9._~-]{32,200}$")
+_SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
+EDITABLE = frozenset(
+    {
+        "name",
+        "name_in_space",
+        "main_url",
+        "redirect_uris",
+        "scopes",
+        "password_grant",
+        "public",
+        "allow_redirect_query",
+        "trusted",
+    }
+)
+
+
+@dataclass(frozen=True)
+class CreatedApp:
+    app: App
+    client_secret: str | None  # None for public apps
+    test_access_token: str
+
+
+@dataclass(frozen=True)
+class Revealed:
+    client_secret: str | None
+    test_access_token: str | None
+
+
+# ---- validation -----------------------------------------------------------------------------
+
+
+def clean_app_name(raw: str | None, *, field: str = "name", required: bool = True) -> str | None:
+    name = " ".join((raw or "").split())
+    if not name:
+        if required:
+            raise FieldError(field, "Enter a name.")
+        return None
+    if len(name) > 100:
+        raise FieldError(field, "Use at most 100 characters.")
+    return name
+
+
+def validate_redirect_uris(uris: Iterable[str]) -> list[str]:
+    result: list[str] = []
+    for uri in uris:
+        try:
+            validate_for_registration(uri)
+        except RedirectUriError as exc:
+            raise FieldError("redirect_uris", f"{uri}: {exc}") from exc
+        if uri in result:
+            raise FieldError("redirect_uris", f"{uri}: listed twice.")
+        result.append(uri)
+    if not result:
+        raise FieldError("redirect_uris", "Enter at least one redirect URI.")
+    if len(result) > MAX_REDIRECT_URIS:
+        raise FieldError("redirect_uris", f"Register at most {MAX_REDIRECT_URIS} redirect URIs.")
+    return result
+
+
+def validate_scopes(raw: str | Iterable[str], *, trusted: bool) -> tuple[str, ...]:
+    """Known scopes from the catalogue, restricted ones only for trusted apps, at least one."""
+    text = raw if isinstance(raw, str) else " ".join(raw)
+    scopes = parse_scope(text)
+    cat = catalogue()
+    for name in scopes:
+        if not _SCOPE_TOKEN.match(name) or name not in cat:
+            raise FieldError("scopes", f"Unknown scope “{name}”.")
+        if cat.scopes[name].restricted and not trusted:
+            raise FieldError("scopes", f"The scope “{name}” is for trusted apps only.")
+    if not scopes:
+        raise FieldError("scopes", "Choose at least one scope.")
+    return scopes
+
+
+def validate_main_url(raw: str | None) -> str:
+    url = (raw or "").strip()
+    if not url:
+        return ""
+    if len(url) > 2000:
+        raise FieldError("main_url", "A URL has at most 2000 characters.")
+    if any(ord(c) < 0x21 or c in '"<>\\^`{|}' for c in url):
+        raise FieldError("main_url", "A URL must not contain spaces or control characters.")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise FieldError("main_url", f"Not a valid URL: {exc}.") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FieldError("main_url", "Enter an absolute http(s) URL, like https://example.com/.")
+    if parts.username is not None or parts.password is not None:
+        raise FieldError("main_url", "A URL must not contain user information (user@host).")
+    return url
+
+
+def _grant_flags(public: bool, password_grant: bool | None) -> bool:
+    """The password grant setting: on by default, off for public apps (which have no secret
+    to authenticate it); asking for both explicitly is an error."""
+    if password_grant is None:
+        return not public
+    if public and password_grant:
+        raise FieldError("password_grant", "Public apps cannot use the password grant.")
+    return password_grant
+
+
+async def _validate_client_id(db: AsyncSession, client_id: str) -> str:
+    if not _CLIENT_ID.match(client_id):
+        raise FieldError("client_id", "Use 8 to 32 letters, digits, hyphens or underscores.")
+    if await db.get(App, client_id) is not None:
+        raise FieldError("client_id", f"The client id “{client_id}” is taken.")
+    return client_id
+
+
+def _validate_client_secret(secret: str) -> str:
+    if not _CLIENT_SECRET.match(secret):
+        raise FieldError(
+            "client_secret",
+            "Use 32 to 200 URL-safe characters (letters, digits, - . _ ~).",
+        )
+    return secret
+
+
+# ---- lookups --------------------------------------------------------------------------------
+
+
+async def get_app(db: AsyncSession, client_id: str) -> App | None:
+    if not client_id or len(client_id) > 64:
+        return None
+    return await db.get(App, client_id)
+
+
+async def apps_of(db: AsyncSession, owner_id: str) -> list[App]:
+    stmt = select(App).where(App.owner_id == owner_id).order_by(func.lower(App.name), App.created_at)
+    return list((await db.execute(stmt)).scalars())
+
+
+async def find_by_name(db: AsyncSession, owner_id: str, name: str) -> App | None:
+    stmt = select(App).where(App.owner_id == owner_id, App.name == name).limit(1)
+    return (await db.execute(stmt)).scalar_one_or_none()
+
+
+async def live_test_token(db: AsyncSession, app: App) -> AccessToken | None:
+    stmt = (
+        select(AccessToken)
+        .where(
+            AccessToken.app_id == app.client_id,
+            AccessToken.user_id == app.owner_id,
+            AccessToken.grant_type == TEST_GRANT,
+            AccessToken.revoked_at.is_(None),
+        )
+        .order_by(AccessToken.created_at.desc())
+        .limit(1)
+    )
+    return (await db.execute(stmt)).scalar_one_or_none()
+
+
+# ---- creating and changing ------------------------------------------------------------------
+
+
+def _seal_secret(keyring: Keyring, app: App, raw: str) -> None:
+    app.secret_digest = keyring.digest(raw)
+    app.secret_sealed = keyring.encrypt(raw, f"client-secret:{app.client_id}")
+    app.secret_created_at = utcnow()
+
+
+async def _revoke_test_tokens(db: AsyncSession, app: App) -> int:
+    """Revoke every live test token of the app and forget their sealed copies."""
+    result = await db.execute(
+        update(AccessToken)
+        .where(
+            AccessToken.app_id == app.client_id,
+            AccessToken.grant_type == TEST_GRANT,
+            AccessToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow(), sealed=None)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def _issue_test_token(db: AsyncSession, keyring: Keyring, app: App) -> str:
+    await _revoke_test_tokens(db, app)
+    raw = new_secret(ACCESS_TOKEN_PREFIX)
+    await SqlStorage(db, keyring).save_token(
+        raw,
+        NewToken(
+            client_id=app.client_id,
+            user_id=app.owner_id,
+            scopes=parse_scope(app.scopes),
+            grant_type=TEST_GRANT,
+            keep_sealed=True,
+        ),
+    )
+    return raw
+
+
+async def create_app(
+    db: AsyncSession,
+    keyring: Keyring,
+    *,
+    owner: User,
+    name: str,
+    redirect_uris: list[str],
+    scopes: str | list[str],
+    name_in_space: str | None = None,
+    main_url: str = "",
+    password_grant: bool | None = None,
+    public: bool = False,
+    allow_redirect_query: bool = False,
+    trusted: bool = False,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    registered_via: str = "web",
+) -> CreatedApp:
+    """Register an app for ``owner``; returns it with its raw secret and test token. Committed.
+
+    ``password_grant=None`` means "the default": on, except for public apps.
+    ``client_id`` and ``client_secret`` are for seeding fixed development credentials;
+    ``registered_via`` records where the app came from (web, cli, seed)."""
+    clean = clean_app_name(name)
+    assert clean is not None
+    in_space = clean_app_name(name_in_space, field="name_in_space", required=False)
+    uris = validate_redirect_uris(redirect_uris)
+    granted = validate_scopes(scopes, trusted=trusted)
+    url = validate_main_url(main_url)
+    password = _grant_flags(public, password_grant)
+    cid = await _validate_client_id(db, client_id) if client_id is not None else new_id()
+    if client_secret is not None:
+        if public:
+            raise FieldError("client_secret", "Public apps have no client secret.")
+        _validate_client_secret(client_secret)
+    app = App(
+        client_id=cid,
+        owner_id=owner.id,
+        name=clean,
+        name_in_space=in_space,
+        main_url=url,
+        redirect_uris=uris,
+        scopes=format_scope(granted),
+        password_grant=password,
+        public=public,
+        allow_redirect_query=allow_redirect_query,
+        trusted=trusted,
+        registered_via=registered_via,
+    )
+    secret: str | None = None
+    if not public:
+        secret = client_secret or new_secret(CLIENT_SECRET_PREFIX)
+        _seal_secret(keyring, app, secret)
+    db.add(app)
+    try:
+        await db.flush()
+        token = await _issue_test_token(db, keyring, app)
+        await db.commit()
+    except IntegrityError as exc:  # lost a race for a seeded client id
+        await db.rollback()
+        raise FieldError("client_id", f"The client id “{cid}” is taken.") from exc
+    return CreatedApp(app=app, client_secret=secret, test_access_token=token)
+
+
+async def update_app(db: AsyncSession, app: App, **fields: Any) -> App:
+    """Change the given settings (validated like :func:`create_app`). Existing tokens keep
+    their scopes. An app cannot switch between public and confidential. Committed."""
+    unknown = set(fields) - EDITABLE
+    if unknown:
+        raise TypeError(f"update_app() got unexpected fields: {', '.join(sorted(unknown))}")
+    if "public" in fields and bool(fields["public"]) != app.public:
+        raise FieldError(
+            "public", "An app cannot switch between public and confidential; register a new one."
+        )
+    trusted = bool(fields.get("trusted", app.trusted))
+    changes: dict[str, Any] = {"trusted": trusted}
+    if "name" in fields:
+        changes["name"] = clean_app_name(fields["name"])
+    if "name_in_space" in fields:
+        changes["name_in_space"] = clean_app_name(
+            fields["name_in_space"], field="name_in_space", required=False
+        )
+    if "main_url" in fields:
+        changes["main_url"] = validate_main_url(fields["main_url"])
+    if "redirect_uris" in fields:
+        changes["redirect_uris"] = validate_redirect_uris(fields["redirect_uris"])
+    # Re-check the scopes when they change or when the app stops being trusted.
+    if "scopes" in fields or trusted != app.trusted:
+        changes["scopes"] = format_scope(validate_scopes(fields.get("scopes", app.scopes), trusted=trusted))
+    if "password_grant" in fields:
+        changes["password_grant"] = _grant_flags(app.public, fields["password_grant"])
+    if "allow_redirect_query" in fields:
+        changes["allow_redirect_query"] = bool(fields["allow_redirect_query"])
+    for key, value in changes.items():
+        setattr(app, key, value)
+    await db.commit()
+    return app
+
+
+async def regenerate_secret(db: AsyncSession, keyring: Keyring, app: App) -> str:
+    """A new client secret; the old one stops working at once. Committed."""
+    if app.public:
+        raise FieldError("client_secret", "Public apps have no client secret.")
+    raw = new_secret(CLIENT_SECRET_PREFIX)
+    _seal_secret(keyring, app, raw)
+    await db.commit()
+    return raw
+
+
+async def revoke_test_token(db: AsyncSession, app: App) -> bool:
+    """Revoke the owner's test token; ``False`` if there was none. Committed."""
+    count = await _revoke_test_tokens(db, app)
+    await db.commit()
+    return count > 0
+
+
+async def recreate_test_token(db: AsyncSession, keyring: Keyring, app: App) -> str:
+    """A new test token with the app's current scopes; the old one is revoked. Committed."""
+    raw = await _issue_test_token(db, keyring, app)
+    await db.commit()
+    return raw
+
+
+async def reveal(db: AsyncSession, keyring: Keyring, app: App) -> Revealed:
+    """The sealed client secret and live test token, decrypted, for the app's owner."""
+    secret = None
+    if app.secret_sealed:
+        secret = keyring.decrypt(app.secret_sealed, f"client-secret:{app.client_id}")
+    token = await live_test_token(db, app)
+    raw_token = keyring.decrypt(token.sealed, f"token:{token.id}") if token and token.sealed else None
+    return Revealed(client_secret=secret, test_access_token=raw_token)
+
+
+async def delete_app(db: AsyncSession, app: App) -> None:
+    """Delete the app; the database removes its tokens, codes and consents. Committed."""
+    await db.delete(app)
+    await db.commit()
+
+
+# ---- dynamic client registration (RFC 7591) -------------------------------------------------
+
+DYNAMIC_OWNER_EMAIL = "dynamic-registration@frontdesk.invalid"
+DYNAMIC_OWNER_NAME = "Dynamic client registration"
+# Not an Argon2 hash: no password ever matches it, so nobody can log in as this user. The
+# address uses the reserved .invalid TLD, which sign-up refuses, so nobody can claim it either.
+_NO_PASSWORD = "!no-password:dynamic-registration"
+
+
+async def _dynamic_owner(db: AsyncSession) -> User:
+    """The system user owning dynamically registered apps, created on first use."""
+    stmt = select(User).where(User.email_key == DYNAMIC_OWNER_EMAIL)
+    user = (await db.execute(stmt)).scalar_one_or_none()
+    if user is None:
+        db.add(
+            User(
+                email=DYNAMIC_OWNER_EMAIL,
+                email_key=DYNAMIC_OWNER_EMAIL,
+                name=DYNAMIC_OWNER_NAME,
+                password_hash=_NO_PASSWORD,
+            )
+        )
+        try:
+            await db.commit()
+        except IntegrityError:  # created concurrently by another registration
+            await db.rollback()
+        user = (await db.execute(stmt)).scalar_one()
+    if user.password_hash != _NO_PASSWORD:
+        raise RuntimeError(f"{DYNAMIC_OWNER_EMAIL} is a real account; refusing to give it dynamic apps")
+    return user
+
+
+async def register_dynamic_client(
+    db: AsyncSession,
+    *,
+    name: str,
+    redirect_uris: list[str],
+    scopes: str | list[str],
+    client_uri: str | None,
+    metadata: dict[str, Any],
+    access_token_ttl: int | None = None,
+) -> App:
+    """Register a public PKCE client for RFC 7591 dynamic registration. It has no secret and
+    no test token, is owned by a system user, and records the registered metadata. Committed."""
+    clean = clean_app_name(name)
+    assert clean is not None
+    uris = validate_redirect_uris(redirect_uris)
+    granted = validate_scopes(scopes, trusted=False)
+    url = validate_main_url(client_uri)
+    owner = await _dynamic_owner(db)
+    app = App(
+        client_id=new_id(),
+        owner_id=owner.id,
+        name=clean,
+        main_url=url,
+        redirect_uris=uris,
+        scopes=format_scope(granted),
+        password_grant=False,
+        public=True,
+        allow_redirect_query=False,
+        trusted=False,
+        require_pkce=True,
+        access_token_ttl=access_token_ttl,
+        registered_via="dynamic",
+        registration_metadata=metadata,
+    )
+    db.add(app)
+    await db.commit()
+    return app
