@@ -255,3 +255,20 @@ class AuditEvent(Base):
     app_id: Mapped[str | None] = mapped_column(ForeignKey("apps.client_id", ondelete="SET NULL"))
     ip: Mapped[str] = mapped_column(String(45), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class NavigationLink(Base):
+    """A page an app adds to a space's navigation; shown in an iframe (Cobot API 1)."""
+
+    __tablename__ = "navigation_links"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"), index=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.client_id", ondelete="CASCADE"), index=True)
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # "members", or an admin section: "admin/setup", "admin/manage", "admin/analyze".
+    section: Mapped[str] = mapped_column(String(20))
+    label: Mapped[str] = mapped_column(String(100))
+    iframe_url: Mapped[str] = mapped_column(String(2000))
+    user_editable: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -60,3 +60,16 @@ class SpaceTokenOut(BaseModel):
 class ErrorOut(BaseModel):
     error: str
     error_description: str | None = None
+
+
+class NavigationLinkIn(BaseModel):
+    section: str = Field(description="members, admin, admin/setup, admin/manage or admin/analyze")
+    label: str
+    iframe_url: str
+    user_editable: bool = True
+
+
+class NavigationLinkOut(NavigationLinkIn):
+    id: str
+    url: str = Field(description="API URL of the link (DELETE it to remove the link)")
+    user_url: str = Field(description="The page in the space that shows the app")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from frontdesk.services import spaces
+from frontdesk.services import navigation, spaces
 from frontdesk.web.deps import DB, CurrentSite, OptionalUser, State
 from frontdesk.web.templating import render
 
@@ -19,4 +19,7 @@ async def home(request: Request, site: CurrentSite, st: State, db: DB, user: Opt
         links = {s.space.id: spaces.space_url(st.settings, s.space) for s in mine}
         return render(request, "home.html", {"spaces": mine, "links": links})
     membership = await spaces.membership_of(db, site.space.id, user.id) if user else None
-    return render(request, "space_home.html", {"space": site.space, "membership": membership})
+    nav = (
+        await navigation.links_for(db, site.space.id, admin=membership.role == "admin") if membership else []
+    )
+    return render(request, "space_home.html", {"space": site.space, "membership": membership, "links": nav})

@@ -1,0 +1,53 @@
+"""``/navigation/<id>`` on a space's host: the space's page with an app in an iframe.
+
+The iframe URL gets the context parameters Cobot sends (``cobot_embed``, ``cobot_subdomain``,
+``cobot_user_id``, ``cobot_locale``) and, beyond Cobot, ``frontdesk_context``: a short-lived
+JWT signed by this space's issuer, so the app can trust who is looking.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, HTTPException, Request
+from starlette.responses import Response
+
+from frontdesk.errors import NotFound
+from frontdesk.services import navigation
+from frontdesk.services.spaces import membership_of
+from frontdesk.web.deps import DB, CurrentSpace, CurrentUser, State
+from frontdesk.web.middleware import PAGE_CSP
+from frontdesk.web.templating import render
+
+router = APIRouter()
+
+
+@router.get("/navigation/{link_id}", include_in_schema=False)
+async def show(
+    link_id: str, request: Request, space: CurrentSpace, user: CurrentUser, st: State, db: DB
+) -> Response:
+    membership = await membership_of(db, space.id, user.id)
+    try:
+        link = await navigation.get_link(db, space.id, link_id)
+    except NotFound as exc:
+        raise HTTPException(404, "This page does not exist in this space.") from exc
+    if membership is None or (navigation.is_admin_section(link.section) and membership.role != "admin"):
+        raise HTTPException(
+            403, "This page is for the space's admins." if membership else "Only members can open this."
+        )
+    params = {
+        "cobot_embed": "true",
+        "cobot_subdomain": space.subdomain,
+        "cobot_user_id": user.id,
+        "cobot_locale": "en",
+    }
+    src = navigation.frame_url(link.iframe_url, params)
+    parts = urlsplit(link.iframe_url)
+    frame_origin = f"{parts.scheme}://{parts.netloc}"
+    links = await navigation.links_for(db, space.id, admin=membership.role == "admin")
+    return render(
+        request,
+        "space_frame.html",
+        {"space": space, "link": link, "src": src, "links": links, "membership": membership},
+        headers={"Content-Security-Policy": f"{PAGE_CSP}; frame-src 'self' {frame_origin}"},
+    )
