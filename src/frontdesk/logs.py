@@ -10,20 +10,41 @@ from __future__ import annotations
 import copy
 import logging
 import re
+from urllib.parse import unquote_plus
 from typing import Any
 
 from uvicorn.config import LOGGING_CONFIG
 
-_PARAMS = re.compile(
-    r"((?:^|[?&;\s])(?:access_token|refresh_token|id_token_hint|code|code_verifier|client_secret|password|token"
-    r"|frontdesk_context)=)[^&;#\s\"]*",
-    re.IGNORECASE,
+SENSITIVE_PARAMS = frozenset(
+    {
+        "access_token",
+        "refresh_token",
+        "id_token_hint",
+        "code",
+        "code_verifier",
+        "client_secret",
+        "password",
+        "token",
+        "frontdesk_context",
+    }
 )
+# name=value pairs in a query string or form body; names and values may be percent-encoded.
+_PAIR = re.compile(r"(?P<lead>^|[?&;\s])(?P<name>[^=&;#\s\"?]+)=(?P<value>[^&;#\s\"]*)")
 _PREFIXED = re.compile(r"\b(fd(?:at|rt|ac|cs|ss)_)[A-Za-z0-9_\-]{8,}")
+_SECRET_VALUE = re.compile(r"^fd(?:at|rt|ac|cs|ss)_", re.IGNORECASE)
+
+
+def _redact_pair(match: re.Match[str]) -> str:
+    name = unquote_plus(match["name"]).lower()
+    value = unquote_plus(match["value"])
+    if name in SENSITIVE_PARAMS or _SECRET_VALUE.match(value):
+        return f"{match['lead']}{match['name']}=[redacted]"
+    return match.group(0)
 
 
 def redact(text: str) -> str:
-    return _PREFIXED.sub(r"\1[redacted]", _PARAMS.sub(r"\1[redacted]", text))
+    """Blank credential parameters (matched by their decoded names) and prefixed secrets."""
+    return _PREFIXED.sub(r"\1[redacted]", _PAIR.sub(_redact_pair, text))
 
 
 class RedactSecrets(logging.Filter):

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from limits import parse as parse_limit
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./frontdesk.db"
@@ -67,6 +68,12 @@ class Settings(BaseSettings):
     # OAuth
     code_ttl_seconds: int = 60
     strict_mode: bool = False
+    # RFC 7591 dynamic registration of public PKCE clients at POST /oauth/register, and how
+    # many registrations one client address may make (`limits` syntax).
+    dynamic_registration: bool = True
+    dynamic_registration_rate_limit: str = "10/hour"
+    # API requests per user and app (Cobot: 60/minute); "0" or empty switches the limit off.
+    api_rate_limit: str = "60/minute"
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -99,6 +106,18 @@ class Settings(BaseSettings):
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError("FRONTDESK_PUBLIC_URL must not have a path, query or fragment")
         return f"{parts.scheme}://{parts.netloc.lower()}"
+
+    @field_validator("dynamic_registration_rate_limit", "api_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        if info.field_name == "api_rate_limit" and value in ("", "0"):
+            return ""
+        try:
+            parse_limit(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like '60/minute': {value!r}") from exc
+        return value
 
     @field_validator("code_ttl_seconds")
     @classmethod

@@ -96,7 +96,7 @@ async def test_space_token_exchange(browser: Browser, world: World, issue: Any) 
     }
     # Only its own space.
     elsewhere = await browser.get("/api/spaces/other/memberships", headers=bearer(space_token))
-    assert elsewhere.status_code == 403 and elsewhere.json()["error"] == "insufficient_scope"
+    assert elsewhere.status_code == 403 and elsewhere.json()["error"] == "forbidden"
     # A space token is not exchanged again.
     again = await browser.post(f"/api/access_tokens/{space_token}/space", json={"space_id": "co-up"})
     assert again.status_code == 400

@@ -152,6 +152,9 @@ async def test_concurrent_redemptions_yield_one_token(
         await db.execute(select(AccessToken).where(AccessToken.grant_type == "authorization_code"))
     ).scalars()
     assert len(list(issued)) == 1
+    # The losers were replays that waited for the winner's transaction, so they revoked its token.
+    winner = next(r for r in responses if r.status_code == 200).json()["access_token"]
+    assert (await logged_in.get("/api/user", headers=bearer(winner))).status_code == 401
 
 
 @pytest.mark.rfc("6749 4.1.3")

@@ -45,8 +45,14 @@ EDITABLE = frozenset(
         "public",
         "allow_redirect_query",
         "trusted",
+        "require_pkce",
+        "access_token_ttl",
+        "can_introspect",
     }
 )
+# Opt-in expiring access tokens (project decision 5): from 5 minutes to a year.
+MIN_ACCESS_TOKEN_TTL = 300
+MAX_ACCESS_TOKEN_TTL = 31_536_000
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,26 @@ def validate_main_url(raw: str | None) -> str:
     if parts.username is not None or parts.password is not None:
         raise FieldError("main_url", "A URL must not contain user information (user@host).")
     return url
+
+
+def clean_access_token_ttl(raw: int | str | None) -> int | None:
+    """Seconds an access token lives (the app then gets refresh tokens too); ``None`` or an
+    empty value: tokens never expire."""
+    if raw is None or isinstance(raw, bool):
+        return None
+    text = str(raw).strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise FieldError("access_token_ttl", "Enter a whole number of seconds, or leave it empty.")
+    ttl = int(text)
+    if not MIN_ACCESS_TOKEN_TTL <= ttl <= MAX_ACCESS_TOKEN_TTL:
+        raise FieldError(
+            "access_token_ttl",
+            f"Use {MIN_ACCESS_TOKEN_TTL} to {MAX_ACCESS_TOKEN_TTL} seconds (5 minutes to a year), "
+            "or leave it empty.",
+        )
+    return ttl
 
 
 def _grant_flags(public: bool, password_grant: bool | None) -> bool:
@@ -242,6 +268,9 @@ async def create_app(
     public: bool = False,
     allow_redirect_query: bool = False,
     trusted: bool = False,
+    require_pkce: bool = False,
+    access_token_ttl: int | str | None = None,
+    can_introspect: bool = False,
     client_id: str | None = None,
     client_secret: str | None = None,
     registered_via: str = "web",
@@ -250,7 +279,10 @@ async def create_app(
 
     ``password_grant=None`` means "the default": on, except for public apps.
     ``client_id`` and ``client_secret`` are for seeding fixed development credentials;
-    ``registered_via`` records where the app came from (web, cli, seed)."""
+    ``registered_via`` records where the app came from (web, cli, seed).
+    ``require_pkce`` is always on for public apps; ``access_token_ttl`` (seconds) opts in to
+    expiring access tokens with refresh tokens; ``can_introspect`` makes the app a resource
+    server that may introspect any token (RFC 7662)."""
     clean = clean_app_name(name)
     assert clean is not None
     in_space = clean_app_name(name_in_space, field="name_in_space", required=False)
@@ -258,6 +290,7 @@ async def create_app(
     granted = validate_scopes(scopes, trusted=trusted)
     url = validate_main_url(main_url)
     password = _grant_flags(public, password_grant)
+    ttl = clean_access_token_ttl(access_token_ttl)
     cid = await _validate_client_id(db, client_id) if client_id is not None else new_id()
     if client_secret is not None:
         if public:
@@ -275,6 +308,9 @@ async def create_app(
         public=public,
         allow_redirect_query=allow_redirect_query,
         trusted=trusted,
+        require_pkce=bool(require_pkce) or public,
+        access_token_ttl=ttl,
+        can_introspect=bool(can_introspect),
         registered_via=registered_via,
     )
     secret: str | None = None
@@ -294,7 +330,9 @@ async def create_app(
 
 async def update_app(db: AsyncSession, app: App, **fields: Any) -> App:
     """Change the given settings (validated like :func:`create_app`). Existing tokens keep
-    their scopes. An app cannot switch between public and confidential. Committed."""
+    their scopes, and their expiry: ``access_token_ttl`` applies to tokens issued from now on.
+    An app cannot switch between public and confidential; a public app always requires PKCE.
+    Committed."""
     unknown = set(fields) - EDITABLE
     if unknown:
         raise TypeError(f"update_app() got unexpected fields: {', '.join(sorted(unknown))}")
@@ -321,6 +359,12 @@ async def update_app(db: AsyncSession, app: App, **fields: Any) -> App:
         changes["password_grant"] = _grant_flags(app.public, fields["password_grant"])
     if "allow_redirect_query" in fields:
         changes["allow_redirect_query"] = bool(fields["allow_redirect_query"])
+    if "require_pkce" in fields:
+        changes["require_pkce"] = bool(fields["require_pkce"]) or app.public
+    if "access_token_ttl" in fields:
+        changes["access_token_ttl"] = clean_access_token_ttl(fields["access_token_ttl"])
+    if "can_introspect" in fields:
+        changes["can_introspect"] = bool(fields["can_introspect"])
     for key, value in changes.items():
         setattr(app, key, value)
     await db.commit()

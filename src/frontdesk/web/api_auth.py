@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -20,6 +21,7 @@ from frontdesk.oauth.bearer import extract_token
 from frontdesk.oauth.errors import InsufficientScope, InvalidToken, OAuthError
 from frontdesk.oauth.models import TokenInfo
 from frontdesk.services.spaces import membership_of
+from frontdesk.services.throttle import Rule
 from frontdesk.store.models import Membership, Space, User
 from frontdesk.web.deps import DB, get_state
 from frontdesk.web.oauth_glue import form_pairs, storage_for
@@ -33,6 +35,19 @@ class ApiError(Exception):
         self.status_code = status_code
         self.error = error
         self.description = description
+
+
+class RateLimited(OAuthError):
+    """429 with ``Retry-After``: too many requests for this user and app (or this address)."""
+
+    error = "too_many_requests"
+    default_status = 429
+
+
+@lru_cache(maxsize=8)
+def rate_rule(name: str, spec: str) -> Rule | None:
+    """The rule for a configured ``limits`` spec; ``None`` when the limit is switched off."""
+    return Rule.parse(name, spec) if spec else None
 
 
 @dataclass
@@ -77,11 +92,23 @@ async def _space_token_actor(db: AsyncSession, space_id: str, creator: User) -> 
     return owner
 
 
+async def _rate_limit(request: Request, token: TokenInfo) -> None:
+    """Per user and app (Cobot: 60 requests a minute), shared by all workers through Redis."""
+    st = get_state(request)
+    rule = rate_rule("api", st.settings.api_rate_limit)
+    if rule is None:
+        return
+    wait = await st.throttle.consume(rule, f"{token.user_id}:{token.client_id}")
+    if wait is not None:
+        raise RateLimited(f"too many requests; retry in {wait} seconds", retry_after=wait)
+
+
 def require(scope: str | None) -> Callable[[Request, AsyncSession], Awaitable[Caller]]:
     """A dependency: a valid bearer token (RFC 6750 §2) holding ``scope`` (§3.1)."""
 
     async def dependency(request: Request, db: DB) -> Caller:
         caller = await caller_for(request, db, await presented_token(request))
+        await _rate_limit(request, caller.token)
         if scope is not None:
             get_state(request).oauth.bearer.require_scope(caller.token, scope)
         return caller
@@ -99,7 +126,7 @@ async def space_rights(db: AsyncSession, caller: Caller, space: Space, *, admin:
     token = caller.token
     if token.space_id is not None:
         if token.space_id != space.id:
-            raise InsufficientScope("space", "this space token belongs to another space")
+            raise ApiError(403, "forbidden", "this space token belongs to another space")
         return None
     membership = await membership_of(db, space.id, caller.user.id)
     if membership is None or (admin and membership.role != "admin"):
@@ -108,4 +135,4 @@ async def space_rights(db: AsyncSession, caller: Caller, space: Space, *, admin:
     return membership
 
 
-__all__ = ["ApiError", "Caller", "OAuthError", "require", "space_rights"]
+__all__ = ["ApiError", "Caller", "OAuthError", "RateLimited", "require", "space_rights"]

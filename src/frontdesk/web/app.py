@@ -22,12 +22,14 @@ from frontdesk.settings import Settings
 from frontdesk.store.db import Database
 from frontdesk.store.models import Space
 from frontdesk.web.api_auth import ApiError
+from frontdesk.web.cors import CorsMiddleware
 from frontdesk.web.csrf import Csrf
 from frontdesk.web.deps import LoginRequired
 from frontdesk.web.hosts import HostMiddleware, SiteResolver, SpaceRef
+from frontdesk.web.https import HttpsMiddleware
 from frontdesk.web.middleware import SecurityHeadersMiddleware
 from frontdesk.web.oauth_glue import OAuthServer, bearer_error_response, token_error_response
-from frontdesk.web.routes.api import access_tokens, health, user, userinfo
+from frontdesk.web.routes.api import access_tokens, health, navigation_links, user, userinfo
 from frontdesk.web.routes.api import spaces as api_spaces
 from frontdesk.web.routes.oauth import (
     authorize,
@@ -38,7 +40,7 @@ from frontdesk.web.routes.oauth import (
     revocation,
     token,
 )
-from frontdesk.web.routes.pages import account, apps, auth, home, space_apps, spaces
+from frontdesk.web.routes.pages import account, apps, auth, home, navigation, space_apps, spaces
 from frontdesk.web.sessions import SessionStore
 from frontdesk.web.state import AppState, LoginRules
 from frontdesk.web.templating import render
@@ -134,6 +136,8 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.include_router(registration.router)
     app.include_router(account.router)
     app.include_router(space_apps.router)
+    app.include_router(navigation.router)
+    app.include_router(navigation_links.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(LoginRequired)
@@ -191,7 +195,10 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         )
         await response(scope, receive, send)
 
-    # Outermost first: headers wrap everything, then host resolution.
+    # Added innermost first: HTTPS enforcement and CORS run inside host resolution (they need
+    # the resolved scheme and site); security headers wrap everything.
+    app.add_middleware(HttpsMiddleware, settings=settings)
+    app.add_middleware(CorsMiddleware)
     app.add_middleware(HostMiddleware, settings=settings, resolver=state.resolver, not_found=unknown_host)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     return app

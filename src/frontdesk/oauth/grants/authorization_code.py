@@ -9,7 +9,7 @@ it issued (§4.1.2, §10.5). PKCE per RFC 7636 §4.6 with the downgrade defence.
 from __future__ import annotations
 
 from frontdesk.oauth import pkce, redirect_uris
-from frontdesk.oauth.errors import InvalidGrant
+from frontdesk.oauth.errors import InvalidGrant, OAuthError
 from frontdesk.oauth.grants import Grant
 from frontdesk.oauth.models import CodeRecord
 from frontdesk.oauth.tokens import IssueRequest, TokenResponse
@@ -28,14 +28,26 @@ class AuthorizationCodeGrant(Grant):
         storage = self.ctx.storage
         consumed = await storage.consume_code(raw)
         if consumed.replayed_code_id is not None:
-            await storage.revoke_tokens_of_code(consumed.replayed_code_id)
+            revoked = await storage.revoke_tokens_of_code(consumed.replayed_code_id)
+            detail = {"code_id": consumed.replayed_code_id, "revoked_tokens": revoked}
+            ip = self.ctx.request.client_ip
+            await storage.record_event("code.replayed", app_id=self.client.client_id, ip=ip, detail=detail)
             await storage.commit()
             raise InvalidGrant("the authorization code was already used; its tokens are revoked")
         if consumed.code is None:
             raise InvalidGrant("unknown authorization code")
-        # From here the code is burned whatever happens next.
-        await storage.commit()
-        self.code = code = consumed.code
+        self.code = consumed.code
+        # The code is burned whatever happens next: a failed check commits the consumption.
+        # On success the consumption commits together with the token (create_token_response),
+        # so a concurrent replay, which waits for this transaction, finds the token to revoke.
+        try:
+            self._check_code(redirect_uri, verifier)
+        except OAuthError:
+            await storage.commit()
+            raise
+
+    def _check_code(self, redirect_uri: str | None, verifier: str | None) -> None:
+        code = self.code
         if code.client_id != self.client.client_id:
             raise InvalidGrant("the code was issued to another client")
         if code.expires_at <= self.ctx.config.clock():
@@ -80,7 +92,16 @@ class AuthorizationCodeGrant(Grant):
                 code_id=code.id,
                 nonce=code.nonce,
                 auth_time=code.auth_time,
+                auth_space_id=code.space_id,
             ),
+        )
+        detail = {"token_id": response.token_id, "grant_type": self.grant_type}
+        await self.ctx.storage.record_event(
+            "token.issued",
+            user_id=code.user_id,
+            app_id=code.client_id,
+            ip=self.ctx.request.client_ip,
+            detail=detail,
         )
         await self.ctx.storage.commit()
         return response

@@ -1,7 +1,121 @@
-"""Dynamic client registration, RFC 7591: POST /oauth/register."""
+"""Dynamic client registration, RFC 7591: POST /oauth/register.
+
+Registers public PKCE clients (see :mod:`frontdesk.oauth.registration`) on any host; the
+app is platform-wide like every other app. Switched off with ``FRONTDESK_DYNAMIC_REGISTRATION=false``
+(the endpoint then answers 404 and the metadata stops listing it). Successful registrations
+are limited per client address (``FRONTDESK_DYNAMIC_REGISTRATION_RATE_LIMIT``).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+import time
+from datetime import UTC
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from starlette.responses import JSONResponse, Response
+
+from frontdesk.errors import FieldError
+from frontdesk.oauth.errors import (
+    InvalidClientMetadata,
+    InvalidRedirectUriMetadata,
+    InvalidRequest,
+    OAuthError,
+)
+from frontdesk.oauth.metadata import REGISTRATION_PATH
+from frontdesk.oauth.registration import GRANT_TYPES, validate_client_metadata
+from frontdesk.oauth.tokens import NO_STORE
+from frontdesk.services import apps
+from frontdesk.store.models import App
+from frontdesk.web.api_auth import RateLimited, rate_rule
+from frontdesk.web.deps import DB, State
+from frontdesk.web.oauth_glue import token_error_response
 
 router = APIRouter()
+MAX_BODY = 64 * 1024
+# Access tokens of a client that registered for refresh tokens expire after this many seconds
+# (project decision 5: expiring tokens with rotating refresh tokens are an opt-in).
+REFRESHING_TOKEN_TTL = 3600
+
+
+async def _json_body(request: Request) -> Any:
+    content_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if content_type != "application/json":
+        raise InvalidClientMetadata("send the client metadata as application/json (RFC 7591 §3.1)")
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+        raise InvalidClientMetadata(f"the request body is limited to {MAX_BODY} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise InvalidClientMetadata(f"the request body is limited to {MAX_BODY} bytes")
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidClientMetadata("the request body is not valid JSON") from exc
+
+
+def _issued_at(app: App) -> int:
+    created = app.created_at
+    if created is None:
+        return int(time.time())
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return int(created.timestamp())
+
+
+def _field_error(exc: FieldError) -> OAuthError:
+    if exc.field == "redirect_uris":
+        return InvalidRedirectUriMetadata(str(exc))
+    return InvalidClientMetadata(str(exc))
+
+
+@router.post(REGISTRATION_PATH, summary="Dynamic client registration (RFC 7591)", tags=["oauth"])
+async def register(request: Request, st: State, db: DB) -> Response:
+    if not st.settings.dynamic_registration:
+        raise HTTPException(404)
+    try:
+        body = await _json_body(request)
+        grants = tuple(g for g in GRANT_TYPES if g in st.oauth.token.grant_types)
+        meta = validate_client_metadata(body, grant_types=grants)
+        rule = rate_rule("dynamic-registration", st.settings.dynamic_registration_rate_limit)
+        if rule is not None:
+            wait = await st.throttle.consume(rule, request.state.client_ip or "unknown")
+            if wait is not None:
+                raise RateLimited(f"too many registrations; retry in {wait} seconds", retry_after=wait)
+        try:
+            app = await apps.register_dynamic_client(
+                db,
+                name=meta.client_name,
+                redirect_uris=list(meta.redirect_uris),
+                scopes=list(meta.scope),
+                client_uri=meta.client_uri,
+                metadata=meta.as_dict(),
+                access_token_ttl=REFRESHING_TOKEN_TTL if meta.wants_refresh_tokens else None,
+            )
+        except FieldError as exc:
+            await db.rollback()
+            raise _field_error(exc) from exc
+    except OAuthError as exc:
+        return token_error_response(exc)
+    # RFC 7591 §3.2.1: the client id and every registered metadata value; no secret.
+    response = {"client_id": app.client_id, "client_id_issued_at": _issued_at(app), **meta.as_dict()}
+    return JSONResponse(response, status_code=201, headers=dict(NO_STORE))
+
+
+async def _other_methods(request: Request, st: State) -> Response:
+    if not st.settings.dynamic_registration:
+        raise HTTPException(404)
+    response = token_error_response(InvalidRequest("register a client with POST"))
+    response.status_code = 405
+    response.headers["Allow"] = "POST"
+    return response
+
+
+router.add_api_route(
+    REGISTRATION_PATH, _other_methods, methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False
+)

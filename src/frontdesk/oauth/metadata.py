@@ -1,0 +1,113 @@
+"""Authorization server metadata (RFC 8414) and OpenID Provider metadata (OpenID Connect
+Discovery 1.0 §3), built from an issuer and what the server can do.
+
+Every host is its own issuer (RFC 9700 §2.6, §4.4): the main site, each space subdomain and
+each custom domain. The issuer is the host's canonical origin from configuration, never from
+a request header, and every endpoint is absolute under it. One document serves both well-known
+paths, as Cobot does; RFC 8414 §2 allows the OpenID fields in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from frontdesk.oauth.scopes import Catalogue, catalogue
+
+AUTHORIZATION_PATH = "/oauth/authorize"
+TOKEN_PATH = "/oauth/access_token"
+REVOCATION_PATH = "/oauth/revoke"
+INTROSPECTION_PATH = "/oauth/introspect"
+REGISTRATION_PATH = "/oauth/register"
+USERINFO_PATH = "/api/userinfo"
+JWKS_PATH = "/jwks.json"
+
+OAUTH_METADATA_PATH = "/.well-known/oauth-authorization-server"
+OPENID_METADATA_PATH = "/.well-known/openid-configuration"
+
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+# Claims an ID token or the UserInfo response can carry (OpenID Connect Core §2, §5.1).
+CLAIMS = (
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "at_hash",
+    "name",
+    "email",
+    "email_verified",
+)
+# On a space's host they also say who the user is in that space.
+SPACE_CLAIMS = ("space",)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What this server offers, independent of the host asking."""
+
+    grant_types: tuple[str, ...]
+    scopes: tuple[str, ...]
+    registration: bool = False
+    service_documentation: str | None = None
+    claims: tuple[str, ...] = CLAIMS
+
+
+def public_scopes(cat: Catalogue | None = None) -> tuple[str, ...]:
+    """The catalogue without the scopes only trusted apps may hold (not advertised)."""
+    cat = cat or catalogue()
+    return tuple(name for name, info in cat.scopes.items() if not info.restricted)
+
+
+def grant_types(registered: Iterable[str], *, password_grant: bool) -> tuple[str, ...]:
+    """The token endpoint's grants, without ``password`` when it is switched off globally."""
+    return tuple(g for g in registered if password_grant or g != "password")
+
+
+def build_metadata(issuer: str, caps: Capabilities) -> dict[str, Any]:
+    """The metadata document for ``issuer`` (an origin without a trailing slash)."""
+    if issuer.endswith("/"):
+        raise ValueError("an issuer has no trailing slash (RFC 8414 §2, RFC 9207 §2.4)")
+
+    def url(path: str) -> str:
+        return issuer + path
+
+    doc: dict[str, Any] = {
+        "issuer": issuer,
+        "authorization_endpoint": url(AUTHORIZATION_PATH),
+        "token_endpoint": url(TOKEN_PATH),
+        "revocation_endpoint": url(REVOCATION_PATH),
+        "introspection_endpoint": url(INTROSPECTION_PATH),
+    }
+    if caps.registration:
+        doc["registration_endpoint"] = url(REGISTRATION_PATH)
+    methods = list(CLIENT_AUTH_METHODS)
+    doc.update(
+        {
+            "userinfo_endpoint": url(USERINFO_PATH),
+            "jwks_uri": url(JWKS_PATH),
+            "scopes_supported": list(caps.scopes),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": list(caps.grant_types),
+            "token_endpoint_auth_methods_supported": methods,
+            "revocation_endpoint_auth_methods_supported": list(methods),
+            "introspection_endpoint_auth_methods_supported": list(methods),
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": True,
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "claims_supported": list(caps.claims),
+            # Said explicitly: OpenID Discovery's default for request_uri_parameter_supported
+            # is true, which would be untrue here.
+            "claims_parameter_supported": False,
+            "request_parameter_supported": False,
+            "request_uri_parameter_supported": False,
+        }
+    )
+    if caps.service_documentation:
+        doc["service_documentation"] = caps.service_documentation
+    return doc

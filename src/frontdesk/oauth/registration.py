@@ -1,0 +1,179 @@
+"""Dynamic client registration (RFC 7591): validating the client metadata of a request.
+
+Frontdesk registers *public PKCE clients* dynamically, the profile Cobot advertises:
+``token_endpoint_auth_method`` ``none``, ``grant_types`` ``authorization_code`` (and
+``refresh_token``), ``response_types`` ``code``. Confidential clients are registered by a
+person on the apps page, where their secret can be shown and rotated.
+
+Omitted values get defaults that fit this profile (RFC 7591 §2 lets the server substitute
+values; the response tells the client what was registered). Metadata Frontdesk does not
+understand is ignored (§2) and not echoed. Errors are ``invalid_redirect_uri`` and
+``invalid_client_metadata`` (§3.2.2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from frontdesk.oauth.errors import InvalidClientMetadata, InvalidRedirectUriMetadata, InvalidScope
+from frontdesk.oauth.redirect_uris import RedirectUriError, validate_for_registration
+from frontdesk.oauth.scopes import Catalogue, catalogue, check_known, format_scope, parse_scope
+
+DEFAULT_NAME = "Unnamed app"
+DEFAULT_SCOPE = ("openid", "read_user")
+MAX_NAME = 100
+MAX_URL = 2000
+MAX_REDIRECT_URIS = 50
+AUTH_METHOD = "none"
+GRANT_TYPES = ("authorization_code", "refresh_token")
+RESPONSE_TYPES = ("code",)
+
+
+@dataclass(frozen=True)
+class ClientMetadata:
+    """The metadata Frontdesk registers (and echoes in the response, §3.2.1)."""
+
+    redirect_uris: tuple[str, ...]
+    client_name: str
+    client_uri: str | None
+    scope: tuple[str, ...]
+    grant_types: tuple[str, ...]
+    response_types: tuple[str, ...] = RESPONSE_TYPES
+    token_endpoint_auth_method: str = AUTH_METHOD
+
+    @property
+    def wants_refresh_tokens(self) -> bool:
+        return "refresh_token" in self.grant_types
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "client_name": self.client_name,
+            "redirect_uris": list(self.redirect_uris),
+            "grant_types": list(self.grant_types),
+            "response_types": list(self.response_types),
+            "token_endpoint_auth_method": self.token_endpoint_auth_method,
+            "scope": format_scope(self.scope),
+        }
+        if self.client_uri:
+            data["client_uri"] = self.client_uri
+        return data
+
+
+def _string_list(body: Mapping[str, Any], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    value = body.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidClientMetadata(f"{name} must be an array of strings")
+    return tuple(dict.fromkeys(value))
+
+
+def _optional_string(body: Mapping[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidClientMetadata(f"{name} must be a string")
+    return value
+
+
+def _redirect_uris(body: Mapping[str, Any]) -> tuple[str, ...]:
+    value = body.get("redirect_uris")
+    if value is None or value == []:
+        raise InvalidRedirectUriMetadata("redirect_uris is required for the authorization_code grant")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidRedirectUriMetadata("redirect_uris must be an array of strings")
+    if len(value) > MAX_REDIRECT_URIS:
+        raise InvalidRedirectUriMetadata(f"register at most {MAX_REDIRECT_URIS} redirect URIs")
+    result: list[str] = []
+    for uri in value:
+        try:
+            validate_for_registration(uri)
+        except RedirectUriError as exc:
+            raise InvalidRedirectUriMetadata(f"{uri}: {exc}") from exc
+        if uri in result:
+            raise InvalidRedirectUriMetadata(f"{uri}: listed twice")
+        result.append(uri)
+    return tuple(result)
+
+
+def _client_name(body: Mapping[str, Any]) -> str:
+    raw = _optional_string(body, "client_name")
+    if raw is not None and any(ord(c) < 0x20 and not c.isspace() for c in raw):
+        raise InvalidClientMetadata("client_name must not contain control characters")
+    name = " ".join((raw or "").split())
+    if len(name) > MAX_NAME:
+        raise InvalidClientMetadata(f"client_name has at most {MAX_NAME} characters")
+    return name or DEFAULT_NAME
+
+
+def _client_uri(body: Mapping[str, Any]) -> str | None:
+    url = _optional_string(body, "client_uri")
+    if url is None or url == "":
+        return None
+    bad = InvalidClientMetadata("client_uri must be an absolute http(s) URL without user information")
+    if len(url) > MAX_URL or any(ord(c) < 0x21 or c in '"<>\\^`{|}' for c in url):
+        raise bad
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise bad from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        raise bad
+    return url
+
+
+def _scope(body: Mapping[str, Any], cat: Catalogue, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = _optional_string(body, "scope")
+    scopes = parse_scope(raw)
+    if not scopes:
+        return default
+    try:
+        check_known(scopes, cat)
+    except InvalidScope as exc:
+        raise InvalidClientMetadata(exc.description) from exc
+    for name in scopes:
+        if cat.scopes[name].restricted:
+            raise InvalidClientMetadata(f"scope {name!r} cannot be registered dynamically")
+    return scopes
+
+
+def validate_client_metadata(
+    body: object,
+    *,
+    cat: Catalogue | None = None,
+    default_scope: tuple[str, ...] = DEFAULT_SCOPE,
+    grant_types: tuple[str, ...] = GRANT_TYPES,
+) -> ClientMetadata:
+    """Check a registration request's JSON body (RFC 7591 §2, §3.1); ``grant_types`` are the
+    ones a dynamically registered client may ask for."""
+    if not isinstance(body, Mapping):
+        raise InvalidClientMetadata("the request body must be a JSON object")
+    method = _optional_string(body, "token_endpoint_auth_method") or AUTH_METHOD
+    if method != AUTH_METHOD:
+        raise InvalidClientMetadata(
+            f"token_endpoint_auth_method {method!r} is not available: only public clients "
+            "(token_endpoint_auth_method 'none', with PKCE) can register dynamically"
+        )
+    grants = _string_list(body, "grant_types", ("authorization_code",))
+    for grant in grants:
+        if grant not in grant_types:
+            raise InvalidClientMetadata(
+                f"grant_type {grant!r} is not available to dynamically registered clients"
+            )
+    if "authorization_code" not in grants:
+        raise InvalidClientMetadata("grant_types must include authorization_code")
+    responses = _string_list(body, "response_types", RESPONSE_TYPES)
+    if responses != RESPONSE_TYPES:
+        raise InvalidClientMetadata("response_types must be ['code']")
+    return ClientMetadata(
+        redirect_uris=_redirect_uris(body),
+        client_name=_client_name(body),
+        client_uri=_client_uri(body),
+        scope=_scope(body, cat or catalogue(), default_scope),
+        grant_types=grants,
+    )
