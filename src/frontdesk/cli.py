@@ -141,8 +141,21 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     from frontdesk.store.migrate import upgrade
 
     async def go(cfg: Settings) -> tuple[str | None, str | None]:
-        cfg.resolve_secret_key()
-        return await upgrade(cfg, revision)
+        from frontdesk.security.keyring import Keyring
+        from frontdesk.services.keys import ensure_key
+        from frontdesk.store.migrate import head_revision
+
+        keyring = Keyring(cfg.resolve_secret_key())
+        before, after = await upgrade(cfg, revision)
+        if after == head_revision():
+            # Create the first signing key now, so workers never race to make it.
+            db = Database(cfg)
+            try:
+                async with db.session() as session:
+                    await ensure_key(session, keyring)
+            finally:
+                await db.dispose()
+        return before, after
 
     before, after = run(go)
     if before == after:
@@ -343,17 +356,23 @@ def client_dict(app: Any, owner_email: str) -> dict[str, Any]:
         "public": app.public,
         "allow_redirect_query": app.allow_redirect_query,
         "trusted": app.trusted,
+        "require_pkce": app.require_pkce or app.public,
+        "access_token_ttl": app.access_token_ttl,
+        "can_introspect": app.can_introspect,
         "registered_via": app.registered_via,
         "created_at": app.created_at.isoformat(),
     }
 
 
 def client_lines(data: dict[str, Any]) -> list[str]:
-    flags = [name for name in ("public", "trusted", "password_grant", "allow_redirect_query") if data[name]]
+    names = ("public", "trusted", "password_grant", "allow_redirect_query", "require_pkce", "can_introspect")
+    flags = [name for name in names if data[name]]
+    ttl = data["access_token_ttl"]
     lines = [
         f"{data['client_id']}  {data['name']}  owner={data['owner']}",
         f"  scopes:        {' '.join(data['scopes'])}",
         f"  flags:         {', '.join(flags) or '-'}",
+        f"  tokens:        {f'expire after {ttl} s, with refresh tokens' if ttl else 'never expire'}",
     ]
     if data["name_in_space"]:
         lines.append(f"  name in space: {data['name_in_space']}")
@@ -393,6 +412,21 @@ def clients_create(
         bool, typer.Option("--allow-redirect-query", help="Accept extra query parameters on redirect URIs.")
     ] = False,
     trusted: Annotated[bool, typer.Option("--trusted", help="May hold restricted scopes.")] = False,
+    require_pkce: Annotated[
+        bool, typer.Option("--require-pkce", help="Require PKCE (always on for public apps).")
+    ] = False,
+    access_token_ttl: Annotated[
+        int | None,
+        typer.Option(
+            "--access-token-ttl",
+            metavar="SECONDS",
+            help="Access tokens expire after this long (300..31536000) and come with rotating "
+            "refresh tokens; default: tokens never expire.",
+        ),
+    ] = None,
+    can_introspect: Annotated[
+        bool, typer.Option("--can-introspect", help="A resource server: may introspect any token.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Register an app; prints its client id, client secret and the owner's test access token."""
@@ -417,6 +451,9 @@ def clients_create(
             public=public,
             allow_redirect_query=allow_redirect_query,
             trusted=trusted,
+            require_pkce=require_pkce,
+            access_token_ttl=access_token_ttl or None,
+            can_introspect=can_introspect,
             registered_via="cli",
         )
         data = client_dict(created.app, user.email)
@@ -476,6 +513,23 @@ def clients_update(
     trusted: Annotated[
         bool | None, typer.Option("--trusted/--no-trusted", help="May hold restricted scopes.")
     ] = None,
+    require_pkce: Annotated[
+        bool | None,
+        typer.Option("--require-pkce/--no-require-pkce", help="Require PKCE (always on for public apps)."),
+    ] = None,
+    access_token_ttl: Annotated[
+        int | None,
+        typer.Option(
+            "--access-token-ttl",
+            metavar="SECONDS",
+            help="Access tokens issued from now on expire after this long, with refresh tokens; "
+            "0: they never expire.",
+        ),
+    ] = None,
+    can_introspect: Annotated[
+        bool | None,
+        typer.Option("--can-introspect/--no-can-introspect", help="May introspect any token."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change an app's settings; only the options given change."""
@@ -492,8 +546,13 @@ def clients_update(
             "password_grant": password_grant,
             "allow_redirect_query": allow_redirect_query,
             "trusted": trusted,
+            "require_pkce": require_pkce,
+            "can_introspect": can_introspect,
         }
-        await apps.update_app(db, found, **{k: v for k, v in changes.items() if v is not None})
+        given = {k: v for k, v in changes.items() if v is not None}
+        if access_token_ttl is not None:
+            given["access_token_ttl"] = access_token_ttl or None  # 0: never expire
+        await apps.update_app(db, found, **given)
         return client_dict(found, owner_email)
 
     data = with_db(work)
@@ -559,6 +618,58 @@ def keys_list(as_json: JsonOpt = False) -> None:
         for k in data["keys"]
     ]
     emit(data, as_json, lines or ["no signing keys yet (one is made on first use)"])
+
+
+# ---- audit ---------------------------------------------------------------------------------
+
+audit_app = typer.Typer(
+    help="The audit log: logins, consents, tokens, replays, secrets.", subcommand_metavar=""
+)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.callback(invoke_without_command=True)
+def audit(
+    user: Annotated[str | None, typer.Option("--user", help="Only events of this user (email).")] = None,
+    event: Annotated[
+        str | None,
+        typer.Option("--event", help="Only this event, e.g. token.issued (or all token.*: token)."),
+    ] = None,
+    client_id: Annotated[
+        str | None, typer.Option("--app", help="Only events of this app (client id).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only newer events: ISO 8601, or 30m, 1h, 7d, 2w ago.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many events.", min=1)] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show security events, newest first (no secrets are ever recorded)."""
+    from frontdesk.services import audit as audit_service
+
+    try:
+        after = audit_service.parse_since(since) if since else None
+    except ValueError as exc:
+        fail(f"since: {exc}")
+
+    async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
+        from frontdesk.services.accounts import find_by_email
+
+        if user is not None and await find_by_email(db, user) is None:
+            raise FrontdeskError(f"no user with email {user}")
+        found = await audit_service.search(
+            db, user_email=user, event=event, app_id=client_id, since=after, limit=limit
+        )
+        return {"events": [e.as_dict() for e in found]}
+
+    data = with_db(work)
+    lines = [
+        f"{e['created_at']}  {e['event']:26} user={e['user_email'] or '-'}  app={e['app_id'] or '-'}  "
+        f"space={e['space_subdomain'] or '-'}  ip={e['ip'] or '-'}"
+        + (f"  {json.dumps(e['detail'], sort_keys=True)}" if e["detail"] else "")
+        for e in data["events"]
+    ]
+    emit(data, as_json, lines or ["no events"])
 
 
 # ---- seed ----------------------------------------------------------------------------------

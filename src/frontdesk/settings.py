@@ -67,6 +67,8 @@ class Settings(BaseSettings):
 
     # OAuth
     code_ttl_seconds: int = 60
+    # Retired signing keys stay in the JWKS this long, so earlier signatures still verify.
+    signing_key_retention_days: float = Field(default=30, ge=0)
     strict_mode: bool = False
     # RFC 7591 dynamic registration of public PKCE clients at POST /oauth/register, and how
     # many registrations one client address may make (`limits` syntax).

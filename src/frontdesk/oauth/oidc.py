@@ -1,15 +1,92 @@
-"""OpenID Connect Core 1.0: the ID token in the token response (§3.1.3.3)."""
+"""OpenID Connect Core 1.0: the ID token in the token response (§3.1.3.3) and the claims that
+the ID token and the UserInfo endpoint (§5.3) report.
+
+An ``id_token`` is added whenever the granted scopes include ``openid`` and the grant is one
+where a user is present or was present: ``authorization_code`` (§3.1.3.3), ``password``
+(Cobot's app flow: the user has just authenticated) and ``refresh_token`` (§12.2: we include
+it, with the same ``iss``, ``sub`` and ``aud``, the original ``auth_time`` and no ``nonce``).
+
+Claims (§2, §5.1): ``iss`` is the issuer of the host the user authorized on (a space's origin
+on a space host), ``sub`` the user's id, ``aud`` the client id, ``iat``/``exp`` (10 minutes),
+``auth_time``, ``nonce`` (when the authorization request had one), ``at_hash`` (§3.1.3.6),
+``email``/``email_verified`` with scope ``email``, ``name`` with scope ``profile``. On a space
+host, ``space`` = ``{"id", "subdomain", "role"}`` with the user's role there (``"admin"``,
+``"member"`` or null).
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
-from frontdesk.oauth.storage import Storage
+from joserfc import jwt
+
+from frontdesk.oauth.config import utcnow
+from frontdesk.oauth.storage import SigningKeyPair, Storage, UserClaims
 from frontdesk.oauth.tokens import Issued
+
+ID_TOKEN_TTL_SECONDS = 600
+ID_TOKEN_GRANTS = frozenset({"authorization_code", "password", "refresh_token"})
+
+
+def at_hash(access_token: str) -> str:
+    """OIDC Core §3.1.3.6: base64url of the left half of SHA-256 (RS256) of the token."""
+    digest = hashlib.sha256(access_token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
+
+
+def user_claims(user: UserClaims, scopes: Iterable[str]) -> dict[str, Any]:
+    """``sub`` and what the scopes allow (§5.4), plus the space role on a space host."""
+    granted = set(scopes)
+    claims: dict[str, Any] = {"sub": user.user_id}
+    if "email" in granted:
+        claims["email"] = user.email
+        claims["email_verified"] = user.email_verified
+    if "profile" in granted:
+        claims["name"] = user.name
+    if user.space is not None:
+        claims["space"] = {"id": user.space.id, "subdomain": user.space.subdomain, "role": user.space.role}
+    return claims
+
+
+def sign(key: SigningKeyPair, claims: dict[str, Any]) -> str:
+    return jwt.encode({"alg": key.alg, "kid": key.kid, "typ": "JWT"}, claims, key.private_key)
 
 
 class IdTokenExtra:
     """Adds ``id_token`` when the grant carried the ``openid`` scope."""
 
+    def __init__(
+        self, ttl_seconds: int = ID_TOKEN_TTL_SECONDS, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.clock = clock
+
     async def extend(self, issued: Issued, body: dict[str, Any], storage: Storage) -> None:
-        return None
+        req = issued.request
+        if "openid" not in req.scopes or req.grant_type not in ID_TOKEN_GRANTS or not req.issuer:
+            return
+        # The space of the host the user authorized on: the code's (user tokens have no
+        # space_id), or the token's own space for space tokens.
+        space_id = req.auth_space_id or req.space_id
+        user = await storage.get_user_claims(req.user_id, space_id)
+        if user is None:
+            return
+        key = await storage.signing_key()
+        iat = int(self.clock().timestamp())
+        claims: dict[str, Any] = {
+            "iss": req.issuer,
+            "aud": req.client.client_id,
+            "iat": iat,
+            "exp": iat + self.ttl_seconds,
+        }
+        if req.auth_time is not None:
+            claims["auth_time"] = int(req.auth_time.timestamp())
+        if req.nonce and req.grant_type != "refresh_token":
+            claims["nonce"] = req.nonce
+        claims["at_hash"] = at_hash(issued.raw)
+        claims.update(user_claims(user, req.scopes))
+        body["id_token"] = sign(key, claims)

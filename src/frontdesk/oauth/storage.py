@@ -6,7 +6,11 @@ Narrow, per-aggregate protocols (cf. fosite's per-grant storage). Writes are sta
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
+
+from joserfc.jwk import RSAKey
 
 from frontdesk.oauth.models import Client, ConsumedCode, NewCode, NewToken, TokenInfo, UserRef
 
@@ -50,12 +54,134 @@ class ConsentStore(Protocol):
     ) -> None: ...
 
 
+@dataclass(frozen=True)
+class NewRefreshToken:
+    """A refresh token to store (as a digest), in its family."""
+
+    family_id: str
+    client_id: str
+    user_id: str
+    # Always the scope of the whole grant, even when the access token was narrowed (§6).
+    scopes: tuple[str, ...]
+    access_token_id: str
+    space_id: str | None = None
+    issuer: str | None = None
+    code_id: str | None = None
+    # The family's absolute end (every token of a family shares it); None: never.
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RefreshTokenRecord:
+    """A stored refresh token, with what its family started from."""
+
+    id: str
+    family_id: str
+    client_id: str
+    user_id: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    space_id: str | None = None
+    issuer: str | None = None
+    code_id: str | None = None
+    access_token_id: str | None = None
+    expires_at: datetime | None = None
+    rotated_at: datetime | None = None
+    revoked_at: datetime | None = None
+    # From the authorization code the family started with (OpenID Connect on refresh).
+    auth_time: datetime | None = None
+    auth_space_id: str | None = None
+
+    def active(self, now: datetime) -> bool:
+        return (
+            self.rotated_at is None
+            and self.revoked_at is None
+            and (self.expires_at is None or self.expires_at > now)
+        )
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """The outcome of trying to use a refresh token once: ``rotated`` when this caller won
+    it; else ``found`` is the token as stored (another client's, expired, already rotated or
+    revoked), or both are None for an unknown token."""
+
+    rotated: RefreshTokenRecord | None = None
+    found: RefreshTokenRecord | None = None
+
+
 class RefreshStore(Protocol):
     """Refresh tokens: rotation, families, reuse detection (RFC 6749 §6, RFC 9700 §4.14)."""
 
+    async def save_refresh_token(self, raw: str, token: NewRefreshToken) -> str:
+        """Store the token's digest; returns its id."""
+        ...
 
-class KeyStore(Protocol):
-    """Signing keys (OpenID Connect, iframe contexts)."""
+    async def assign_token_family(self, token_id: str, family_id: str) -> None:
+        """Put an access token (the first of a new family) into ``family_id``."""
+        ...
+
+    async def rotate_refresh_token(self, raw: str, client_id: str, now: datetime) -> Rotation:
+        """Mark the token rotated at ``now``, atomically: of concurrent callers exactly one
+        gets ``rotated``; only a live token of ``client_id`` is rotated."""
+        ...
+
+    async def find_refresh_token(self, raw: str) -> RefreshTokenRecord | None:
+        """One indexed lookup by digest; rotated, revoked and expired tokens too."""
+        ...
+
+    async def revoke_refresh_family(self, family_id: str) -> int:
+        """Revoke every refresh token and every access token of the family; returns how
+        many tokens were live."""
+        ...
+
+
+@dataclass(frozen=True)
+class SigningKeyPair:
+    """The key that signs now: its id (the JWS ``kid`` header) and its private half."""
+
+    kid: str
+    alg: str
+    private_key: RSAKey
+
+
+@dataclass(frozen=True)
+class SpaceRole:
+    """The user's place in the space whose host the authorization happened on."""
+
+    id: str
+    subdomain: str
+    # "admin", "member", or None when the user belongs to the space in no role.
+    role: str | None
+
+
+@dataclass(frozen=True)
+class UserClaims:
+    """What OpenID Connect may say about a user (ID token and UserInfo, OIDC Core §5.1)."""
+
+    user_id: str
+    email: str
+    # Frontdesk never confirms addresses, so this stays False unless storage knows better.
+    email_verified: bool
+    name: str
+    space: SpaceRole | None = None
+
+
+class UserStore(Protocol):
+    async def get_user_claims(self, user_id: str, space_id: str | None) -> UserClaims | None:
+        """The user's claims, with their role in ``space_id`` when given (no ``space`` if that
+        space is gone); None when the user no longer exists."""
+        ...
+
+
+class KeyStore(UserStore, Protocol):
+    """What OpenID Connect needs from storage: signing keys (ID tokens, iframe contexts) and,
+    through :class:`UserStore`, the claims about the user."""
+
+    async def signing_key(self) -> SigningKeyPair:
+        """The newest key that is not retired. When there is none yet, one is created in the
+        current transaction (committed with the token it signs)."""
+        ...
 
 
 class EventStore(Protocol):

@@ -30,6 +30,8 @@ class TokenResponse:
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=lambda: dict(NO_STORE))
     status_code: int = 200
+    # The issued access token's id (never the token): for the audit log.
+    token_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class IssueRequest:
     # OpenID Connect: from the authorization request and the login session.
     nonce: str | None = None
     auth_time: datetime | None = None
+    # The space whose host the user authorized on (the code's space): ID token space claims.
+    auth_space_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,4 +107,4 @@ class TokenIssuer:
         body = dict(issued.response.body)
         for extra in self.extras:
             await extra.extend(issued, body, storage)
-        return TokenResponse(body=body)
+        return TokenResponse(body=body, token_id=issued.token_id)

@@ -60,8 +60,17 @@ class PasswordGrant(Grant):
                 scopes=self.scopes,
                 grant_type=self.grant_type,
                 issuer=self.ctx.request.issuer,
+                auth_space_id=self.ctx.request.space_id,
                 auth_time=self.ctx.config.clock(),
             ),
+        )
+        detail = {"token_id": response.token_id, "grant_type": self.grant_type}
+        await self.ctx.storage.record_event(
+            "token.issued",
+            user_id=self.user.id,
+            app_id=self.client.client_id,
+            ip=self.ctx.request.client_ip,
+            detail=detail,
         )
         await self.ctx.storage.commit()
         return response

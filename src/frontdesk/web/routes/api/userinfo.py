@@ -1,7 +1,46 @@
-"""OpenID Connect UserInfo: GET /api/userinfo (OIDC Core §5.3)."""
+"""OpenID Connect UserInfo: GET and POST /api/userinfo (OIDC Core §5.3).
+
+A bearer token with scope ``openid`` (else 403 ``insufficient_scope``) yields ``sub``, plus
+``email``/``email_verified`` with scope ``email``, ``name`` with scope ``profile``, and
+``space`` = ``{"id", "subdomain", "role"}`` when the token was obtained on a space's host (its
+issuer is that space's origin) or is a space token. The claims are those of the ID token.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+from urllib.parse import urlsplit
 
-router = APIRouter()
+from fastapi import APIRouter, Depends
+from starlette.responses import JSONResponse
+
+from frontdesk.oauth.errors import InvalidToken
+from frontdesk.oauth.oidc import user_claims
+from frontdesk.web.api_auth import Caller, require
+from frontdesk.web.deps import DB, State
+from frontdesk.web.hosts import normalize_host
+from frontdesk.web.oauth_glue import storage_for
+from frontdesk.web.state import AppState
+
+router = APIRouter(tags=["openid"])
+OpenIdCaller = Annotated[Caller, Depends(require("openid"))]
+
+
+async def issuer_space_id(st: AppState, issuer: str | None) -> str | None:
+    """The space whose origin ``issuer`` is (None for the main host or an unknown host)."""
+    if not issuer:
+        return None
+    site = await st.resolver.resolve(normalize_host(urlsplit(issuer).netloc))
+    if site is None or site.space is None or site.origin != issuer:
+        return None
+    return site.space.id
+
+
+@router.api_route("/api/userinfo", methods=["GET", "POST"], summary="Claims about the token's user")
+async def userinfo(caller: OpenIdCaller, st: State, db: DB) -> JSONResponse:
+    token = caller.token
+    space_id = token.space_id or await issuer_space_id(st, token.issuer)
+    claims = await storage_for(db, st.keyring).get_user_claims(caller.user.id, space_id)
+    if claims is None:
+        raise InvalidToken("the token's user no longer exists")
+    return JSONResponse(user_claims(claims, token.scopes), headers={"Cache-Control": "no-store"})

@@ -1,7 +1,25 @@
-"""The JSON Web Key Set: GET /jwks.json (RFC 7517)."""
+"""The JSON Web Key Set: GET /jwks.json (RFC 7517 §5).
+
+The public halves of the keys that sign ID tokens: the current key and retired keys still
+within their publication period. The main host and every space host share the keys and serve
+the same set. The first request creates the first key when there is none.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.responses import JSONResponse
 
-router = APIRouter()
+from frontdesk.services import keys
+from frontdesk.web.deps import DB, State
+
+router = APIRouter(tags=["openid"])
+# Short enough that a rotated-in key reaches relying parties soon; they refetch on an unknown
+# kid anyway (OIDC Core §10.1.1).
+CACHE = {"Cache-Control": "public, max-age=300"}
+
+
+@router.get("/jwks.json", summary="The keys that sign ID tokens")
+async def jwks(st: State, db: DB) -> JSONResponse:
+    published = await keys.published_jwks(db, st.keyring, keys.retention_for(st.settings))
+    return JSONResponse({"keys": published}, headers=CACHE)
