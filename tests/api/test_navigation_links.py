@@ -125,6 +125,7 @@ async def test_the_space_shows_links_in_an_iframe_with_context(
     params = {k: v[0] for k, v in parse_qs(urlsplit(src).query).items()}
     assert params["cobot_embed"] == "true" and params["cobot_subdomain"] == "co-up"
     assert params["cobot_user_id"] == world.member.id and params["cobot_locale"] == "en"
+    await assert_context(member, params["frontdesk_context"], world, role="member")
     assert "frame-src 'self' https://app.example" in page.headers["content-security-policy"]
     assert "frame-ancestors 'self'" in page.headers["content-security-policy"]
     assert "fdat_" not in page.text  # no token in the page or the iframe URL
@@ -138,3 +139,17 @@ async def test_the_space_shows_links_in_an_iframe_with_context(
     assert (await outsider.get(f"/navigation/{members_link['id']}")).status_code == 403
     anonymous = await new_browser("co-up.localhost:8000").get(f"/navigation/{members_link['id']}")
     assert anonymous.status_code == 303
+
+
+async def assert_context(browser: Browser, context: str, world: World, role: str) -> None:
+    """The iframe context verifies with the space host's JWKS and says who is looking."""
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    jwks = (await browser.get("/jwks.json")).json()
+    token = jwt.decode(context, KeySet.import_key_set(jwks), algorithms=["RS256"])
+    claims = token.claims
+    assert claims["iss"] == "http://co-up.localhost:8000" and claims["aud"] == world.app.client_id
+    assert claims["sub"] == world.member.id and claims["role"] == role
+    assert claims["space"] == {"id": world.space.id, "subdomain": "co-up"}
+    assert 0 < claims["exp"] - claims["iat"] <= 300

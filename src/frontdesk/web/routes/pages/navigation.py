@@ -14,9 +14,11 @@ from starlette.responses import Response
 
 from frontdesk.errors import NotFound
 from frontdesk.services import navigation
+from frontdesk.services.context import signed_context
 from frontdesk.services.spaces import membership_of
 from frontdesk.web.deps import DB, CurrentSpace, CurrentUser, State
 from frontdesk.web.middleware import PAGE_CSP
+from frontdesk.web.oauth_glue import storage_for
 from frontdesk.web.templating import render
 
 router = APIRouter()
@@ -41,6 +43,14 @@ async def show(
         "cobot_user_id": user.id,
         "cobot_locale": "en",
     }
+    params["frontdesk_context"] = await signed_context(
+        storage_for(db, st.keyring),
+        issuer=request.state.site.origin,
+        link=link,
+        space=space,
+        user=user,
+        role=membership.role,
+    )
     src = navigation.frame_url(link.iframe_url, params)
     parts = urlsplit(link.iframe_url)
     frame_origin = f"{parts.scheme}://{parts.netloc}"
