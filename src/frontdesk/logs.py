@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from urllib.parse import unquote_plus
 from typing import Any
+from urllib.parse import unquote_plus
 
 from uvicorn.config import LOGGING_CONFIG
 

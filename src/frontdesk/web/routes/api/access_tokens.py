@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from frontdesk.oauth.models import TokenInfo
 from frontdesk.oauth.tokens import IssueRequest, issue_access_token
+from frontdesk.services import audit
 from frontdesk.services.spaces import get_by_id_or_subdomain, membership_of
 from frontdesk.store.models import App
 from frontdesk.store.oauth_storage import client_from_row
@@ -62,6 +63,15 @@ async def revoke(token: str, request: Request, st: State, db: DB) -> Response:
     info = await _path_token(request, st, db, token)
     storage = storage_for(db, st.keyring)
     await storage.revoke_token(info.id)
+    await audit.record(
+        db,
+        audit.TOKEN_REVOKED,
+        user_id=info.user_id,
+        app_id=info.client_id,
+        space_id=info.space_id,
+        ip=request.state.client_ip,
+        detail={"token_id": info.id, "via": "api"},
+    )
     await storage.commit()
     return Response(status_code=204)
 
@@ -113,6 +123,15 @@ async def space_token(token: str, request: Request, st: State, db: DB) -> JSONRe
             parent_id=info.id,
             issuer=info.issuer or "",
         ),
+    )
+    await audit.record(
+        db,
+        audit.TOKEN_ISSUED,
+        user_id=info.user_id,
+        app_id=app.client_id,
+        space_id=space.id,
+        ip=request.state.client_ip,
+        detail={"token_id": issued.token_id, "grant_type": "space"},
     )
     await storage.commit()
     return JSONResponse(

@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from frontdesk.oauth.authorize import REQUEST_PARAMS, AuthorizationRequest, RedirectableError
 from frontdesk.oauth.errors import BadAuthorizationRequest, ConsentRequired, LoginRequired
 from frontdesk.oauth.scopes import catalogue
+from frontdesk.services import audit
 from frontdesk.store.models import User
 from frontdesk.web.csrf import CsrfError
 from frontdesk.web.deps import DB, OptionalUser, State, form_str
@@ -109,6 +110,14 @@ async def _handle(
     if decision == "approve":
         url = await endpoint.approve(
             areq, user_id=user.id, auth_time=session.created_at, store=storage, consents=storage
+        )
+        await storage.record_event(
+            audit.CONSENT_GRANTED,
+            user_id=user.id,
+            app_id=areq.client.client_id,
+            space_id=oreq.space_id,
+            ip=oreq.client_ip,
+            detail={"scope": " ".join(areq.scopes)},
         )
         await storage.commit()
         return _redirect(url, 303)

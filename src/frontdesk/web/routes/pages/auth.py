@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response
 
 from frontdesk.errors import FieldError
 from frontdesk.security.passwords import HashingBusy
-from frontdesk.services import accounts
+from frontdesk.services import accounts, audit
 from frontdesk.store.models import User
 from frontdesk.web.deps import DB, OptionalUser, State, checked_form, form_str, safe_next
 from frontdesk.web.state import AppState
@@ -105,9 +105,12 @@ async def login(request: Request, st: State, db: DB, user: OptionalUser) -> Resp
         )
     except HashingBusy:
         return again("The server is busy; try again in a moment.", 503, {"Retry-After": "1"})
+    space_id, ip = getattr(request.state.site.space, "id", None), request.state.client_ip
     if found is None:
         await st.throttle.hit(checks)
+        await audit.record_login_failure(db, email, ip=ip, space_id=space_id)
         return again("Wrong email or password.", 401)
+    await audit.record(db, audit.LOGIN_SUCCEEDED, user_id=found.id, space_id=space_id, ip=ip)
     return await _log_in(request, st, db, found, next_url)
 
 
