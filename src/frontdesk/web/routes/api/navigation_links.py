@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from frontdesk.errors import FieldError, NotFound
 from frontdesk.services import navigation
+from frontdesk.services.spaces import space_url
 from frontdesk.store.models import NavigationLink, Space
 from frontdesk.web.api_auth import ApiError, Caller, require, space_rights
 from frontdesk.web.api_models import ErrorOut, NavigationLinkIn, NavigationLinkOut
@@ -51,7 +52,8 @@ def link_json(st: State, space: Space, link: NavigationLink) -> dict[str, Any]:
         "iframe_url": link.iframe_url,
         "user_editable": link.user_editable,
         "url": f"{origin}/api/navigation_links/{link.id}",
-        "user_url": f"{origin}/navigation/{link.id}",
+        # People open the page on the space's canonical host (its custom domain when set).
+        "user_url": f"{space_url(st.settings, space)}/navigation/{link.id}",
     }
 
 
