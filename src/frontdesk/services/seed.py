@@ -77,6 +77,9 @@ APP_KEYS = frozenset(
         "password_grant",
         "allow_redirect_query",
         "trusted",
+        "require_pkce",
+        "access_token_ttl",
+        "can_introspect",
         "client_id",
         "client_secret",
     }
@@ -163,6 +166,13 @@ def _flag(entry: dict[str, Any], key: str, where: str) -> bool | None:
     raise SeedError(f"{where}.{key}: must be true or false")
 
 
+def _ttl(entry: dict[str, Any], where: str) -> int | None:
+    value = entry.get("access_token_ttl")
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise SeedError(f"{where}.access_token_ttl: must be a number of seconds")
+
+
 def _strings(entry: dict[str, Any], key: str, where: str) -> list[str]:
     value = entry.get(key)
     if value is None:
@@ -212,6 +222,9 @@ async def _seed_app(
             public=bool(_flag(entry, "public", where)),
             allow_redirect_query=bool(_flag(entry, "allow_redirect_query", where)),
             trusted=bool(_flag(entry, "trusted", where)),
+            require_pkce=bool(_flag(entry, "require_pkce", where)),
+            access_token_ttl=_ttl(entry, where),
+            can_introspect=bool(_flag(entry, "can_introspect", where)),
             client_id=client_id,
             client_secret=str(secret) if secret is not None else None,
             registered_via="seed",

@@ -127,12 +127,15 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin, EventStorageMixin):
         return ConsumedCode(code=None, replayed_code_id=known)
 
     async def revoke_tokens_of_code(self, code_id: str) -> int:
+        # The refresh token families the code started go too, with every token refreshed
+        # from them (RFC 6749 §4.1.2, RFC 9700 §4.14.2).
+        families = await self.revoke_refresh_families_of_code(code_id)
         result = await self.db.execute(
             update(AccessToken)
             .where(AccessToken.code_id == code_id, AccessToken.revoked_at.is_(None))
             .values(revoked_at=utcnow())
         )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return families + int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     # ---- tokens ----------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from frontdesk.errors import FieldError
 from frontdesk.oauth.scopes import catalogue, parse_scope
 from frontdesk.security.passwords import HashingBusy
-from frontdesk.services import accounts
+from frontdesk.services import accounts, audit
 from frontdesk.services import apps as app_service
 from frontdesk.store.models import App, LoginSession, User
 from frontdesk.store.types import utcnow
@@ -32,7 +32,7 @@ router = APIRouter()
 REAUTH_WINDOW = timedelta(minutes=10)
 # How long a one-time "show the new credentials" grant stays usable.
 REVEAL_ONCE_SECONDS = 600
-FLAGS = ("password_grant", "public", "allow_redirect_query")
+FLAGS = ("password_grant", "public", "allow_redirect_query", "require_pkce")
 
 
 def _see_other(request: Request, url: str, message: str | None = None) -> RedirectResponse:
@@ -46,6 +46,11 @@ def _app_url(app: App) -> str:
     return f"/oauth2_clients/{app.client_id}"
 
 
+async def _audit(request: Request, db: DB, event: str, user: User, app: App) -> None:
+    await audit.record(db, event, user_id=user.id, app_id=app.client_id, ip=request.state.client_ip)
+    await db.commit()
+
+
 # ---- form values ----------------------------------------------------------------------------
 
 
@@ -54,7 +59,9 @@ def _lines(text: str) -> list[str]:
 
 
 def _form_values(form: FormData) -> dict[str, Any]:
-    values: dict[str, Any] = {k: form_str(form, k) for k in ("name", "name_in_space", "main_url")}
+    values: dict[str, Any] = {
+        k: form_str(form, k) for k in ("name", "name_in_space", "main_url", "access_token_ttl")
+    }
     values["redirect_uris"] = form_str(form, "redirect_uris")
     values["scopes"] = [s for s in form.getlist("scope") if isinstance(s, str)]
     for flag in FLAGS:
@@ -72,6 +79,8 @@ def _app_values(app: App) -> dict[str, Any]:
         "password_grant": app.password_grant,
         "public": app.public,
         "allow_redirect_query": app.allow_redirect_query,
+        "require_pkce": app.require_pkce or app.public,
+        "access_token_ttl": str(app.access_token_ttl) if app.access_token_ttl else "",
     }
 
 
@@ -200,6 +209,8 @@ async def create_app(request: Request, site: MainSite, st: State, db: DB, user: 
             password_grant=values["password_grant"] and not public,
             public=public,
             allow_redirect_query=values["allow_redirect_query"],
+            require_pkce=values["require_pkce"],
+            access_token_ttl=values["access_token_ttl"],
         )
     except FieldError as exc:
         return render(
@@ -236,6 +247,8 @@ async def update_app(
         "redirect_uris": _lines(values["redirect_uris"]),
         "scopes": values["scopes"],
         "allow_redirect_query": values["allow_redirect_query"],
+        "require_pkce": values["require_pkce"],
+        "access_token_ttl": values["access_token_ttl"],
     }
     if not app.public:
         changes["password_grant"] = values["password_grant"]
@@ -296,6 +309,7 @@ async def new_secret(
         await app_service.regenerate_secret(db, st.keyring, app)
     except FieldError as exc:
         return _see_other(request, _app_url(app), exc.message)
+    await _audit(request, db, audit.CLIENT_SECRET_REGENERATED, user, app)
     await _grant_reveal_once(request, db, app)
     return _see_other(
         request, _app_url(app), "Created a new client secret; the old one no longer works. Copy it now."
@@ -311,11 +325,14 @@ async def test_token(
     action = form_str(form, "action")
     if action == "revoke":
         revoked = await app_service.revoke_test_token(db, app)
+        if revoked:
+            await _audit(request, db, audit.TEST_TOKEN_REVOKED, user, app)
         return _see_other(
             request, _app_url(app), "Revoked the test token." if revoked else "There was no test token."
         )
     if action == "create":
         await app_service.recreate_test_token(db, st.keyring, app)
+        await _audit(request, db, audit.TEST_TOKEN_CREATED, user, app)
         await _grant_reveal_once(request, db, app)
         return _see_other(
             request, _app_url(app), "Created a new test token; any previous one is revoked. Copy it now."

@@ -1,0 +1,86 @@
+"""Token introspection, RFC 7662.
+
+``POST /oauth/introspect`` with ``token`` and an optional ``token_type_hint``. The caller is
+an authenticated client (§2.1; as at the token endpoint, with the same limit on failures).
+An app may introspect its own tokens; an app marked ``can_introspect`` (a resource server,
+set through the CLI or a seed file) may introspect any token. For anything else the answer is
+``{"active": false}``, exactly as for unknown, revoked, rotated or expired tokens (§2.2), so
+an app learns nothing about tokens that are not its business.
+
+An active token is described by (§2.2):
+
+* ``active`` (true), ``scope`` (space-separated), ``client_id``;
+* ``sub`` (the user's id) and ``username`` (the user's email);
+* ``token_type``: ``"bearer"`` for access tokens, ``"refresh_token"`` for refresh tokens;
+* ``iat``; ``exp`` only for tokens that expire; ``iss``, the issuer (host) the token was
+  obtained at, when it is known;
+* ``space``: for a *space token*, the subdomain of the one space it reaches. User tokens have
+  no ``space`` member at all (they reach every space their user belongs to).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from frontdesk.oauth.config import OAuthConfig
+from frontdesk.oauth.errors import InvalidRequest
+from frontdesk.oauth.models import TokenInfo
+from frontdesk.oauth.request import OAuthRequest, token_params
+from frontdesk.oauth.revocation import authenticate_client, find_token
+from frontdesk.oauth.scopes import format_scope
+from frontdesk.oauth.storage import Limiter, RefreshTokenRecord, Storage
+
+INACTIVE: dict[str, Any] = {"active": False}
+
+
+def _timestamp(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _live(token: TokenInfo | RefreshTokenRecord, now: datetime) -> bool:
+    if isinstance(token, RefreshTokenRecord):
+        return token.active(now)
+    return not token.revoked and (token.expires_at is None or token.expires_at > now)
+
+
+class IntrospectionEndpoint:
+    def __init__(self, config: OAuthConfig, *, client_limiter: Limiter | None = None) -> None:
+        self.config = config
+        self.client_limiter = client_limiter
+
+    async def handle(self, request: OAuthRequest, storage: Storage) -> dict[str, Any]:
+        """The introspection response body (§2.2)."""
+        if request.method != "POST":
+            raise InvalidRequest("the introspection endpoint accepts POST only")
+        params = token_params(request, strict=self.config.strict)
+        client = await authenticate_client(storage, request, params, self.client_limiter)
+        raw = params.get("token")
+        if raw is None:
+            raise InvalidRequest("missing parameter 'token'")
+        token = await find_token(storage, raw, params.get("token_type_hint"))
+        if token is None or not _live(token, self.config.clock()):
+            return dict(INACTIVE)
+        if token.client_id != client.client_id and not client.can_introspect:
+            return dict(INACTIVE)
+        user = await storage.get_user_claims(token.user_id, token.space_id)
+        if user is None:
+            return dict(INACTIVE)
+        body: dict[str, Any] = {
+            "active": True,
+            "scope": format_scope(token.scopes),
+            "client_id": token.client_id,
+            "sub": token.user_id,
+            "username": user.email,
+            "token_type": "refresh_token" if isinstance(token, RefreshTokenRecord) else "bearer",
+            "iat": _timestamp(token.created_at),
+        }
+        if token.expires_at is not None:
+            body["exp"] = _timestamp(token.expires_at)
+        if token.issuer:
+            body["iss"] = token.issuer
+        if token.space_id is not None:
+            if user.space is None:  # the space is gone
+                return dict(INACTIVE)
+            body["space"] = user.space.subdomain
+        return body

@@ -1,0 +1,116 @@
+"""Token revocation, RFC 7009.
+
+``POST /oauth/revoke`` with ``token`` and an optional ``token_type_hint`` (``access_token`` or
+``refresh_token``; any other hint is ignored, §2.1: the server searches all its tokens anyway).
+The client authenticates as at the token endpoint (a public client by its ``client_id``), with
+the same limit on failed attempts.
+
+The answer is 200 with an empty body whether or not anything was revoked (§2.2): for an
+unknown token, one already revoked, and also for another client's token, which is left alone
+(§2.1: the server "verifies whether the token was issued to the client making the revocation
+request"; cf. django-oauth-toolkit #727). Telling the caller that it is someone else's would
+reveal that the token exists.
+
+What goes (cf. django-oauth-toolkit #746): revoking a refresh token revokes its whole family,
+every refresh token and access token of that grant; revoking an access token that belongs to a
+family revokes the family too, so the refresh token cannot mint a new one. An access token
+without a family (an app whose tokens never expire) is revoked alone.
+"""
+
+from __future__ import annotations
+
+from frontdesk.oauth import client_auth
+from frontdesk.oauth.config import OAuthConfig
+from frontdesk.oauth.errors import InvalidClient, InvalidRequest
+from frontdesk.oauth.models import Client, TokenInfo
+from frontdesk.oauth.request import OAuthRequest, Params, token_params
+from frontdesk.oauth.storage import ClientStore, Limiter, RefreshTokenRecord, Storage
+
+ACCESS_TOKEN = "access_token"
+REFRESH_TOKEN = "refresh_token"
+
+
+async def authenticate_client(
+    storage: ClientStore, request: OAuthRequest, params: Params, limiter: Limiter | None
+) -> Client:
+    """Client authentication for the revocation and introspection endpoints: the token
+    endpoint's methods and its limit on failures per client and address (RFC 6749 §2.3.1)."""
+    keys = {"client": params.get("client_id") or "", "address": request.client_ip}
+    if limiter is not None:
+        wait = await limiter.retry_after(keys)
+        if wait is not None:
+            raise InvalidClient("too many failed attempts", status_code=429, retry_after=wait)
+    try:
+        client, _creds = await client_auth.authenticate(storage, request, params)
+    except InvalidClient:
+        if limiter is not None:
+            await limiter.failed(keys)
+        raise
+    return client
+
+
+def lookup_order(hint: str | None) -> tuple[str, str]:
+    """Which kind to look for first: the hint's, when it names one we know (§2.1)."""
+    if hint == REFRESH_TOKEN:
+        return (REFRESH_TOKEN, ACCESS_TOKEN)
+    return (ACCESS_TOKEN, REFRESH_TOKEN)
+
+
+async def find_token(storage: Storage, raw: str, hint: str | None) -> TokenInfo | RefreshTokenRecord | None:
+    """The access or refresh token ``raw`` is, searching the hinted kind first."""
+    for kind in lookup_order(hint):
+        found: TokenInfo | RefreshTokenRecord | None
+        if kind == ACCESS_TOKEN:
+            found = await storage.lookup_token(raw)
+        else:
+            found = await storage.find_refresh_token(raw)
+        if found is not None:
+            return found
+    return None
+
+
+class RevocationEndpoint:
+    def __init__(self, config: OAuthConfig, *, client_limiter: Limiter | None = None) -> None:
+        self.config = config
+        self.client_limiter = client_limiter
+
+    async def handle(self, request: OAuthRequest, storage: Storage) -> bool:
+        """Revoke what the authenticated client may; True when something was revoked now.
+        The caller answers 200 either way."""
+        if request.method != "POST":
+            raise InvalidRequest("the revocation endpoint accepts POST only")
+        params = token_params(request, strict=self.config.strict)
+        client = await authenticate_client(storage, request, params, self.client_limiter)
+        raw = params.get("token")
+        if raw is None:
+            raise InvalidRequest("missing parameter 'token'")
+        found = await find_token(storage, raw, params.get("token_type_hint"))
+        if found is None or found.client_id != client.client_id:
+            return False
+        revoked = await revoke(storage, found)
+        if revoked:
+            detail = {"token_id": found.id, "via": "revocation"}
+            if found.family_id is not None:
+                detail["family_id"] = found.family_id
+            await storage.record_event(
+                "token.revoked",
+                user_id=found.user_id,
+                app_id=found.client_id,
+                space_id=found.space_id,
+                ip=request.client_ip,
+                detail=detail,
+            )
+        await storage.commit()
+        return revoked
+
+
+async def revoke(storage: Storage, token: TokenInfo | RefreshTokenRecord) -> bool:
+    """Revoke the token, and its family when it has one."""
+    if isinstance(token, RefreshTokenRecord):
+        return await storage.revoke_refresh_family(token.family_id) > 0
+    if token.family_id is not None:
+        return await storage.revoke_refresh_family(token.family_id) > 0
+    if token.revoked:
+        return False
+    await storage.revoke_token(token.id)
+    return True
