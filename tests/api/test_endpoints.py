@@ -163,3 +163,47 @@ async def test_membership_endpoints_need_scope_and_admin(browser: Browser, world
         headers={**bearer(await issue(world.outsider)), "host": "other.localhost"},
     )
     assert other_space_member.status_code == 404
+
+
+async def test_space_tokens_never_expire_and_delete_revokes_the_refresh_family(
+    browser: Browser, world: World, issue: Any, db: Any, state: Any
+) -> None:
+    from frontdesk.services import apps
+    from tests.oauth_support import TOKEN_URL
+    from tests.support import PASSWORD
+
+    app = await apps.get_app(db, world.app.client_id)
+    assert app is not None
+    await apps.update_app(db, app, access_token_ttl=600)
+    granted = await browser.post(
+        TOKEN_URL,
+        data={
+            "grant_type": "password",
+            "username": "admin@example.com",
+            "password": PASSWORD,
+            "client_id": world.app.client_id,
+            "client_secret": world.app.client_secret,
+            "scope": "read_user",
+        },
+    )
+    body = granted.json()
+    assert body["expires_in"] == 600 and "refresh_token" in body
+    space = await browser.post(f"/api/access_tokens/{body['access_token']}/space", json={"space_id": "co-up"})
+    from sqlalchemy import select
+
+    from frontdesk.store.models import AccessToken
+
+    row = (await db.execute(select(AccessToken).where(AccessToken.grant_type == "space"))).scalar_one()
+    assert space.status_code == 201 and row.expires_at is None
+    assert (await browser.delete(f"/api/access_tokens/{body['access_token']}")).status_code == 204
+    refreshed = await browser.post(
+        TOKEN_URL,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": body["refresh_token"],
+            "client_id": world.app.client_id,
+            "client_secret": world.app.client_secret,
+        },
+    )
+    assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+    assert (await browser.get("/api/user", headers=bearer(space.json()["token"]))).status_code == 200

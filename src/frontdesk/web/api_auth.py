@@ -18,7 +18,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.oauth.bearer import extract_token
-from frontdesk.oauth.errors import InsufficientScope, InvalidToken, OAuthError
+from frontdesk.oauth.errors import InvalidToken, OAuthError
 from frontdesk.oauth.models import TokenInfo
 from frontdesk.services.spaces import membership_of
 from frontdesk.services.throttle import Rule

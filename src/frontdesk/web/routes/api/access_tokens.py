@@ -10,6 +10,7 @@ be valid and be that token or one of the same user and app.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -63,6 +64,8 @@ async def revoke(token: str, request: Request, st: State, db: DB) -> Response:
     info = await _path_token(request, st, db, token)
     storage = storage_for(db, st.keyring)
     await storage.revoke_token(info.id)
+    if info.family_id is not None:  # its refresh token and siblings go with it
+        await storage.revoke_refresh_family(info.family_id)
     await audit.record(
         db,
         audit.TOKEN_REVOKED,
@@ -115,7 +118,9 @@ async def space_token(token: str, request: Request, st: State, db: DB) -> JSONRe
         storage,
         st.oauth.config,
         IssueRequest(
-            client=client_from_row(app),
+            # Space tokens are installation credentials: they never expire, even for apps
+            # whose user tokens do (they cannot be refreshed, only exchanged again).
+            client=dataclasses.replace(client_from_row(app), access_token_ttl=None),
             user_id=info.user_id,
             scopes=info.scopes,
             grant_type="space",
