@@ -212,9 +212,12 @@ class AuthorizationEndpoint:
         auth_time: datetime,
         store: CodeStore,
         consents: ConsentStore,
+        remember: bool = True,
     ) -> str:
-        """Record consent, mint a single-use code and return the redirect URL (§4.1.2)."""
-        await consents.remember_consent(user_id, areq.client.client_id, areq.space_id, areq.scopes)
+        """Record consent (unless it is already on record), mint a single-use code and return
+        the redirect URL (§4.1.2)."""
+        if remember:
+            await consents.remember_consent(user_id, areq.client.client_id, areq.space_id, areq.scopes)
         raw = new_secret(CODE_PREFIX)
         now = self.config.clock()
         await store.save_code(

@@ -8,6 +8,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from frontdesk.settings import Settings
+from frontdesk.store import sqlite_writes
+from frontdesk.store.cache import CacheBus
 
 
 class DatabaseNotMigrated(RuntimeError):
@@ -40,12 +42,21 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine = create_engine(settings)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.cache = CacheBus()
+        info: dict[str, Any] = {"cache_bus": self.cache}
+        if settings.is_sqlite:
+            info[sqlite_writes.KEY] = sqlite_writes.WriteLock()
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
 
     def session(self) -> AsyncSession:
         return self.sessionmaker()
 
+    def start_background(self) -> None:
+        """Start polling for invalidations from other workers (inside the event loop)."""
+        self.cache.start(self.sessionmaker)
+
     async def dispose(self) -> None:
+        await self.cache.stop(self.sessionmaker)
         await self.engine.dispose()
 
     async def check_migrated(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from frontdesk.security.randoms import new_id
@@ -272,3 +272,17 @@ class NavigationLink(Base):
     iframe_url: Mapped[str] = mapped_column(String(2000))
     user_editable: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CacheEvent(Base):
+    """A write that makes cached reads stale (a token revoked, a membership changed, …).
+    Every worker polls this table and drops the named cache, so invalidation reaches all
+    workers and hosts sharing the database within the polling interval."""
+
+    __tablename__ = "cache_events"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -11,6 +11,7 @@ from frontdesk.oauth.models import Client, CodeRecord, ConsumedCode, NewCode, Ne
 from frontdesk.oauth.scopes import format_scope, parse_scope
 from frontdesk.security.keyring import Keyring
 from frontdesk.store.audit_storage import EventStorageMixin
+from frontdesk.store.cache import APPS, CONSENTS, MISSING, TOKENS, cache_for
 from frontdesk.store.key_storage import KeyStorageMixin
 from frontdesk.store.models import AccessToken, App, AuthorizationCode, Consent, User
 from frontdesk.store.refresh_storage import RefreshStorageMixin
@@ -64,20 +65,33 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin, EventStorageMixin):
 
     # ---- clients ---------------------------------------------------------------------------
 
-    async def get_client(self, client_id: str) -> Client | None:
-        if not client_id or len(client_id) > 64:
-            return None
+    async def _client_entry(self, client_id: str) -> tuple[Client, str | None] | None:
+        """The client and its secret digest, cached per worker (invalidated on app changes)."""
+        cache = cache_for(self.db, APPS)
+        if cache is not None:
+            hit = cache.get(client_id)
+            if hit is not MISSING:
+                return hit  # type: ignore[no-any-return]
+            generation = cache.generation
         row = (
             await self.db.execute(
                 select(App, User.name).join(User, User.id == App.owner_id).where(App.client_id == client_id)
             )
         ).first()
-        return client_from_row(row[0], row[1]) if row else None
+        entry = (client_from_row(row[0], row[1]), row[0].secret_digest) if row else None
+        if cache is not None:
+            cache.put(client_id, entry, generation)
+        return entry
+
+    async def get_client(self, client_id: str) -> Client | None:
+        if not client_id or len(client_id) > 64:
+            return None
+        entry = await self._client_entry(client_id)
+        return entry[0] if entry else None
 
     async def check_client_secret(self, client: Client, secret: str) -> bool:
-        stored = (
-            await self.db.execute(select(App.secret_digest).where(App.client_id == client.client_id))
-        ).scalar_one_or_none()
+        entry = await self._client_entry(client.client_id)
+        stored = entry[1] if entry else None
         presented = self.keyring.digest(secret)
         if stored is None:
             hmac.compare_digest(presented, presented)  # same work either way
@@ -161,10 +175,22 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin, EventStorageMixin):
         return row.id
 
     async def lookup_token(self, raw: str) -> TokenInfo | None:
+        """One indexed lookup by digest, cached per worker; revocations anywhere invalidate
+        the cache on every worker within a second (see :mod:`frontdesk.store.cache`)."""
+        digest = self.keyring.digest(raw)
+        cache = cache_for(self.db, TOKENS)
+        if cache is not None:
+            hit = cache.get(digest)
+            if hit is not MISSING:
+                return hit  # type: ignore[no-any-return]
+            generation = cache.generation
         row = (
-            await self.db.execute(select(AccessToken).where(AccessToken.digest == self.keyring.digest(raw)))
+            await self.db.execute(select(AccessToken).where(AccessToken.digest == digest))
         ).scalar_one_or_none()
-        return token_info(row) if row else None
+        info = token_info(row) if row else None
+        if cache is not None and info is not None:
+            cache.put(digest, info, generation)
+        return info
 
     async def revoke_token(self, token_id: str) -> None:
         await self.db.execute(
@@ -184,8 +210,18 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin, EventStorageMixin):
         return (await self.db.execute(stmt)).scalars().first()
 
     async def granted_scopes(self, user_id: str, client_id: str, space_id: str | None) -> frozenset[str]:
+        cache = cache_for(self.db, CONSENTS)
+        key = (user_id, client_id, space_id)
+        if cache is not None:
+            hit = cache.get(key)
+            if hit is not MISSING:
+                return hit  # type: ignore[no-any-return]
+            generation = cache.generation
         consent = await self._consent(user_id, client_id, space_id)
-        return frozenset(parse_scope(consent.scope)) if consent else frozenset()
+        granted = frozenset(parse_scope(consent.scope)) if consent else frozenset()
+        if cache is not None:
+            cache.put(key, granted, generation)
+        return granted
 
     async def remember_consent(
         self, user_id: str, client_id: str, space_id: str | None, scopes: tuple[str, ...]

@@ -22,8 +22,9 @@ from frontdesk.oauth.errors import InvalidToken, OAuthError
 from frontdesk.oauth.models import TokenInfo
 from frontdesk.services.spaces import membership_of
 from frontdesk.services.throttle import Rule
+from frontdesk.store.cache import MISSING, PROFILES, cache_for
 from frontdesk.store.models import Membership, Space, User
-from frontdesk.web.deps import DB, get_state
+from frontdesk.web.deps import get_state
 from frontdesk.web.oauth_glue import form_pairs, storage_for
 
 
@@ -50,13 +51,22 @@ def rate_rule(name: str, spec: str) -> Rule | None:
     return Rule.parse(name, spec) if spec else None
 
 
+@dataclass(frozen=True, slots=True)
+class Person:
+    """The user a token acts for (a snapshot, cached per worker)."""
+
+    id: str
+    email: str
+    name: str
+
+
 @dataclass
 class Caller:
     """Who is calling the API: the validated token and the user it acts for."""
 
     token: TokenInfo
     raw: str
-    user: User
+    user: Person
 
 
 async def presented_token(request: Request) -> str | None:
@@ -71,25 +81,49 @@ async def caller_for(request: Request, db: AsyncSession, raw: str | None) -> Cal
     st = get_state(request)
     info = await st.oauth.bearer.validate(raw, storage_for(db, st.keyring).lookup_token)
     assert raw is not None
-    user = await db.get(User, info.user_id)
-    if user is None:
-        raise InvalidToken("the token's user no longer exists")
-    if info.space_id is not None:
-        user = await _space_token_actor(db, info.space_id, user)
+    if info.space_id is None:
+        user = await _person(db, info.user_id)
+    else:
+        user = await _space_token_actor(db, info.space_id, info.user_id)
+    st.db.cache.touch(info.id)
     request.state.api_caller = info
     return Caller(token=info, raw=raw, user=user)
 
 
-async def _space_token_actor(db: AsyncSession, space_id: str, creator: User) -> User:
-    membership = await membership_of(db, space_id, creator.id)
-    if membership is not None and membership.role == "admin":
-        return creator
-    space = await db.get(Space, space_id)
-    if space is None:
-        raise InvalidToken("the token's space no longer exists")
-    owner = await db.get(User, space.owner_id)
-    assert owner is not None
-    return owner
+async def _cached(db: AsyncSession, key: tuple[str, ...], load: Callable[[], Awaitable[Person]]) -> Person:
+    cache = cache_for(db, PROFILES)
+    if cache is not None:
+        hit = cache.get(key)
+        if hit is not MISSING:
+            return hit  # type: ignore[no-any-return]
+        generation = cache.generation
+    person = await load()
+    if cache is not None:
+        cache.put(key, person, generation)
+    return person
+
+
+async def _person(db: AsyncSession, user_id: str) -> Person:
+    async def load() -> Person:
+        user = await db.get(User, user_id)
+        if user is None:
+            raise InvalidToken("the token's user no longer exists")
+        return Person(id=user.id, email=user.email, name=user.name)
+
+    return await _cached(db, ("user", user_id), load)
+
+
+async def _space_token_actor(db: AsyncSession, space_id: str, creator_id: str) -> Person:
+    async def load() -> Person:
+        membership = await membership_of(db, space_id, creator_id)
+        if membership is not None and membership.role == "admin":
+            return await _person(db, creator_id)
+        space = await db.get(Space, space_id)
+        if space is None:
+            raise InvalidToken("the token's space no longer exists")
+        return await _person(db, space.owner_id)
+
+    return await _cached(db, ("actor", space_id, creator_id), load)
 
 
 async def _rate_limit(request: Request, token: TokenInfo) -> None:
@@ -103,15 +137,43 @@ async def _rate_limit(request: Request, token: TokenInfo) -> None:
         raise RateLimited(f"too many requests; retry in {wait} seconds", retry_after=wait)
 
 
-def require(scope: str | None) -> Callable[[Request, AsyncSession], Awaitable[Caller]]:
-    """A dependency: a valid bearer token (RFC 6750 §2) holding ``scope`` (§3.1)."""
+def _cached_caller(request: Request, raw: str) -> Caller | None:
+    """The caller from this worker's caches alone (no database session at all), or None."""
+    st = get_state(request)
+    caches = st.db.cache
+    info = caches.tokens.get(st.keyring.digest(raw))
+    if info is MISSING or info is None or info.revoked:
+        return None
+    if info.expires_at is not None and info.expires_at <= st.oauth.bearer.clock():
+        return None
+    key = ("user", info.user_id) if info.space_id is None else ("actor", info.space_id, info.user_id)
+    person = caches.profiles.get(key)
+    if person is MISSING:
+        return None
+    caches.touch(info.id)
+    request.state.api_caller = info
+    return Caller(token=info, raw=raw, user=person)
 
-    async def dependency(request: Request, db: DB) -> Caller:
-        caller = await caller_for(request, db, await presented_token(request))
-        await _rate_limit(request, caller.token)
-        if scope is not None:
-            get_state(request).oauth.bearer.require_scope(caller.token, scope)
-        return caller
+
+async def authenticate(request: Request, scope: str | None) -> Caller:
+    """A valid bearer token (RFC 6750 §2) holding ``scope`` (§3.1), within the rate limit."""
+    raw = await presented_token(request)
+    st = get_state(request)
+    caller = _cached_caller(request, raw) if raw is not None else None
+    if caller is None:
+        async with st.db.session() as db:
+            caller = await caller_for(request, db, raw)
+    await _rate_limit(request, caller.token)
+    if scope is not None:
+        st.oauth.bearer.require_scope(caller.token, scope)
+    return caller
+
+
+def require(scope: str | None) -> Callable[[Request], Awaitable[Caller]]:
+    """A dependency around :func:`authenticate`."""
+
+    async def dependency(request: Request) -> Caller:
+        return await authenticate(request, scope)
 
     return dependency
 

@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if check_schema:
             await state.db.check_migrated()
+        state.db.start_background()
         yield
         await state.db.dispose()
 
@@ -118,26 +119,27 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     )
     app.state.frontdesk = state
 
+    # Hot API and protocol routes first: routing tries routes in order.
     app.include_router(health.router)
-    app.include_router(home.router)
-    app.include_router(auth.router)
-    app.include_router(spaces.router)
-    app.include_router(apps.router)
-    app.include_router(authorize.router)
-    app.include_router(token.router)
     app.include_router(user.router)
-    app.include_router(api_spaces.router)
+    app.include_router(token.router)
+    app.include_router(authorize.router)
     app.include_router(access_tokens.router)
+    app.include_router(api_spaces.router)
+    app.include_router(navigation_links.router)
     app.include_router(userinfo.router)
     app.include_router(revocation.router)
     app.include_router(introspection.router)
     app.include_router(metadata.router)
     app.include_router(jwks.router)
     app.include_router(registration.router)
+    app.include_router(home.router)
+    app.include_router(auth.router)
+    app.include_router(spaces.router)
+    app.include_router(apps.router)
     app.include_router(account.router)
     app.include_router(space_apps.router)
     app.include_router(navigation.router)
-    app.include_router(navigation_links.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(LoginRequired)

@@ -27,7 +27,12 @@ def get_state(request: Request) -> AppState:
     return request.app.state.frontdesk  # type: ignore[no-any-return]
 
 
-State = Annotated[AppState, Depends(get_state)]
+async def _state(request: Request) -> AppState:
+    # Dependencies are async on purpose: FastAPI runs plain ``def`` ones in a thread pool.
+    return get_state(request)
+
+
+State = Annotated[AppState, Depends(_state)]
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
@@ -38,7 +43,7 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
 DB = Annotated[AsyncSession, Depends(get_db)]
 
 
-def get_site(request: Request) -> Site:
+async def get_site(request: Request) -> Site:
     return request.state.site  # type: ignore[no-any-return]
 
 
@@ -82,13 +87,13 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return target
 
 
-def main_site(site: CurrentSite) -> Site:
+async def main_site(site: CurrentSite) -> Site:
     if not site.is_main:
         raise HTTPException(404)
     return site
 
 
-def space_site(site: CurrentSite) -> Site:
+async def space_site(site: CurrentSite) -> Site:
     if site.is_main:
         raise HTTPException(404)
     return site

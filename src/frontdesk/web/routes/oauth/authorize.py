@@ -92,8 +92,14 @@ async def _handle(
     session = request.state.login_session
     if decision is None:
         if not await endpoint.consent_needed(areq, user.id, storage):
+            # Consent on record already covers this request: nothing to remember again.
             url = await endpoint.approve(
-                areq, user_id=user.id, auth_time=session.created_at, store=storage, consents=storage
+                areq,
+                user_id=user.id,
+                auth_time=session.created_at,
+                store=storage,
+                consents=storage,
+                remember=False,
             )
             await storage.commit()
             return _redirect(url, 302)

@@ -1,0 +1,119 @@
+"""Revocation reaches every worker process within a second (the per-worker token cache)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import FRONTDESK, free_port, server_env, start, wait_ready
+from tests.support import PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+
+def seed(env: dict[str, str], cwd: Path) -> str:
+    def cli(*args: str) -> dict[str, object]:
+        out = subprocess.run(
+            [FRONTDESK, *args, "--json"], env=env, cwd=cwd, check=True, capture_output=True, text=True
+        )
+        return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+    suffix = os.urandom(3).hex()
+    cli("users", "create", f"mw-{suffix}@example.com", "--password", PASSWORD)
+    app = cli(
+        "clients",
+        "create",
+        f"MW {suffix}",
+        "--owner",
+        f"mw-{suffix}@example.com",
+        "--redirect-uri",
+        "https://app.example/cb",
+        "--scope",
+        "read_user",
+    )
+    return str(app["test_access_token"])
+
+
+def status(port: int, token: str) -> int:
+    # A new connection each time, so the kernel spreads the requests over the workers.
+    with httpx.Client(timeout=5) as c:
+        return c.get(
+            f"http://127.0.0.1:{port}/api/user",
+            headers={"authorization": f"Bearer {token}", "host": f"localhost:{port}"},
+        ).status_code
+
+
+def assert_revocation_spreads(ports: list[int], token: str) -> None:
+    for _ in range(30):  # warm the caches of every worker
+        for port in ports:
+            assert status(port, token) == 200
+    first = ports[0]
+    with httpx.Client() as c:
+        revoked = c.delete(
+            f"http://127.0.0.1:{first}/api/access_tokens/{token}", headers={"host": f"localhost:{first}"}
+        )
+    assert revoked.status_code == 204
+    start_at = time.monotonic()
+    late = []
+    while time.monotonic() - start_at < 2.0:
+        for port in ports:
+            code = status(port, token)
+            if time.monotonic() - start_at > 1.0:
+                late.append(code)
+    assert late and set(late) == {401}, late
+
+
+@pytest.fixture
+def servers(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[list[int], dict[str, str]]]:
+    procs: list[subprocess.Popen[bytes]] = []
+    ports: list[int] = []
+    extra: dict[str, str] = {}
+    layout = request.param
+    if layout == "postgresql-two-servers":
+        url = os.environ.get("FRONTDESK_TEST_DATABASE_URL")
+        if not url:
+            pytest.skip(
+                "set FRONTDESK_TEST_DATABASE_URL (as .ci/run does) for the two-server PostgreSQL case"
+            )
+        extra["FRONTDESK_DATABASE_URL"] = url
+        redis = os.environ.get("FRONTDESK_TEST_REDIS_URL")
+        if redis:
+            extra["FRONTDESK_REDIS_URL"] = redis
+    first_port = free_port()
+    env = server_env(tmp_path, first_port, **extra)
+    subprocess.run([FRONTDESK, "db", "upgrade"], env=env, cwd=tmp_path, check=True, capture_output=True)
+    counts = [2] if layout == "sqlite-two-workers" else [1, 1]
+    try:
+        for workers in counts:
+            port = first_port if not ports else free_port()
+            proc = start(
+                tmp_path,
+                port,
+                {**env, "FRONTDESK_PUBLIC_URL": f"http://localhost:{port}"},
+                "--workers",
+                str(workers),
+            )
+            procs.append(proc)
+            wait_ready(port, proc)
+            ports.append(port)
+        yield ports, env
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(15)
+
+
+@pytest.mark.parametrize("servers", ["sqlite-two-workers", "postgresql-two-servers"], indirect=True)
+def test_revocation_reaches_every_worker_within_a_second(
+    servers: tuple[list[int], dict[str, str]], tmp_path: Path
+) -> None:
+    ports, env = servers
+    token = seed(env, tmp_path)
+    assert_revocation_spreads(ports, token)
