@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     # How many hashes may run at once; the rest wait (bounded) so logins cannot starve the API.
     hash_concurrency: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
     hash_queue_limit: int = 64
+    # Scheduling priority of hashing threads (0..19): the API keeps priority over a login flood.
+    hash_nice: int = Field(default=10, ge=0, le=19)
 
     # Login throttling (failures), checked before any hashing. `limits` syntax.
     login_failures_per_account: str = "10/15 minutes"

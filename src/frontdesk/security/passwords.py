@@ -1,22 +1,36 @@
 """Argon2id password hashing, off the event loop and capped.
 
-Hashes run in worker threads (argon2-cffi releases the GIL) behind a capacity limiter, so a
-flood of logins or password grants can use at most ``hash_concurrency`` cores and never
-starves other requests. Callers beyond ``queue_limit`` waiting are refused at once with
-:class:`HashingBusy` rather than queueing without bound.
+Hashes run in a small dedicated thread pool (argon2-cffi releases the GIL) of
+``hash_concurrency`` threads, so a flood of logins or password grants uses at most that many
+cores, and the threads run at a lower scheduling priority (nice 10, per thread on Linux): the
+event loop, which serves every other request, wins the CPU whenever it needs it, while hashing
+uses what is left (``FRONTDESK_HASH_NICE``, 0 to switch off). A dedicated pool also bounds
+memory: Argon2 allocates ``memory_kib`` per hash and the C allocator keeps an arena per
+thread. Callers beyond ``queue_limit`` waiting are refused at once with :class:`HashingBusy`
+rather than queueing without bound.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-import anyio
-import anyio.to_thread
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 T = TypeVar("T")
+
+
+def _lower_priority(nice: int) -> None:
+    """Run this hashing thread at a lower priority (Linux applies setpriority per thread)."""
+    if nice:
+        with contextlib.suppress(AttributeError, OSError):  # elsewhere: the default priority
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
 class HashingBusy(Exception):
@@ -35,23 +49,21 @@ class Passwords:
         parallelism: int,
         concurrency: int,
         queue_limit: int = 64,
+        nice: int = 10,
     ) -> None:
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
-        self._concurrency = concurrency
         self._queue_limit = queue_limit
-        self._limiter: anyio.CapacityLimiter | None = None
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, concurrency),
+            thread_name_prefix="argon2",
+            initializer=_lower_priority,
+            initargs=(nice,),
+        )
         self._waiting = 0
         # Verified against when the account does not exist, so unknown users cost the same.
         self._dummy_hash = self._hasher.hash("frontdesk dummy password")
-
-    @property
-    def limiter(self) -> anyio.CapacityLimiter:
-        # Created lazily: a limiter belongs to the event loop that first uses it.
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self._concurrency)
-        return self._limiter
 
     def hash_sync(self, password: str) -> str:
         return self._hasher.hash(password)
@@ -68,7 +80,7 @@ class Passwords:
             raise HashingBusy
         self._waiting += 1
         try:
-            return await anyio.to_thread.run_sync(func, *args, limiter=self.limiter)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
         finally:
             self._waiting -= 1
 

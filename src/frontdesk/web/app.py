@@ -79,6 +79,7 @@ def build_state(settings: Settings) -> AppState:
             parallelism=settings.argon2_parallelism,
             concurrency=settings.hash_concurrency,
             queue_limit=settings.hash_queue_limit,
+            nice=settings.hash_nice,
         ),
         throttle=throttle,
         resolver=SiteResolver(settings, by_subdomain, by_domain),
