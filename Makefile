@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint install clean bench
+.PHONY: run test lint install clean bench bench-peers
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ lint: $(STAMP)
 ## The whole suite: lint, types, tests (SQLite; PostgreSQL too when FRONTDESK_TEST_DATABASE_URL is set).
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Benchmarks (see docs/performance.md): Frontdesk alone, then against the peers.
+bench: $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[bench]'
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-peers: $(STAMP)
+	bench/peers.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

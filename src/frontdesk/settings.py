@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # Addresses (IPs or CIDR networks) whose X-Forwarded-For/-Proto/-Host headers are trusted.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     redis_url: str | None = None
+    # Database connections per worker (and as many again in bursts). With PostgreSQL keep
+    # workers x 2 x db_pool_size below the server's max_connections.
+    db_pool_size: int = Field(default=10, ge=1, le=200)
 
     # Sessions
     session_days: int = 14

@@ -117,3 +117,18 @@ async def test_space_only_pages_are_not_on_the_main_host(spaces: None, browser: 
 async def test_main_only_pages_are_not_on_space_hosts(spaces: None, new_browser: Any) -> None:
     b = new_browser("co-up.localhost:8000")
     assert (await b.get("/spaces/new")).status_code == 404
+
+
+async def test_domain_check_for_on_demand_tls(spaces: None, browser: Browser) -> None:
+    for domain, served in [
+        ("localhost", True),
+        ("co-up.localhost", True),
+        ("members.harbour.test", True),
+        ("MEMBERS.harbour.test.", True),
+        ("nope.localhost", False),
+        ("evil.test", False),
+    ]:
+        response = await browser.get(
+            "/healthz/domain", params={"domain": domain}, headers={"host": "10.0.0.1"}
+        )
+        assert response.status_code == (200 if served else 404), domain

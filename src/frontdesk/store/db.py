@@ -25,7 +25,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(settings: Settings, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+    pool_size = pool_size or settings.db_pool_size
     if settings.is_sqlite:
         path = settings.sqlite_path()
         if path is not None:

@@ -124,7 +124,7 @@ class HostMiddleware:
         settings: Settings,
         resolver: SiteResolver,
         not_found: Callable[[Scope, Receive, Send], Awaitable[None]],
-        always_allowed: frozenset[str] = frozenset({"/healthz"}),
+        always_allowed: frozenset[str] = frozenset({"/healthz", "/healthz/domain"}),
     ) -> None:
         self.app = app
         self.settings = settings

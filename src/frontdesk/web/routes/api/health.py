@@ -1,9 +1,18 @@
-"""Liveness probe, answered on any host (load balancers often use an IP as Host)."""
+"""Operations endpoints, answered on any host (load balancers often use an IP as Host).
+
+* ``GET /healthz``: liveness.
+* ``GET /healthz/domain?domain=…``: 200 when Frontdesk serves that host (the main host, a
+  space's subdomain or a registered custom domain), else 404. A TLS proxy that obtains
+  certificates on demand (Caddy's ``on_demand_tls ask``) uses it so it never requests
+  certificates for hosts Frontdesk would refuse anyway.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
+
+from frontdesk.web.hosts import normalize_host
 
 router = APIRouter()
 
@@ -11,3 +20,11 @@ router = APIRouter()
 @router.get("/healthz", tags=["operations"], summary="Liveness probe")
 async def healthz() -> JSONResponse:
     return JSONResponse({"status": "ok"})
+
+
+@router.get("/healthz/domain", tags=["operations"], summary="Is this host served here?")
+async def domain(request: Request, domain: str = "") -> JSONResponse:
+    site = await request.app.state.frontdesk.resolver.resolve(normalize_host(domain))
+    if site is None:
+        return JSONResponse({"served": False}, status_code=404)
+    return JSONResponse({"served": True, "origin": site.origin})
