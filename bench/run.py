@@ -110,8 +110,12 @@ def rss_mib(pid: int) -> float:
 def argon2_bound(cores: int) -> tuple[float, float]:
     from argon2 import PasswordHasher, Type
 
-    ph = PasswordHasher(time_cost=ARGON2["time_cost"], memory_cost=ARGON2["memory_kib"],
-                        parallelism=ARGON2["parallelism"], type=Type.ID)
+    ph = PasswordHasher(
+        time_cost=ARGON2["time_cost"],
+        memory_cost=ARGON2["memory_kib"],
+        parallelism=ARGON2["parallelism"],
+        type=Type.ID,
+    )
     stored = ph.hash("x")
     times = []
     for _ in range(15):
@@ -126,14 +130,38 @@ class Server:
     def __init__(self, args: argparse.Namespace, env: dict[str, str], port: int, log: Path) -> None:
         self.port = port
         if args.server == "granian":
-            cmd = [str(BIN / "granian"), "--interface", "asgi", "--factory", "--host", "127.0.0.1",
-                   "--port", str(port), "--workers", str(args.workers), "--log-level", "warning",
-                   "frontdesk.web.app:create_app_from_env"]
+            cmd = [
+                str(BIN / "granian"),
+                "--interface",
+                "asgi",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+                "--log-level",
+                "warning",
+                "frontdesk.web.app:create_app_from_env",
+            ]
         else:
-            cmd = [str(BIN / "frontdesk"), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers",
-                   str(args.workers), "--no-access-log", "--log-level", "warning"]
-        self.proc = subprocess.Popen(cmd, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+            cmd = [
+                str(BIN / "frontdesk"),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ]
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -158,10 +186,23 @@ class Server:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
-def wrk(binary: str, url: str, duration: int, threads: int, conns: int, env: dict[str, str]) -> dict[str, float]:
-    cmd = [binary, f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--timeout", "10s",
-           "-s", str(HERE / "workloads.lua"), url]
-    out = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, timeout=duration + 60)
+def wrk(
+    binary: str, url: str, duration: int, threads: int, conns: int, env: dict[str, str]
+) -> dict[str, float]:
+    cmd = [
+        binary,
+        f"-t{threads}",
+        f"-c{conns}",
+        f"-d{duration}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(HERE / "workloads.lua"),
+        url,
+    ]
+    out = subprocess.run(
+        cmd, env={**os.environ, **env}, capture_output=True, text=True, timeout=duration + 60
+    )
     match = re.search(r"FD_RESULT (\{.*\})", out.stdout)
     if not match:
         sys.exit(f"wrk failed: {out.stdout}\n{out.stderr}")
@@ -175,8 +216,14 @@ def login_cookie(base: str) -> str:
         page = c.get("/login").text
         token = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert token
-        r = c.post("/login", data={"email": seeding.BENCH_EMAIL, "password": seeding.BENCH_PASSWORD,
-                                   "csrf_token": token.group(1)})
+        r = c.post(
+            "/login",
+            data={
+                "email": seeding.BENCH_EMAIL,
+                "password": seeding.BENCH_PASSWORD,
+                "csrf_token": token.group(1),
+            },
+        )
         assert r.status_code == 303, r.text
         return "; ".join(f"{k}={v}" for k, v in c.cookies.items())
 
@@ -184,9 +231,17 @@ def login_cookie(base: str) -> str:
 def flow_env(base: str, cookie: str) -> dict[str, str]:
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    query = urlencode({"response_type": "code", "client_id": seeding.CLIENT_ID, "redirect_uri": seeding.REDIRECT_URI,
-                       "scope": "read_user", "state": "benchstate", "code_challenge": challenge,
-                       "code_challenge_method": "S256"})
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": seeding.CLIENT_ID,
+            "redirect_uri": seeding.REDIRECT_URI,
+            "scope": "read_user",
+            "state": "benchstate",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+    )
     basic = base64.b64encode(f"{seeding.CLIENT_ID}:{seeding.CLIENT_SECRET}".encode()).decode()
     # Sanity check of one full flow before loading it.
     with httpx.Client(base_url=base, headers={"cookie": cookie}) as c:
@@ -204,10 +259,22 @@ def flow_env(base: str, cookie: str) -> dict[str, str]:
 
 def password_env() -> dict[str, str]:
     basic = base64.b64encode(f"{seeding.CLIENT_ID}:{seeding.CLIENT_SECRET}".encode()).decode()
-    body = urlencode({"grant_type": "password", "username": seeding.BENCH_EMAIL,
-                      "password": seeding.BENCH_PASSWORD, "scope": "read_user"}, quote_via=quote)
-    return {"FD_MODE": "plain", "FD_METHOD": "POST", "FD_PATH": "/oauth/access_token", "FD_BODY": body,
-            "FD_HEADERS": f"Authorization: Basic {basic}\nContent-Type: application/x-www-form-urlencoded"}
+    body = urlencode(
+        {
+            "grant_type": "password",
+            "username": seeding.BENCH_EMAIL,
+            "password": seeding.BENCH_PASSWORD,
+            "scope": "read_user",
+        },
+        quote_via=quote,
+    )
+    return {
+        "FD_MODE": "plain",
+        "FD_METHOD": "POST",
+        "FD_PATH": "/oauth/access_token",
+        "FD_BODY": body,
+        "FD_HEADERS": f"Authorization: Basic {basic}\nContent-Type: application/x-www-form-urlencoded",
+    }
 
 
 def chart(results: dict[str, dict[str, float]], path: Path, title: str) -> bool:
@@ -227,17 +294,23 @@ def chart(results: dict[str, dict[str, float]], path: Path, title: str) -> bool:
     ax.set_ylabel("per second (log)")
     ax.set_title(title, fontsize=9)
     for bar, rate in zip(bars, rates, strict=True):
-        ax.annotate(f"{rate:,.0f}", (bar.get_x() + bar.get_width() / 2, rate), ha="center", va="bottom", fontsize=8)
+        ax.annotate(
+            f"{rate:,.0f}", (bar.get_x() + bar.get_width() / 2, rate), ha="center", va="bottom", fontsize=8
+        )
     fig.tight_layout()
     fig.savefig(path)
     return True
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--pg-url", default=os.environ.get("FRONTDESK_BENCH_PG_URL",
-                                                           "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("FRONTDESK_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+    )
     parser.add_argument("--redis-url", default=os.environ.get("FRONTDESK_BENCH_REDIS_URL"))
     parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
     parser.add_argument("--workers", type=int, default=2)
@@ -264,26 +337,46 @@ def main() -> None:
         database = f"sqlite:///{tmp}/bench.db"
     else:
         database = pg_database(args.pg_url, "frontdesk_bench")
-    env.update({
-        "FRONTDESK_DATABASE_URL": database,
-        "FRONTDESK_PUBLIC_URL": f"http://localhost:{port}",
-        "FRONTDESK_SECRET_KEY": SECRET,
-        "FRONTDESK_ARGON2_TIME_COST": str(ARGON2["time_cost"]),
-        "FRONTDESK_ARGON2_MEMORY_KIB": str(ARGON2["memory_kib"]),
-        "FRONTDESK_ARGON2_PARALLELISM": str(ARGON2["parallelism"]),
-        "FRONTDESK_API_RATE_LIMIT": "0",
-        "FRONTDESK_LOGIN_FAILURES_PER_ACCOUNT": "1000000/minute",
-        "FRONTDESK_LOGIN_FAILURES_PER_ADDRESS": "1000000/minute",
-    })
+    env.update(
+        {
+            "FRONTDESK_DATABASE_URL": database,
+            "FRONTDESK_PUBLIC_URL": f"http://localhost:{port}",
+            "FRONTDESK_SECRET_KEY": SECRET,
+            "FRONTDESK_ARGON2_TIME_COST": str(ARGON2["time_cost"]),
+            "FRONTDESK_ARGON2_MEMORY_KIB": str(ARGON2["memory_kib"]),
+            "FRONTDESK_ARGON2_PARALLELISM": str(ARGON2["parallelism"]),
+            "FRONTDESK_API_RATE_LIMIT": "0",
+            "FRONTDESK_LOGIN_FAILURES_PER_ACCOUNT": "1000000/minute",
+            "FRONTDESK_LOGIN_FAILURES_PER_ADDRESS": "1000000/minute",
+        }
+    )
     if args.redis_url:
         env["FRONTDESK_REDIS_URL"] = args.redis_url
     os.environ.update({k: v for k, v in env.items() if k.startswith("FRONTDESK_")})
     subprocess.run([str(BIN / "frontdesk"), "db", "upgrade"], env=env, check=True, capture_output=True)
-    seeded = subprocess.run([sys.executable, str(HERE / "seed.py"), "--users", str(args.users), "--tokens",
-                             str(args.tokens), "--w1-tokens", str(args.w1_tokens), "--out", str(tmp / "tokens.txt")],
-                            env=env, check=True, capture_output=True, text=True)
+    seeded = subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "seed.py"),
+            "--users",
+            str(args.users),
+            "--tokens",
+            str(args.tokens),
+            "--w1-tokens",
+            str(args.w1_tokens),
+            "--out",
+            str(tmp / "tokens.txt"),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     seed_report = json.loads(seeded.stdout.strip().splitlines()[-1])
-    print(f"# seeded {seed_report['users']:,} users and {seed_report['tokens']:,} tokens in {seed_report['seconds']} s")
+    print(
+        f"# seeded {seed_report['users']:,} users and {seed_report['tokens']:,} tokens "
+        f"in {seed_report['seconds']} s"
+    )
     server = Server(args, env, port, tmp / "server.log")
     results: dict[str, dict[str, float]] = {}
     try:
@@ -305,9 +398,21 @@ def main() -> None:
             print(f"# {name}: {results[name]['rate']:,.0f}/s", file=sys.stderr)
         if "W4" in wanted:
             flood_env, t3, c3 = plans["W3"]
-            flood = subprocess.Popen([binary, f"-t{t3}", f"-c{c3}", f"-d{args.duration + 4}s", "-s",
-                                      str(HERE / "workloads.lua"), base], env={**os.environ, **flood_env},
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            flood = subprocess.Popen(
+                [
+                    binary,
+                    f"-t{t3}",
+                    f"-c{c3}",
+                    f"-d{args.duration + 4}s",
+                    "-s",
+                    str(HERE / "workloads.lua"),
+                    base,
+                ],
+                env={**os.environ, **flood_env},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             time.sleep(2)
             results["W4"] = wrk(binary, base, args.duration, 2, 32, token_env)
             flood_out, _ = flood.communicate(timeout=args.duration + 60)
@@ -323,9 +428,16 @@ def main() -> None:
     report = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "machine": {"cores": cores, "python": sys.version.split()[0], "platform": sys.platform},
-        "config": {"db": args.db, "server": args.server, "workers": args.workers, "duration": args.duration,
-                   "users": seed_report["users"], "tokens": seed_report["tokens"], "argon2": ARGON2,
-                   "redis": bool(args.redis_url)},
+        "config": {
+            "db": args.db,
+            "server": args.server,
+            "workers": args.workers,
+            "duration": args.duration,
+            "users": seed_report["users"],
+            "tokens": seed_report["tokens"],
+            "argon2": ARGON2,
+            "redis": bool(args.redis_url),
+        },
         "seed_seconds": seed_report["seconds"],
         "results": results,
         "argon2_verify_ms": round(verify_ms, 2),
@@ -334,7 +446,9 @@ def main() -> None:
     }
     print_table(report)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"bench-{args.db}-{args.server}-{args.workers}w" + ("-scale" if args.users or args.tokens > 1000 else "")
+    stem = f"bench-{args.db}-{args.server}-{args.workers}w" + (
+        "-scale" if args.users or args.tokens > 1000 else ""
+    )
     (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2))
     title = f"Frontdesk {args.server} x{args.workers}, {args.db}, {cores} cores"
     if chart(results, args.out / f"{stem}.png", title):
@@ -349,15 +463,25 @@ def main() -> None:
 
 def print_table(report: dict[str, object]) -> None:
     results: dict[str, dict[str, float]] = report["results"]  # type: ignore[assignment]
-    labels = {"W0": "GET /healthz", "W1": "GET /api/user (bearer)", "W2": "code flows", "W3": "password grants",
-              "W4": "W1 during W3 flood"}
+    labels = {
+        "W0": "GET /healthz",
+        "W1": "GET /api/user (bearer)",
+        "W2": "code flows",
+        "W3": "password grants",
+        "W4": "W1 during W3 flood",
+    }
     print(f"\n{'workload':28} {'per s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for name, r in results.items():
         errors = int(r["bad"] + r["socket_errors"])
-        print(f"{name + ' ' + labels[name]:28} {r['rate']:>10,.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {errors:>7}")
+        print(
+            f"{name + ' ' + labels[name]:28} {r['rate']:>10,.0f} "
+            f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {errors:>7}"
+        )
     bound = float(report["argon2_bound_per_s"])  # type: ignore[arg-type]
-    print(f"\nArgon2id verify {report['argon2_verify_ms']} ms -> bound {bound:,.0f}/s on "
-          f"{report['machine']['cores']} cores")  # type: ignore[index]
+    print(
+        f"\nArgon2id verify {report['argon2_verify_ms']} ms -> bound {bound:,.0f}/s on "
+        f"{report['machine']['cores']} cores"
+    )  # type: ignore[index]
     checks = []
     if "W0" in results and "W1" in results:
         checks.append(("W1 / W0 >= 0.7", results["W1"]["rate"] / results["W0"]["rate"], 0.7))

@@ -29,14 +29,22 @@ import seed as seeding  # noqa: E402
 
 def status(port: int, token: str) -> int:
     with httpx.Client(timeout=5) as c:
-        return c.get(f"http://127.0.0.1:{port}/api/user", headers={"authorization": f"Bearer {token}"}).status_code
+        return c.get(
+            f"http://127.0.0.1:{port}/api/user", headers={"authorization": f"Bearer {token}"}
+        ).status_code
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pg-url", default=os.environ.get("FRONTDESK_BENCH_PG_URL",
-                                                           "postgresql://postgres@127.0.0.1:5432/test"))
-    parser.add_argument("--redis-url", default=os.environ.get("FRONTDESK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("FRONTDESK_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("FRONTDESK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+    )
     parser.add_argument("--workers", type=int, default=1, help="workers per server")
     parser.add_argument("--duration", type=int, default=8)
     args = parser.parse_args()
@@ -45,16 +53,22 @@ def main() -> None:
     database = run.pg_database(args.pg_url, "frontdesk_scaleout")
     ports = [run.free_port(), run.free_port()]
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
-    env.update({
-        "FRONTDESK_DATABASE_URL": database,
-        "FRONTDESK_REDIS_URL": args.redis_url,
-        "FRONTDESK_SECRET_KEY": run.SECRET,
-        "FRONTDESK_API_RATE_LIMIT": "0",
-    })
+    env.update(
+        {
+            "FRONTDESK_DATABASE_URL": database,
+            "FRONTDESK_REDIS_URL": args.redis_url,
+            "FRONTDESK_SECRET_KEY": run.SECRET,
+            "FRONTDESK_API_RATE_LIMIT": "0",
+        }
+    )
     os.environ.update({k: v for k, v in env.items() if k.startswith("FRONTDESK_")})
     subprocess.run([str(run.BIN / "frontdesk"), "db", "upgrade"], env=env, check=True, capture_output=True)
-    subprocess.run([sys.executable, str(HERE / "seed.py"), "--w1-tokens", "20", "--out", str(tmp / "tokens.txt")],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(HERE / "seed.py"), "--w1-tokens", "20", "--out", str(tmp / "tokens.txt")],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     tokens = (tmp / "tokens.txt").read_text().split()
     servers = []
     try:
@@ -98,9 +112,17 @@ def main() -> None:
 
         # 3. A token issued by B works on A right away.
         with httpx.Client() as c:
-            issued = c.post(f"http://127.0.0.1:{ports[1]}/oauth/access_token", data={
-                "grant_type": "password", "username": seeding.BENCH_EMAIL, "password": seeding.BENCH_PASSWORD,
-                "client_id": seeding.CLIENT_ID, "client_secret": seeding.CLIENT_SECRET, "scope": "read_user"})
+            issued = c.post(
+                f"http://127.0.0.1:{ports[1]}/oauth/access_token",
+                data={
+                    "grant_type": "password",
+                    "username": seeding.BENCH_EMAIL,
+                    "password": seeding.BENCH_PASSWORD,
+                    "client_id": seeding.CLIENT_ID,
+                    "client_secret": seeding.CLIENT_SECRET,
+                    "scope": "read_user",
+                },
+            )
         fresh = issued.json()["access_token"]
         shared = status(ports[0], fresh) == 200
         print(f"token issued by :{ports[1]} accepted by :{ports[0]}: {shared}")

@@ -37,26 +37,47 @@ SCOPES = "read read_user read_memberships"
 BATCH = 20_000
 
 
-async def seed(settings: Settings, *, users: int, tokens: int, w1_tokens: int, out: Path) -> dict[str, object]:
+async def seed(
+    settings: Settings, *, users: int, tokens: int, w1_tokens: int, out: Path
+) -> dict[str, object]:
     started = time.monotonic()
     keyring = Keyring(settings.resolve_secret_key())
-    passwords = Passwords(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib,
-                          parallelism=settings.argon2_parallelism, concurrency=2)
+    passwords = Passwords(
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+        concurrency=2,
+    )
     db = Database(settings)
     async with db.session() as session:
-        alice = await accounts.create_user(session, passwords, email=BENCH_EMAIL, password=BENCH_PASSWORD,
-                                           name="Alice Bench")
-        space = await spaces.create_space(session, settings, subdomain="bench", name="Bench Space", owner=alice)
-        created = await apps.create_app(session, keyring, owner=alice, name="Bench", redirect_uris=[REDIRECT_URI],
-                                        scopes=SCOPES, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+        alice = await accounts.create_user(
+            session, passwords, email=BENCH_EMAIL, password=BENCH_PASSWORD, name="Alice Bench"
+        )
+        space = await spaces.create_space(
+            session, settings, subdomain="bench", name="Bench Space", owner=alice
+        )
+        created = await apps.create_app(
+            session,
+            keyring,
+            owner=alice,
+            name="Bench",
+            redirect_uris=[REDIRECT_URI],
+            scopes=SCOPES,
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+        )
         storage = SqlStorage(session, keyring)
         # An existing consent, so W2's authorization skips the consent page.
         await storage.remember_consent(alice.id, CLIENT_ID, None, tuple(SCOPES.split()))
         w1 = []
         for _ in range(w1_tokens):
             raw = new_secret(ACCESS_TOKEN_PREFIX)
-            await storage.save_token(raw, NewToken(client_id=CLIENT_ID, user_id=alice.id,
-                                                   scopes=tuple(SCOPES.split()), grant_type="password"))
+            await storage.save_token(
+                raw,
+                NewToken(
+                    client_id=CLIENT_ID, user_id=alice.id, scopes=tuple(SCOPES.split()), grant_type="password"
+                ),
+            )
             w1.append(raw)
         await storage.commit()
         alice_id, space_id = alice.id, space.id
@@ -73,21 +94,43 @@ async def seed(settings: Settings, *, users: int, tokens: int, w1_tokens: int, o
                 uid = new_id()
                 user_ids.append(uid)
                 email = f"user{i}@bench.test"
-                rows.append({"id": uid, "email": email, "email_key": email, "name": f"User {i}",
-                             "password_hash": shared_hash, "created_at": now, "updated_at": now})
+                rows.append(
+                    {
+                        "id": uid,
+                        "email": email,
+                        "email_key": email,
+                        "name": f"User {i}",
+                        "password_hash": shared_hash,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
             await conn.execute(insert(User), rows)
         remaining = max(0, tokens - w1_tokens)
         for start in range(0, remaining, BATCH):
             rows = []
             for i in range(start, min(remaining, start + BATCH)):
                 raw = ACCESS_TOKEN_PREFIX + secrets.token_urlsafe(32)
-                rows.append({"id": new_id(), "digest": keyring.digest(raw), "app_id": CLIENT_ID,
-                             "user_id": user_ids[i % len(user_ids)], "space_id": None, "scope": "read_user",
-                             "grant_type": "password", "created_at": now})
+                rows.append(
+                    {
+                        "id": new_id(),
+                        "digest": keyring.digest(raw),
+                        "app_id": CLIENT_ID,
+                        "user_id": user_ids[i % len(user_ids)],
+                        "space_id": None,
+                        "scope": "read_user",
+                        "grant_type": "password",
+                        "created_at": now,
+                    }
+                )
             await conn.execute(insert(AccessToken), rows)
     await db.dispose()
     out.write_text("\n".join(w1) + "\n")
-    return {"users": users + 1, "tokens": max(tokens, w1_tokens), "seconds": round(time.monotonic() - started, 1)}
+    return {
+        "users": users + 1,
+        "tokens": max(tokens, w1_tokens),
+        "seconds": round(time.monotonic() - started, 1),
+    }
 
 
 def main() -> None:
@@ -97,8 +140,9 @@ def main() -> None:
     parser.add_argument("--w1-tokens", type=int, default=100, help="tokens written to --out for W1")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    report = asyncio.run(seed(Settings(), users=args.users, tokens=args.tokens, w1_tokens=args.w1_tokens,
-                              out=args.out))
+    report = asyncio.run(
+        seed(Settings(), users=args.users, tokens=args.tokens, w1_tokens=args.w1_tokens, out=args.out)
+    )
     print(json.dumps(report))
 
 
