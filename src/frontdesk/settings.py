@@ -72,6 +72,8 @@ class Settings(BaseSettings):
 
     # OAuth
     code_ttl_seconds: int = 60
+    # The password grant ("app flow", project decision 4): on by default, off for every app here.
+    password_grant: bool = True
     # Retired signing keys stay in the JWKS this long, so earlier signatures still verify.
     signing_key_retention_days: float = Field(default=30, ge=0)
     strict_mode: bool = False

@@ -207,3 +207,15 @@ async def test_space_tokens_never_expire_and_delete_revokes_the_refresh_family(
     )
     assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
     assert (await browser.get("/api/user", headers=bearer(space.json()["token"]))).status_code == 200
+
+
+async def test_members_follow_their_own_membership_link(browser: Browser, world: World, issue: Any) -> None:
+    token = await issue(world.member, scopes="read_user read_memberships")
+    link = (await browser.get("/api/user", headers=bearer(token))).json()["memberships"][0]["link"]
+    own = await browser.get(
+        link.replace("http://co-up.localhost:8000", ""),
+        headers={**bearer(token), "host": "co-up.localhost:8000"},
+    )
+    assert own.status_code == 200 and own.json()["email"] == "member@example.com"
+    others = await browser.get("/api/memberships", headers={**bearer(token), "host": "co-up.localhost:8000"})
+    assert others.status_code == 403

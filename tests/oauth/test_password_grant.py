@@ -151,3 +151,13 @@ async def test_client_authentication_failures_are_limited(
         statuses.append(response.status_code)
     assert statuses[:20] == [401] * 20 and statuses[20:] == [429, 429]
     assert "retry-after" in response.headers
+
+
+@pytest.mark.parametrize("settings_overrides", [{"password_grant": False}])
+async def test_the_password_grant_can_be_switched_off_globally(
+    browser: Browser, registered: RegisteredApp, person: Any
+) -> None:
+    response = await browser.post(doc_request(registered))
+    assert response.status_code == 400 and response.json()["error"] == "unauthorized_client"
+    metadata = (await browser.get("/.well-known/oauth-authorization-server")).json()
+    assert "password" not in metadata["grant_types_supported"]

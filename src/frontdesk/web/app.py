@@ -21,6 +21,7 @@ from frontdesk.services.throttle import Throttle, make_storage
 from frontdesk.settings import Settings
 from frontdesk.store.db import Database
 from frontdesk.store.models import Space
+from frontdesk.web import openapi
 from frontdesk.web.api_auth import ApiError
 from frontdesk.web.cors import CorsMiddleware
 from frontdesk.web.csrf import Csrf
@@ -40,7 +41,7 @@ from frontdesk.web.routes.oauth import (
     revocation,
     token,
 )
-from frontdesk.web.routes.pages import account, apps, auth, home, navigation, space_apps, spaces
+from frontdesk.web.routes.pages import account, api_docs, apps, auth, home, navigation, space_apps, spaces
 from frontdesk.web.sessions import SessionStore
 from frontdesk.web.state import AppState, LoginRules
 from frontdesk.web.templating import render
@@ -117,7 +118,9 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=openapi.unique_id,
     )
+    openapi.install(app)
     app.state.frontdesk = state
 
     # Hot API and protocol routes first: routing tries routes in order.
@@ -141,6 +144,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.include_router(account.router)
     app.include_router(space_apps.router)
     app.include_router(navigation.router)
+    app.include_router(api_docs.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(LoginRequired)

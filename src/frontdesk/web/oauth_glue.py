@@ -74,7 +74,11 @@ class OAuthServer:
 
     @classmethod
     def from_settings(cls, settings: Settings, throttle: Throttle) -> OAuthServer:
-        config = OAuthConfig(code_ttl_seconds=settings.code_ttl_seconds, strict=settings.strict_mode)
+        config = OAuthConfig(
+            code_ttl_seconds=settings.code_ttl_seconds,
+            strict=settings.strict_mode,
+            password_grant_enabled=settings.password_grant,
+        )
         password_rules = {
             "account": Rule.parse("password-grant-account", settings.login_failures_per_account),
             "client": Rule.parse("password-grant-client", "200/minute"),

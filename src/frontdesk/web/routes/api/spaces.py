@@ -103,10 +103,12 @@ async def host_membership(
     membership_id: str, request: Request, caller: ReadMemberships, st: State, db: DB
 ) -> JSONResponse:
     space = await _host_space(request, db)
-    await space_rights(db, caller, space, admin=True)
     row = (
         await db.execute(SpaceScope(space.id).select(Membership).where(Membership.id == membership_id))
     ).scalar_one_or_none()
+    own = row is not None and caller.token.space_id is None and row.user_id == caller.user.id
+    # Members may read their own membership (the `link` /api/user gives them); admins any.
+    await space_rights(db, caller, space, admin=not own)
     if row is None:
         raise ApiError(404, "not_found", "no such membership in this space")
     user = await db.get(User, row.user_id)

@@ -1,0 +1,71 @@
+"""The OpenAPI description of the JSON API (served at /openapi.json, rendered at /docs)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+PUBLIC = {"/api/spaces/{subdomain}", "/healthz", "/healthz/domain"}
+ERROR = {"$ref": "#/components/schemas/ErrorOut"}
+DESCRIPTION = (
+    "The JSON API of Frontdesk (Cobot API 1 shapes) and its OAuth endpoints. Send the access token as "
+    "`Authorization: Bearer <token>` (or the `access_token` parameter). Errors are "
+    '`{"error": code, "error_description": text}`; 401 and 403 answers carry an RFC 6750 '
+    "`WWW-Authenticate: Bearer` challenge, 429 answers a `Retry-After`."
+)
+
+
+def unique_id(route: APIRoute) -> str:
+    return f"{route.name}_{route.path_format.strip('/').replace('/', '_').replace('{', '').replace('}', '')}"
+
+
+def install(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        with warnings.catch_warnings():
+            # A route with several methods gets one id; each operation is renamed below.
+            warnings.simplefilter("ignore", UserWarning)
+            schema = get_openapi(
+                title=app.title, version=app.version, description=DESCRIPTION, routes=app.routes
+            )
+        components = schema.setdefault("components", {})
+        components.setdefault("securitySchemes", {})["bearer"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An access token issued by this server",
+        }
+        components.setdefault("schemas", {}).setdefault(
+            "ErrorOut",
+            {
+                "type": "object",
+                "required": ["error"],
+                "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+            },
+        )
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                operation["operationId"] = f"{operation.get('operationId', path)}_{method}"
+                responses = operation.setdefault("responses", {})
+                # Validation errors are answered as 400 invalid_request, never FastAPI's 422.
+                if "422" in responses and path.startswith("/api/") and "navigation_links" not in path:
+                    del responses["422"]
+                if path.startswith("/api/") and path not in PUBLIC:
+                    operation["security"] = [{"bearer": []}]
+                    for code, text in (
+                        ("400", "Malformed request"),
+                        ("401", "Missing or invalid token"),
+                        ("403", "Token lacks the scope or the role"),
+                        ("429", "Rate limited"),
+                    ):
+                        responses.setdefault(
+                            code, {"description": text, "content": {"application/json": {"schema": ERROR}}}
+                        )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
