@@ -278,3 +278,30 @@ async def test_authorize_on_a_space_host(
     assert query(location)["iss"] == "http://co-up.localhost:8000"
     row = (await db.execute(select(AuthorizationCode))).scalar_one()
     assert row.space_id == space.id and row.issuer == "http://co-up.localhost:8000"
+
+
+async def test_an_app_frame_sent_here_reloads_from_this_origin(
+    browser: Browser, person: Any, registered: RegisteredApp
+) -> None:
+    framed = {"sec-fetch-dest": "iframe", "sec-fetch-site": "cross-site"}
+    response = await browser.get("/oauth/authorize", params=authorize_params(registered), headers=framed)
+    assert response.status_code == 200
+    assert '<meta http-equiv="refresh" content="0; url=/oauth/authorize?' in response.text
+    assert "frame-ancestors 'self'" in response.headers["content-security-policy"]
+    # The reload comes from this origin: the usual login redirect.
+    reloaded = await browser.get(
+        "/oauth/authorize",
+        params=authorize_params(registered),
+        headers={"sec-fetch-dest": "iframe", "sec-fetch-site": "same-origin"},
+    )
+    assert reloaded.status_code == 303 and reloaded.headers["location"].startswith("/login?next=")
+
+
+async def test_same_origin_posts_with_an_opaque_origin(browser: Browser, person: Any) -> None:
+    # Referrer-Policy: no-referrer makes browsers send "Origin: null" on same-origin posts.
+    token = await browser.token("/login")
+    data = {"email": "pat@example.com", "password": "correct horse battery staple", "csrf_token": token}
+    refused = await browser.post("/login", data=data, headers={"origin": "null"})
+    assert refused.status_code == 403
+    ok = await browser.post("/login", data=data, headers={"origin": "null", "sec-fetch-site": "same-origin"})
+    assert ok.status_code == 303

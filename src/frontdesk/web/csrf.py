@@ -60,10 +60,18 @@ class Csrf:
             set_cookie(self.settings, response, self.cookie, seed, max_age=None)
 
     def check_origin(self, request: Request) -> None:
-        if request.headers.get("sec-fetch-site") == "cross-site":
+        fetch_site = request.headers.get("sec-fetch-site")
+        if fetch_site == "cross-site":
             raise CsrfError("cross-site request")
         origin = request.headers.get("origin")
         if origin is None:
+            return
+        if origin == "null":
+            # Pages are served with Referrer-Policy: no-referrer, so browsers send
+            # "Origin: null" even on same-origin form posts. Trust it only when the browser's
+            # fetch metadata says same-origin; the token is checked either way.
+            if fetch_site != "same-origin":
+                raise CsrfError("opaque origin")
             return
         expected = f"{request.state.scheme}://{request.state.raw_host}"
         if origin.lower() != expected:

@@ -34,6 +34,11 @@ def _bad_request_page(request: Request, exc: BadAuthorizationRequest) -> Respons
     return render(request, "oauth_error.html", {"message": exc.message, "hint": exc.hint}, status_code=400)
 
 
+def _framed_from_elsewhere(request: Request) -> bool:
+    headers = request.headers
+    return headers.get("sec-fetch-dest") == "iframe" and headers.get("sec-fetch-site") == "cross-site"
+
+
 def _consent_purpose(areq: AuthorizationRequest) -> str:
     return "consent:" + areq.fingerprint()
 
@@ -83,6 +88,11 @@ async def _handle(
         if "none" in (dict(query).get("prompt") or "").split():
             return _redirect(target.error_url(LoginRequired("nobody is logged in")), 302)
         back = "/oauth/authorize?" + urlencode(query)
+        if _framed_from_elsewhere(request) and decision is None:
+            # An app in this host's iframe sent its frame here: a navigation started by another
+            # site, so the browser withholds (and refuses to set) this host's SameSite=Lax
+            # cookies. Reload once from this origin; the reload carries the session.
+            return render(request, "oauth_continue.html", {"url": back})
         return _redirect("/login?next=" + quote(back, safe=""), 303)
     # 3. The rest of the request; errors go back to the app.
     try:
