@@ -15,8 +15,6 @@ import secrets
 import time
 from pathlib import Path
 
-from sqlalchemy import insert
-
 from frontdesk.oauth.models import NewToken
 from frontdesk.security.keyring import Keyring
 from frontdesk.security.passwords import Passwords
@@ -24,7 +22,6 @@ from frontdesk.security.randoms import ACCESS_TOKEN_PREFIX, new_id, new_secret
 from frontdesk.services import accounts, apps, spaces
 from frontdesk.settings import Settings
 from frontdesk.store.db import Database
-from frontdesk.store.models import AccessToken, User
 from frontdesk.store.oauth_storage import SqlStorage
 from frontdesk.store.types import utcnow
 
@@ -83,47 +80,52 @@ async def seed(
         alice_id, space_id = alice.id, space.id
         del created, space_id
 
-    # Scale rows: extra users sharing one hash, and tokens spread over all users.
+    # Scale rows: extra users sharing one hash, and tokens spread over all users, written with
+    # the driver's bulk path (executemany on SQLite, COPY on PostgreSQL).
     shared_hash = passwords.hash_sync("bench filler password")
     now = utcnow()
     user_ids = [alice_id]
+    user_columns = ("id", "email", "email_key", "name", "password_hash", "created_at", "updated_at")
+    token_columns = ("id", "digest", "app_id", "user_id", "scope", "grant_type", "created_at")
     async with db.engine.begin() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        postgres = not settings.is_sqlite
+        stamp = now if postgres else now.replace(tzinfo=None).isoformat(sep=" ")
+
+        async def bulk(table: str, columns: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
+            if postgres:
+                await driver.copy_records_to_table(table, records=rows, columns=list(columns))
+            else:
+                marks = ", ".join("?" for _ in columns)
+                sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - fixed names
+                await driver.executemany(sql, rows)
+
         for start in range(0, users, BATCH):
             rows = []
             for i in range(start, min(users, start + BATCH)):
                 uid = new_id()
                 user_ids.append(uid)
                 email = f"user{i}@bench.test"
-                rows.append(
-                    {
-                        "id": uid,
-                        "email": email,
-                        "email_key": email,
-                        "name": f"User {i}",
-                        "password_hash": shared_hash,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
-            await conn.execute(insert(User), rows)
+                rows.append((uid, email, email, f"User {i}", shared_hash, stamp, stamp))
+            await bulk("users", user_columns, rows)
         remaining = max(0, tokens - w1_tokens)
+        token_hex = secrets.token_hex
         for start in range(0, remaining, BATCH):
             rows = []
             for i in range(start, min(remaining, start + BATCH)):
                 raw = ACCESS_TOKEN_PREFIX + secrets.token_urlsafe(32)
                 rows.append(
-                    {
-                        "id": new_id(),
-                        "digest": keyring.digest(raw),
-                        "app_id": CLIENT_ID,
-                        "user_id": user_ids[i % len(user_ids)],
-                        "space_id": None,
-                        "scope": "read_user",
-                        "grant_type": "password",
-                        "created_at": now,
-                    }
+                    (
+                        token_hex(16),
+                        keyring.digest(raw),
+                        CLIENT_ID,
+                        user_ids[i % len(user_ids)],
+                        "read_user",
+                        "password",
+                        stamp,
+                    )
                 )
-            await conn.execute(insert(AccessToken), rows)
+            await bulk("access_tokens", token_columns, rows)
     await db.dispose()
     out.write_text("\n".join(w1) + "\n")
     return {
