@@ -195,8 +195,8 @@ def test_challenges() -> None:
     assert challenge("http://x") == 'Bearer realm="http://x"'
     assert challenge("http://x", MissingToken()) == 'Bearer realm="http://x"'
     assert (
-        challenge("r", InvalidToken('bad "one"'))
-        == 'Bearer realm="r", error="invalid_token", error_description="bad \\"one\\""'
+        challenge("r", InvalidToken('bad "one"'))  # RFC 6749 §5.2 characters only
+        == 'Bearer realm="r", error="invalid_token", error_description="bad ?one?"'
     )
     assert challenge("r", InsufficientScope("write")).endswith(
         'error="insufficient_scope", error_description="this needs the scope write", scope="write"'

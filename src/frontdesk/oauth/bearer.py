@@ -13,7 +13,13 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from frontdesk.oauth.errors import InsufficientScope, InvalidRequest, InvalidToken, OAuthError
+from frontdesk.oauth.errors import (
+    InsufficientScope,
+    InvalidRequest,
+    InvalidToken,
+    OAuthError,
+    safe_description,
+)
 from frontdesk.oauth.models import TokenInfo
 from frontdesk.oauth.scopes import Catalogue
 
@@ -61,7 +67,7 @@ def challenge(realm: str, error: OAuthError | None = None) -> str:
     if error is not None and not isinstance(error, MissingToken):
         parts.append(f"error={_quote(error.error)}")
         if error.description:
-            parts.append(f"error_description={_quote(error.description)}")
+            parts.append(f"error_description={_quote(safe_description(error.description))}")
         if isinstance(error, InsufficientScope):
             parts.append(f"scope={_quote(error.scope)}")
     return "Bearer " + ", ".join(parts)

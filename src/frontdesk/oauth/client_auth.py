@@ -35,7 +35,7 @@ def parse_basic(header: str) -> tuple[str, str]:
         raise InvalidClient(FAILED)
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as exc:
+    except (binascii.Error, ValueError) as exc:  # ValueError: non-ASCII text (UnicodeDecodeError too)
         raise InvalidClient("malformed Basic credentials", used_basic=True) from exc
     client_id, sep, secret = decoded.partition(":")
     if not sep:

@@ -10,6 +10,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 
+def safe_description(text: str) -> str:
+    """RFC 6749 §5.2: ``error_description`` uses only %x20-21 / %x23-5B / %x5D-7E; anything
+    else (quotes, backslashes, non-ASCII echoed from the request) becomes ``?``."""
+    return "".join(c if (" " <= c <= "~" and c not in '"\\') else "?" for c in text)
+
+
 class OAuthError(Exception):
     error: ClassVar[str] = "server_error"
     default_status: ClassVar[int] = 400
@@ -30,7 +36,7 @@ class OAuthError(Exception):
     def body(self) -> dict[str, str]:
         data = {"error": self.error}
         if self.description:
-            data["error_description"] = self.description
+            data["error_description"] = safe_description(self.description)
         return data
 
 

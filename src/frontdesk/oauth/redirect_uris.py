@@ -81,36 +81,33 @@ class Match:
     only_query_differs: bool = False
 
 
-def _without_port(uri: str) -> tuple[str, str, str, str, str] | None:
-    try:
-        p = urlsplit(uri)
-        p.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
-        return None
-    host = p.hostname or ""
-    return (p.scheme, host, p.path, p.query, p.fragment)
+# A loopback redirect URI, written exactly (lower-case scheme and host, no user information),
+# with the port as the only free part: http://127.0.0.1:51234/cb matches http://127.0.0.1/cb.
+_LOOPBACK = re.compile(r"^http://(localhost|127\.0\.0\.1|\[::1\])(?::[0-9]{1,5})?([/?].*)?$")
+
+
+def _portless(uri: str) -> str | None:
+    found = _LOOPBACK.match(uri)
+    return f"http://{found.group(1)}{found.group(2) or ''}" if found else None
 
 
 def _loopback_equal(requested: str, registered: str) -> bool:
-    """Loopback redirect URIs match whatever port the native app picked (RFC 8252 §7.3)."""
-    a, b = _without_port(requested), _without_port(registered)
-    if a is None or b is None or a[0] != "http" or not _is_loopback(b[1]):
-        return False
-    return a == b
+    """Loopback redirect URIs match whatever port the native app picked (RFC 8252 §7.3); every
+    other character must be the same."""
+    wanted = _portless(registered)
+    return wanted is not None and "#" not in requested and _portless(requested) == wanted
 
 
 def _query_tolerant_equal(requested: str, registered: str) -> bool:
-    try:
-        r, g = urlsplit(requested), urlsplit(registered)
-        rport, gport = r.port, g.port
-    except ValueError:
+    """Everything before ``?`` equal as strings; the registered query's parameters present."""
+    if "#" in requested:
         return False
-    if r.fragment or (r.scheme, r.netloc, r.path) != (g.scheme, g.netloc, g.path) or rport != gport:
+    base, _, query = requested.partition("?")
+    registered_base, _, registered_query = registered.partition("?")
+    if base != registered_base:
         return False
-    if not g.query:
-        return True
-    have = parse_qsl(r.query, keep_blank_values=True)
-    return all(pair in have for pair in parse_qsl(g.query, keep_blank_values=True))
+    have = parse_qsl(query, keep_blank_values=True)
+    return all(pair in have for pair in parse_qsl(registered_query, keep_blank_values=True))
 
 
 def match(requested: str, registered: list[str], *, allow_query: bool = False) -> Match:

@@ -6,14 +6,18 @@ RFC 6749 §5.2 JSON with the same no-store headers as successes.
 
 from __future__ import annotations
 
+import logging
+
 from frontdesk.oauth import client_auth
 from frontdesk.oauth.config import OAuthConfig
-from frontdesk.oauth.errors import InvalidClient, InvalidRequest, UnsupportedGrantType
+from frontdesk.oauth.errors import InvalidClient, InvalidRequest, OAuthError, UnsupportedGrantType
 from frontdesk.oauth.grants import Grant, GrantContext
 from frontdesk.oauth.models import Client
 from frontdesk.oauth.request import OAuthRequest, Params, token_params
 from frontdesk.oauth.storage import Limiter, PasswordAuthenticator, Storage
 from frontdesk.oauth.tokens import TokenIssuer, TokenResponse
+
+log = logging.getLogger("frontdesk.oauth")
 
 
 class TokenEndpoint:
@@ -25,12 +29,14 @@ class TokenEndpoint:
         issuer: TokenIssuer | None = None,
         password_limiter: Limiter | None = None,
         client_limiter: Limiter | None = None,
+        code_limiter: Limiter | None = None,
     ) -> None:
         self.config = config
         self.issuer = issuer or TokenIssuer(config)
         self.grants = {g.grant_type: g for g in grants}
         self.password_limiter = password_limiter
         self.client_limiter = client_limiter
+        self.code_limiter = code_limiter
 
     @property
     def grant_types(self) -> list[str]:
@@ -59,6 +65,7 @@ class TokenEndpoint:
                 issuer=self.issuer,
                 password_auth=password_auth,
                 limiter=self.password_limiter,
+                failure_limiter=self.code_limiter,
             )
         )
         await grant.validate_token_request()
@@ -66,15 +73,31 @@ class TokenEndpoint:
 
     async def _authenticate(self, request: OAuthRequest, params: Params, storage: Storage) -> Client:
         """Client authentication, with failures limited per client and address (§2.3.1)."""
-        keys = {"client": params.get("client_id") or "", "address": request.client_ip}
+        try:
+            claimed = client_auth.extract(request, params).client_id
+        except OAuthError:
+            claimed = params.get("client_id") or ""
+        keys = {"client": claimed, "address": request.client_ip}
         if self.client_limiter is not None:
             wait = await self.client_limiter.retry_after(keys)
             if wait is not None:
+                log.warning(
+                    "client authentication throttled for client %r from %s", claimed[:64], request.client_ip
+                )
                 raise InvalidClient("too many failed attempts", status_code=429, retry_after=wait)
         try:
             client, _creds = await client_auth.authenticate(storage, request, params)
         except InvalidClient:
             if self.client_limiter is not None:
                 await self.client_limiter.failed(keys)
+            # An alert trail for brute force on client secrets (RFC 6749 §2.3.1, RFC 6819 §5.1.4.2.3).
+            known = await storage.get_client(claimed) if claimed else None
+            await storage.record_event(
+                "client_auth.failed",
+                app_id=known.client_id if known else None,
+                ip=request.client_ip,
+                detail={"client_id": claimed[:64]},
+            )
+            await storage.commit()
             raise
         return client

@@ -50,6 +50,7 @@ CLIENT_SECRET_REGENERATED = "client_secret.regenerated"
 TEST_TOKEN_CREATED = "test_token.created"
 TEST_TOKEN_REVOKED = "test_token.revoked"
 SPACE_TOKEN_REVOKED = "space_token.revoked"
+CLIENT_AUTH_FAILED = "client_auth.failed"
 
 EVENTS = (
     LOGIN_SUCCEEDED,
@@ -64,6 +65,7 @@ EVENTS = (
     TEST_TOKEN_CREATED,
     TEST_TOKEN_REVOKED,
     SPACE_TOKEN_REVOKED,
+    CLIENT_AUTH_FAILED,
 )
 
 # What people read on their activity page.
@@ -80,6 +82,7 @@ DESCRIPTIONS = {
     TEST_TOKEN_CREATED: "Created a test token",
     TEST_TOKEN_REVOKED: "Revoked a test token",
     SPACE_TOKEN_REVOKED: "Revoked an app's space tokens",
+    CLIENT_AUTH_FAILED: "An app failed to authenticate (wrong client secret)",
 }
 
 # Keys that would name a secret; ids of secrets are fine ("token_id", "code_id").

@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
@@ -151,10 +152,15 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse(exc.next_url, status_code=303)
 
-    @app.exception_handler(HTTPException)
-    async def _http_error(request: Request, exc: HTTPException) -> Response:
+    @app.exception_handler(StarletteHTTPException)  # also the router's own 404 and 405
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if _wants_json(request):
-            return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+            codes = {404: "not_found", 405: "method_not_allowed", 403: "forbidden", 413: "invalid_request"}
+            body = {
+                "error": codes.get(exc.status_code, "invalid_request"),
+                "error_description": str(exc.detail),
+            }
+            return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
         titles = {403: "Not allowed", 404: "Not found", 405: "Method not allowed"}
         message = exc.detail if isinstance(exc.detail, str) else ""
         if exc.status_code == 404 and message == "Not Found":

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from frontdesk.oauth.authorize import AuthorizationEndpoint
 from frontdesk.oauth.bearer import BearerValidator, MissingToken, challenge
 from frontdesk.oauth.config import OAuthConfig
-from frontdesk.oauth.errors import InvalidClient, OAuthError, TemporarilyUnavailable
+from frontdesk.oauth.errors import InvalidClient, InvalidRequest, OAuthError, TemporarilyUnavailable
 from frontdesk.oauth.grants.authorization_code import AuthorizationCodeGrant
 from frontdesk.oauth.grants.password import PasswordGrant
 from frontdesk.oauth.grants.refresh_token import RefreshTokenGrant
@@ -88,6 +89,10 @@ class OAuthServer:
             "client": Rule.parse("client-auth-client", "20/minute"),
             "address": Rule.parse("client-auth-address", "60/minute"),
         }
+        code_rules = {  # failed code (and refresh token) redemptions
+            "client": Rule.parse("code-failures-client", "30/minute"),
+            "address": Rule.parse("code-failures-address", "30/minute"),
+        }
         return cls(
             config=config,
             authorization=AuthorizationEndpoint(config),
@@ -97,6 +102,7 @@ class OAuthServer:
                 issuer=TokenIssuer(config, [RefreshTokenExtra(), IdTokenExtra()]),
                 password_limiter=ThrottleLimiter(throttle, password_rules),
                 client_limiter=ThrottleLimiter(throttle, client_rules),
+                code_limiter=ThrottleLimiter(throttle, code_rules),
             ),
             bearer=BearerValidator(catalogue(), config.clock),
         )
@@ -110,7 +116,10 @@ async def form_pairs(request: Request) -> tuple[tuple[str, str], ...]:
     content_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
     if request.method in ("GET", "HEAD") or content_type not in FORM_TYPES:
         return ()
-    form = await request.form()
+    try:
+        form = await request.form()
+    except (StarletteHTTPException, ValueError) as exc:  # a malformed multipart body
+        raise InvalidRequest("the request body is not a valid form") from exc
     return tuple((k, v) for k, v in form.multi_items() if isinstance(v, str))
 
 

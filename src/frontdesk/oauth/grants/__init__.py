@@ -24,6 +24,8 @@ class GrantContext:
     issuer: TokenIssuer
     password_auth: PasswordAuthenticator | None = None
     limiter: Limiter | None = None
+    # Counts failed redemptions (guessed codes or refresh tokens) per client and address.
+    failure_limiter: Limiter | None = None
 
 
 class Grant(ABC):

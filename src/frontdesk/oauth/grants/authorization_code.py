@@ -26,6 +26,14 @@ class AuthorizationCodeGrant(Grant):
         redirect_uri = params.get("redirect_uri")
         verifier = params.get("code_verifier")
         storage = self.ctx.storage
+        limiter = self.ctx.failure_limiter
+        keys = {"client": self.client.client_id, "address": self.ctx.request.client_ip}
+        if limiter is not None:
+            wait = await limiter.retry_after(keys)
+            if wait is not None:
+                raise InvalidGrant(
+                    f"too many failed attempts; retry in {wait} seconds", status_code=429, retry_after=wait
+                )
         consumed = await storage.consume_code(raw)
         if consumed.replayed_code_id is not None:
             revoked = await storage.revoke_tokens_of_code(consumed.replayed_code_id)
@@ -35,6 +43,8 @@ class AuthorizationCodeGrant(Grant):
             await storage.commit()
             raise InvalidGrant("the authorization code was already used; its tokens are revoked")
         if consumed.code is None:
+            if limiter is not None:  # guessing codes costs the guesser (RFC 6819 §5.1.4.2.3)
+                await limiter.failed(keys)
             raise InvalidGrant("unknown authorization code")
         self.code = consumed.code
         # The code is burned whatever happens next: a failed check commits the consumption.
