@@ -31,7 +31,11 @@ def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncE
         path = settings.sqlite_path()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(settings.database_url, pool_size=pool_size, max_overflow=pool_size)
+        # Sessions always end their transactions; the pool's extra rollback on return would only
+        # cost another round trip through aiosqlite's worker thread.
+        engine = create_async_engine(
+            settings.database_url, pool_size=pool_size, max_overflow=pool_size, pool_reset_on_return=None
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
