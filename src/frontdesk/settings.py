@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     # Database connections per worker (and as many again in bursts). With PostgreSQL keep
     # workers x 2 x db_pool_size below the server's max_connections.
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # SQLite runs on the event loop's thread (see store/sqlite_inline.py); true: aiosqlite's thread.
+    sqlite_thread: bool = False
 
     # Sessions
     session_days: int = 14

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.security.keyring import Keyring
+from frontdesk.security.randoms import new_id
 from frontdesk.store.models import AuditEvent
+from frontdesk.store.types import utcnow
 
 
 class EventStorageMixin:
@@ -26,8 +29,10 @@ class EventStorageMixin:
         ip: str = "",
         detail: dict[str, Any] | None = None,
     ) -> None:
-        self.db.add(
-            AuditEvent(
+        await self.db.execute(
+            insert(cast(Table, AuditEvent.__table__)).values(
+                id=new_id(),
+                created_at=utcnow(),
                 event=event,
                 user_id=user_id,
                 app_id=app_id,

@@ -8,7 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from frontdesk.settings import Settings
-from frontdesk.store import sqlite_writes
+from frontdesk.store import sqlite_inline, sqlite_writes
 from frontdesk.store.cache import CacheBus
 
 
@@ -33,8 +33,15 @@ def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncE
             path.parent.mkdir(parents=True, exist_ok=True)
         # Sessions always end their transactions; the pool's extra rollback on return would only
         # cost another round trip through aiosqlite's worker thread.
+        options: dict[str, Any] = {}
+        if path is not None and not settings.sqlite_thread:
+            options["async_creator"] = sqlite_inline.creator(str(path))
         engine = create_async_engine(
-            settings.database_url, pool_size=pool_size, max_overflow=pool_size, pool_reset_on_return=None
+            settings.database_url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_reset_on_return=None,
+            **options,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

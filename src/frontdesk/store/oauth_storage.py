@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.oauth.models import Client, CodeRecord, ConsumedCode, NewCode, NewToken, TokenInfo
 from frontdesk.oauth.scopes import format_scope, parse_scope
 from frontdesk.security.keyring import Keyring
+from frontdesk.security.randoms import new_id
 from frontdesk.store.audit_storage import EventStorageMixin
 from frontdesk.store.cache import APPS, CONSENTS, MISSING, TOKENS, cache_for
 from frontdesk.store.key_storage import KeyStorageMixin
 from frontdesk.store.models import AccessToken, App, AuthorizationCode, Consent, User
 from frontdesk.store.refresh_storage import RefreshStorageMixin
 from frontdesk.store.types import utcnow
+
+CODES = cast(Table, AuthorizationCode.__table__)
+TOKENS_TABLE = cast(Table, AccessToken.__table__)
 
 
 def client_from_row(app: App, owner_name: str = "") -> Client:
@@ -100,9 +105,13 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin, EventStorageMixin):
 
     # ---- codes -----------------------------------------------------------------------------
 
+    # Hot writes use plain INSERT statements rather than the unit of work: a code or token
+    # row is written once and never read back in the same session.
+
     async def save_code(self, raw: str, code: NewCode) -> None:
-        self.db.add(
-            AuthorizationCode(
+        await self.db.execute(
+            insert(CODES).values(
+                id=new_id(),
                 digest=self.keyring.digest(raw),
                 app_id=code.client_id,
                 user_id=code.user_id,
@@ -116,21 +125,22 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin, EventStorageMixin):
                 nonce=code.nonce,
                 auth_time=code.auth_time,
                 expires_at=code.expires_at,
+                created_at=utcnow(),
             )
         )
-        await self.db.flush()
 
     async def consume_code(self, raw: str) -> ConsumedCode:
         digest = self.keyring.digest(raw)
         # A conditional UPDATE is the lock: on PostgreSQL the second of two concurrent
         # updates waits for the row and then sees consumed_at set; on SQLite writers serialise.
+        table = CODES
         result = await self.db.execute(
-            update(AuthorizationCode)
+            update(table)
             .where(AuthorizationCode.digest == digest, AuthorizationCode.consumed_at.is_(None))
             .values(consumed_at=utcnow())
-            .returning(AuthorizationCode)
+            .returning(*table.c)
         )
-        row = result.scalar_one_or_none()
+        row = result.mappings().one_or_none()
         if row is not None:
             return ConsumedCode(code=_code_record(row))
         known = (
@@ -154,25 +164,26 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin, EventStorageMixin):
     # ---- tokens ----------------------------------------------------------------------------
 
     async def save_token(self, raw: str, token: NewToken) -> str:
-        row = AccessToken(
-            digest=self.keyring.digest(raw),
-            app_id=token.client_id,
-            user_id=token.user_id,
-            space_id=token.space_id,
-            scope=format_scope(token.scopes),
-            grant_type=token.grant_type,
-            code_id=token.code_id,
-            parent_id=token.parent_id,
-            family_id=token.family_id,
-            issuer=token.issuer,
-            expires_at=token.expires_at,
+        token_id = new_id()
+        await self.db.execute(
+            insert(TOKENS_TABLE).values(
+                id=token_id,
+                digest=self.keyring.digest(raw),
+                app_id=token.client_id,
+                user_id=token.user_id,
+                space_id=token.space_id,
+                scope=format_scope(token.scopes),
+                grant_type=token.grant_type,
+                code_id=token.code_id,
+                parent_id=token.parent_id,
+                family_id=token.family_id,
+                issuer=token.issuer,
+                expires_at=token.expires_at,
+                sealed=self.keyring.encrypt(raw, f"token:{token_id}") if token.keep_sealed else None,
+                created_at=utcnow(),
+            )
         )
-        self.db.add(row)
-        await self.db.flush()
-        if token.keep_sealed:
-            row.sealed = self.keyring.encrypt(raw, f"token:{row.id}")
-            await self.db.flush()
-        return row.id
+        return token_id
 
     async def lookup_token(self, raw: str) -> TokenInfo | None:
         """One indexed lookup by digest, cached per worker; revocations anywhere invalidate
@@ -237,19 +248,20 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin, EventStorageMixin):
         await self.db.flush()
 
 
-def _code_record(row: AuthorizationCode) -> CodeRecord:
+def _code_record(row: Any) -> CodeRecord:
+    """A code from a row mapping of ``authorization_codes``."""
     return CodeRecord(
-        id=row.id,
-        client_id=row.app_id,
-        user_id=row.user_id,
-        space_id=row.space_id,
-        issuer=row.issuer,
-        redirect_uri=row.redirect_uri,
-        redirect_uri_sent=row.redirect_uri_sent,
-        scopes=parse_scope(row.scope),
-        code_challenge=row.code_challenge,
-        code_challenge_method=row.code_challenge_method,
-        nonce=row.nonce,
-        auth_time=row.auth_time,
-        expires_at=row.expires_at,
+        id=row["id"],
+        client_id=row["app_id"],
+        user_id=row["user_id"],
+        space_id=row["space_id"],
+        issuer=row["issuer"],
+        redirect_uri=row["redirect_uri"],
+        redirect_uri_sent=row["redirect_uri_sent"],
+        scopes=parse_scope(row["scope"]),
+        code_challenge=row["code_challenge"],
+        code_challenge_method=row["code_challenge_method"],
+        nonce=row["nonce"],
+        auth_time=row["auth_time"],
+        expires_at=row["expires_at"],
     )
