@@ -107,7 +107,11 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def argon2_bound(cores: int) -> tuple[float, float]:
+def argon2_bound(cores: int) -> tuple[float, float, float]:
+    """(verify ms on one core, the issue's bound cores / verify time, and what ``cores`` threads
+    verifying at once really achieve: they share memory bandwidth, so a little less)."""
+    import threading
+
     from argon2 import PasswordHasher, Type
 
     ph = PasswordHasher(
@@ -123,7 +127,19 @@ def argon2_bound(cores: int) -> tuple[float, float]:
         ph.verify(stored, "x")
         times.append(time.process_time() - start)
     verify = statistics.median(times)
-    return verify * 1000, cores / verify
+
+    def work() -> None:
+        for _ in range(10):
+            ph.verify(stored, "x")
+
+    threads = [threading.Thread(target=work) for _ in range(cores)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    concurrent = 10 * cores / (time.perf_counter() - started)
+    return verify * 1000, cores / verify, concurrent
 
 
 class Server:
@@ -291,6 +307,7 @@ def chart(results: dict[str, dict[str, float]], path: Path, title: str) -> bool:
     fig, ax = plt.subplots(figsize=(6, 3), dpi=100)
     bars = ax.bar(names, rates, color="#2f5bd3")
     ax.set_yscale("log")
+    ax.set_ylim(bottom=10, top=max(rates) * 3)
     ax.set_ylabel("per second (log)")
     ax.set_title(title, fontsize=9)
     for bar, rate in zip(bars, rates, strict=True):
@@ -323,6 +340,13 @@ def main() -> None:
     parser.add_argument("--scale", action="store_true", help="100,000 users and 1,000,000 tokens")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FRONTDESK_X=VALUE",
+        help="a server setting for this run (repeatable)",
+    )
     args = parser.parse_args()
     if args.scale:
         args.users, args.tokens = 100_000, 1_000_000
@@ -352,6 +376,9 @@ def main() -> None:
     )
     if args.redis_url:
         env["FRONTDESK_REDIS_URL"] = args.redis_url
+    for item in args.set:
+        key, _, value = item.partition("=")
+        env[key] = value
     os.environ.update({k: v for k, v in env.items() if k.startswith("FRONTDESK_")})
     subprocess.run([str(BIN / "frontdesk"), "db", "upgrade"], env=env, check=True, capture_output=True)
     seeded = subprocess.run(
@@ -424,7 +451,7 @@ def main() -> None:
         memory = {str(pid): round(rss_mib(pid), 1) for pid in workers}
     finally:
         server.stop()
-    verify_ms, bound = argon2_bound(cores)
+    verify_ms, bound, concurrent = argon2_bound(cores)
     report = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "machine": {"cores": cores, "python": sys.version.split()[0], "platform": sys.platform},
@@ -442,13 +469,16 @@ def main() -> None:
         "results": results,
         "argon2_verify_ms": round(verify_ms, 2),
         "argon2_bound_per_s": round(bound, 1),
+        "argon2_concurrent_per_s": round(concurrent, 1),
         "worker_rss_mib": memory,
     }
     print_table(report)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"bench-{args.db}-{args.server}-{args.workers}w" + (
-        "-scale" if args.users or args.tokens > 1000 else ""
-    )
+    stem = f"bench-{args.db}-{args.server}-{args.workers}w"
+    if args.users or args.tokens > 1000:
+        stem += "-scale"
+    if wanted != ["W0", "W1", "W2", "W3", "W4"]:
+        stem += "-" + "-".join(wanted)
     (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2))
     title = f"Frontdesk {args.server} x{args.workers}, {args.db}, {cores} cores"
     if chart(results, args.out / f"{stem}.png", title):
@@ -480,13 +510,16 @@ def print_table(report: dict[str, object]) -> None:
     bound = float(report["argon2_bound_per_s"])  # type: ignore[arg-type]
     print(
         f"\nArgon2id verify {report['argon2_verify_ms']} ms -> bound {bound:,.0f}/s on "
-        f"{report['machine']['cores']} cores"
+        f"{report['machine']['cores']} cores; measured with every core hashing: "
+        f"{report['argon2_concurrent_per_s']}/s"
     )  # type: ignore[index]
     checks = []
     if "W0" in results and "W1" in results:
         checks.append(("W1 / W0 >= 0.7", results["W1"]["rate"] / results["W0"]["rate"], 0.7))
     if "W3" in results:
         checks.append(("W3 / Argon2 bound >= 0.9", results["W3"]["rate"] / bound, 0.9))
+        concurrent = float(report["argon2_concurrent_per_s"])  # type: ignore[arg-type]
+        checks.append(("W3 / all-cores hashing", results["W3"]["rate"] / concurrent, 0.9))
     if "W4" in results and "W1" in results:
         checks.append(("W4 / W1 >= 0.5", results["W4"]["rate"] / results["W1"]["rate"], 0.5))
     for label, value, floor in checks:
