@@ -258,10 +258,14 @@ def _name(node: ast.AST) -> str | None:
 
 
 def _is_sql_column(node: ast.AST) -> bool:
-    """``Model.column``: the comparison builds a SQL condition (an indexed digest lookup)."""
-    return (
-        isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id[:1].isupper()
-    )
+    """``Model.column`` or ``TABLE.c.column``: the comparison builds a SQL condition (an indexed
+    digest lookup)."""
+    if not isinstance(node, ast.Attribute):
+        return False
+    owner = node.value
+    if isinstance(owner, ast.Attribute) and owner.attr == "c":  # a Core table's columns
+        owner = owner.value
+    return isinstance(owner, ast.Name) and owner.id[:1].isupper()
 
 
 def secret_comparisons(root: Path) -> list[tuple[str, int, str]]:
@@ -322,6 +326,10 @@ def test_item_21_the_scan_catches_naive_comparisons(tmp_path: Path) -> None:
         "    return select(Token).where(Token.digest == digest)\n"
         "def csrf(request, submitted):\n"
         "    return submitted != request.csrf_token\n"
+        "def core(digest):\n"
+        "    return update(CODES).where(CODES.c.digest == digest)\n"
+        "def lower_case_table(stored, digest):\n"
+        "    return stored.c.digest == digest\n"
     )
     found = [line for _, line, _ in secret_comparisons(tmp_path)]
-    assert found == [2, 8]
+    assert found == [2, 8, 12]

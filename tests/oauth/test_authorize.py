@@ -305,3 +305,97 @@ async def test_same_origin_posts_with_an_opaque_origin(browser: Browser, person:
     assert refused.status_code == 403
     ok = await browser.post("/login", data=data, headers={"origin": "null", "sec-fetch-site": "same-origin"})
     assert ok.status_code == 303
+
+
+# ---- the session behind the authorization endpoint (cached per worker) ----------------------
+
+
+async def test_consent_page_shows_who_is_logged_in(
+    logged_in: Browser, registered: RegisteredApp, person: Any
+) -> None:
+    page = await open_authorize(logged_in, **authorize_params(registered))
+    assert page.status_code == 200 and f'<span class="who">{person.name}</span>' in page.text
+
+
+async def test_logging_out_ends_authorization_at_once(
+    logged_in: Browser, registered: RegisteredApp, state: Any
+) -> None:
+    assert (await consent(logged_in, registered)).status_code == 303  # consent on record
+    again = await open_authorize(logged_in, **authorize_params(registered))
+    assert again.status_code == 302 and "code=" in again.headers["location"]
+    assert len(state.db.cache.caches["sessions"]) == 1  # served from the worker's cache
+    await logged_in.submit("/", {}, action="/logout")
+    after = await open_authorize(logged_in, **authorize_params(registered))
+    assert after.status_code == 303 and after.headers["location"].startswith("/login?next=")
+
+
+async def test_another_worker_sees_a_revoked_session(
+    logged_in: Browser, registered: RegisteredApp, state: Any, settings: Any, person: Any
+) -> None:
+    """A session revoked through one worker stops authorizing on another within a poll."""
+    import asyncio
+
+    from asgi_lifespan import LifespanManager
+
+    from frontdesk.web.app import create_app
+    from frontdesk.web.sessions import SessionStore
+
+    assert (await consent(logged_in, registered)).status_code == 303
+    other = create_app(settings)
+    async with LifespanManager(other):
+        other_state = other.state.frontdesk
+        other_state.db.cache.poll_interval = 0.05
+        async with Browser(other) as b2:
+            b2.http.cookies = logged_in.http.cookies  # the same browser, another worker
+            first = await b2.get("/oauth/authorize", params=authorize_params(registered))
+            assert first.status_code == 302 and "code=" in first.headers["location"]
+            assert len(other_state.db.cache.caches["sessions"]) == 1
+            async with state.db.session() as db:  # "log out everywhere" through this worker
+                assert await SessionStore(settings, state.keyring).revoke_all(db, person.id) == 1
+            for _ in range(40):
+                if len(other_state.db.cache.caches["sessions"]) == 0:
+                    break
+                await asyncio.sleep(0.05)
+            after = await b2.get("/oauth/authorize", params=authorize_params(registered))
+            assert after.status_code == 303 and after.headers["location"].startswith("/login?next=")
+
+
+async def test_an_expired_session_does_not_authorize(
+    logged_in: Browser, registered: RegisteredApp, state: Any, db: Any
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from frontdesk.store.models import LoginSession
+    from frontdesk.store.types import utcnow
+
+    assert (await consent(logged_in, registered)).status_code == 303
+    await db.execute(update(LoginSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+    await db.commit()
+    response = await open_authorize(logged_in, **authorize_params(registered))
+    assert response.status_code == 303 and response.headers["location"].startswith("/login?next=")
+
+
+async def test_an_idle_session_is_touched_once_and_keeps_working(
+    logged_in: Browser, registered: RegisteredApp, state: Any, db: Any
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from frontdesk.store.models import LoginSession
+    from frontdesk.store.types import utcnow
+
+    assert (await consent(logged_in, registered)).status_code == 303
+    long_ago = utcnow() - timedelta(hours=1)
+    await db.execute(update(LoginSession).values(last_seen_at=long_ago))
+    await db.commit()
+    for _ in range(3):
+        response = await open_authorize(logged_in, **authorize_params(registered))
+        assert response.status_code == 302 and "code=" in response.headers["location"]
+    db.expire_all()
+    seen = (await db.execute(select(LoginSession.last_seen_at))).scalar_one()
+    assert seen > long_ago + timedelta(minutes=59)
+    cached = next(iter(state.db.cache.caches["sessions"]._data.values()))[1]
+    assert cached.last_seen_at > long_ago + timedelta(minutes=59)  # no touch on every request

@@ -12,6 +12,8 @@ from frontdesk.security.randoms import new_id
 from frontdesk.store.models import AuditEvent
 from frontdesk.store.types import utcnow
 
+INSERT_EVENT = insert(cast(Table, AuditEvent.__table__))
+
 
 class EventStorageMixin:
     """Mixed into :class:`frontdesk.store.oauth_storage.SqlStorage`."""
@@ -30,14 +32,15 @@ class EventStorageMixin:
         detail: dict[str, Any] | None = None,
     ) -> None:
         await self.db.execute(
-            insert(cast(Table, AuditEvent.__table__)).values(
-                id=new_id(),
-                created_at=utcnow(),
-                event=event,
-                user_id=user_id,
-                app_id=app_id,
-                space_id=space_id,
-                ip=ip[:45],
-                detail=detail or {},
-            )
+            INSERT_EVENT,
+            {
+                "id": new_id(),
+                "created_at": utcnow(),
+                "event": event,
+                "user_id": user_id,
+                "app_id": app_id,
+                "space_id": space_id,
+                "ip": ip[:45],
+                "detail": detail or {},
+            },
         )

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -35,14 +35,16 @@ TOKENS: Final = "tokens"
 PROFILES: Final = "profiles"
 APPS: Final = "apps"
 CONSENTS: Final = "consents"
-KINDS: Final = (TOKENS, PROFILES, APPS, CONSENTS)
+SESSIONS: Final = "sessions"
+KINDS: Final = (TOKENS, PROFILES, APPS, CONSENTS, SESSIONS)
 
 # Which caches a write to each table makes stale. Deleting users, spaces or apps cascades to
 # their tokens in the database, so those tables also invalidate the token cache.
 TABLE_KINDS: Final[dict[str, frozenset[str]]] = {
     "access_tokens": frozenset({TOKENS}),
     "refresh_tokens": frozenset({TOKENS}),
-    "users": frozenset({PROFILES, TOKENS, CONSENTS}),
+    "users": frozenset({PROFILES, TOKENS, CONSENTS, SESSIONS}),
+    "sessions": frozenset({SESSIONS}),
     "memberships": frozenset({PROFILES}),
     "spaces": frozenset({PROFILES, TOKENS, CONSENTS}),
     "apps": frozenset({APPS, TOKENS, CONSENTS}),
@@ -294,6 +296,32 @@ def cache_for(db: AsyncSession, kind: str) -> TTLCache | None:
     if not isinstance(bus, CacheBus) or kind in db.info.get("frontdesk_kinds", ()):
         return None
     return bus.caches[kind]
+
+
+async def read_through(
+    db: AsyncSession,
+    kind: str,
+    key: Hashable,
+    load: Callable[[], Awaitable[Any]],
+    *,
+    keep_none: bool = True,
+) -> Any:
+    """``load()``'s value for ``key``, from the ``kind`` cache when it holds one.
+
+    A value read before an invalidation is never stored after it; ``keep_none=False`` leaves
+    absences uncached (for tables whose inserts do not invalidate the cache).
+    """
+    cache = cache_for(db, kind)
+    if cache is None:
+        return await load()
+    hit = cache.get(key)
+    if hit is not MISSING:
+        return hit
+    generation = cache.generation
+    value = await load()
+    if value is not None or keep_none:
+        cache.put(key, value, generation)
+    return value
 
 
 def bus_of(db: AsyncSession) -> CacheBus | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.oauth.models import Client, CodeRecord, ConsumedCode, NewCode, NewToken, TokenInfo
@@ -13,7 +13,7 @@ from frontdesk.oauth.scopes import format_scope, parse_scope
 from frontdesk.security.keyring import Keyring
 from frontdesk.security.randoms import new_id
 from frontdesk.store.audit_storage import EventStorageMixin
-from frontdesk.store.cache import APPS, CONSENTS, MISSING, TOKENS, cache_for
+from frontdesk.store.cache import APPS, CONSENTS, TOKENS, read_through
 from frontdesk.store.key_storage import KeyStorageMixin
 from frontdesk.store.models import AccessToken, App, AuthorizationCode, Consent, User
 from frontdesk.store.refresh_storage import RefreshStorageMixin
@@ -21,6 +21,23 @@ from frontdesk.store.types import utcnow
 
 CODES = cast(Table, AuthorizationCode.__table__)
 TOKENS_TABLE = cast(Table, AccessToken.__table__)
+
+# The statements of every authorization-code flow, built once: values travel as execution
+# parameters, so a flow spends no time building expressions or computing their cache keys.
+LOAD_CLIENT = (
+    select(App, User.name).join(User, User.id == App.owner_id).where(App.client_id == bindparam("client_id"))
+)
+LOAD_TOKEN = select(AccessToken).where(AccessToken.digest == bindparam("digest"))
+INSERT_CODE = insert(CODES)
+INSERT_TOKEN = insert(TOKENS_TABLE)
+# A conditional UPDATE is the lock: on PostgreSQL the second of two concurrent updates waits
+# for the row and then sees consumed_at set; on SQLite writers serialise.
+CONSUME_CODE = (
+    update(CODES)
+    .where(CODES.c.digest == bindparam("code_digest"), CODES.c.consumed_at.is_(None))
+    .values(consumed_at=bindparam("now"))
+    .returning(*CODES.c)
+)
 
 
 def client_from_row(app: App, owner_name: str = "") -> Client:
@@ -72,21 +89,12 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin, EventStorageMixin):
 
     async def _client_entry(self, client_id: str) -> tuple[Client, str | None] | None:
         """The client and its secret digest, cached per worker (invalidated on app changes)."""
-        cache = cache_for(self.db, APPS)
-        if cache is not None:
-            hit = cache.get(client_id)
-            if hit is not MISSING:
-                return hit  # type: ignore[no-any-return]
-            generation = cache.generation
-        row = (
-            await self.db.execute(
-                select(App, User.name).join(User, User.id == App.owner_id).where(App.client_id == client_id)
-            )
-        ).first()
-        entry = (client_from_row(row[0], row[1]), row[0].secret_digest) if row else None
-        if cache is not None:
-            cache.put(client_id, entry, generation)
-        return entry
+
+        async def load() -> tuple[Client, str | None] | None:
+            row = (await self.db.execute(LOAD_CLIENT, {"client_id": client_id})).first()
+            return (client_from_row(row[0], row[1]), row[0].secret_digest) if row else None
+
+        return await read_through(self.db, APPS, client_id, load)  # type: ignore[no-any-return]
 
     async def get_client(self, client_id: str) -> Client | None:
         if not client_id or len(client_id) > 64:
@@ -110,36 +118,29 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin, EventStorageMixin):
 
     async def save_code(self, raw: str, code: NewCode) -> None:
         await self.db.execute(
-            insert(CODES).values(
-                id=new_id(),
-                digest=self.keyring.digest(raw),
-                app_id=code.client_id,
-                user_id=code.user_id,
-                space_id=code.space_id,
-                issuer=code.issuer,
-                redirect_uri=code.redirect_uri,
-                redirect_uri_sent=code.redirect_uri_sent,
-                scope=format_scope(code.scopes),
-                code_challenge=code.code_challenge,
-                code_challenge_method=code.code_challenge_method,
-                nonce=code.nonce,
-                auth_time=code.auth_time,
-                expires_at=code.expires_at,
-                created_at=utcnow(),
-            )
+            INSERT_CODE,
+            {
+                "id": new_id(),
+                "digest": self.keyring.digest(raw),
+                "app_id": code.client_id,
+                "user_id": code.user_id,
+                "space_id": code.space_id,
+                "issuer": code.issuer,
+                "redirect_uri": code.redirect_uri,
+                "redirect_uri_sent": code.redirect_uri_sent,
+                "scope": format_scope(code.scopes),
+                "code_challenge": code.code_challenge,
+                "code_challenge_method": code.code_challenge_method,
+                "nonce": code.nonce,
+                "auth_time": code.auth_time,
+                "expires_at": code.expires_at,
+                "created_at": utcnow(),
+            },
         )
 
     async def consume_code(self, raw: str) -> ConsumedCode:
         digest = self.keyring.digest(raw)
-        # A conditional UPDATE is the lock: on PostgreSQL the second of two concurrent
-        # updates waits for the row and then sees consumed_at set; on SQLite writers serialise.
-        table = CODES
-        result = await self.db.execute(
-            update(table)
-            .where(AuthorizationCode.digest == digest, AuthorizationCode.consumed_at.is_(None))
-            .values(consumed_at=utcnow())
-            .returning(*table.c)
-        )
+        result = await self.db.execute(CONSUME_CODE, {"code_digest": digest, "now": utcnow()})
         row = result.mappings().one_or_none()
         if row is not None:
             return ConsumedCode(code=_code_record(row))
@@ -166,22 +167,23 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin, EventStorageMixin):
     async def save_token(self, raw: str, token: NewToken) -> str:
         token_id = new_id()
         await self.db.execute(
-            insert(TOKENS_TABLE).values(
-                id=token_id,
-                digest=self.keyring.digest(raw),
-                app_id=token.client_id,
-                user_id=token.user_id,
-                space_id=token.space_id,
-                scope=format_scope(token.scopes),
-                grant_type=token.grant_type,
-                code_id=token.code_id,
-                parent_id=token.parent_id,
-                family_id=token.family_id,
-                issuer=token.issuer,
-                expires_at=token.expires_at,
-                sealed=self.keyring.encrypt(raw, f"token:{token_id}") if token.keep_sealed else None,
-                created_at=utcnow(),
-            )
+            INSERT_TOKEN,
+            {
+                "id": token_id,
+                "digest": self.keyring.digest(raw),
+                "app_id": token.client_id,
+                "user_id": token.user_id,
+                "space_id": token.space_id,
+                "scope": format_scope(token.scopes),
+                "grant_type": token.grant_type,
+                "code_id": token.code_id,
+                "parent_id": token.parent_id,
+                "family_id": token.family_id,
+                "issuer": token.issuer,
+                "expires_at": token.expires_at,
+                "sealed": self.keyring.encrypt(raw, f"token:{token_id}") if token.keep_sealed else None,
+                "created_at": utcnow(),
+            },
         )
         return token_id
 
@@ -189,19 +191,12 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin, EventStorageMixin):
         """One indexed lookup by digest, cached per worker; revocations anywhere invalidate
         the cache on every worker within a second (see :mod:`frontdesk.store.cache`)."""
         digest = self.keyring.digest(raw)
-        cache = cache_for(self.db, TOKENS)
-        if cache is not None:
-            hit = cache.get(digest)
-            if hit is not MISSING:
-                return hit  # type: ignore[no-any-return]
-            generation = cache.generation
-        row = (
-            await self.db.execute(select(AccessToken).where(AccessToken.digest == digest))
-        ).scalar_one_or_none()
-        info = token_info(row) if row else None
-        if cache is not None and info is not None:
-            cache.put(digest, info, generation)
-        return info
+
+        async def load() -> TokenInfo | None:
+            row = (await self.db.execute(LOAD_TOKEN, {"digest": digest})).scalar_one_or_none()
+            return token_info(row) if row else None
+
+        return await read_through(self.db, TOKENS, digest, load, keep_none=False)  # type: ignore[no-any-return]
 
     async def revoke_token(self, token_id: str) -> None:
         await self.db.execute(
@@ -221,18 +216,13 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin, EventStorageMixin):
         return (await self.db.execute(stmt)).scalars().first()
 
     async def granted_scopes(self, user_id: str, client_id: str, space_id: str | None) -> frozenset[str]:
-        cache = cache_for(self.db, CONSENTS)
+
+        async def load() -> frozenset[str]:
+            consent = await self._consent(user_id, client_id, space_id)
+            return frozenset(parse_scope(consent.scope)) if consent else frozenset()
+
         key = (user_id, client_id, space_id)
-        if cache is not None:
-            hit = cache.get(key)
-            if hit is not MISSING:
-                return hit  # type: ignore[no-any-return]
-            generation = cache.generation
-        consent = await self._consent(user_id, client_id, space_id)
-        granted = frozenset(parse_scope(consent.scope)) if consent else frozenset()
-        if cache is not None:
-            cache.put(key, granted, generation)
-        return granted
+        return await read_through(self.db, CONSENTS, key, load)  # type: ignore[no-any-return]
 
     async def remember_consent(
         self, user_id: str, client_id: str, space_id: str | None, scopes: tuple[str, ...]

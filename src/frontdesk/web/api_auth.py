@@ -22,7 +22,7 @@ from frontdesk.oauth.errors import InvalidToken, OAuthError
 from frontdesk.oauth.models import TokenInfo
 from frontdesk.services.spaces import membership_of
 from frontdesk.services.throttle import Rule
-from frontdesk.store.cache import MISSING, PROFILES, cache_for
+from frontdesk.store.cache import MISSING, PROFILES, read_through
 from frontdesk.store.models import Membership, Space, User
 from frontdesk.web.deps import get_state
 from frontdesk.web.oauth_glue import form_pairs, storage_for
@@ -91,16 +91,7 @@ async def caller_for(request: Request, db: AsyncSession, raw: str | None) -> Cal
 
 
 async def _cached(db: AsyncSession, key: tuple[str, ...], load: Callable[[], Awaitable[Person]]) -> Person:
-    cache = cache_for(db, PROFILES)
-    if cache is not None:
-        hit = cache.get(key)
-        if hit is not MISSING:
-            return hit  # type: ignore[no-any-return]
-        generation = cache.generation
-    person = await load()
-    if cache is not None:
-        cache.put(key, person, generation)
-    return person
+    return await read_through(db, PROFILES, key, load)  # type: ignore[no-any-return]
 
 
 async def _person(db: AsyncSession, user_id: str) -> Person:

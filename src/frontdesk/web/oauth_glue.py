@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -32,6 +33,7 @@ from frontdesk.store.oauth_storage import SqlStorage
 from frontdesk.web.hosts import Site
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+MAX_FORM_FIELDS = 1000  # as Starlette's form parser
 
 
 class ThrottleLimiter:
@@ -113,9 +115,18 @@ def storage_for(db: AsyncSession, keyring: Keyring) -> SqlStorage:
 
 
 async def form_pairs(request: Request) -> tuple[tuple[str, str], ...]:
+    """The form parameters of a protocol request (RFC 6749 appendix B encoding)."""
     content_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
     if request.method in ("GET", "HEAD") or content_type not in FORM_TYPES:
         return ()
+    if content_type == FORM_TYPES[0]:
+        # The standard library's parser: several times cheaper than the streaming multipart
+        # parser behind ``request.form()`` for the few short fields of a token request.
+        try:
+            text = (await request.body()).decode("utf-8")
+            return tuple(parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise InvalidRequest("the request body is not a valid form") from exc
     try:
         form = await request.form()
     except (StarletteHTTPException, ValueError) as exc:  # a malformed multipart body

@@ -7,9 +7,10 @@ when the public URL is https, so one space's host never sees another's session.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from starlette.requests import Request
@@ -18,11 +19,43 @@ from starlette.responses import Response
 from frontdesk.security.keyring import Keyring
 from frontdesk.security.randoms import SESSION_PREFIX, new_secret
 from frontdesk.settings import Settings
+from frontdesk.store.cache import SESSIONS, cache_for, read_through
 from frontdesk.store.models import LoginSession, User
 from frontdesk.store.types import utcnow
 from frontdesk.web.hosts import Site
 
 TOUCH_EVERY = timedelta(minutes=10)
+# Built once: every page and authorization request runs one of them.
+LOAD_SESSION = (
+    select(LoginSession)
+    .options(joinedload(LoginSession.user))
+    .where(LoginSession.id == bindparam("session_id"))
+)
+LOAD_SESSION_REF = select(
+    LoginSession.user_id,
+    LoginSession.host,
+    LoginSession.created_at,
+    LoginSession.expires_at,
+    LoginSession.revoked_at,
+    LoginSession.last_seen_at,
+).where(LoginSession.id == bindparam("session_id"))
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRef:
+    """Who a session belongs to, without the user's row (see :meth:`SessionStore.current`)."""
+
+    id: str
+    user_id: str
+    host: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_seen_at: datetime
+
+
+def _usable(session: LoginSession | SessionRef, host: str, now: datetime) -> bool:
+    return session.revoked_at is None and session.expires_at > now and session.host == host
 
 
 def cookie_name(settings: Settings, base: str) -> str:
@@ -80,19 +113,44 @@ class SessionStore:
         if raw is None:
             return None
         site: Site = request.state.site
-        stmt = (
-            select(LoginSession)
-            .options(joinedload(LoginSession.user))
-            .where(LoginSession.id == self.keyring.digest(raw))
-        )
-        row = (await db.execute(stmt)).scalar_one_or_none()
+        params = {"session_id": self.keyring.digest(raw)}
+        row = (await db.execute(LOAD_SESSION, params)).scalar_one_or_none()
         now = utcnow()
-        if row is None or row.revoked_at is not None or row.expires_at <= now or row.host != site.host:
+        if row is None or not _usable(row, site.host, now):
             return None
         if now - row.last_seen_at > TOUCH_EVERY:
             row.last_seen_at = now
             await db.commit()
         return row, row.user
+
+    async def current(self, db: AsyncSession, request: Request) -> SessionRef | None:
+        """The valid session of this request, without loading the user: for the authorization
+        endpoint, which needs only the user's id. Cached per worker; a revoked session stops
+        working on every worker within the cache's poll interval, as a revoked token does."""
+        raw = self.raw_cookie(request)
+        if raw is None:
+            return None
+        session_id = self.keyring.digest(raw)
+
+        async def fetch() -> SessionRef | None:
+            row = (await db.execute(LOAD_SESSION_REF, {"session_id": session_id})).first()
+            return SessionRef(session_id, *row) if row else None
+
+        ref: SessionRef | None = await read_through(db, SESSIONS, session_id, fetch, keep_none=False)
+        now = utcnow()
+        site: Site = request.state.site
+        if ref is None or not _usable(ref, site.host, now):
+            return None
+        if now - ref.last_seen_at > TOUCH_EVERY:
+            # Re-read and touch the row (last_seen_at does not invalidate caches by itself).
+            if await self.load(db, request) is None:
+                return None
+            ref = replace(ref, last_seen_at=now)
+            cache = cache_for(db, SESSIONS)
+            if cache is not None:
+                cache.put(session_id, ref)
+        request.state.session_key = session_id
+        return ref
 
     async def end(
         self, db: AsyncSession, request: Request, response: Response, *, clear: bool = True

@@ -8,19 +8,23 @@ anti-forgery token is bound to the session and to this exact request.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, HTTPException, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import RedirectResponse, Response
 
 from frontdesk.oauth.authorize import REQUEST_PARAMS, AuthorizationRequest, RedirectableError
 from frontdesk.oauth.errors import BadAuthorizationRequest, ConsentRequired, LoginRequired
 from frontdesk.oauth.scopes import catalogue
 from frontdesk.services import audit
-from frontdesk.store.models import User
 from frontdesk.web.csrf import CsrfError
-from frontdesk.web.deps import DB, OptionalUser, State, form_str
+from frontdesk.web.deps import DB, OptionalUser, State, form_str, get_state, optional_user
 from frontdesk.web.oauth_glue import oauth_request, storage_for
+from frontdesk.web.state import AppState
 from frontdesk.web.templating import render
 
 router = APIRouter()
@@ -30,8 +34,8 @@ def _redirect(url: str, status_code: int) -> RedirectResponse:
     return RedirectResponse(url, status_code=status_code)
 
 
-def _bad_request_page(request: Request, exc: BadAuthorizationRequest) -> Response:
-    return render(request, "oauth_error.html", {"message": exc.message, "hint": exc.hint}, status_code=400)
+async def _bad_request_page(request: Request, db: AsyncSession, exc: BadAuthorizationRequest) -> Response:
+    return await _page(request, db, "oauth_error.html", {"message": exc.message, "hint": exc.hint}, 400)
 
 
 def _framed_from_elsewhere(request: Request) -> bool:
@@ -43,33 +47,55 @@ def _consent_purpose(areq: AuthorizationRequest) -> str:
     return "consent:" + areq.fingerprint()
 
 
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The person logged in on this host, as far as authorization needs to know them."""
+
+    user_id: str
+    auth_time: datetime
+
+
 @router.get("/oauth/authorize", include_in_schema=False)
-async def authorize(request: Request, st: State, db: DB, user: OptionalUser) -> Response:
-    return await _handle(
-        request, st, db, user, query=tuple(request.query_params.multi_items()), decision=None
-    )
+async def authorize(request: Request) -> Response:
+    # Every code flow starts here: no dependency injection, and the session comes from the
+    # per-worker cache without loading the user's row (pages load it when they render).
+    st = get_state(request)
+    async with st.db.session() as db:
+        ref = await st.sessions.current(db, request)
+        viewer = Viewer(ref.user_id, ref.created_at) if ref else None
+        query = tuple(request.query_params.multi_items())
+        return await _handle(request, st, db, viewer, query=query, decision=None)
 
 
 @router.post("/oauth/authorize", include_in_schema=False)
 async def decide(request: Request, st: State, db: DB, user: OptionalUser) -> Response:
     form = await request.form()
     query = tuple((k, v) for k, v in form.multi_items() if k in REQUEST_PARAMS and isinstance(v, str))
+    session = request.state.login_session
     return await _handle(
         request,
         st,
         db,
-        user,
+        Viewer(user.id, session.created_at) if user is not None else None,
         query=query,
         decision=form_str(form, "decision") or "invalid",
         csrf_token=form_str(form, "csrf_token"),
     )
 
 
+async def _page(
+    request: Request, db: AsyncSession, template: str, context: dict[str, Any], status_code: int = 200
+) -> Response:
+    """A page of this endpoint, with the logged-in person in its header like every page."""
+    await optional_user(request, db)
+    return render(request, template, context, status_code=status_code)
+
+
 async def _handle(
     request: Request,
-    st: State,
-    db: DB,
-    user: User | None,
+    st: AppState,
+    db: AsyncSession,
+    viewer: Viewer | None,
     *,
     query: tuple[tuple[str, str], ...],
     decision: str | None,
@@ -82,9 +108,9 @@ async def _handle(
     try:
         target = await endpoint.find_target(oreq, storage)
     except BadAuthorizationRequest as exc:
-        return _bad_request_page(request, exc)
+        return await _bad_request_page(request, db, exc)
     # 2. Authenticate before redirecting anything else (RFC 9700 §4.11.2).
-    if user is None:
+    if viewer is None:
         if "none" in (dict(query).get("prompt") or "").split():
             return _redirect(target.error_url(LoginRequired("nobody is logged in")), 302)
         back = "/oauth/authorize?" + urlencode(query)
@@ -92,21 +118,20 @@ async def _handle(
             # An app in this host's iframe sent its frame here: a navigation started by another
             # site, so the browser withholds (and refuses to set) this host's SameSite=Lax
             # cookies. Reload once from this origin; the reload carries the session.
-            return render(request, "oauth_continue.html", {"url": back})
+            return await _page(request, db, "oauth_continue.html", {"url": back})
         return _redirect("/login?next=" + quote(back, safe=""), 303)
     # 3. The rest of the request; errors go back to the app.
     try:
         areq = endpoint.validate(oreq, target)
     except RedirectableError as exc:
         return _redirect(exc.url, 302 if decision is None else 303)
-    session = request.state.login_session
     if decision is None:
-        if not await endpoint.consent_needed(areq, user.id, storage):
+        if not await endpoint.consent_needed(areq, viewer.user_id, storage):
             # Consent on record already covers this request: nothing to remember again.
             url = await endpoint.approve(
                 areq,
-                user_id=user.id,
-                auth_time=session.created_at,
+                user_id=viewer.user_id,
+                auth_time=viewer.auth_time,
                 store=storage,
                 consents=storage,
                 remember=False,
@@ -115,7 +140,7 @@ async def _handle(
             return _redirect(url, 302)
         if "none" in areq.prompt:
             return _redirect(target.error_url(ConsentRequired("this app needs the user's consent")), 302)
-        return _consent_page(request, areq)
+        return await _consent_page(request, db, areq)
     # 4. The consent decision (POST), bound to this session and this exact request.
     try:
         st.csrf.verify(request, csrf_token, _consent_purpose(areq))
@@ -125,11 +150,11 @@ async def _handle(
         ) from exc
     if decision == "approve":
         url = await endpoint.approve(
-            areq, user_id=user.id, auth_time=session.created_at, store=storage, consents=storage
+            areq, user_id=viewer.user_id, auth_time=viewer.auth_time, store=storage, consents=storage
         )
         await storage.record_event(
             audit.CONSENT_GRANTED,
-            user_id=user.id,
+            user_id=viewer.user_id,
             app_id=areq.client.client_id,
             space_id=oreq.space_id,
             ip=oreq.client_ip,
@@ -142,13 +167,14 @@ async def _handle(
     raise HTTPException(400, "Choose approve or deny.")
 
 
-def _consent_page(request: Request, areq: AuthorizationRequest) -> Response:
+async def _consent_page(request: Request, db: AsyncSession, areq: AuthorizationRequest) -> Response:
     site = request.state.site
     client = areq.client
     cat = catalogue()
     name = client.name_in_space if (site.space and client.name_in_space) else client.name
-    return render(
+    return await _page(
         request,
+        db,
         "oauth_consent.html",
         {
             "client": client,

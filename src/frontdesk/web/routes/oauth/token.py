@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from frontdesk.oauth.errors import InvalidRequest, OAuthError
-from frontdesk.web.deps import DB, State
+from frontdesk.web.deps import get_state
 from frontdesk.web.oauth_glue import (
     DbPasswordAuth,
     form_pairs,
@@ -19,15 +19,18 @@ router = APIRouter()
 PATHS = ("/oauth/access_token", "/oauth/token")
 
 
-async def token(request: Request, st: State, db: DB) -> Response:
-    try:
-        oreq = oauth_request(request, form=await form_pairs(request))
-        result = await st.oauth.token.handle(
-            oreq, storage_for(db, st.keyring), password_auth=DbPasswordAuth(db, st.passwords)
-        )
-    except OAuthError as exc:
-        await db.rollback()
-        return token_error_response(exc)
+async def token(request: Request) -> Response:
+    # No dependency injection on the hottest write path: the route opens its own session.
+    st = get_state(request)
+    async with st.db.session() as db:
+        try:
+            oreq = oauth_request(request, form=await form_pairs(request))
+            result = await st.oauth.token.handle(
+                oreq, storage_for(db, st.keyring), password_auth=DbPasswordAuth(db, st.passwords)
+            )
+        except OAuthError as exc:
+            await db.rollback()
+            return token_error_response(exc)
     return JSONResponse(result.body, status_code=result.status_code, headers=result.headers)
 
 
