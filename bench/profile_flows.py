@@ -130,12 +130,19 @@ async def run(args: argparse.Namespace) -> None:
             ("content-type", "application/x-www-form-urlencoded"),
         ]
 
+        spent = {"authorize": 0.0, "token": 0.0}
+
         async def flow() -> None:
+            started = time.process_time()
             status, headers, body = await call(asgi, "GET", authorize, [("cookie", cookie)])
+            middle = time.process_time()
             assert status == 302, (status, headers.get("location"), body[:300])
             code = parse_qs(urlsplit(headers["location"]).query)["code"][0]
             form = urlencode({"grant_type": "authorization_code", "code": code, "code_verifier": verifier})
+            middle2 = time.process_time()
             status, _, body = await call(asgi, "POST", "/oauth/access_token", token_headers, form.encode())
+            spent["authorize"] += middle - started
+            spent["token"] += time.process_time() - middle2
             assert status == 200, (status, body[:300])
 
         for _ in range(200):  # warm the caches
@@ -164,6 +171,7 @@ async def run(args: argparse.Namespace) -> None:
             prof.stop()
             print(prof.output_text(unicode=False, show_all=bool(os.environ.get("SHOW_ALL")), timeline=False))
             return
+        spent.update(authorize=0.0, token=0.0)
         profiler = cProfile.Profile() if args.cprofile else None
         cpu, wall = time.process_time(), time.perf_counter()
         if profiler:
@@ -175,7 +183,9 @@ async def run(args: argparse.Namespace) -> None:
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         print(
             f"{args.flows} flows: {1000 * cpu / args.flows:.2f} ms CPU, "
-            f"{1000 * wall / args.flows:.2f} ms wall per flow"
+            f"{1000 * wall / args.flows:.2f} ms wall per flow "
+            f"(GET /oauth/authorize {1000 * spent['authorize'] / args.flows:.2f} ms, "
+            f"POST /oauth/access_token {1000 * spent['token'] / args.flows:.2f} ms)"
         )
         if profiler:
             pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(

@@ -24,6 +24,7 @@ from frontdesk.services import audit
 from frontdesk.web.csrf import CsrfError
 from frontdesk.web.deps import DB, OptionalUser, State, form_str, get_state, optional_user
 from frontdesk.web.oauth_glue import oauth_request, storage_for
+from frontdesk.web.routing import RawRoute
 from frontdesk.web.state import AppState
 from frontdesk.web.templating import render
 
@@ -55,16 +56,20 @@ class Viewer:
     auth_time: datetime
 
 
-@router.get("/oauth/authorize", include_in_schema=False)
 async def authorize(request: Request) -> Response:
-    # Every code flow starts here: no dependency injection, and the session comes from the
-    # per-worker cache without loading the user's row (pages load it when they render).
+    # Every code flow starts here: no FastAPI request handling (RawRoute), and the session
+    # comes from the per-worker cache without the user's row (pages load it when they render).
     st = get_state(request)
     async with st.db.session() as db:
         ref = await st.sessions.current(db, request)
         viewer = Viewer(ref.user_id, ref.created_at) if ref else None
         query = tuple(request.query_params.multi_items())
         return await _handle(request, st, db, viewer, query=query, decision=None)
+
+
+router.add_api_route(
+    "/oauth/authorize", authorize, methods=["GET"], include_in_schema=False, route_class_override=RawRoute
+)
 
 
 @router.post("/oauth/authorize", include_in_schema=False)

@@ -14,13 +14,14 @@ from frontdesk.web.oauth_glue import (
     storage_for,
     token_error_response,
 )
+from frontdesk.web.routing import RawRoute
 
 router = APIRouter()
 PATHS = ("/oauth/access_token", "/oauth/token")
 
 
 async def token(request: Request) -> Response:
-    # No dependency injection on the hottest write path: the route opens its own session.
+    # The hottest write path: no FastAPI request handling (RawRoute); it opens its session.
     st = get_state(request)
     async with st.db.session() as db:
         try:
@@ -50,5 +51,6 @@ for _path in PATHS:
         include_in_schema=_path == PATHS[0],
         summary="Token endpoint (RFC 6749 §3.2)",
         tags=["oauth"],
+        route_class_override=RawRoute,
     )
     router.add_api_route(_path, token_get, methods=["GET", "PUT", "DELETE", "PATCH"], include_in_schema=False)
