@@ -19,7 +19,7 @@ from tests.oauth_support import (
     query,
     register_app,
 )
-from tests.support import Browser
+from tests.support import PASSWORD, Browser
 
 
 async def open_authorize(b: Browser, **params: str) -> Any:
@@ -399,3 +399,117 @@ async def test_an_idle_session_is_touched_once_and_keeps_working(
     assert seen > long_ago + timedelta(minutes=59)
     cached = next(iter(state.db.cache.caches["sessions"]._data.values()))[1]
     assert cached.last_seen_at > long_ago + timedelta(minutes=59)  # no touch on every request
+
+
+# ---- prompt=login and max_age (OpenID Connect Core §3.1.2.1) --------------------------------
+
+
+async def _log_in_again(b: Browser, response: Any) -> Any:
+    """Follow the endpoint to the login page, log in there, and come back."""
+    assert response.status_code == 303 and response.headers["location"].startswith("/login?again=1&next=")
+    login_page = response.headers["location"]
+    page = await b.get(login_page)
+    assert page.status_code == 200 and "log in again" in page.text  # shown although logged in
+    next_url = query(login_page)["next"]
+    back = await b.submit(
+        login_page, {"email": "pat@example.com", "password": PASSWORD, "next": next_url}, action="/login"
+    )
+    assert back.status_code == 303 and back.headers["location"].startswith("/oauth/authorize?")
+    return await b.get(back.headers["location"])
+
+
+async def _session_started(db: Any) -> Any:
+    from sqlalchemy import select
+
+    from frontdesk.store.models import LoginSession
+
+    db.expire_all()
+    return (
+        (
+            await db.execute(
+                select(LoginSession.created_at)
+                .where(LoginSession.revoked_at.is_(None))
+                .order_by(LoginSession.created_at.desc())
+            )
+        )
+        .scalars()
+        .first()
+    )
+
+
+@pytest.mark.rfc("OIDC-Core 3.1.2.1")
+async def test_prompt_login_asks_for_a_new_login_once(
+    logged_in: Browser, registered: RegisteredApp, db: Any
+) -> None:
+    assert (await consent(logged_in, registered)).status_code == 303  # consent on record
+    before = await _session_started(db)
+    first = await open_authorize(logged_in, **authorize_params(registered, prompt="login"))
+    done = await _log_in_again(logged_in, first)
+    assert done.status_code == 302 and "code" in query(done.headers["location"])  # no second round
+    assert await _session_started(db) > before  # a new session: the id_token's auth_time moves
+
+
+@pytest.mark.rfc("OIDC-Core 3.1.2.1")
+async def test_max_age(logged_in: Browser, registered: RegisteredApp, db: Any) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from frontdesk.store.models import LoginSession
+    from frontdesk.store.types import utcnow
+
+    assert (await consent(logged_in, registered)).status_code == 303
+    recent = await open_authorize(logged_in, **authorize_params(registered, max_age="3600"))
+    assert recent.status_code == 302 and "code" in query(recent.headers["location"])
+    await db.execute(update(LoginSession).values(created_at=utcnow() - timedelta(hours=2)))
+    await db.commit()
+    old = await open_authorize(logged_in, **authorize_params(registered, max_age="3600"))
+    done = await _log_in_again(logged_in, old)
+    assert done.status_code == 302 and "code" in query(done.headers["location"])
+    # max_age=0 means "log in now": it cannot loop either.
+    zero = await open_authorize(logged_in, **authorize_params(registered, max_age="0"))
+    again = await _log_in_again(logged_in, zero)
+    assert again.status_code == 302 and "code" in query(again.headers["location"])
+
+
+@pytest.mark.rfc("OIDC-Core 3.1.2.1")
+@pytest.mark.parametrize("value", ["-1", "soon", "1.5", "99999999999"])
+async def test_max_age_must_be_seconds(logged_in: Browser, registered: RegisteredApp, value: str) -> None:
+    response = await open_authorize(logged_in, **authorize_params(registered, max_age=value))
+    assert response.status_code == 302 and query(response.headers["location"])["error"] == "invalid_request"
+
+
+@pytest.mark.rfc("OIDC-Core 3.1.2.1")
+async def test_prompt_none_with_an_old_login_is_login_required(
+    logged_in: Browser, registered: RegisteredApp
+) -> None:
+    assert (await consent(logged_in, registered)).status_code == 303
+    response = await open_authorize(logged_in, **authorize_params(registered, prompt="none", max_age="0"))
+    assert response.status_code == 302 and query(response.headers["location"])["error"] == "login_required"
+
+
+async def test_the_login_after_marker_cannot_be_forged_or_reused_late(
+    logged_in: Browser, registered: RegisteredApp, state: Any
+) -> None:
+    import time
+
+    assert (await consent(logged_in, registered)).status_code == 303
+    forged = authorize_params(registered, prompt="login", fd_login_after=f"{int(time.time()) - 60}.bogus")
+    assert (await open_authorize(logged_in, **forged)).status_code == 303  # still asks to log in
+    stamp = str(int(time.time()) - 3600)  # a genuine marker, but an hour old
+    stale = authorize_params(
+        registered, prompt="login", fd_login_after=f"{stamp}.{state.keyring.mac('login-after|' + stamp)}"
+    )
+    assert (await open_authorize(logged_in, **stale)).status_code == 303
+
+
+async def test_an_anonymous_prompt_login_needs_only_one_login(
+    browser: Browser, registered: RegisteredApp, person: Any
+) -> None:
+    first = await open_authorize(browser, **authorize_params(registered, prompt="login"))
+    assert first.status_code == 303 and first.headers["location"].startswith("/login?next=")
+    login_page = first.headers["location"]
+    fields = {"email": "pat@example.com", "password": PASSWORD, "next": query(login_page)["next"]}
+    back = await browser.submit(login_page, fields, action="/login")
+    page = await browser.get(back.headers["location"])
+    assert page.status_code == 200 and "Approve" in page.text  # the consent page, no second login

@@ -90,6 +90,7 @@ class AuthorizationRequest:
     nonce: str | None
     prompt: frozenset[str]
     params: tuple[tuple[str, str], ...]
+    max_age: int | None = None
 
     @property
     def client(self) -> Client:
@@ -182,6 +183,9 @@ class AuthorizationEndpoint:
         prompt = frozenset((params.get("prompt") or "").split())
         if "none" in prompt and len(prompt) > 1:
             raise InvalidRequest("prompt=none cannot be combined with other values")
+        max_age_text = params.get("max_age")
+        if max_age_text is not None and not (max_age_text.isdigit() and len(max_age_text) <= 10):
+            raise InvalidRequest("max_age must be a number of seconds")
         kept = tuple((k, v) for k, v in request.query if k in REQUEST_PARAMS and v)
         return AuthorizationRequest(
             target=target,
@@ -192,7 +196,25 @@ class AuthorizationEndpoint:
             nonce=nonce,
             prompt=prompt,
             params=kept,
+            max_age=int(max_age_text) if max_age_text is not None else None,
         )
+
+    # ---- re-authentication (OpenID Connect Core §3.1.2.1) ---------------------------------
+
+    def reauthentication_needed(
+        self, areq: AuthorizationRequest, *, auth_time: datetime, fresh_since: datetime | None
+    ) -> bool:
+        """Must the person log in again before this request? ``prompt=login`` asks for a new
+        login, ``max_age`` for one at most that many seconds old. ``fresh_since`` is when this
+        server sent the person to log in again for this very request: a login after it
+        satisfies both (so that ``max_age=0`` cannot loop)."""
+        if fresh_since is not None and auth_time >= fresh_since:
+            return False
+        if "login" in areq.prompt:
+            return True
+        if areq.max_age is not None:
+            return self.config.clock() - auth_time > timedelta(seconds=areq.max_age)
+        return False
 
     # ---- consent and the response ---------------------------------------------------------
 

@@ -8,8 +8,10 @@ anti-forgery token is bound to the session and to this exact request.
 
 from __future__ import annotations
 
+import hmac
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -21,6 +23,7 @@ from frontdesk.oauth.authorize import REQUEST_PARAMS, AuthorizationRequest, Redi
 from frontdesk.oauth.errors import BadAuthorizationRequest, ConsentRequired, LoginRequired
 from frontdesk.oauth.scopes import catalogue
 from frontdesk.services import audit
+from frontdesk.store.types import utcnow
 from frontdesk.web.csrf import CsrfError
 from frontdesk.web.deps import DB, OptionalUser, State, form_str, get_state, optional_user
 from frontdesk.web.oauth_glue import oauth_request, storage_for
@@ -42,6 +45,31 @@ async def _bad_request_page(request: Request, db: AsyncSession, exc: BadAuthoriz
 def _framed_from_elsewhere(request: Request) -> bool:
     headers = request.headers
     return headers.get("sec-fetch-dest") == "iframe" and headers.get("sec-fetch-site") == "cross-site"
+
+
+# When this server sent the person to log in again for a request: a signed timestamp added to
+# the authorization URL it returns to. A login after it satisfies prompt=login and max_age.
+REAUTH_PARAM = "fd_login_after"
+REAUTH_VALID = timedelta(minutes=15)
+
+
+def _authorize_url(st: AppState, query: tuple[tuple[str, str], ...], *, marked: bool) -> str:
+    """This request's URL on this host, to come back to after logging in."""
+    kept = [(k, v) for k, v in query if k != REAUTH_PARAM]
+    if marked:
+        stamp = str(int(time.time()))
+        kept.append((REAUTH_PARAM, f"{stamp}.{st.keyring.mac('login-after|' + stamp)}"))
+    return "/oauth/authorize?" + urlencode(kept)
+
+
+def _fresh_since(st: AppState, query: tuple[tuple[str, str], ...]) -> datetime | None:
+    stamp, _, mac = (dict(query).get(REAUTH_PARAM) or "").partition(".")
+    if not stamp.isdigit() or len(stamp) > 12:
+        return None
+    if not hmac.compare_digest(mac.encode(), st.keyring.mac("login-after|" + stamp).encode()):
+        return None
+    when = datetime.fromtimestamp(int(stamp), UTC)
+    return when if utcnow() - when <= REAUTH_VALID else None
 
 
 def _consent_purpose(areq: AuthorizationRequest) -> str:
@@ -118,7 +146,8 @@ async def _handle(
     if viewer is None:
         if "none" in (dict(query).get("prompt") or "").split():
             return _redirect(target.error_url(LoginRequired("nobody is logged in")), 302)
-        back = "/oauth/authorize?" + urlencode(query)
+        prompt = (dict(query).get("prompt") or "").split()
+        back = _authorize_url(st, query, marked="login" in prompt or "max_age" in dict(query))
         if _framed_from_elsewhere(request) and decision is None:
             # An app in this host's iframe sent its frame here: a navigation started by another
             # site, so the browser withholds (and refuses to set) this host's SameSite=Lax
@@ -130,6 +159,15 @@ async def _handle(
         areq = endpoint.validate(oreq, target)
     except RedirectableError as exc:
         return _redirect(exc.url, 302 if decision is None else 303)
+    # prompt=login and max_age (OpenID Connect Core §3.1.2.1); the consent POST that follows
+    # the page was already checked when the page was shown.
+    if decision is None and endpoint.reauthentication_needed(
+        areq, auth_time=viewer.auth_time, fresh_since=_fresh_since(st, query)
+    ):
+        if "none" in areq.prompt:
+            return _redirect(target.error_url(LoginRequired("the app asks for a more recent login")), 302)
+        back = _authorize_url(st, query, marked=True)
+        return _redirect("/login?again=1&next=" + quote(back, safe=""), 303)
     if decision is None:
         if not await endpoint.consent_needed(areq, viewer.user_id, storage):
             # Consent on record already covers this request: nothing to remember again.

@@ -69,10 +69,14 @@ async def signup(request: Request, st: State, db: DB, user: OptionalUser) -> Res
 
 
 @router.get("/login", include_in_schema=False)
-async def login_form(request: Request, user: OptionalUser, next: str | None = None) -> Response:
-    if user is not None:
+async def login_form(
+    request: Request, user: OptionalUser, next: str | None = None, again: str | None = None
+) -> Response:
+    # ``again``: an app asked for a fresh login (prompt=login, max_age); show the form even
+    # to someone logged in. Logging in starts a new session.
+    if user is not None and not again:
         return _see_other(safe_next(next))
-    return render(request, "login.html", {"next": safe_next(next, "")})
+    return render(request, "login.html", {"next": safe_next(next, ""), "again": bool(again)})
 
 
 @router.post("/login", include_in_schema=False)
