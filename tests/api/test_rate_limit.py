@@ -55,7 +55,8 @@ async def test_429_with_retry_after(browser: Browser, world: World, issue: Any) 
     assert limited.status_code == 429
     assert limited.json()["error"] == "too_many_requests"
     assert limited.json()["error_description"]
-    assert 1 <= int(limited.headers["retry-after"]) <= 60
+    # The first of the three requests leaves the one-minute window in just under a minute.
+    assert 50 <= int(limited.headers["retry-after"]) <= 60
     assert limited.headers["cache-control"] == "no-store"
     # Another token of the same user and app shares the allowance.
     assert await burst(browser, await issue(world.member), 1) == [429]
