@@ -473,7 +473,7 @@ async def test_max_age(logged_in: Browser, registered: RegisteredApp, db: Any) -
 
 
 @pytest.mark.rfc("OIDC-Core 3.1.2.1")
-@pytest.mark.parametrize("value", ["-1", "soon", "1.5", "99999999999"])
+@pytest.mark.parametrize("value", ["-1", "soon", "1.5", "99999999999", "\u00b2"])
 async def test_max_age_must_be_seconds(logged_in: Browser, registered: RegisteredApp, value: str) -> None:
     response = await open_authorize(logged_in, **authorize_params(registered, max_age=value))
     assert response.status_code == 302 and query(response.headers["location"])["error"] == "invalid_request"

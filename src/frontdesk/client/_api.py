@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from frontdesk.client._oauth import OAuthCore, quote_segment, space_token_op
+from frontdesk.client._oauth import AnyToken, OAuthCore, quote_segment, raw_token, space_token_op
 from frontdesk.client._sansio import (
     Call,
     Exclusive,
@@ -31,18 +31,9 @@ from frontdesk.client.models import (
     User,
 )
 
-AnyToken = str | Token | SpaceToken
 LinkSpecInput = NavigationLinkSpec | Mapping[str, Any]
 # Refresh an expiring token this many seconds before it runs out.
 REFRESH_MARGIN_SECONDS = 30.0
-
-
-def raw_token(token: AnyToken) -> str:
-    if isinstance(token, Token):
-        return token.access_token
-    if isinstance(token, SpaceToken):
-        return token.token
-    return token
 
 
 def link_spec(spec: LinkSpecInput) -> NavigationLinkSpec:

@@ -108,6 +108,17 @@ def quote_segment(value: str) -> str:
     return quote(value, safe="")
 
 
+AnyToken = str | Token | SpaceToken
+
+
+def raw_token(token: AnyToken) -> str:
+    if isinstance(token, Token):
+        return token.access_token
+    if isinstance(token, SpaceToken):
+        return token.token
+    return token
+
+
 def space_token_op(
     http: HttpOptions, base: str, user_token: str, space: str, *, resolve_id: bool, client_id: str | None
 ) -> Op[SpaceToken]:
@@ -173,7 +184,7 @@ class OAuthCore:
 
     def resolve_space_issuer(self, subdomain: str) -> Op[str]:
         """The canonical issuer of a space: its custom domain if it has one, else its subdomain."""
-        url = f"{self.config.issuer}/api/spaces/{quote(subdomain, safe='')}"
+        url = f"{self.config.issuer}/api/spaces/{quote_segment(subdomain)}"
         space = Space.from_json((yield from request_json(self.http, build_request(self.http, "GET", url))))
         return normalize_issuer(space.url) if space.url else self.config.space_issuer(subdomain)
 
@@ -294,13 +305,17 @@ class OAuthCore:
         headers = self.client_auth(body)
         return build_request(self.http, "POST", url, data=body, headers=headers)
 
+    def _post_form(self, url: str, form: Mapping[str, str]) -> Op[httpx.Response]:
+        """POST an authenticated form to an OAuth endpoint; anything but 200 is its error."""
+        response = yield from send(self.http, self._form_request(url, form))
+        if response.status_code != 200:
+            raise error_for(response, oauth_endpoint=True)
+        return response
+
     def token_request(
         self, metadata: ServerMetadata, form: Mapping[str, str], *, requested_scope: Iterable[str] = ()
     ) -> Op[Token]:
-        request = self._form_request(metadata.token_endpoint, form)
-        response = yield from send(self.http, request)
-        if response.status_code != 200:
-            raise error_for(response, oauth_endpoint=True)
+        response = yield from self._post_form(metadata.token_endpoint, form)
         return Token.from_response(
             parse_json(response), requested_scope=requested_scope, issuer=metadata.issuer
         )
@@ -361,13 +376,7 @@ class OAuthCore:
         *,
         issuer: str | None = None,
     ) -> Op[None]:
-        value = (
-            token.access_token
-            if isinstance(token, Token)
-            else token.token
-            if isinstance(token, SpaceToken)
-            else token
-        )
+        value = raw_token(token)
         if isinstance(token, Token) and token_type_hint == "refresh_token":
             if not token.refresh_token:
                 raise ConfigurationError("this token has no refresh_token")
@@ -375,7 +384,7 @@ class OAuthCore:
         metadata = yield from self.discover(issuer)
         if metadata.revocation_endpoint is None:
             # Cobot's API 1 way (no RFC 7009 endpoint advertised): DELETE /api/access_tokens/<t>.
-            url = f"{metadata.issuer}/api/access_tokens/{quote(value, safe='')}"
+            url = f"{metadata.issuer}/api/access_tokens/{quote_segment(value)}"
             request = build_request(self.http, "DELETE", url, headers={"authorization": f"Bearer {value}"})
             response = yield from send(self.http, request)
             if response.status_code in (200, 204, 401, 404):  # gone already counts as revoked
@@ -384,9 +393,7 @@ class OAuthCore:
         form = {"token": value}
         if token_type_hint:
             form["token_type_hint"] = token_type_hint
-        response = yield from send(self.http, self._form_request(metadata.revocation_endpoint, form))
-        if response.status_code != 200:  # RFC 7009 §2.2: 200 even for unknown tokens
-            raise error_for(response, oauth_endpoint=True)
+        yield from self._post_form(metadata.revocation_endpoint, form)  # RFC 7009 §2.2: 200 even if unknown
         return None
 
     def introspect(
@@ -398,15 +405,13 @@ class OAuthCore:
         form = {"token": token}
         if token_type_hint:
             form["token_type_hint"] = token_type_hint
-        response = yield from send(self.http, self._form_request(metadata.introspection_endpoint, form))
-        if response.status_code != 200:
-            raise error_for(response, oauth_endpoint=True)
+        response = yield from self._post_form(metadata.introspection_endpoint, form)
         return Introspection.from_json(parse_json(response))
 
     # ---- space tokens (API 1, main host) ------------------------------------------------------
 
     def space_token(self, user_token: Token | str, space: str, *, resolve_id: bool = False) -> Op[SpaceToken]:
-        raw = user_token.access_token if isinstance(user_token, Token) else user_token
+        raw = raw_token(user_token)
         return (
             yield from space_token_op(
                 self.http,
@@ -428,23 +433,18 @@ class OAuthCore:
         uri = metadata.jwks_uri
         now = time.monotonic()
         cached = self._jwks.get(uri)
-        fresh = cached is not None and now - cached[0] < self.config.jwks_ttl
-        if cached is not None and fresh:
+        if cached is not None and now - cached[0] < self.config.jwks_ttl:
             key = _jwt.pick_key(cached[1], kid)
+            # An unknown kid refetches, but not more often than JWKS_MIN_REFETCH_SECONDS.
             if key is not None or now - cached[0] < JWKS_MIN_REFETCH_SECONDS:
-                if key is None:
-                    raise error(f"no key {kid!r} in the JWKS of {issuer}")
-                return key
+                return _known(key, kid, issuer, error)
         data = yield from request_json(self.http, build_request(self.http, "GET", uri))
         try:
             keys = _jwt.import_keys(data)
         except TokenValidationError as exc:
             raise DiscoveryError(f"{uri}: {exc}") from exc
         self._jwks[uri] = (now, keys)
-        key = _jwt.pick_key(keys, kid)
-        if key is None:
-            raise error(f"no key {kid!r} in the JWKS of {issuer}")
-        return key
+        return _known(_jwt.pick_key(keys, kid), kid, issuer, error)
 
     def verify_id_token(
         self,
@@ -527,3 +527,9 @@ __all__ = [
     "scope_tuple",
     "space_token_op",
 ]
+
+
+def _known(key: RSAKey | None, kid: Any, issuer: str, error: type[TokenValidationError]) -> RSAKey:
+    if key is None:
+        raise error(f"no key {kid!r} in the JWKS of {issuer}")
+    return key

@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from frontdesk.client._api import AnyToken, ApiCore, LinkSpecInput
+from frontdesk.client._api import ApiCore, LinkSpecInput
 from frontdesk.client._drivers import SyncDriver
-from frontdesk.client._oauth import CallbackInput, OAuthCore, Scope
+from frontdesk.client._oauth import AnyToken, CallbackInput, OAuthCore, Scope
 from frontdesk.client._sansio import Op
 from frontdesk.client.config import DEFAULT_USER_AGENT, AuthMethod, ClientConfig, HttpOptions, RetryPolicy
 from frontdesk.client.models import (

@@ -184,7 +184,9 @@ class AuthorizationEndpoint:
         if "none" in prompt and len(prompt) > 1:
             raise InvalidRequest("prompt=none cannot be combined with other values")
         max_age_text = params.get("max_age")
-        if max_age_text is not None and not (max_age_text.isdigit() and len(max_age_text) <= 10):
+        if max_age_text is not None and not (
+            max_age_text.isascii() and max_age_text.isdigit() and len(max_age_text) <= 10
+        ):
             raise InvalidRequest("max_age must be a number of seconds")
         kept = tuple((k, v) for k, v in request.query if k in REQUEST_PARAMS and v)
         return AuthorizationRequest(

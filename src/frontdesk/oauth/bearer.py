@@ -83,6 +83,10 @@ class BearerValidator:
         self.catalogue = catalogue
         self.clock = clock
 
+    def usable(self, info: TokenInfo) -> bool:
+        """Neither revoked nor expired (what :meth:`validate` checks after the lookup)."""
+        return not info.revoked and (info.expires_at is None or info.expires_at > self.clock())
+
     async def validate(self, raw: str | None, lookup: TokenLookup) -> TokenInfo:
         if raw is None:
             raise MissingToken

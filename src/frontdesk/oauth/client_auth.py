@@ -65,6 +65,11 @@ async def authenticate(
     store: ClientStore, request: OAuthRequest, params: Params
 ) -> tuple[Client, Credentials]:
     creds = extract(request, params)
+    return await verify(store, creds), creds
+
+
+async def verify(store: ClientStore, creds: Credentials) -> Client:
+    """The client the extracted credentials prove, or ``invalid_client``."""
     basic = creds.method == "client_secret_basic"
     client = await store.get_client(creds.client_id)
     if client is None:
@@ -73,7 +78,7 @@ async def authenticate(
         # A public client has no secret to check; sending one is a mistake we refuse.
         if creds.client_secret:
             raise InvalidClient(FAILED, used_basic=basic)
-        return client, creds
+        return client
     if creds.client_secret is None or not await store.check_client_secret(client, creds.client_secret):
         raise InvalidClient(FAILED, used_basic=basic)
-    return client, creds
+    return client

@@ -73,9 +73,14 @@ class TokenEndpoint:
 
     async def _authenticate(self, request: OAuthRequest, params: Params, storage: Storage) -> Client:
         """Client authentication, with failures limited per client and address (§2.3.1)."""
+        # Credentials are read once; a malformed set is reported after the throttle check,
+        # exactly where verifying them would have failed.
+        creds: client_auth.Credentials | OAuthError
         try:
-            claimed = client_auth.extract(request, params).client_id
-        except OAuthError:
+            creds = client_auth.extract(request, params)
+            claimed = creds.client_id
+        except OAuthError as exc:
+            creds = exc
             claimed = params.get("client_id") or ""
         keys = {"client": claimed, "address": request.client_ip}
         if self.client_limiter is not None:
@@ -86,7 +91,9 @@ class TokenEndpoint:
                 )
                 raise InvalidClient("too many failed attempts", status_code=429, retry_after=wait)
         try:
-            client, _creds = await client_auth.authenticate(storage, request, params)
+            if isinstance(creds, OAuthError):
+                raise creds
+            client = await client_auth.verify(storage, creds)
         except InvalidClient:
             if self.client_limiter is not None:
                 await self.client_limiter.failed(keys)

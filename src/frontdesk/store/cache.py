@@ -322,8 +322,3 @@ async def read_through(
     if value is not None or keep_none:
         cache.put(key, value, generation)
     return value
-
-
-def bus_of(db: AsyncSession) -> CacheBus | None:
-    bus = db.info.get("cache_bus")
-    return bus if isinstance(bus, CacheBus) else None

@@ -90,6 +90,11 @@ async def caller_for(request: Request, db: AsyncSession, raw: str | None) -> Cal
     return Caller(token=info, raw=raw, user=user)
 
 
+def _profile_key(user_id: str, space_id: str | None) -> tuple[str, ...]:
+    """The profile cache's key for who a token acts as: its user, or (space tokens) the actor."""
+    return ("user", user_id) if space_id is None else ("actor", space_id, user_id)
+
+
 async def _cached(db: AsyncSession, key: tuple[str, ...], load: Callable[[], Awaitable[Person]]) -> Person:
     return await read_through(db, PROFILES, key, load)  # type: ignore[no-any-return]
 
@@ -101,7 +106,7 @@ async def _person(db: AsyncSession, user_id: str) -> Person:
             raise InvalidToken("the token's user no longer exists")
         return Person(id=user.id, email=user.email, name=user.name)
 
-    return await _cached(db, ("user", user_id), load)
+    return await _cached(db, _profile_key(user_id, None), load)
 
 
 async def _space_token_actor(db: AsyncSession, space_id: str, creator_id: str) -> Person:
@@ -114,7 +119,7 @@ async def _space_token_actor(db: AsyncSession, space_id: str, creator_id: str) -
             raise InvalidToken("the token's space no longer exists")
         return await _person(db, space.owner_id)
 
-    return await _cached(db, ("actor", space_id, creator_id), load)
+    return await _cached(db, _profile_key(creator_id, space_id), load)
 
 
 async def _rate_limit(request: Request, token: TokenInfo) -> None:
@@ -133,12 +138,9 @@ def _cached_caller(request: Request, raw: str) -> Caller | None:
     st = get_state(request)
     caches = st.db.cache
     info = caches.tokens.get(st.keyring.digest(raw))
-    if info is MISSING or info is None or info.revoked:
+    if info is MISSING or info is None or not st.oauth.bearer.usable(info):
         return None
-    if info.expires_at is not None and info.expires_at <= st.oauth.bearer.clock():
-        return None
-    key = ("user", info.user_id) if info.space_id is None else ("actor", info.space_id, info.user_id)
-    person = caches.profiles.get(key)
+    person = caches.profiles.get(_profile_key(info.user_id, info.space_id))
     if person is MISSING:
         return None
     caches.touch(info.id)

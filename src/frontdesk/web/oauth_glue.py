@@ -91,7 +91,7 @@ class OAuthServer:
             "client": Rule.parse("client-auth-client", "20/minute"),
             "address": Rule.parse("client-auth-address", "60/minute"),
         }
-        code_rules = {  # failed code (and refresh token) redemptions
+        code_rules = {  # failed code redemptions (refresh tokens are not limited this way)
             "client": Rule.parse("code-failures-client", "30/minute"),
             "address": Rule.parse("code-failures-address", "30/minute"),
         }

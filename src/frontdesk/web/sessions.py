@@ -142,13 +142,15 @@ class SessionStore:
         if ref is None or not _usable(ref, site.host, now):
             return None
         if now - ref.last_seen_at > TOUCH_EVERY:
-            # Re-read and touch the row (last_seen_at does not invalidate caches by itself).
+            # Re-read and touch the row (last_seen_at does not invalidate caches by itself);
+            # a revocation committed meanwhile must win over the refreshed entry.
+            cache = cache_for(db, SESSIONS)
+            generation = cache.generation if cache is not None else 0
             if await self.load(db, request) is None:
                 return None
             ref = replace(ref, last_seen_at=now)
-            cache = cache_for(db, SESSIONS)
             if cache is not None:
-                cache.put(session_id, ref)
+                cache.put(session_id, ref, generation)
         request.state.session_key = session_id
         return ref
 

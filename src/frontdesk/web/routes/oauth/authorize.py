@@ -64,7 +64,7 @@ def _authorize_url(st: AppState, query: tuple[tuple[str, str], ...], *, marked: 
 
 def _fresh_since(st: AppState, query: tuple[tuple[str, str], ...]) -> datetime | None:
     stamp, _, mac = (dict(query).get(REAUTH_PARAM) or "").partition(".")
-    if not stamp.isdigit() or len(stamp) > 12:
+    if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 12:
         return None
     if not hmac.compare_digest(mac.encode(), st.keyring.mac("login-after|" + stamp).encode()):
         return None
@@ -144,10 +144,11 @@ async def _handle(
         return await _bad_request_page(request, db, exc)
     # 2. Authenticate before redirecting anything else (RFC 9700 §4.11.2).
     if viewer is None:
-        if "none" in (dict(query).get("prompt") or "").split():
+        params = dict(query)
+        prompt = (params.get("prompt") or "").split()
+        if "none" in prompt:
             return _redirect(target.error_url(LoginRequired("nobody is logged in")), 302)
-        prompt = (dict(query).get("prompt") or "").split()
-        back = _authorize_url(st, query, marked="login" in prompt or "max_age" in dict(query))
+        back = _authorize_url(st, query, marked="login" in prompt or "max_age" in params)
         if _framed_from_elsewhere(request) and decision is None:
             # An app in this host's iframe sent its frame here: a navigation started by another
             # site, so the browser withholds (and refuses to set) this host's SameSite=Lax
