@@ -22,7 +22,7 @@ from frontdesk.security.randoms import ACCESS_TOKEN_PREFIX, new_id, new_secret
 from frontdesk.services import accounts, apps, spaces
 from frontdesk.settings import Settings
 from frontdesk.store.db import Database
-from frontdesk.store.oauth_storage import SqlStorage
+from frontdesk.store.sql_storage import SqlStorage
 from frontdesk.store.types import utcnow
 
 BENCH_EMAIL = "alice@bench.test"
@@ -53,7 +53,7 @@ async def seed(
         space = await spaces.create_space(
             session, settings, subdomain="bench", name="Bench Space", owner=alice
         )
-        created = await apps.create_app(
+        created = await apps.register_app(
             session,
             keyring,
             owner=alice,
@@ -76,7 +76,7 @@ async def seed(
                 ),
             )
             w1.append(raw)
-        await storage.commit()
+        await session.commit()
         alice_id, space_id = alice.id, space.id
         del created, space_id
 

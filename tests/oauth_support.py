@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from frontdesk.oauth.models import Person
 from frontdesk.services import accounts, apps
-from frontdesk.store.models import User
 from tests.support import PASSWORD, Browser, csrf_from
 
 CALLBACK = "https://app.example/auth/callback"
@@ -25,21 +25,23 @@ class RegisteredApp:
     redirect_uri: str
 
 
-async def make_user(state: Any, db: Any, email: str, name: str = "Test User") -> User:
-    return await accounts.create_user(db, state.passwords, email=email, password=PASSWORD, name=name)
+async def make_user(state: Any, db: Any, email: str, name: str = "Test User") -> Person:
+    person = await accounts.create_user(db, state.passwords, email=email, password=PASSWORD, name=name)
+    await db.commit()
+    return person
 
 
 async def register_app(
     state: Any,
     db: Any,
-    owner: User,
+    owner: Person,
     *,
     redirect_uris: list[str] | None = None,
     scopes: str = "read_user read_memberships",
     **kwargs: Any,
 ) -> RegisteredApp:
     uris = redirect_uris or [CALLBACK]
-    created = await apps.create_app(
+    created = await apps.register_app(
         db,
         state.keyring,
         owner=owner,
@@ -48,6 +50,7 @@ async def register_app(
         scopes=scopes,
         **kwargs,
     )
+    await db.commit()
     return RegisteredApp(created.app.client_id, created.client_secret, created.test_access_token, uris[0])
 
 

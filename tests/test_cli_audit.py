@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from frontdesk.services import audit
+from frontdesk import events
 from frontdesk.store.db import Database
 from frontdesk.store.models import AuditEvent
 from frontdesk.store.types import utcnow
@@ -50,27 +50,27 @@ def setup_log(cli: Any, database_url: str) -> dict[str, Any]:  # noqa: F811
         database_url,
         [
             {
-                "event": audit.LOGIN_SUCCEEDED,
+                "event": events.LOGIN_SUCCEEDED,
                 "user_id": alice["id"],
                 "ip": "198.51.100.7",
                 "created_at": now - timedelta(days=3),
             },
             {
-                "event": audit.TOKEN_ISSUED,
+                "event": events.TOKEN_ISSUED,
                 "user_id": alice["id"],
                 "app_id": app["client_id"],
                 "detail": {"token_id": "t1", "grant_type": "password"},
                 "created_at": now - timedelta(minutes=30),
             },
             {
-                "event": audit.TOKEN_REVOKED,
+                "event": events.TOKEN_REVOKED,
                 "user_id": alice["id"],
                 "app_id": app["client_id"],
                 "detail": {"token_id": "t1", "via": "api"},
                 "created_at": now - timedelta(minutes=10),
             },
-            {"event": audit.LOGIN_FAILED, "user_id": bob["id"], "created_at": now - timedelta(minutes=5)},
-            {"event": audit.LOGIN_FAILED, "created_at": now - timedelta(minutes=1)},
+            {"event": events.LOGIN_FAILED, "user_id": bob["id"], "created_at": now - timedelta(minutes=5)},
+            {"event": events.LOGIN_FAILED, "created_at": now - timedelta(minutes=1)},
         ],
     )
     return {"alice": alice, "bob": bob, "app": app}

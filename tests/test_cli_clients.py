@@ -10,7 +10,7 @@ import pytest
 
 from frontdesk.security.keyring import Keyring
 from frontdesk.store.db import Database
-from frontdesk.store.oauth_storage import SqlStorage
+from frontdesk.store.sql_storage import SqlStorage
 from tests.conftest import run_async
 from tests.support import TEST_SECRET, make_settings
 from tests.test_cli import cli, ok_json  # noqa: F401 - the `cli` fixture

@@ -70,14 +70,18 @@ def run(work: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
 
 
 def with_db(work: Callable[[Settings, AsyncSession], Awaitable[T]]) -> T:
-    """Run ``work`` in a session on a migrated database."""
+    """Run ``work`` as one unit of work on a migrated database: committed when it returns,
+    rolled back when it fails. A running server sees the change at once (the commit's cache
+    invalidation reaches it, see frontdesk.store.invalidation)."""
 
     async def go(cfg: Settings) -> T:
         db = Database(cfg)
         try:
             await db.check_migrated()
-            async with db.session() as session:
-                return await work(cfg, session)
+            async with db.unit_of_work() as uow:
+                result = await work(cfg, uow.session)
+                await uow.commit()
+                return result
         finally:
             await db.dispose()
 
@@ -141,18 +145,17 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     from frontdesk.store.migrate import upgrade
 
     async def go(cfg: Settings) -> tuple[str | None, str | None]:
-        from frontdesk.security.keyring import Keyring
-        from frontdesk.services.keys import ensure_key
+        from frontdesk.services.signing_keys import ensure_key
         from frontdesk.store.migrate import head_revision
 
-        keyring = Keyring(cfg.resolve_secret_key())
         before, after = await upgrade(cfg, revision)
         if after == head_revision():
             # Create the first signing key now, so workers never race to make it.
             db = Database(cfg)
             try:
-                async with db.session() as session:
-                    await ensure_key(session, keyring)
+                async with db.unit_of_work() as uow:
+                    await ensure_key(uow.session, db.server_secret)
+                    await uow.commit()
             finally:
                 await db.dispose()
         return before, after
@@ -168,7 +171,8 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 
 def user_dict(user: Any) -> dict[str, Any]:
-    return {"id": user.id, "email": user.email, "name": user.name, "created_at": user.created_at.isoformat()}
+    created = user.created_at.isoformat() if user.created_at else None
+    return {"id": user.id, "email": user.email, "name": user.name, "created_at": created}
 
 
 @users_app.command("create")
@@ -267,7 +271,7 @@ def spaces_show(subdomain: str, as_json: JsonOpt = False) -> None:
             raise FrontdeskError(f"no space with subdomain {subdomain}")
         data = space_dict(cfg, space)
         data["members"] = [
-            {"email": m.user.email, "role": m.role, "user_id": m.user_id}
+            {"email": m.user.email, "role": m.role, "user_id": m.user.id}
             for m in await spaces.list_members(db, space.id)
         ]
         return data
@@ -281,13 +285,10 @@ def spaces_show(subdomain: str, as_json: JsonOpt = False) -> None:
 @spaces_app.command("list")
 def spaces_list(as_json: JsonOpt = False) -> None:
     """List all spaces."""
-    from sqlalchemy import select
-
-    from frontdesk.store.models import Space
+    from frontdesk.services import spaces
 
     async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
-        rows = (await db.execute(select(Space).order_by(Space.subdomain))).scalars()
-        return {"spaces": [space_dict(cfg, s) for s in rows]}
+        return {"spaces": [space_dict(cfg, s) for s in await spaces.list_spaces(db)]}
 
     data = with_db(work)
     emit(data, as_json, [f"{s['subdomain']:20} {s['url']}" for s in data["spaces"]])
@@ -318,7 +319,7 @@ def members_add(
             "id": m.id,
             "space": space.subdomain,
             "email": m.user.email,
-            "user_id": m.user_id,
+            "user_id": m.user.id,
             "role": m.role,
         }
 
@@ -342,16 +343,14 @@ RedirectOpt = Annotated[
 
 def client_dict(app: Any, owner_email: str) -> dict[str, Any]:
     """An app's settings for display; never its secret or tokens."""
-    from frontdesk.oauth.scopes import parse_scope
-
     return {
         "client_id": app.client_id,
         "name": app.name,
         "name_in_space": app.name_in_space,
         "owner": owner_email,
         "main_url": app.main_url,
-        "redirect_uris": list(app.redirect_uris or ()),
-        "scopes": list(parse_scope(app.scopes)),
+        "redirect_uris": list(app.redirect_uris),
+        "scopes": list(app.scopes),
         "password_grant": app.password_grant,
         "public": app.public,
         "allow_redirect_query": app.allow_redirect_query,
@@ -360,7 +359,7 @@ def client_dict(app: Any, owner_email: str) -> dict[str, Any]:
         "access_token_ttl": app.access_token_ttl,
         "can_introspect": app.can_introspect,
         "registered_via": app.registered_via,
-        "created_at": app.created_at.isoformat(),
+        "created_at": app.created_at.isoformat() if app.created_at else None,
     }
 
 
@@ -383,13 +382,12 @@ def client_lines(data: dict[str, Any]) -> list[str]:
 
 
 async def _client_with_owner(db: AsyncSession, client_id: str) -> tuple[Any, str]:
-    from frontdesk.services import apps
-    from frontdesk.store.models import User
+    from frontdesk.services import accounts, apps
 
     found = await apps.get_app(db, client_id)
     if found is None:
         raise FrontdeskError(f"no app with client id {client_id}")
-    owner = await db.get(User, found.owner_id)
+    owner = await accounts.get_person(db, found.owner_id)
     return found, owner.email if owner else ""
 
 
@@ -438,7 +436,7 @@ def clients_create(
         user = await accounts.find_by_email(db, owner)
         if user is None:
             raise FrontdeskError(f"no user with email {owner}")
-        created = await apps.create_app(
+        created = await apps.register_app(
             db,
             keyring,
             owner=user,
@@ -552,8 +550,7 @@ def clients_update(
         given = {k: v for k, v in changes.items() if v is not None}
         if access_token_ttl is not None:
             given["access_token_ttl"] = access_token_ttl or None  # 0: never expire
-        await apps.update_app(db, found, **given)
-        return client_dict(found, owner_email)
+        return client_dict(await apps.update_app(db, found.client_id, **given), owner_email)
 
     data = with_db(work)
     emit(data, as_json, ["updated app", *client_lines(data)])
@@ -562,15 +559,10 @@ def clients_update(
 @clients_app.command("list")
 def clients_list(as_json: JsonOpt = False) -> None:
     """List all registered apps."""
-    from sqlalchemy import select
-
-    from frontdesk.store.models import App, User
+    from frontdesk.services import apps
 
     async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
-        rows = await db.execute(
-            select(App, User.email).join(User, User.id == App.owner_id).order_by(App.name)
-        )
-        return {"clients": [client_dict(found, email) for found, email in rows.all()]}
+        return {"clients": [client_dict(found, email) for found, email in await apps.all_apps(db)]}
 
     data = with_db(work)
     emit(
@@ -590,7 +582,7 @@ app.add_typer(keys_app, name="keys")
 def keys_rotate(as_json: JsonOpt = False) -> None:
     """Create a new signing key and retire the current one (it stays published for a while)."""
     from frontdesk.security.keyring import Keyring
-    from frontdesk.services import keys
+    from frontdesk.services import signing_keys as keys
 
     async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
         rotation = await keys.rotate(db, Keyring(cfg.resolve_secret_key()))
@@ -605,7 +597,7 @@ def keys_rotate(as_json: JsonOpt = False) -> None:
 def keys_list(as_json: JsonOpt = False) -> None:
     """List every signing key: when made, when retired, whether /jwks.json still publishes it."""
     from frontdesk.security.keyring import Keyring
-    from frontdesk.services import keys
+    from frontdesk.services import signing_keys as keys
 
     async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
         found = await keys.list_keys(db, Keyring(cfg.resolve_secret_key()), keys.retention_for(cfg))

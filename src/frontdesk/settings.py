@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     # SQLite runs on the event loop's thread (see store/sqlite_inline.py); true: aiosqlite's thread.
     sqlite_thread: bool = False
+    # How a write reaches the other processes' caches (store/invalidation.py): auto picks
+    # postgres (LISTEN/NOTIFY) on PostgreSQL, else redis when FRONTDESK_REDIS_URL is set, else
+    # poll (the cache_events table, SQLite).
+    cache_invalidation: Literal["auto", "postgres", "redis", "poll"] = "auto"
+    # Cached values expire after this many seconds even without an invalidation.
+    cache_ttl_seconds: float = Field(default=300, gt=0, le=86400)
 
     # Sessions
     session_days: int = 14
@@ -68,13 +74,23 @@ class Settings(BaseSettings):
     # Scheduling priority of hashing threads (0..19): the API keeps priority over a login flood.
     hash_nice: int = Field(default=10, ge=0, le=19)
 
-    # Login throttling (failures), checked before any hashing. `limits` syntax.
+    # Throttles on failures, checked before any expensive work (`limits` syntax); every rule
+    # the server applies is one of these (see composition.py).
+    # Wrong passwords at the login form and the password grant, per account and per address.
     login_failures_per_account: str = "10/15 minutes"
     login_failures_per_address: str = "50/15 minutes"
+    # Wrong passwords at the password grant, per client.
+    password_grant_failures_per_client: str = "200/minute"
+    # Failed client authentication (token, revocation, introspection), per client and address.
+    client_auth_failures_per_client: str = "20/minute"
+    client_auth_failures_per_address: str = "60/minute"
+    # Failed authorization code redemptions (guessed codes), per client and address.
+    code_failures_per_client: str = "30/minute"
+    code_failures_per_address: str = "30/minute"
 
     # OAuth
     code_ttl_seconds: int = 60
-    # The password grant ("app flow", project decision 4): on by default, off for every app here.
+    # The password grant ("app flow", docs/decisions.md §4): on by default, off for every app here.
     password_grant: bool = True
     # Retired signing keys stay in the JWKS this long, so earlier signatures still verify.
     signing_key_retention_days: float = Field(default=30, ge=0)
@@ -118,7 +134,17 @@ class Settings(BaseSettings):
             raise ValueError("FRONTDESK_PUBLIC_URL must not have a path, query or fragment")
         return f"{parts.scheme}://{parts.netloc.lower()}"
 
-    @field_validator("dynamic_registration_rate_limit", "api_rate_limit")
+    @field_validator(
+        "dynamic_registration_rate_limit",
+        "api_rate_limit",
+        "login_failures_per_account",
+        "login_failures_per_address",
+        "password_grant_failures_per_client",
+        "client_auth_failures_per_client",
+        "client_auth_failures_per_address",
+        "code_failures_per_client",
+        "code_failures_per_address",
+    )
     @classmethod
     def _rate_limit(cls, value: str, info: ValidationInfo) -> str:
         value = value.strip()

@@ -8,7 +8,7 @@ import pytest
 from frontdesk.oauth.models import NewToken
 from frontdesk.security.randoms import ACCESS_TOKEN_PREFIX, new_secret
 from frontdesk.services import spaces
-from frontdesk.store.oauth_storage import SqlStorage
+from frontdesk.store.sql_storage import SqlStorage
 from tests.oauth_support import RegisteredApp, make_user, register_app
 
 
@@ -31,9 +31,13 @@ async def world(state: Any, db: Any) -> World:
     outsider = await make_user(state, db, "out@example.com", "Otto Outsider")
     dev = await make_user(state, db, "dev@example.com", "Dev")
     space = await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=owner)
+    await db.commit()
     other = await spaces.create_space(db, state.settings, subdomain="other", name="Other", owner=outsider)
+    await db.commit()
     await spaces.add_member(db, space, email="admin@example.com", role="admin", admin_name="Adam at the desk")
+    await db.commit()
     await spaces.add_member(db, space, email="member@example.com", role="member")
+    await db.commit()
     app = await register_app(state, db, dev, scopes="read_user read_memberships navigation")
     return World(app, owner, admin, member, outsider, space, other)
 
@@ -53,7 +57,7 @@ def issue(state: Any, db: Any, world: World) -> Any:
                 **kwargs,
             ),
         )
-        await storage.commit()
+        await db.commit()
         return raw
 
     return make

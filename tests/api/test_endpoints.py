@@ -128,6 +128,7 @@ async def test_space_token_outlives_its_creators_admin_role(
     assert (await browser.get("/api/user", headers=bearer(space_token))).json()["id"] == world.admin.id
     membership = await spaces.membership_of(db, world.space.id, world.admin.id)
     await spaces.change_role(db, world.space, membership.id, "member")
+    await db.commit()
     # The space token now acts for the owner and still reads the space ...
     assert (await browser.get("/api/user", headers=bearer(space_token))).json()["id"] == world.owner.id
     assert (
@@ -174,7 +175,8 @@ async def test_space_tokens_never_expire_and_delete_revokes_the_refresh_family(
 
     app = await apps.get_app(db, world.app.client_id)
     assert app is not None
-    await apps.update_app(db, app, access_token_ttl=600)
+    await apps.update_app(db, app.client_id, access_token_ttl=600)
+    await db.commit()
     granted = await browser.post(
         TOKEN_URL,
         data={

@@ -11,7 +11,7 @@ from asgi_lifespan import LifespanManager
 from frontdesk.oauth.models import NewToken
 from frontdesk.security.randoms import ACCESS_TOKEN_PREFIX, new_secret
 from frontdesk.settings import Settings
-from frontdesk.store.oauth_storage import SqlStorage
+from frontdesk.store.sql_storage import SqlStorage
 from frontdesk.web.app import create_app
 from tests.api.conftest import World
 from tests.oauth_support import register_app
@@ -31,7 +31,7 @@ async def token_for(state: Any, db: Any, client_id: str, user: Any) -> str:
     await storage.save_token(
         raw, NewToken(client_id=client_id, user_id=user.id, scopes=("read_user",), grant_type="password")
     )
-    await storage.commit()
+    await db.commit()
     return raw
 
 

@@ -28,6 +28,7 @@ class Tenants:
 async def tenants(state: Any, db: Any, person: Any) -> Tenants:  # noqa: F811 - the imported fixture
     olga = await make_user(state, db, "olga@example.com", name="Olga Other")
     co_up = await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=person)
+    await db.commit()
     harbour = await spaces.create_space(
         db,
         state.settings,
@@ -36,5 +37,7 @@ async def tenants(state: Any, db: Any, person: Any) -> Tenants:  # noqa: F811 - 
         owner=person,
         custom_domain="members.harbour.test",
     )
+    await db.commit()
     quay = await spaces.create_space(db, state.settings, subdomain="quay", name="Quay", owner=olga)
+    await db.commit()
     return Tenants(co_up=co_up, harbour=harbour, quay=quay, olga=olga)

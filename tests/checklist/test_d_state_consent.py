@@ -186,6 +186,7 @@ async def test_item_16_auto_approval_only_for_granted_scopes(
     from frontdesk.services import spaces
 
     await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=person)
+    await db.commit()
     in_space: Browser = new_browser("co-up.localhost:8000")
     assert (await in_space.login("pat@example.com")).status_code == 303
     page = await in_space.get("/oauth/authorize", params=authorize_params(registered, scope="read_user"))

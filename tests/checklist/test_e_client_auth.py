@@ -302,7 +302,7 @@ def test_item_21_constant_time_secret_comparison() -> None:
     offenders = secret_comparisons(SRC)
     assert not offenders, "\n".join(f"src/frontdesk/{f}:{line}: {text}" for f, line, text in offenders)
     for rel, function in (
-        ("store/oauth_storage.py", "check_client_secret"),
+        ("store/sql_storage.py", "secret_matches"),
         ("oauth/pkce.py", "verify"),
         ("web/csrf.py", "verify"),
     ):

@@ -183,7 +183,7 @@ async def test_item_23_token_entropy(
     owner = await db.get(User, dev.id)
     client_secrets = []
     for i in range(200):
-        created = await apps.create_app(
+        created = await apps.register_app(
             db,
             state.keyring,
             owner=owner,
@@ -191,6 +191,7 @@ async def test_item_23_token_entropy(
             redirect_uris=["https://a.test/cb"],
             scopes="read_user",
         )
+        await db.commit()
         assert created.client_secret
         client_secrets.append(created.client_secret)
         access.append(created.test_access_token)

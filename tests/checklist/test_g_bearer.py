@@ -127,6 +127,7 @@ async def test_item_31_no_tokens_in_page_urls_or_cookies(
         access_token_ttl=3600,
     )
     await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=person)
+    await db.commit()
     await browser.login("pat@example.com")
     tokens = await code_token(browser, app)
     assert tokens["refresh_token"]

@@ -40,6 +40,7 @@ async def test_item_39_https_enforcement(state: Any, db: Any, new_browser: Any) 
     Not applicable: the TLS configuration itself (sslyze/testssl.sh) belongs to the proxy that
     terminates TLS, not to Frontdesk. Optional and not done: revoking a token seen over http."""
     await accounts.create_user(db, state.passwords, email="pat@example.com", password=PASSWORD)
+    await db.commit()
     proxy: Browser = new_browser("frontdesk.test")
     form = {"grant_type": "password", "username": "pat@example.com", "password": PASSWORD}
     for path in ("/oauth/token", "/oauth/access_token", "/oauth/revoke", "/oauth/introspect"):

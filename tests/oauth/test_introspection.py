@@ -102,7 +102,8 @@ async def test_expiring_and_refresh_tokens(logged_in: Browser, expiring: Registe
 
     # Expired access token: inactive.
     later = utcnow() + timedelta(seconds=TTL + 1)
-    state.oauth.token.config = dataclasses.replace(state.oauth.token.config, clock=lambda: later)
+    endpoint = state.oauth.introspection
+    endpoint.config = dataclasses.replace(endpoint.config, clock=lambda: later)
     assert (await introspect(logged_in, expiring, renewed.json()["access_token"])).json() == INACTIVE
 
 
@@ -157,6 +158,7 @@ async def test_space_tokens_name_their_space(
     resource_server: RegisteredApp,
 ) -> None:
     await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=person)
+    await db.commit()
     user_token = (await start(logged_in, registered))["access_token"]
     made = await logged_in.post(f"/api/access_tokens/{user_token}/space", data={"space_id": "co-up"})
     assert made.status_code == 201, made.text

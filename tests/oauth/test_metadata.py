@@ -34,6 +34,7 @@ ENDPOINTS = {
 @pytest.fixture
 async def space_hosts(state: Any, db: Any, person: Any) -> None:
     await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=person)
+    await db.commit()
     await spaces.create_space(
         db,
         state.settings,
@@ -42,6 +43,7 @@ async def space_hosts(state: Any, db: Any, person: Any) -> None:
         owner=person,
         custom_domain="members.example.test",
     )
+    await db.commit()
 
 
 async def fetch(new_browser: Any, host: str, path: str = PATHS[0], scheme: str = "http") -> dict[str, Any]:

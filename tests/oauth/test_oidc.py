@@ -13,8 +13,9 @@ from joserfc.jwk import KeySet
 from sqlalchemy import event, select, update
 
 from frontdesk.oauth.oidc import at_hash
-from frontdesk.services import keys, spaces
-from frontdesk.store.key_storage import forget_cached_keys, unseal
+from frontdesk.services import signing_keys as keys
+from frontdesk.services import spaces
+from frontdesk.store.key_storage import unseal
 from frontdesk.store.models import LoginSession, SigningKey
 from frontdesk.store.types import utcnow
 from tests.oauth_support import TOKEN_URL, RegisteredApp, exchange, get_code, make_user, register_app
@@ -126,8 +127,10 @@ async def test_id_token_on_a_space_host(
     state: Any, db: Any, person: Any, oidc_app: RegisteredApp, new_browser: Any
 ) -> None:
     space = await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=person)
+    await db.commit()
     member = await make_user(state, db, "mo@example.com", name="Mo Member")
     await spaces.add_member(db, space, email="mo@example.com")
+    await db.commit()
     outsider = await make_user(state, db, "out@example.com", name="Olli Outsider")
     main = new_browser()
     expected = {person.id: "admin", member.id: "member", outsider.id: None}
@@ -215,6 +218,7 @@ async def test_rotation_keeps_old_tokens_verifiable(
     before = await code_flow(logged_in, oidc_app, logged_in, scope="openid")
     old_header, _ = await verify(logged_in, before["id_token"])
     rotation = await keys.rotate(db, state.keyring)
+    await db.commit()
     assert rotation.retired == (old_header["kid"],) and rotation.kid != old_header["kid"]
     published = [k["kid"] for k in (await jwks(logged_in))["keys"]]
     assert published == [rotation.kid, old_header["kid"]]  # the signing key first
@@ -234,6 +238,7 @@ async def test_private_keys_are_sealed_at_rest(
 ) -> None:
     await code_flow(logged_in, oidc_app, logged_in, scope="openid")
     await keys.rotate(db, state.keyring)
+    await db.commit()
     rows = (await db.execute(select(SigningKey))).scalars().all()
     assert len(rows) == 2
     for row in rows:
@@ -257,11 +262,11 @@ async def test_retired_keys_leave_the_jwks_after_the_retention_period(
     assert len(first) == 1 and first[0]["use"] == "sig" and first[0]["alg"] == "RS256"
     assert first[0]["kty"] == "RSA" and "d" not in first[0]
     rotation = await keys.rotate(db, state.keyring)
+    await db.commit()
     assert [k["kid"] for k in (await jwks(browser))["keys"]] == [rotation.kid, first[0]["kid"]]
     old = utcnow() - keys.DEFAULT_RETENTION - timedelta(minutes=1)
     await db.execute(update(SigningKey).where(SigningKey.kid == first[0]["kid"]).values(retired_at=old))
     await db.commit()
-    forget_cached_keys(db)
     assert [k["kid"] for k in (await jwks(browser))["keys"]] == [rotation.kid]
     # The row stays.
     assert {row.kid for row in (await db.execute(select(SigningKey))).scalars()} == {
@@ -289,7 +294,6 @@ async def test_first_key_under_concurrency(
         *(c.get("/jwks.json") for c in jwks_clients),
     )
     assert all(r.status_code == 200 for r in results), [r.text for r in results]
-    forget_cached_keys(db)
     main = new_browser()
     signed_with = set()
     for r in results[: len(codes)]:
@@ -332,6 +336,7 @@ async def test_refreshing_gives_a_new_id_token(
     state: Any, db: Any, dev: Any, person: Any, new_browser: Any
 ) -> None:
     space = await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=person)
+    await db.commit()
     expiring = await register_app(state, db, dev, name="Expiring", scopes=OIDC_SCOPES, access_token_ttl=3600)
     b: Browser = new_browser("co-up.localhost:8000")
     await b.login("pat@example.com")

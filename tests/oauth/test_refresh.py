@@ -324,7 +324,8 @@ async def test_an_app_that_stops_expiring_tokens_ends_its_families(
     first = await start(logged_in, expiring)
     app = await apps.get_app(db, expiring.client_id)
     assert app is not None
-    await apps.update_app(db, app, access_token_ttl=None)
+    await apps.update_app(db, app.client_id, access_token_ttl=None)
+    await db.commit()
     last = await refresh(logged_in, expiring, first["refresh_token"])
     assert last.status_code == 200
     assert set(last.json()) == {"access_token", "token_type", "scope"}
@@ -337,7 +338,9 @@ async def test_refresh_at_the_issuer_or_the_main_host_only(
     from frontdesk.services import spaces
 
     await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=person)
+    await db.commit()
     await spaces.create_space(db, state.settings, subdomain="other", name="Other", owner=person)
+    await db.commit()
     b: Browser = new_browser("co-up.localhost:8000")
     await b.login("pat@example.com")
     body = await start(b, expiring)

@@ -286,7 +286,9 @@ async def test_space_host_code_redeems_on_main_and_own_host_only(
     from frontdesk.services import spaces
 
     await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=person)
+    await db.commit()
     await spaces.create_space(db, state.settings, subdomain="other", name="Other", owner=person)
+    await db.commit()
     b: Browser = new_browser("co-up.localhost:8000")
     await b.login("pat@example.com")
     code = await get_code(b, registered)
@@ -309,7 +311,8 @@ async def test_users_other_tokens_are_unaffected_by_scope_changes(
     old = (await exchange(logged_in, registered, code)).json()["access_token"]
     app = await apps.get_app(db, registered.client_id)
     assert app is not None
-    await apps.update_app(db, app, scopes="read_user read_memberships navigation")
+    await apps.update_app(db, app.client_id, scopes="read_user read_memberships navigation")
+    await db.commit()
     info = await logged_in.get(f"/api/access_tokens/{old}")
     assert info.json() == {"scope": ["read_user", "read_memberships"]}
     code = await get_code(logged_in, registered, scope="read_user navigation")

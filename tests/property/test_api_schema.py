@@ -27,7 +27,7 @@ from frontdesk.oauth.models import NewToken
 from frontdesk.security.randoms import ACCESS_TOKEN_PREFIX, new_secret
 from frontdesk.services import spaces
 from frontdesk.settings import Settings
-from frontdesk.store.oauth_storage import SqlStorage
+from frontdesk.store.sql_storage import SqlStorage
 from frontdesk.web.app import create_app
 from tests.conftest import run_async
 from tests.oauth_support import make_user, register_app
@@ -66,6 +66,7 @@ async def seed(settings_: Settings) -> str:
         db = await stack.enter_async_context(state.db.session())
         admin = await make_user(state, db, "admin@example.com", name="Adam Admin")
         await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=admin)
+        await db.commit()
         scopes = " ".join(public_scopes())
         registered = await register_app(state, db, admin, scopes=scopes)
         raw = new_secret(ACCESS_TOKEN_PREFIX)
@@ -79,7 +80,7 @@ async def seed(settings_: Settings) -> str:
                 grant_type="test",
             ),
         )
-        await storage.commit()
+        await db.commit()
     return raw
 
 

@@ -8,31 +8,43 @@ import pytest
 from sqlalchemy import select, text
 
 from frontdesk.errors import FieldError
+from frontdesk.oauth.models import Person
 from frontdesk.services import accounts
 from frontdesk.services import apps as svc
-from frontdesk.store.models import AccessToken, App, User
-from frontdesk.store.oauth_storage import SqlStorage
+from frontdesk.store.models import AccessToken, App
+from frontdesk.store.sql_storage import SqlStorage
 
 URIS = ["https://example.com/cb"]
 
 
 @pytest.fixture
-async def owner(db: Any, passwords: Any) -> User:
-    return await accounts.create_user(
+async def owner(db: Any, passwords: Any) -> Person:
+    person = await accounts.create_user(
         db, passwords, email="dev@example.com", password="dev-password-123", name="Dev"
     )
+    await db.commit()
+    return person
 
 
-async def make(db: Any, state: Any, owner: User, **kwargs: Any) -> svc.CreatedApp:
+async def make(db: Any, state: Any, owner: Person, **kwargs: Any) -> svc.CreatedApp:
     values: dict[str, Any] = {"name": "My App", "redirect_uris": URIS, "scopes": "read_user"}
     values.update(kwargs)
-    return await svc.create_app(db, state.keyring, owner=owner, **values)
+    created = await svc.register_app(db, state.keyring, owner=owner, **values)
+    await db.commit()
+    return created
 
 
-async def test_create_returns_credentials_that_work(db: Any, state: Any, owner: User) -> None:
+async def stored(db: Any, client_id: str) -> App:
+    """The app's row as committed (secret digest and sealed copy included)."""
+    row: App | None = await db.get(App, client_id, populate_existing=True)
+    assert row is not None
+    return row
+
+
+async def test_create_returns_credentials_that_work(db: Any, state: Any, owner: Person) -> None:
     created = await make(db, state, owner, scopes="read_user, navigation", main_url="https://x.example/")
     app = created.app
-    assert len(app.client_id) == 32 and app.scopes == "read_user navigation"
+    assert len(app.client_id) == 32 and app.scopes == ("read_user", "navigation")
     assert app.password_grant is True and app.public is False
     assert app.registered_via == "web"
     assert created.client_secret and created.client_secret.startswith("fdcs_")
@@ -44,11 +56,11 @@ async def test_create_returns_credentials_that_work(db: Any, state: Any, owner: 
     info = await storage.lookup_token(created.test_access_token)
     assert info is not None and info.user_id == owner.id and info.grant_type == "test"
     assert info.scopes == ("read_user", "navigation") and info.expires_at is None
-    revealed = await svc.reveal(db, state.keyring, app)
+    revealed = await svc.reveal(db, state.keyring, app.client_id)
     assert revealed == svc.Revealed(created.client_secret, created.test_access_token)
 
 
-async def test_no_plaintext_secret_in_the_database(db: Any, state: Any, owner: User) -> None:
+async def test_no_plaintext_secret_in_the_database(db: Any, state: Any, owner: Person) -> None:
     created = await make(db, state, owner)
     assert created.client_secret is not None
     dumps = []
@@ -61,16 +73,18 @@ async def test_no_plaintext_secret_in_the_database(db: Any, state: Any, owner: U
     assert created.client_secret[5:] not in everything and created.test_access_token[5:] not in everything
 
 
-async def test_public_apps_have_no_secret_and_no_password_grant(db: Any, state: Any, owner: User) -> None:
+async def test_public_apps_have_no_secret_and_no_password_grant(db: Any, state: Any, owner: Person) -> None:
     created = await make(db, state, owner, public=True)
     assert created.client_secret is None
-    assert created.app.secret_digest is None and created.app.password_grant is False
-    assert (await svc.reveal(db, state.keyring, created.app)).client_secret is None
+    row = await stored(db, created.app.client_id)
+    assert row.secret_digest is None and row.secret_sealed is None
+    assert created.app.password_grant is False and row.password_grant is False
+    assert (await svc.reveal(db, state.keyring, created.app.client_id)).client_secret is None
     with pytest.raises(FieldError, match="Public apps cannot use the password grant") as exc:
         await make(db, state, owner, public=True, password_grant=True)
     assert exc.value.field == "password_grant"
     with pytest.raises(FieldError, match="no client secret"):
-        await svc.regenerate_secret(db, state.keyring, created.app)
+        await svc.regenerate_secret(db, state.keyring, created.app.client_id)
 
 
 @pytest.mark.parametrize(
@@ -100,7 +114,7 @@ async def test_public_apps_have_no_secret_and_no_password_grant(db: Any, state: 
     ],
 )
 async def test_validation(
-    db: Any, state: Any, owner: User, kwargs: dict[str, Any], field: str, message: str
+    db: Any, state: Any, owner: Person, kwargs: dict[str, Any], field: str, message: str
 ) -> None:
     with pytest.raises(FieldError, match=message) as exc:
         await make(db, state, owner, **kwargs)
@@ -118,22 +132,25 @@ async def test_validation(
         "com.example.app:/cb",
     ],
 )
-async def test_accepted_redirect_uris(db: Any, state: Any, owner: User, uri: str) -> None:
+async def test_accepted_redirect_uris(db: Any, state: Any, owner: Person, uri: str) -> None:
     created = await make(db, state, owner, redirect_uris=[uri])
-    assert created.app.redirect_uris == [uri]
+    assert created.app.redirect_uris == (uri,)
+    assert (await stored(db, created.app.client_id)).redirect_uris == [uri]
 
 
-async def test_trusted_apps_may_hold_restricted_scopes(db: Any, state: Any, owner: User) -> None:
+async def test_trusted_apps_may_hold_restricted_scopes(db: Any, state: Any, owner: Person) -> None:
     created = await make(db, state, owner, scopes=["signin", "read_user"], trusted=True)
-    assert created.app.scopes == "signin read_user" and created.app.trusted
+    assert created.app.scopes == ("signin", "read_user") and created.app.trusted
     # Untrusting the app re-checks its scopes.
     with pytest.raises(FieldError, match="trusted apps only"):
-        await svc.update_app(db, created.app, trusted=False)
-    await svc.update_app(db, created.app, trusted=False, scopes="read_user")
-    assert created.app.trusted is False and created.app.scopes == "read_user"
+        await svc.update_app(db, created.app.client_id, trusted=False)
+    updated = await svc.update_app(db, created.app.client_id, trusted=False, scopes="read_user")
+    await db.commit()
+    assert updated.trusted is False and updated.scopes == ("read_user",)
+    assert await svc.get_app(db, created.app.client_id) == updated
 
 
-async def test_seeded_credentials(db: Any, state: Any, owner: User) -> None:
+async def test_seeded_credentials(db: Any, state: Any, owner: Person) -> None:
     secret = "sandbox-secret-0123456789-abcdefghijkl"
     created = await make(db, state, owner, client_id="sandbox-app", client_secret=secret)
     assert created.app.client_id == "sandbox-app" and created.client_secret == secret
@@ -145,41 +162,44 @@ async def test_seeded_credentials(db: Any, state: Any, owner: User) -> None:
     assert exc.value.field == "client_id"
 
 
-async def test_regenerate_secret(db: Any, state: Any, owner: User) -> None:
+async def test_regenerate_secret(db: Any, state: Any, owner: Person) -> None:
     created = await make(db, state, owner)
     app = created.app
-    old_digest, old_secret = app.secret_digest, created.client_secret
-    assert old_secret is not None
-    new = await svc.regenerate_secret(db, state.keyring, app)
-    assert new != old_secret and app.secret_digest != old_digest
+    old_digest, old_secret = (await stored(db, app.client_id)).secret_digest, created.client_secret
+    assert old_digest is not None and old_secret is not None
+    new = await svc.regenerate_secret(db, state.keyring, app.client_id)
+    await db.commit()
+    assert new != old_secret and (await stored(db, app.client_id)).secret_digest != old_digest
     storage = SqlStorage(db, state.keyring)
     client = await storage.get_client(app.client_id)
     assert client is not None
     assert not await storage.check_client_secret(client, old_secret)
     assert await storage.check_client_secret(client, new)
-    assert (await svc.reveal(db, state.keyring, app)).client_secret == new
+    assert (await svc.reveal(db, state.keyring, app.client_id)).client_secret == new
 
 
-async def test_test_token_revoke_and_recreate(db: Any, state: Any, owner: User) -> None:
+async def test_test_token_revoke_and_recreate(db: Any, state: Any, owner: Person) -> None:
     created = await make(db, state, owner)
     app = created.app
     storage = SqlStorage(db, state.keyring)
-    assert await svc.revoke_test_token(db, app) is True
-    assert await svc.revoke_test_token(db, app) is False
+    assert await svc.revoke_test_token(db, app.client_id) is True
+    await db.commit()
+    assert await svc.revoke_test_token(db, app.client_id) is False
     old = await storage.lookup_token(created.test_access_token)
     assert old is not None and old.revoked
-    assert (await svc.reveal(db, state.keyring, app)).test_access_token is None
+    assert (await svc.reveal(db, state.keyring, app.client_id)).test_access_token is None
     row = await db.get(AccessToken, old.id)
     await db.refresh(row)
     assert row.sealed is None  # a revoked test token's plaintext is not kept
 
-    first = await svc.recreate_test_token(db, state.keyring, app)
-    second = await svc.recreate_test_token(db, state.keyring, app)
+    first = await svc.recreate_test_token(db, state.keyring, app.client_id)
+    second = await svc.recreate_test_token(db, state.keyring, app.client_id)
+    await db.commit()
     first_info = await storage.lookup_token(first)
     second_info = await storage.lookup_token(second)
     assert first_info is not None and first_info.revoked  # at most one live test token
     assert second_info is not None and not second_info.revoked
-    assert (await svc.reveal(db, state.keyring, app)).test_access_token == second
+    assert (await svc.reveal(db, state.keyring, app.client_id)).test_access_token == second
     live = (
         await db.execute(
             select(AccessToken).where(AccessToken.app_id == app.client_id, AccessToken.revoked_at.is_(None))
@@ -188,12 +208,12 @@ async def test_test_token_revoke_and_recreate(db: Any, state: Any, owner: User) 
     assert [t.id for t in live] == [second_info.id]
 
 
-async def test_update_keeps_tokens_and_validates(db: Any, state: Any, owner: User) -> None:
+async def test_update_keeps_tokens_and_validates(db: Any, state: Any, owner: Person) -> None:
     created = await make(db, state, owner)
     app = created.app
     await svc.update_app(
         db,
-        app,
+        app.client_id,
         name="Renamed",
         scopes="read_user navigation",
         redirect_uris=["https://example.com/new"],
@@ -201,31 +221,34 @@ async def test_update_keeps_tokens_and_validates(db: Any, state: Any, owner: Use
         password_grant=False,
         main_url="",
     )
+    await db.commit()
     cid = app.client_id
     db.expire_all()
     fresh = await svc.get_app(db, cid)
-    assert fresh is not None and fresh.name == "Renamed" and fresh.scopes == "read_user navigation"
-    assert fresh.redirect_uris == ["https://example.com/new"] and fresh.allow_redirect_query
+    assert fresh is not None and fresh.name == "Renamed" and fresh.scopes == ("read_user", "navigation")
+    assert fresh.redirect_uris == ("https://example.com/new",) and fresh.allow_redirect_query
     assert fresh.password_grant is False
     info = await SqlStorage(db, state.keyring).lookup_token(created.test_access_token)
     assert info is not None and info.scopes == ("read_user",) and not info.revoked
     with pytest.raises(FieldError) as exc:
-        await svc.update_app(db, fresh, name="Again", redirect_uris=["http://insecure.example/"])
+        await svc.update_app(db, fresh.client_id, name="Again", redirect_uris=["http://insecure.example/"])
     assert exc.value.field == "redirect_uris"
-    assert fresh.name == "Renamed"  # nothing changed
+    assert await svc.get_app(db, cid) == fresh  # nothing changed
     with pytest.raises(FieldError, match="cannot switch"):
-        await svc.update_app(db, fresh, public=True)
+        await svc.update_app(db, fresh.client_id, public=True)
     with pytest.raises(TypeError):
-        await svc.update_app(db, fresh, owner_id="someone")
+        await svc.update_app(db, fresh.client_id, owner_id="someone")
 
 
-async def test_apps_of_and_delete(db: Any, state: Any, owner: User, passwords: Any) -> None:
+async def test_apps_of_and_delete(db: Any, state: Any, owner: Person, passwords: Any) -> None:
     other = await accounts.create_user(db, passwords, email="o@example.com", password="other-password-1")
+    await db.commit()
     b = await make(db, state, owner, name="beta")
     await make(db, state, owner, name="Alpha")
     await make(db, state, other, name="Theirs")
     assert [a.name for a in await svc.apps_of(db, owner.id)] == ["Alpha", "beta"]
     assert await svc.get_app(db, "nope") is None and await svc.get_app(db, "") is None
-    await svc.delete_app(db, b.app)
+    await svc.delete_app(db, b.app.client_id)
+    await db.commit()
     assert [a.name for a in await svc.apps_of(db, owner.id)] == ["Alpha"]
     assert await SqlStorage(db, state.keyring).lookup_token(b.test_access_token) is None

@@ -12,8 +12,11 @@ import pytest
 from sqlalchemy import select, text
 
 import frontdesk.oauth
+from frontdesk import events
 from frontdesk.services import audit, spaces
+from frontdesk.store.audit_storage import record_event
 from frontdesk.store.models import AccessToken, AuditEvent
+from frontdesk.store.sql_storage import SqlStorage
 from frontdesk.store.types import utcnow
 from tests.oauth_support import (
     TOKEN_URL,
@@ -30,7 +33,7 @@ from tests.support import PASSWORD, Browser, csrf_from
 WRONG_PASSWORD = "not-the-password-0123456789"
 
 
-async def events(db: Any, name: str | None = None) -> list[AuditEvent]:
+async def logged(db: Any, name: str | None = None) -> list[AuditEvent]:
     stmt = select(AuditEvent).order_by(AuditEvent.created_at).execution_options(populate_existing=True)
     if name is not None:
         stmt = stmt.where(AuditEvent.event == name)
@@ -84,10 +87,10 @@ async def test_record_refuses_secrets(db: Any) -> None:
         {"nested": {"value": "fdcs_abc"}},
     ):
         with pytest.raises(ValueError):
-            await audit.record(db, audit.TOKEN_ISSUED, detail=detail)
-    await audit.record(db, audit.TOKEN_ISSUED, ip="203.0.113.9" * 10, detail={"token_id": "a" * 32})
+            await record_event(db, events.TOKEN_ISSUED, detail=detail)
+    await record_event(db, events.TOKEN_ISSUED, ip="203.0.113.9" * 10, detail={"token_id": "a" * 32})
     await db.commit()
-    [row] = await events(db)
+    [row] = await logged(db)
     assert row.detail == {"token_id": "a" * 32} and len(row.ip) == 45 and row.user_id is None
 
 
@@ -96,10 +99,10 @@ async def test_events_of_user_pages_newest_first(db: Any, state: Any, person: An
     for i in range(7):
         db.add(
             AuditEvent(
-                event=audit.LOGIN_SUCCEEDED, user_id=person.id, created_at=start + timedelta(seconds=i)
+                event=events.LOGIN_SUCCEEDED, user_id=person.id, created_at=start + timedelta(seconds=i)
             )
         )
-    db.add(AuditEvent(event=audit.LOGIN_SUCCEEDED, user_id=dev.id, created_at=start))
+    db.add(AuditEvent(event=events.LOGIN_SUCCEEDED, user_id=dev.id, created_at=start))
     await db.commit()
     first = await audit.events_of_user(db, person.id, per_page=3)
     assert [e.created_at for e in first.events] == [start + timedelta(seconds=s) for s in (6, 5, 4)]
@@ -134,13 +137,14 @@ async def test_login_events(browser: Browser, new_browser: Any, db: Any, person:
     assert (await browser.login(WRONG_PASSWORD + "@nobody.example", WRONG_PASSWORD)).status_code == 401
     assert (await browser.login("pat@example.com")).status_code == 303
     space = await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=person)
+    await db.commit()
     there = new_browser("co-up.localhost:8000", client_ip="203.0.113.50")
     assert (await there.login("pat@example.com")).status_code == 303
 
-    failed = await events(db, audit.LOGIN_FAILED)
+    failed = await logged(db, events.LOGIN_FAILED)
     assert [e.user_id for e in failed] == [person.id, None]
     assert all(e.ip == "198.51.100.7" and e.detail == {} and e.space_id is None for e in failed)
-    ok = await events(db, audit.LOGIN_SUCCEEDED)
+    ok = await logged(db, events.LOGIN_SUCCEEDED)
     assert [(e.user_id, e.space_id, e.ip) for e in ok] == [
         (person.id, None, "198.51.100.7"),
         (person.id, space.id, "203.0.113.50"),
@@ -165,10 +169,10 @@ async def test_oauth_events_hold_ids_never_secrets(
     assert response.status_code == 200, response.text
     code_token = response.json()["access_token"]
     secrets_seen.append(code_token)
-    [granted] = await events(db, audit.CONSENT_GRANTED)
+    [granted] = await logged(db, events.CONSENT_GRANTED)
     assert (granted.user_id, granted.app_id) == (person.id, registered.client_id)
     assert granted.detail == {"scope": "read_user read_memberships"} and granted.ip == "198.51.100.7"
-    [issued] = await events(db, audit.TOKEN_ISSUED)
+    [issued] = await logged(db, events.TOKEN_ISSUED)
     token_row = (await db.execute(select(AccessToken).where(AccessToken.code_id.is_not(None)))).scalar_one()
     assert (issued.user_id, issued.app_id) == (person.id, registered.client_id)
     assert issued.detail == {"token_id": token_row.id, "grant_type": "authorization_code"}
@@ -177,12 +181,12 @@ async def test_oauth_events_hold_ids_never_secrets(
     silent = await browser.get("/oauth/authorize", params=authorize_params(registered))
     assert silent.status_code == 302 and "code=" in silent.headers["location"]
     secrets_seen.append(silent.headers["location"].split("code=", 1)[1].split("&", 1)[0])
-    assert len(await events(db, audit.CONSENT_GRANTED)) == 1
+    assert len(await logged(db, events.CONSENT_GRANTED)) == 1
 
     # Replaying the first code revokes its token and says so.
     replay = await exchange(browser, registered, code)
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
-    [replayed] = await events(db, audit.CODE_REPLAYED)
+    [replayed] = await logged(db, events.CODE_REPLAYED)
     assert replayed.app_id == registered.client_id
     assert replayed.detail == {"code_id": token_row.code_id, "revoked_tokens": 1}
     assert (
@@ -195,32 +199,27 @@ async def test_oauth_events_hold_ids_never_secrets(
     assert response.status_code == 200, response.text
     password_token = response.json()["access_token"]
     secrets_seen.append(password_token)
-    issued_events = await events(db, audit.TOKEN_ISSUED)
+    issued_events = await logged(db, events.TOKEN_ISSUED)
     assert [e.detail["grant_type"] for e in issued_events] == ["authorization_code", "password"]
-    info = await state.oauth.bearer.validate(password_token, _lookup(db, state))
+    info = await state.oauth.bearer.validate(password_token, SqlStorage(db, state.keyring))
     assert issued_events[1].detail["token_id"] == info.id and issued_events[1].user_id == person.id
 
     # A space token (the person administers a space) and revoking through the API.
     space = await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=person)
+    await db.commit()
     made = await browser.post(f"/api/access_tokens/{password_token}/space", json={"space_id": "co-up"})
     assert made.status_code == 201
     secrets_seen.append(made.json()["token"])
-    space_issued = (await events(db, audit.TOKEN_ISSUED))[-1]
+    space_issued = (await logged(db, events.TOKEN_ISSUED))[-1]
     assert space_issued.space_id == space.id and space_issued.detail["grant_type"] == "space"
     assert (await browser.delete(f"/api/access_tokens/{password_token}")).status_code == 204
-    [revoked] = await events(db, audit.TOKEN_REVOKED)
+    [revoked] = await logged(db, events.TOKEN_REVOKED)
     assert revoked.detail == {"token_id": info.id, "via": "api"} and revoked.user_id == person.id
 
     stored = await raw_audit_table(db)
     for secret in secrets_seen:
         assert secret not in stored
     assert "fdat_" not in stored and "fdac_" not in stored and "fdcs_" not in stored
-
-
-def _lookup(db: Any, state: Any) -> Any:
-    from frontdesk.store.oauth_storage import SqlStorage
-
-    return SqlStorage(db, state.keyring).lookup_token
 
 
 async def test_app_owner_events(browser: Browser, db: Any) -> None:
@@ -251,8 +250,8 @@ async def test_app_owner_events(browser: Browser, db: Any) -> None:
         response = await browser.post(f"{url}/{action}", data={**data, "csrf_token": csrf_from(page.text)})
         assert response.status_code == 303
         page = await browser.get(url)
-    names = [e.event for e in await events(db) if e.app_id == client_id]
-    assert names == [audit.CLIENT_SECRET_REGENERATED, audit.TEST_TOKEN_CREATED, audit.TEST_TOKEN_REVOKED]
+    names = [e.event for e in await logged(db) if e.app_id == client_id]
+    assert names == [events.CLIENT_SECRET_REGENERATED, events.TEST_TOKEN_CREATED, events.TEST_TOKEN_REVOKED]
     stored = await raw_audit_table(db)
     shown = [v for v in first_view.split(">") if v.startswith(("fdcs_", "fdat_"))]
     assert shown and all(value.split("<", 1)[0] not in stored for value in shown)
@@ -264,23 +263,26 @@ async def test_consent_deny_records_nothing(
     assert (await browser.login("pat@example.com")).status_code == 303
     denied = await consent(browser, registered, decision="deny")
     assert denied.status_code == 303 and "error=access_denied" in denied.headers["location"]
-    assert await events(db, audit.CONSENT_GRANTED) == []
+    assert await logged(db, events.CONSENT_GRANTED) == []
 
 
 def test_event_names_are_distinct_and_fit() -> None:
-    assert len(set(audit.EVENTS)) == len(audit.EVENTS)
-    assert all(len(name) <= 50 and name in audit.DESCRIPTIONS for name in audit.EVENTS)
-    # The protocol core records events by name, without importing the service: every name it
-    # uses is one of these.
+    assert len(set(events.EVENTS)) == len(events.EVENTS)
+    assert all(len(name) <= 50 and name in events.DESCRIPTIONS for name in events.EVENTS)
+    # The protocol core records events by name (a literal or a frontdesk.events constant),
+    # without importing the service: every name it uses is one of these.
     core = Path(frontdesk.oauth.__file__).parent
     used = set()
     for path in core.rglob("*.py"):
-        used |= set(re.findall(r'record_event\(\s*"([^"]+)"', path.read_text()))
-    assert {"token.issued", "code.replayed"} <= used and used <= set(audit.EVENTS)
+        for literal, constant in re.findall(
+            r'record_event\(\s*(?:"([^"]+)"|events\.([A-Z_]+)\b)', path.read_text()
+        ):
+            used.add(literal or getattr(events, constant))
+    assert {"token.issued", "code.replayed"} <= used and used <= set(events.EVENTS)
 
 
 async def test_event_rows_render_as_json(db: Any, person: Any) -> None:
-    await audit.record(db, audit.LOGIN_SUCCEEDED, user_id=person.id, ip="198.51.100.7")
+    await record_event(db, events.LOGIN_SUCCEEDED, user_id=person.id, ip="198.51.100.7")
     await db.commit()
     [row] = await audit.search(db, user_email="PAT@example.com")
     data = row.as_dict()

@@ -47,19 +47,23 @@ async def test_app_refuses_to_start_on_an_unmigrated_database(tmp_path: Path) ->
             pass
 
 
-async def test_sqlite_runs_on_the_loop_thread_by_default_and_on_aiosqlites_on_request(tmp_path: Path) -> None:
+async def test_sqlite_serves_on_the_loop_thread_and_on_aiosqlites(tmp_path: Path) -> None:
+    """Both ways of running SQLite (FRONTDESK_SQLITE_THREAD) serve requests, in WAL mode."""
+    from asgi_lifespan import LifespanManager
     from sqlalchemy import text
 
-    from frontdesk.store.sqlite_inline import InlineConnection
+    from tests.support import Browser
 
-    for thread_setting, inline in ((False, True), (True, False)):
+    for thread_setting in (False, True):
         settings = make_settings(
             f"sqlite:///{tmp_path}/t{int(thread_setting)}.db", sqlite_thread=thread_setting
         )
         await upgrade(settings)
+        app = create_app(settings)
+        async with LifespanManager(app), Browser(app) as browser:
+            assert (await browser.signup(f"t{int(thread_setting)}@example.com")).status_code == 303
+            assert (await browser.get("/")).status_code == 200
         db = Database(settings)
         async with db.engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            assert isinstance(raw.driver_connection, InlineConnection) is inline
             assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
         await db.dispose()

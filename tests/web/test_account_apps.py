@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from frontdesk import events
 from frontdesk.services import audit, spaces
 from frontdesk.store.models import AuditEvent, Consent
 from frontdesk.store.types import utcnow
@@ -164,8 +165,8 @@ async def test_revoke_stops_tokens_and_asks_again(
     assert again.status_code == 200 and CONSENT_FORM in again.text
 
     found = {e.event: e for e in (await audit.events_of_user(db, pat.id)).events}
-    assert found[audit.CONSENT_REVOKED].app_id == code_app.client_id
-    revoked = found[audit.TOKEN_REVOKED]
+    assert found[events.CONSENT_REVOKED].app_id == code_app.client_id
+    revoked = found[events.TOKEN_REVOKED]
     assert revoked.app_id == code_app.client_id and revoked.detail["count"] == 2
     assert revoked.detail["by"] == "user" and len(revoked.detail["token_ids"]) == 2
 
@@ -220,6 +221,7 @@ async def test_account_pages_live_on_the_main_host_only(
     new_browser: Any, pat: Any, db: Any, state: Any
 ) -> None:
     await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=pat)
+    await db.commit()
     there = new_browser("co-up.localhost:8000")
     assert (await there.login("pat@example.com")).status_code == 303
     assert (await there.get("/account/apps")).status_code == 404
@@ -231,6 +233,7 @@ async def test_space_tokens_are_mentioned_not_revoked(
     logged_in: Browser, password_app: RegisteredApp, pat: Any, db: Any, state: Any
 ) -> None:
     await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=pat)
+    await db.commit()
     token = await password_flow(logged_in, password_app)
     made = await logged_in.post(f"/api/access_tokens/{token}/space", json={"space_id": "co-up"})
     assert made.status_code == 201
@@ -256,24 +259,24 @@ async def test_activity_page(
     page = await logged_in.get("/account/activity")
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     shown = re.findall(r'data-event="([^"]+)"', page.text)
-    assert shown == [audit.TOKEN_ISSUED, audit.CONSENT_GRANTED, audit.LOGIN_SUCCEEDED]
+    assert shown == [events.TOKEN_ISSUED, events.CONSENT_GRANTED, events.LOGIN_SUCCEEDED]
     assert "Calendar Sync" in page.text and "198.51.100.7" in page.text
     assert "authorization code" in page.text  # the grant type
-    assert audit.LOGIN_FAILED not in page.text  # Sam's, not Pat's
+    assert events.LOGIN_FAILED not in page.text  # Sam's, not Pat's
 
     # Paged, newest first.
     start = utcnow() + timedelta(minutes=1)
     for i in range(60):
-        db.add(AuditEvent(event=audit.LOGIN_FAILED, user_id=pat.id, created_at=start + timedelta(seconds=i)))
+        db.add(AuditEvent(event=events.LOGIN_FAILED, user_id=pat.id, created_at=start + timedelta(seconds=i)))
     await db.commit()
     first = await logged_in.get("/account/activity")
-    assert re.findall(r'data-event="([^"]+)"', first.text) == [audit.LOGIN_FAILED] * 50
+    assert re.findall(r'data-event="([^"]+)"', first.text) == [events.LOGIN_FAILED] * 50
     assert 'href="/account/activity?page=2"' in first.text and 'rel="prev"' not in first.text
     second = await logged_in.get("/account/activity?page=2")
-    assert re.findall(r'data-event="([^"]+)"', second.text) == [audit.LOGIN_FAILED] * 10 + [
-        audit.TOKEN_ISSUED,
-        audit.CONSENT_GRANTED,
-        audit.LOGIN_SUCCEEDED,
+    assert re.findall(r'data-event="([^"]+)"', second.text) == [events.LOGIN_FAILED] * 10 + [
+        events.TOKEN_ISSUED,
+        events.CONSENT_GRANTED,
+        events.LOGIN_SUCCEEDED,
     ]
     assert 'href="/account/activity?page=1"' in second.text and 'rel="next"' not in second.text
     beyond = await logged_in.get("/account/activity?page=9")
@@ -304,5 +307,5 @@ async def test_refresh_tokens_are_listed_and_revoked(
         },
     )
     assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
-    [event] = [e for e in await audit.search(db, event=audit.TOKEN_REVOKED) if e.detail.get("by") == "user"]
+    [event] = [e for e in await audit.search(db, event=events.TOKEN_REVOKED) if e.detail.get("by") == "user"]
     assert event.detail["count"] == 1 and event.detail["refresh_tokens"] == 1

@@ -47,7 +47,8 @@ async def register(b: Browser, **overrides: Any) -> httpx.Response:
 
 async def the_app(db: Any) -> App:
     db.expire_all()
-    return (await db.execute(select(App))).scalar_one()
+    row: App = (await db.execute(select(App))).scalar_one()
+    return row
 
 
 def field_error(page: httpx.Response, name: str) -> str | None:
@@ -102,7 +103,8 @@ async def test_public_apps_always_require_pkce(dev: Browser, db: Any) -> None:
     saved = await dev.submit(url, form(password_grant=None))
     assert saved.status_code == 303
     assert (await the_app(db)).require_pkce
-    await apps.update_app(db, row, require_pkce=False)
+    await apps.update_app(db, row.client_id, require_pkce=False)
+    await db.commit()
     assert (await the_app(db)).require_pkce
 
 
@@ -127,10 +129,13 @@ async def test_service_validation(state: Any, db: Any) -> None:
     row = await apps.get_app(db, created.client_id)
     assert row is not None and row.access_token_ttl == 300 and row.can_introspect
     with pytest.raises(FieldError) as caught:
-        await apps.update_app(db, row, access_token_ttl=10)
+        await apps.update_app(db, row.client_id, access_token_ttl=10)
     assert caught.value.field == "access_token_ttl"
-    await apps.update_app(db, row, access_token_ttl="", can_introspect=False)
-    assert row.access_token_ttl is None and not row.can_introspect
+    updated = await apps.update_app(db, row.client_id, access_token_ttl="", can_introspect=False)
+    await db.commit()
+    assert updated.access_token_ttl is None and not updated.can_introspect
+    stored = await the_app(db)
+    assert stored.access_token_ttl is None and not stored.can_introspect
 
 
 # ---- PKCE required for a confidential app that opted in ---------------------------------------
@@ -144,7 +149,7 @@ async def test_require_pkce_for_a_confidential_app(state: Any, db: Any, new_brow
     b: Browser = new_browser()
     assert (await b.login("pat@example.com")).status_code == 303
     refused = await b.get("/oauth/authorize", params=authorize_params(app))
-    assert refused.status_code in (302, 303)
+    assert refused.status_code == 302  # a GET (no consent decision) redirects with 302
     error = query(refused.headers["location"])
     assert error["error"] == "invalid_request" and error["state"] == "xyz"
     assert refused.headers["location"].startswith(app.redirect_uri)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from frontdesk.store.models import AccessToken, App, LoginSession
-from frontdesk.store.oauth_storage import SqlStorage
+from frontdesk.store.sql_storage import SqlStorage
 from frontdesk.store.types import utcnow
 from tests.support import PASSWORD, Browser
 

@@ -130,6 +130,7 @@ async def test_a_session_only_works_on_the_host_it_was_made_for(
     await browser.signup("host@example.com")
     user = await accounts.find_by_email(db, "host@example.com")
     await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=user)
+    await db.commit()
     cookie = browser.http.cookies.get("frontdesk_session")
     # Even if a browser sent the main site's cookie to a space host, it would not log anyone in there.
     space = new_browser("co-up.localhost:8000")

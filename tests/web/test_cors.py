@@ -39,7 +39,9 @@ NO_CORS = [
 @pytest.fixture
 async def space_hosts(state: Any, db: Any) -> None:
     owner = await accounts.create_user(db, state.passwords, email="owner@example.com", password=PASSWORD)
+    await db.commit()
     await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=owner)
+    await db.commit()
     await spaces.create_space(
         db,
         state.settings,
@@ -48,6 +50,7 @@ async def space_hosts(state: Any, db: Any) -> None:
         owner=owner,
         custom_domain="members.example.test",
     )
+    await db.commit()
 
 
 def assert_no_cors(response: Any) -> None:

@@ -30,7 +30,9 @@ async def spaces(state: Any, db: Any, passwords: Any) -> None:
     from frontdesk.services import accounts, spaces
 
     owner = await accounts.create_user(db, passwords, email="owner@example.com", password="owner-password")
+    await db.commit()
     await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=owner)
+    await db.commit()
     await spaces.create_space(
         db,
         state.settings,
@@ -39,6 +41,7 @@ async def spaces(state: Any, db: Any, passwords: Any) -> None:
         owner=owner,
         custom_domain="members.harbour.test",
     )
+    await db.commit()
 
 
 async def title(browser: Browser, host: str, **headers: str) -> tuple[int, str]:

@@ -23,7 +23,9 @@ pytestmark = pytest.mark.rfc("6749 3.1")
 @pytest.fixture
 async def space(state: Any, db: Any) -> Any:
     owner = await accounts.create_user(db, state.passwords, email="owner@example.com", password=PASSWORD)
-    return await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=owner)
+    space = await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=owner)
+    await db.commit()
+    return space
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from frontdesk import events
 from frontdesk.services import audit, spaces
 from tests.oauth_support import TOKEN_URL, RegisteredApp, make_user, register_app
 from tests.support import PASSWORD, Browser, csrf_from
@@ -36,9 +37,13 @@ async def world(state: Any, db: Any) -> World:
     other_admin = await make_user(state, db, "oscar@example.com", "Oscar Other")
     dev = await make_user(state, db, "dev@example.com", "Dev")
     space = await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=owner)
+    await db.commit()
     other = await spaces.create_space(db, state.settings, subdomain="other", name="Other", owner=other_admin)
+    await db.commit()
     await spaces.add_member(db, space, email="admin@example.com", role="admin")
+    await db.commit()
     await spaces.add_member(db, space, email="member@example.com", role="member")
+    await db.commit()
     app = await register_app(state, db, dev, name="Booking Tool", scopes="read_user read_memberships")
     other_app = await register_app(state, db, dev, name="Invoicer", scopes="read_user")
     return World(app, other_app, owner, admin, member, other_admin, space, other)
@@ -124,7 +129,7 @@ async def test_admins_see_and_revoke_their_spaces_tokens(
     assert app_row(after.text, world.app.client_id) is None
     assert app_row(after.text, world.other_app.client_id) is not None
 
-    [event] = await audit.search(db, event=audit.SPACE_TOKEN_REVOKED)
+    [event] = await audit.search(db, event=events.SPACE_TOKEN_REVOKED)
     assert (event.user_id, event.app_id, event.space_id) == (
         world.admin.id,
         world.app.client_id,
@@ -152,7 +157,7 @@ async def test_other_spaces_tokens_are_invisible_and_untouchable(
     )
     assert response.status_code == 404
     assert await alive(browser, elsewhere)
-    assert await audit.search(db, event=audit.SPACE_TOKEN_REVOKED) == []
+    assert await audit.search(db, event=events.SPACE_TOKEN_REVOKED) == []
 
     # Other's admin sees it on Other's host.
     oscar = await logged_in(new_browser, OTHER, "oscar@example.com")
@@ -198,6 +203,7 @@ async def test_former_admins_tokens_stay_listed(
     token = await space_token(browser, admin_token, "co-up")
     membership = await spaces.membership_of(db, world.space.id, world.admin.id)
     await spaces.change_role(db, world.space, membership.id, "member")
+    await db.commit()
     owner = await logged_in(new_browser, CO_UP, "owner@example.com")
     page = await owner.get("/admin/apps")
     row = app_row(page.text, world.app.client_id)

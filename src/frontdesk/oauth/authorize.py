@@ -1,32 +1,52 @@
-"""The authorization endpoint, response_type=code (RFC 6749 §4.1.1–§4.1.2).
+"""The authorization endpoint, response_type=code (RFC 6749 §4.1.1–§4.1.2, OpenID Connect
+Core §3.1.2).
 
-Validation runs in a fixed order (Doorkeeper style). The first two steps decide whether it
-is safe to redirect at all: an unknown ``client_id`` or an unregistered ``redirect_uri`` is
-shown to the person and never redirected (§4.1.2.1, RFC 9700 §4.11.2). Every later error is
-sent to the redirect URI with ``error``, ``error_description``, ``state`` and ``iss``
-(RFC 9207), but only once the person has logged in, so the endpoint is no open redirector.
+:meth:`AuthorizationEndpoint.handle` decides; the web layer only renders what it decides. A
+request runs through an ordered list of small checks (:data:`CHECKS`, in the manner of
+node-oidc-provider's authorization actions); the first check that has an answer ends it with
+one of four typed outcomes:
+
+* :class:`ShowError`: a page for the person, never a redirect. An unknown ``client_id`` or an
+  unregistered ``redirect_uri`` must not send anyone anywhere (§4.1.2.1, RFC 9700 §4.11.2).
+* :class:`NeedLogin`: nobody is logged in on this host, or the app asks for a fresh login
+  (``prompt=login``, ``max_age``). The way back carries a signed stamp bound to this very
+  request, so a login after it satisfies the request without a loop.
+* :class:`NeedConsent`: the consent page (the person has not granted these scopes yet).
+* :class:`RedirectToClient`: back to the app with a ``code`` or an ``error`` (with ``state``
+  and ``iss``, RFC 9207). Errors are sent there only once the person has logged in, so the
+  endpoint is no open redirector.
+
+Nothing is committed here; the caller commits the unit of work (a code, a consent, the
+``consent.granted`` event).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Protocol
 from urllib.parse import urlencode
 
+from frontdesk import events
 from frontdesk.oauth import pkce, redirect_uris
 from frontdesk.oauth.config import OAuthConfig
 from frontdesk.oauth.errors import (
     AccessDenied,
-    BadAuthorizationRequest,
+    ConsentRequired,
     InvalidRequest,
+    LoginRequired,
     OAuthError,
     UnsupportedResponseType,
 )
+from frontdesk.oauth.metadata import AUTHORIZATION_PATH
 from frontdesk.oauth.models import Client, NewCode
 from frontdesk.oauth.request import OAuthRequest, Params
-from frontdesk.oauth.scopes import grant_scopes, parse_scope
-from frontdesk.oauth.storage import ClientStore, CodeStore, ConsentStore
+from frontdesk.oauth.scopes import format_scope, grant_scopes, parse_scope
+from frontdesk.oauth.storage import ClientStore, CodeStore, ConsentStore, EventStore
 from frontdesk.security.randoms import CODE_PREFIX, new_secret
 
 # The parameters that define an authorization request; the consent form carries them back.
@@ -42,6 +62,84 @@ REQUEST_PARAMS = (
     "prompt",
     "max_age",
 )
+# The signed "sent to log in again at" stamp on the way back from the login page.
+LOGIN_STAMP_PARAM = "fd_login_after"
+LOGIN_STAMP_VALID = timedelta(minutes=15)
+
+
+class AuthorizationStore(ClientStore, CodeStore, ConsentStore, EventStore, Protocol):
+    """What the authorization endpoint reads and writes."""
+
+
+# ---- what comes in ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The person logged in on this host, as far as authorization needs to know them."""
+
+    user_id: str
+    # When they logged in (the session's start): OIDC ``auth_time``.
+    auth_time: datetime
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The person's answer on the consent page: ``choice`` is what they pressed; ``proof``
+    tells whether the form's anti-forgery token was made for the given purpose (the web layer
+    knows how to check it; the core knows which purpose the request needs)."""
+
+    choice: str
+    proof: Callable[[str], bool]
+
+
+# ---- what goes out ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RedirectToClient:
+    url: str
+    # 302 answering a GET; 303 after the consent form's POST.
+    status: int = 302
+
+
+@dataclass(frozen=True)
+class ShowError:
+    message: str
+    hint: str | None = None
+    status: int = 400
+
+
+class LoginReason(Enum):
+    NOT_LOGGED_IN = "not logged in"
+    PROMPT_LOGIN = "prompt=login"
+    MAX_AGE = "max_age"
+
+
+@dataclass(frozen=True)
+class NeedLogin:
+    """Send the person to this host's login page, then back to ``return_to``."""
+
+    return_to: str
+    reason: LoginReason
+
+    @property
+    def again(self) -> bool:
+        """The person may be logged in already; the login page shows its form all the same."""
+        return self.reason is not LoginReason.NOT_LOGGED_IN
+
+
+@dataclass(frozen=True)
+class NeedConsent:
+    request: AuthorizationRequest
+    # The purpose the consent form's anti-forgery token must be made for.
+    purpose: str
+
+
+Outcome = RedirectToClient | ShowError | NeedLogin | NeedConsent
+
+
+# ---- the validated request ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -69,17 +167,6 @@ class Target:
         return self.url(error.body())
 
 
-class RedirectableError(Exception):
-    def __init__(self, target: Target, error: OAuthError) -> None:
-        super().__init__(error.error)
-        self.target = target
-        self.error = error
-
-    @property
-    def url(self) -> str:
-        return self.target.error_url(self.error)
-
-
 @dataclass(frozen=True)
 class AuthorizationRequest:
     target: Target
@@ -97,36 +184,101 @@ class AuthorizationRequest:
         return self.target.client
 
     def fingerprint(self) -> str:
-        """Binds a consent form to exactly this request (checklist item 15)."""
-        text = "\n".join(f"{k}={v}" for k, v in sorted(self.params)) + f"\n@{self.target.issuer}"
-        return hashlib.sha256(text.encode()).hexdigest()
+        """Binds a consent form (and a login stamp) to exactly this request."""
+        return fingerprint(self.params, self.target.issuer)
+
+
+def fingerprint(pairs: tuple[tuple[str, str], ...], issuer: str) -> str:
+    """A digest of the request's defining parameters (:data:`REQUEST_PARAMS`) on this host."""
+    kept = sorted((k, v) for k, v in pairs if k in REQUEST_PARAMS and v)
+    text = "\n".join(f"{k}={v}" for k, v in kept) + f"\n@{issuer}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def consent_purpose(areq: AuthorizationRequest) -> str:
+    return "consent:" + areq.fingerprint()
+
+
+def _prompt(params: Params) -> frozenset[str]:
+    """OIDC Core §3.1.2.1 ``prompt``: space-separated values; ``none`` stands alone."""
+    prompt = frozenset((params.get("prompt") or "").split())
+    if "none" in prompt and len(prompt) > 1:
+        raise InvalidRequest("prompt=none cannot be combined with other values")
+    return prompt
+
+
+def _max_age(params: Params) -> int | None:
+    text = params.get("max_age")
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 10):
+        raise InvalidRequest("max_age must be a number of seconds")
+    return int(text)
+
+
+# ---- the state of one request, as the checks go -------------------------------------------------
+
+
+@dataclass
+class Flow:
+    request: OAuthRequest
+    viewer: Viewer | None
+    decision: Decision | None
+    store: AuthorizationStore
+    params: Params = field(init=False)
+    target: Target | None = None
+    areq: AuthorizationRequest | None = None
+
+    def __post_init__(self) -> None:
+        self.params = Params(self.request.query)
+
+    @property
+    def redirect_status(self) -> int:
+        return 302 if self.decision is None else 303
+
+
+Check = Callable[["AuthorizationEndpoint", Flow], Awaitable[Outcome | None]]
 
 
 class AuthorizationEndpoint:
-    def __init__(self, config: OAuthConfig) -> None:
+    def __init__(self, config: OAuthConfig, mac: Callable[[str], str]) -> None:
         self.config = config
+        # A keyed MAC (the server secret's) for the login stamp.
+        self.mac = mac
 
-    # ---- step 1: may we redirect at all? ------------------------------------------------------
+    async def handle(
+        self,
+        request: OAuthRequest,
+        viewer: Viewer | None,
+        store: AuthorizationStore,
+        decision: Decision | None = None,
+    ) -> Outcome:
+        """Decide what to answer: ``decision`` is None for the GET that opens the request,
+        and the person's answer for the consent form's POST."""
+        flow = Flow(request=request, viewer=viewer, decision=decision, store=store)
+        for check in CHECKS:
+            outcome = await check(self, flow)
+            if outcome is not None:
+                return outcome
+        raise AssertionError("the last check always answers")
 
-    async def find_target(self, request: OAuthRequest, store: ClientStore) -> Target:
-        params = Params(request.query)
+    # ---- 1. may we redirect at all? -----------------------------------------------------------
+
+    async def find_target(self, flow: Flow) -> Outcome | None:
+        params = flow.params
         try:
             client_id = params.get("client_id")
             requested = params.get("redirect_uri")
-        except InvalidRequest as exc:
-            raise BadAuthorizationRequest(
-                "The request names its app or redirect URI more than once."
-            ) from exc
+        except InvalidRequest:
+            return ShowError("The request names its app or redirect URI more than once.")
         if client_id is None:
-            raise BadAuthorizationRequest(
-                "The request does not say which app is asking (client_id is missing)."
-            )
-        client = await store.get_client(client_id)
+            return ShowError("The request does not say which app is asking (client_id is missing).")
+        client = await flow.store.get_client(client_id)
         if client is None:
-            raise BadAuthorizationRequest("No app with this client_id is registered.")
+            return ShowError("No app with this client_id is registered.")
         if requested is None:
             if len(client.redirect_uris) != 1:
-                raise BadAuthorizationRequest(
+                return ShowError(
                     "The request has no redirect_uri and the app registered several; it must name one."
                 )
             redirect_uri, sent = client.redirect_uris[0], False
@@ -141,30 +293,51 @@ class AuthorizationEndpoint:
                         "The address differs from a registered one only by extra query parameters. The app's "
                         "owner can allow that with “accept extra query parameters on the redirect URI”."
                     )
-                raise BadAuthorizationRequest("The redirect_uri is not registered for this app.", hint=hint)
+                return ShowError("The redirect_uri is not registered for this app.", hint=hint)
             redirect_uri, sent = requested, True
         try:
             state = params.get("state")
         except InvalidRequest:
             state = None
-        return Target(
+        flow.target = Target(
             client=client,
             redirect_uri=redirect_uri,
             redirect_uri_sent=sent,
             state=state,
-            issuer=request.issuer,
+            issuer=flow.request.issuer,
         )
+        return None
 
-    # ---- step 2: everything else (errors go back to the app) ----------------------------------
+    # ---- 2. authenticate before redirecting anything else (RFC 9700 §4.11.2) -------------------
 
-    def validate(self, request: OAuthRequest, target: Target) -> AuthorizationRequest:
+    async def require_login(self, flow: Flow) -> Outcome | None:
+        if flow.viewer is not None:
+            return None
+        assert flow.target is not None
         try:
-            return self._validate(request, target)
-        except OAuthError as exc:
-            raise RedirectableError(target, exc) from exc
+            prompt = _prompt(flow.params)
+            asks_fresh = "login" in prompt or flow.params.get("max_age") is not None
+        except InvalidRequest:  # reported to the app once the person has logged in
+            prompt, asks_fresh = frozenset(), False
+        if "none" in prompt:
+            return RedirectToClient(
+                flow.target.error_url(LoginRequired("nobody is logged in")), flow.redirect_status
+            )
+        # A person who was not logged in at all logs in now: that is the fresh login a
+        # prompt=login or max_age request asks for, so the way back carries the stamp too.
+        return NeedLogin(self._return_to(flow.request, stamped=asks_fresh), LoginReason.NOT_LOGGED_IN)
 
-    def _validate(self, request: OAuthRequest, target: Target) -> AuthorizationRequest:
-        params = Params(request.query)
+    # ---- 3. the rest of the request; errors go back to the app ---------------------------------
+
+    async def validate(self, flow: Flow) -> Outcome | None:
+        assert flow.target is not None
+        try:
+            flow.areq = self._validate(flow.request, flow.params, flow.target)
+        except OAuthError as exc:
+            return RedirectToClient(flow.target.error_url(exc), flow.redirect_status)
+        return None
+
+    def _validate(self, request: OAuthRequest, params: Params, target: Target) -> AuthorizationRequest:
         for name in REQUEST_PARAMS:
             params.get(name)  # raises invalid_request on repeated parameters
         response_type = params.get("response_type")
@@ -180,14 +353,8 @@ class AuthorizationEndpoint:
         nonce = params.get("nonce")
         if nonce is not None and len(nonce) > 500:
             raise InvalidRequest("nonce is too long")
-        prompt = frozenset((params.get("prompt") or "").split())
-        if "none" in prompt and len(prompt) > 1:
-            raise InvalidRequest("prompt=none cannot be combined with other values")
-        max_age_text = params.get("max_age")
-        if max_age_text is not None and not (
-            max_age_text.isascii() and max_age_text.isdigit() and len(max_age_text) <= 10
-        ):
-            raise InvalidRequest("max_age must be a number of seconds")
+        prompt = _prompt(params)
+        max_age = _max_age(params)
         kept = tuple((k, v) for k, v in request.query if k in REQUEST_PARAMS and v)
         return AuthorizationRequest(
             target=target,
@@ -198,27 +365,74 @@ class AuthorizationEndpoint:
             nonce=nonce,
             prompt=prompt,
             params=kept,
-            max_age=int(max_age_text) if max_age_text is not None else None,
+            max_age=max_age,
         )
 
-    # ---- re-authentication (OpenID Connect Core §3.1.2.1) ---------------------------------
+    # ---- 4. prompt=login and max_age (OpenID Connect Core §3.1.2.1) ----------------------------
+
+    async def check_reauthentication(self, flow: Flow) -> Outcome | None:
+        # The consent POST that follows the page was checked when the page was shown.
+        if flow.decision is not None:
+            return None
+        areq, viewer = flow.areq, flow.viewer
+        assert areq is not None and viewer is not None
+        reason = self.reauthentication_needed(areq, viewer.auth_time, self._stamp_time(flow.request, areq))
+        if reason is None:
+            return None
+        if "none" in areq.prompt:
+            error = LoginRequired("the app asks for a more recent login")
+            return RedirectToClient(areq.target.error_url(error), flow.redirect_status)
+        return NeedLogin(self._return_to(flow.request, stamped=True), reason)
 
     def reauthentication_needed(
-        self, areq: AuthorizationRequest, *, auth_time: datetime, fresh_since: datetime | None
-    ) -> bool:
+        self, areq: AuthorizationRequest, auth_time: datetime, fresh_since: datetime | None
+    ) -> LoginReason | None:
         """Must the person log in again before this request? ``prompt=login`` asks for a new
         login, ``max_age`` for one at most that many seconds old. ``fresh_since`` is when this
         server sent the person to log in again for this very request: a login after it
         satisfies both (so that ``max_age=0`` cannot loop)."""
         if fresh_since is not None and auth_time >= fresh_since:
-            return False
+            return None
         if "login" in areq.prompt:
-            return True
-        if areq.max_age is not None:
-            return self.config.clock() - auth_time > timedelta(seconds=areq.max_age)
-        return False
+            return LoginReason.PROMPT_LOGIN
+        if areq.max_age is not None and self.config.clock() - auth_time > timedelta(seconds=areq.max_age):
+            return LoginReason.MAX_AGE
+        return None
 
-    # ---- consent and the response ---------------------------------------------------------
+    # ---- 5. consent and the answer -------------------------------------------------------------
+
+    async def decide(self, flow: Flow) -> Outcome:
+        areq, viewer = flow.areq, flow.viewer
+        assert areq is not None and viewer is not None
+        if flow.decision is None:
+            if not await self.consent_needed(areq, viewer.user_id, flow.store):
+                # Consent on record already covers this request: nothing to remember again.
+                url = await self.issue_code(areq, viewer, flow.store, remember=False)
+                return RedirectToClient(url, 302)
+            if "none" in areq.prompt:
+                return RedirectToClient(
+                    areq.target.error_url(ConsentRequired("this app needs the user's consent")), 302
+                )
+            return NeedConsent(areq, consent_purpose(areq))
+        # The consent form: bound to this session and this exact request (RFC 6749 §10.12).
+        if not flow.decision.proof(consent_purpose(areq)):
+            return ShowError(
+                "This approval form expired or was not sent by you. Start again from the app.", status=403
+            )
+        if flow.decision.choice == "approve":
+            url = await self.issue_code(areq, viewer, flow.store, remember=True)
+            await flow.store.record_event(
+                events.CONSENT_GRANTED,
+                user_id=viewer.user_id,
+                app_id=areq.client.client_id,
+                space_id=areq.space_id,
+                ip=flow.request.client_ip,
+                detail={"scope": format_scope(areq.scopes)},
+            )
+            return RedirectToClient(url, 303)
+        if flow.decision.choice == "deny":
+            return RedirectToClient(areq.target.error_url(AccessDenied("the user denied the request")), 303)
+        return ShowError("Choose approve or deny.")
 
     async def consent_needed(self, areq: AuthorizationRequest, user_id: str, store: ConsentStore) -> bool:
         """Ask again unless the person already granted at least these scopes to this app on
@@ -228,27 +442,20 @@ class AuthorizationEndpoint:
         granted = await store.granted_scopes(user_id, areq.client.client_id, areq.space_id)
         return not set(areq.scopes) <= granted
 
-    async def approve(
-        self,
-        areq: AuthorizationRequest,
-        *,
-        user_id: str,
-        auth_time: datetime,
-        store: CodeStore,
-        consents: ConsentStore,
-        remember: bool = True,
+    async def issue_code(
+        self, areq: AuthorizationRequest, viewer: Viewer, store: AuthorizationStore, *, remember: bool
     ) -> str:
-        """Record consent (unless it is already on record), mint a single-use code and return
+        """Record consent (unless it is on record already), mint a single-use code and return
         the redirect URL (§4.1.2)."""
         if remember:
-            await consents.remember_consent(user_id, areq.client.client_id, areq.space_id, areq.scopes)
+            await store.remember_consent(viewer.user_id, areq.client.client_id, areq.space_id, areq.scopes)
         raw = new_secret(CODE_PREFIX)
         now = self.config.clock()
         await store.save_code(
             raw,
             NewCode(
                 client_id=areq.client.client_id,
-                user_id=user_id,
+                user_id=viewer.user_id,
                 space_id=areq.space_id,
                 issuer=areq.target.issuer,
                 redirect_uri=areq.target.redirect_uri,
@@ -257,11 +464,44 @@ class AuthorizationEndpoint:
                 code_challenge=areq.code_challenge,
                 code_challenge_method=areq.code_challenge_method,
                 nonce=areq.nonce,
-                auth_time=auth_time,
+                auth_time=viewer.auth_time,
                 expires_at=now + timedelta(seconds=self.config.code_ttl_seconds),
             ),
         )
         return areq.target.url({"code": raw})
 
-    def deny(self, areq: AuthorizationRequest) -> str:
-        return areq.target.error_url(AccessDenied("the user denied the request"))
+    # ---- the login stamp ------------------------------------------------------------------------
+
+    def _return_to(self, request: OAuthRequest, *, stamped: bool) -> str:
+        """This request's URL on this host, to come back to after logging in; ``stamped``
+        adds when this server sent the person to log in, signed and bound to this request."""
+        kept = [(k, v) for k, v in request.query if k != LOGIN_STAMP_PARAM]
+        if stamped:
+            moment = str(int(self.config.clock().timestamp()))
+            bound = fingerprint(tuple(kept), request.issuer)
+            kept.append((LOGIN_STAMP_PARAM, f"{moment}.{self.mac(f'login-after|{moment}|{bound}')}"))
+        return AUTHORIZATION_PATH + "?" + urlencode(kept)
+
+    def _stamp_time(self, request: OAuthRequest, areq: AuthorizationRequest) -> datetime | None:
+        """When this server sent the person to log in again for *this* request, if the stamp
+        is genuine, made for this request and recent."""
+        values = [v for k, v in request.query if k == LOGIN_STAMP_PARAM]
+        if len(values) != 1:
+            return None
+        moment, _, mac = values[0].partition(".")
+        if not (moment.isascii() and moment.isdigit()) or len(moment) > 12:
+            return None
+        expected = self.mac(f"login-after|{moment}|{areq.fingerprint()}")
+        if not hmac.compare_digest(mac.encode(), expected.encode()):
+            return None
+        when = datetime.fromtimestamp(int(moment), UTC)
+        return when if self.config.clock() - when <= LOGIN_STAMP_VALID else None
+
+
+CHECKS: tuple[Check, ...] = (
+    AuthorizationEndpoint.find_target,
+    AuthorizationEndpoint.require_login,
+    AuthorizationEndpoint.validate,
+    AuthorizationEndpoint.check_reauthentication,
+    AuthorizationEndpoint.decide,
+)

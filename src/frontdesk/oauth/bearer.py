@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from frontdesk.oauth.errors import (
     InsufficientScope,
@@ -20,8 +22,9 @@ from frontdesk.oauth.errors import (
     OAuthError,
     safe_description,
 )
-from frontdesk.oauth.models import TokenInfo
+from frontdesk.oauth.models import Person, TokenInfo
 from frontdesk.oauth.scopes import Catalogue
+from frontdesk.oauth.storage import PersonStore, TokenStore
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
@@ -73,24 +76,31 @@ def challenge(realm: str, error: OAuthError | None = None) -> str:
     return "Bearer " + ", ".join(parts)
 
 
-TokenLookup = Callable[[str], Awaitable[TokenInfo | None]]
+class BearerStore(TokenStore, PersonStore, Protocol):
+    """What validating a bearer token reads."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bearer:
+    """A valid access token and the person it acts for (see
+    :meth:`frontdesk.oauth.storage.PersonStore.acting_person`)."""
+
+    token: TokenInfo
+    person: Person
 
 
 class BearerValidator:
-    """Turns a presented token into :class:`TokenInfo`; ``lookup`` may be a cache."""
+    """Turns a presented token into a :class:`Bearer` (RFC 6750 §3.1 errors otherwise)."""
 
     def __init__(self, catalogue: Catalogue, clock: Callable[[], datetime]) -> None:
         self.catalogue = catalogue
         self.clock = clock
 
-    def usable(self, info: TokenInfo) -> bool:
-        """Neither revoked nor expired (what :meth:`validate` checks after the lookup)."""
-        return not info.revoked and (info.expires_at is None or info.expires_at > self.clock())
-
-    async def validate(self, raw: str | None, lookup: TokenLookup) -> TokenInfo:
+    async def validate(self, raw: str | None, store: TokenStore) -> TokenInfo:
+        """The token, live (neither revoked nor expired), or ``invalid_token``."""
         if raw is None:
             raise MissingToken
-        info = await lookup(raw)
+        info = await store.lookup_token(raw)
         if info is None:
             raise InvalidToken("the access token is not valid")
         if info.revoked:
@@ -98,6 +108,17 @@ class BearerValidator:
         if info.expires_at is not None and info.expires_at <= self.clock():
             raise InvalidToken("the access token expired")
         return info
+
+    async def authenticate(self, raw: str | None, store: BearerStore, scope: str | None = None) -> Bearer:
+        """A valid token holding ``scope`` (when given), and who it acts for."""
+        info = await self.validate(raw, store)
+        person = await store.acting_person(info)
+        if person is None:
+            raise InvalidToken("the token's user or space no longer exists")
+        store.note_token_use(info.id)
+        if scope is not None:
+            self.require_scope(info, scope)
+        return Bearer(token=info, person=person)
 
     def require_scope(self, info: TokenInfo, scope: str) -> None:
         if scope not in self.catalogue.expand(info.scopes):

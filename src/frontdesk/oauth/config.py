@@ -16,7 +16,7 @@ class OAuthConfig:
     # RFC 6749 §4.1.2: codes live at most 10 minutes; we default to 60 s.
     code_ttl_seconds: int = 60
     # Reject token-endpoint parameters in the query string and require redirect_uri at the
-    # token endpoint whenever the authorization request had one (decisions 2 and 7).
+    # token endpoint whenever the authorization request had one (docs/decisions.md §2 and §7).
     strict: bool = False
     password_grant_enabled: bool = True
     clock: Callable[[], datetime] = field(default=utcnow)

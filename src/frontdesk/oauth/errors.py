@@ -26,12 +26,16 @@ class OAuthError(Exception):
         *,
         status_code: int | None = None,
         retry_after: int | None = None,
+        persist: bool = False,
     ) -> None:
         super().__init__(description or self.error)
         self.description = description
         # 429 with Retry-After when a rate limit refused the request.
         self.status_code = status_code or self.default_status
         self.retry_after = retry_after
+        # The writes staged before the error must be committed all the same: a code burned by
+        # a failed redemption, the tokens revoked for a replay, an audit event of the failure.
+        self.persist = persist
 
     def body(self) -> dict[str, str]:
         data = {"error": self.error}
@@ -57,8 +61,9 @@ class InvalidClient(OAuthError):
         used_basic: bool = False,
         status_code: int | None = None,
         retry_after: int | None = None,
+        persist: bool = False,
     ) -> None:
-        super().__init__(description, status_code=status_code, retry_after=retry_after)
+        super().__init__(description, status_code=status_code, retry_after=retry_after, persist=persist)
         self.used_basic = used_basic
 
 

@@ -23,11 +23,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from frontdesk.oauth.client_auth import authenticate_client
 from frontdesk.oauth.config import OAuthConfig
 from frontdesk.oauth.errors import InvalidRequest
 from frontdesk.oauth.models import TokenInfo
 from frontdesk.oauth.request import OAuthRequest, token_params
-from frontdesk.oauth.revocation import authenticate_client, find_token
+from frontdesk.oauth.revocation import find_token
 from frontdesk.oauth.scopes import format_scope
 from frontdesk.oauth.storage import Limiter, RefreshTokenRecord, Storage
 
@@ -54,7 +55,7 @@ class IntrospectionEndpoint:
         if request.method != "POST":
             raise InvalidRequest("the introspection endpoint accepts POST only")
         params = token_params(request, strict=self.config.strict)
-        client = await authenticate_client(storage, request, params, self.client_limiter)
+        client = await authenticate_client(request, params, storage, self.client_limiter)
         raw = params.get("token")
         if raw is None:
             raise InvalidRequest("missing parameter 'token'")
@@ -63,7 +64,7 @@ class IntrospectionEndpoint:
             return dict(INACTIVE)
         if token.client_id != client.client_id and not client.can_introspect:
             return dict(INACTIVE)
-        user = await storage.get_user_claims(token.user_id, token.space_id)
+        user = await storage.person(token.user_id)
         if user is None:
             return dict(INACTIVE)
         body: dict[str, Any] = {
@@ -80,7 +81,8 @@ class IntrospectionEndpoint:
         if token.issuer:
             body["iss"] = token.issuer
         if token.space_id is not None:
-            if user.space is None:  # the space is gone
+            space = await storage.space_role(token.space_id, token.user_id)
+            if space is None:  # the space is gone
                 return dict(INACTIVE)
-            body["space"] = user.space.subdomain
+            body["space"] = space.subdomain
         return body

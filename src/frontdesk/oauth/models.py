@@ -23,10 +23,14 @@ class Client:
     allow_redirect_query: bool = False
     trusted: bool = False
     require_pkce: bool = False
-    # None: tokens never expire (the default, project decision 5).
+    # None: tokens never expire (the default, docs/decisions.md §5).
     access_token_ttl: int | None = None
     # A resource server allowed to introspect any token (RFC 7662 §2.1).
     can_introspect: bool = False
+    # Bookkeeping for people and operators (the protocol never reads it): where the app was
+    # registered (web, cli, seed, dynamic) and when.
+    registered_via: str = "web"
+    created_at: datetime | None = None
 
     @property
     def pkce_required(self) -> bool:
@@ -34,11 +38,27 @@ class Client:
         return self.public or self.require_pkce
 
 
-@dataclass(frozen=True)
-class UserRef:
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A user account as every layer above the store sees it (the row is
+    :class:`frontdesk.store.models.User`): who logs in, approves apps and holds tokens."""
+
     id: str
     email: str
     name: str
+    # Frontdesk does not confirm addresses yet, so this stays False (OIDC Core §5.1).
+    email_verified: bool = False
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpaceRole:
+    """A person's place in one space: the claims OpenID Connect reports on a space's host."""
+
+    id: str
+    subdomain: str
+    # "admin", "member", or None when the person belongs to the space in no role.
+    role: str | None
 
 
 @dataclass(frozen=True)

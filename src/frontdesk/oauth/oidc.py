@@ -25,7 +25,8 @@ from typing import Any
 from joserfc import jwt
 
 from frontdesk.oauth.config import utcnow
-from frontdesk.oauth.storage import SigningKeyPair, Storage, UserClaims
+from frontdesk.oauth.models import Person, SpaceRole
+from frontdesk.oauth.storage import PersonStore, SigningKeyPair, Storage
 from frontdesk.oauth.tokens import Issued
 
 ID_TOKEN_TTL_SECONDS = 600
@@ -38,18 +39,30 @@ def at_hash(access_token: str) -> str:
     return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
 
 
-def user_claims(user: UserClaims, scopes: Iterable[str]) -> dict[str, Any]:
+def user_claims(person: Person, space: SpaceRole | None, scopes: Iterable[str]) -> dict[str, Any]:
     """``sub`` and what the scopes allow (§5.4), plus the space role on a space host."""
     granted = set(scopes)
-    claims: dict[str, Any] = {"sub": user.user_id}
+    claims: dict[str, Any] = {"sub": person.id}
     if "email" in granted:
-        claims["email"] = user.email
-        claims["email_verified"] = user.email_verified
+        claims["email"] = person.email
+        claims["email_verified"] = person.email_verified
     if "profile" in granted:
-        claims["name"] = user.name
-    if user.space is not None:
-        claims["space"] = {"id": user.space.id, "subdomain": user.space.subdomain, "role": user.space.role}
+        claims["name"] = person.name
+    if space is not None:
+        claims["space"] = {"id": space.id, "subdomain": space.subdomain, "role": space.role}
     return claims
+
+
+async def claims_for(
+    store: PersonStore, user_id: str, space_id: str | None, scopes: Iterable[str]
+) -> dict[str, Any] | None:
+    """The claims about ``user_id`` (None when the account is gone); ``space`` when
+    ``space_id`` names a space that still exists."""
+    person = await store.person(user_id)
+    if person is None:
+        return None
+    space = await store.space_role(space_id, user_id) if space_id is not None else None
+    return user_claims(person, space, scopes)
 
 
 def sign(key: SigningKeyPair, claims: dict[str, Any]) -> str:
@@ -72,8 +85,8 @@ class IdTokenExtra:
         # The space of the host the user authorized on: the code's (user tokens have no
         # space_id), or the token's own space for space tokens.
         space_id = req.auth_space_id or req.space_id
-        user = await storage.get_user_claims(req.user_id, space_id)
-        if user is None:
+        about = await claims_for(storage, req.user_id, space_id, req.scopes)
+        if about is None:
             return
         key = await storage.signing_key()
         iat = int(self.clock().timestamp())
@@ -88,5 +101,5 @@ class IdTokenExtra:
         if req.nonce and req.grant_type != "refresh_token":
             claims["nonce"] = req.nonce
         claims["at_hash"] = at_hash(issued.raw)
-        claims.update(user_claims(user, req.scopes))
+        claims.update(about)
         body["id_token"] = sign(key, claims)

@@ -3,7 +3,7 @@
 Registration (RFC 6749 §3.1.2, RFC 9700 §2.6, RFC 8252 §7): absolute, no fragment, no
 userinfo; https, or http only on loopback hosts; custom (private-use) schemes for native apps.
 
-Matching (RFC 9700 §4.1.3, project decision 8): exact string comparison. Loopback URIs match
+Matching (RFC 9700 §4.1.3, docs/decisions.md §8): exact string comparison. Loopback URIs match
 on any port (RFC 8252 §7.3). An app may opt in to query-tolerant matching for clients that
 append their own query: then scheme, host, port and path must be equal, the registered query
 (if any) must be present unchanged, and extra parameters are ignored.

@@ -1,6 +1,6 @@
 """Refresh tokens for apps that opted in to expiring access tokens (RFC 6749 §1.5, §6).
 
-Project decisions 5 and 6: tokens never expire by default, and only an app with an
+docs/decisions.md §5 and §6: tokens never expire by default, and only an app with an
 ``access_token_ttl`` gets ``expires_in`` and a ``refresh_token``.
 
 * **Families.** The first token response of an authorization (``authorization_code`` or

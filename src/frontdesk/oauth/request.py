@@ -55,7 +55,7 @@ class Params:
 
 def token_params(request: OAuthRequest, *, strict: bool) -> Params:
     """Token endpoint parameters: the form body and, unless strict, the query string too
-    (project decision 2: the source document's own password example uses the query)."""
+    (docs/decisions.md §2: Cobot's documented password example uses the query)."""
     if strict and request.query:
         raise InvalidRequest("parameters must be sent in the request body, not the query string")
     return Params(request.form + request.query)

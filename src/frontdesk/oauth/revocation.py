@@ -19,34 +19,23 @@ without a family (an app whose tokens never expire) is revoked alone.
 
 from __future__ import annotations
 
-from frontdesk.oauth import client_auth
+from frontdesk import events
+from frontdesk.oauth.client_auth import authenticate_client
 from frontdesk.oauth.config import OAuthConfig
-from frontdesk.oauth.errors import InvalidClient, InvalidRequest
-from frontdesk.oauth.models import Client, TokenInfo
-from frontdesk.oauth.request import OAuthRequest, Params, token_params
-from frontdesk.oauth.storage import ClientStore, Limiter, RefreshTokenRecord, Storage
+from frontdesk.oauth.errors import InvalidRequest
+from frontdesk.oauth.models import TokenInfo
+from frontdesk.oauth.request import OAuthRequest, token_params
+from frontdesk.oauth.storage import (
+    FamilyGrant,
+    GrantSelector,
+    Limiter,
+    RefreshTokenRecord,
+    Storage,
+    TokenGrant,
+)
 
 ACCESS_TOKEN = "access_token"
 REFRESH_TOKEN = "refresh_token"
-
-
-async def authenticate_client(
-    storage: ClientStore, request: OAuthRequest, params: Params, limiter: Limiter | None
-) -> Client:
-    """Client authentication for the revocation and introspection endpoints: the token
-    endpoint's methods and its limit on failures per client and address (RFC 6749 §2.3.1)."""
-    keys = {"client": params.get("client_id") or "", "address": request.client_ip}
-    if limiter is not None:
-        wait = await limiter.retry_after(keys)
-        if wait is not None:
-            raise InvalidClient("too many failed attempts", status_code=429, retry_after=wait)
-    try:
-        client, _creds = await client_auth.authenticate(storage, request, params)
-    except InvalidClient:
-        if limiter is not None:
-            await limiter.failed(keys)
-        raise
-    return client
 
 
 def lookup_order(hint: str | None) -> tuple[str, str]:
@@ -80,37 +69,33 @@ class RevocationEndpoint:
         if request.method != "POST":
             raise InvalidRequest("the revocation endpoint accepts POST only")
         params = token_params(request, strict=self.config.strict)
-        client = await authenticate_client(storage, request, params, self.client_limiter)
+        client = await authenticate_client(request, params, storage, self.client_limiter)
         raw = params.get("token")
         if raw is None:
             raise InvalidRequest("missing parameter 'token'")
         found = await find_token(storage, raw, params.get("token_type_hint"))
         if found is None or found.client_id != client.client_id:
             return False
-        revoked = await revoke(storage, found)
-        if revoked:
-            detail = {"token_id": found.id, "via": "revocation"}
-            if found.family_id is not None:
-                detail["family_id"] = found.family_id
-            await storage.record_event(
-                "token.revoked",
-                user_id=found.user_id,
-                app_id=found.client_id,
-                space_id=found.space_id,
-                ip=request.client_ip,
-                detail=detail,
-            )
-        await storage.commit()
-        return revoked
+        revoked = await storage.revoke_grant(grant_of(found))
+        if not revoked.anything:
+            return False
+        detail = {"token_id": found.id, "via": "revocation"}
+        if found.family_id is not None:
+            detail["family_id"] = found.family_id
+        await storage.record_event(
+            events.TOKEN_REVOKED,
+            user_id=found.user_id,
+            app_id=found.client_id,
+            space_id=found.space_id,
+            ip=request.client_ip,
+            detail=detail,
+        )
+        return True
 
 
-async def revoke(storage: Storage, token: TokenInfo | RefreshTokenRecord) -> bool:
-    """Revoke the token, and its family when it has one."""
+def grant_of(token: TokenInfo | RefreshTokenRecord) -> GrantSelector:
+    """What revoking ``token`` takes: a refresh token's whole family; an access token with the
+    family it belongs to, if any (:class:`TokenGrant`)."""
     if isinstance(token, RefreshTokenRecord):
-        return await storage.revoke_refresh_family(token.family_id) > 0
-    if token.family_id is not None:
-        return await storage.revoke_refresh_family(token.family_id) > 0
-    if token.revoked:
-        return False
-    await storage.revoke_token(token.id)
-    return True
+        return FamilyGrant(token.family_id)
+    return TokenGrant(token.id)

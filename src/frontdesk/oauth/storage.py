@@ -1,7 +1,11 @@
-"""The storage interface the protocol core needs (implemented in :mod:`frontdesk.store`).
+"""The storage interface the protocol core needs (implemented by
+:class:`frontdesk.store.sql_storage.SqlStorage`, wrapped by the caching layer
+:class:`frontdesk.store.caching.CachingStorage`, and in the tests by an in-memory storage).
 
-Narrow, per-aggregate protocols (cf. fosite's per-grant storage). Writes are staged until
-:meth:`Storage.commit`, so consuming a code and issuing its token commit together.
+Narrow, per-aggregate protocols (cf. fosite's per-grant storage). Writes are staged in the
+current unit of work; the core never commits. Whoever runs the request commits it (see
+:mod:`frontdesk.store.unit_of_work`): on success, or on an error raised with ``persist=True``
+(a burned code, revoked tokens, a failed client authentication worth auditing).
 """
 
 from __future__ import annotations
@@ -12,7 +16,15 @@ from typing import Any, Protocol
 
 from joserfc.jwk import RSAKey
 
-from frontdesk.oauth.models import Client, ConsumedCode, NewCode, NewToken, TokenInfo, UserRef
+from frontdesk.oauth.models import (
+    Client,
+    ConsumedCode,
+    NewCode,
+    NewToken,
+    Person,
+    SpaceRole,
+    TokenInfo,
+)
 
 
 class ClientStore(Protocol):
@@ -31,8 +43,6 @@ class CodeStore(Protocol):
         the others (and any later caller) get ``replayed_code_id``."""
         ...
 
-    async def revoke_tokens_of_code(self, code_id: str) -> int: ...
-
 
 class TokenStore(Protocol):
     async def save_token(self, raw: str, token: NewToken) -> str:
@@ -43,7 +53,90 @@ class TokenStore(Protocol):
         """One indexed lookup by digest; revoked and expired tokens are returned as such."""
         ...
 
-    async def revoke_token(self, token_id: str) -> None: ...
+    def note_token_use(self, token_id: str) -> None:
+        """Remember that the token was just used (``last_used_at``); may be written later,
+        in batches, and never in the caller's transaction."""
+        ...
+
+
+# ---- revoking grants --------------------------------------------------------------------------
+# What one call to :meth:`GrantStore.revoke_grant` takes back. A *grant* here is every token
+# issued on one authorization: the access tokens, the refresh token family they belong to, and
+# (with ``descendants``) the tokens derived from them later (refreshed tokens and space tokens,
+# linked by their parent).
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """One access token, and its refresh family when it has one (RFC 7009 §2.1)."""
+
+    token_id: str
+
+
+@dataclass(frozen=True)
+class FamilyGrant:
+    """A refresh token family: every refresh and access token in it (RFC 9700 §4.14.2)."""
+
+    family_id: str
+
+
+@dataclass(frozen=True)
+class CodeGrant:
+    """Everything issued from an authorization code (RFC 6749 §4.1.2, §10.5)."""
+
+    code_id: str
+
+
+@dataclass(frozen=True)
+class UserAppGrant:
+    """Everything a person gave an app outside spaces: user tokens (access and refresh),
+    codes not yet redeemed, and the remembered consent (the person revokes the app)."""
+
+    user_id: str
+    client_id: str
+
+
+@dataclass(frozen=True)
+class SpaceAppGrant:
+    """An app's space tokens for one space (a space admin revokes the app)."""
+
+    space_id: str
+    client_id: str
+
+
+@dataclass(frozen=True)
+class AppGrants:
+    """Every token, code and consent of an app (the app is deleted)."""
+
+    client_id: str
+
+
+GrantSelector = TokenGrant | FamilyGrant | CodeGrant | UserAppGrant | SpaceAppGrant | AppGrants
+
+
+@dataclass(frozen=True)
+class RevokedGrant:
+    """What a revocation changed just now (tokens revoked before are not counted)."""
+
+    access_token_ids: tuple[str, ...] = ()
+    refresh_tokens: int = 0
+    codes: int = 0
+    consents: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return len(self.access_token_ids) + self.refresh_tokens
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.tokens or self.codes or self.consents)
+
+
+class GrantStore(Protocol):
+    async def revoke_grant(self, grant: GrantSelector, *, descendants: bool = False) -> RevokedGrant:
+        """Revoke the selected tokens and the refresh families they belong to; with
+        ``descendants``, also every token derived from them (by parent, transitively)."""
+        ...
 
 
 class ConsentStore(Protocol):
@@ -130,11 +223,6 @@ class RefreshStore(Protocol):
         """One indexed lookup by digest; rotated, revoked and expired tokens too."""
         ...
 
-    async def revoke_refresh_family(self, family_id: str) -> int:
-        """Revoke every refresh token and every access token of the family; returns how
-        many tokens were live."""
-        ...
-
 
 @dataclass(frozen=True)
 class SigningKeyPair:
@@ -145,42 +233,28 @@ class SigningKeyPair:
     private_key: RSAKey
 
 
-@dataclass(frozen=True)
-class SpaceRole:
-    """The user's place in the space whose host the authorization happened on."""
-
-    id: str
-    subdomain: str
-    # "admin", "member", or None when the user belongs to the space in no role.
-    role: str | None
-
-
-@dataclass(frozen=True)
-class UserClaims:
-    """What OpenID Connect may say about a user (ID token and UserInfo, OIDC Core §5.1)."""
-
-    user_id: str
-    email: str
-    # Frontdesk never confirms addresses, so this stays False unless storage knows better.
-    email_verified: bool
-    name: str
-    space: SpaceRole | None = None
-
-
-class UserStore(Protocol):
-    async def get_user_claims(self, user_id: str, space_id: str | None) -> UserClaims | None:
-        """The user's claims, with their role in ``space_id`` when given (no ``space`` if that
-        space is gone); None when the user no longer exists."""
-        ...
-
-
-class KeyStore(UserStore, Protocol):
-    """What OpenID Connect needs from storage: signing keys (ID tokens, iframe contexts) and,
-    through :class:`UserStore`, the claims about the user."""
-
+class KeyStore(Protocol):
     async def signing_key(self) -> SigningKeyPair:
         """The newest key that is not retired. When there is none yet, one is created in the
         current transaction (committed with the token it signs)."""
+        ...
+
+
+class PersonStore(Protocol):
+    """What the core may say about people: OpenID Connect claims, introspection, the API."""
+
+    async def person(self, user_id: str) -> Person | None:
+        """The person, or None when the account no longer exists."""
+        ...
+
+    async def space_role(self, space_id: str, user_id: str) -> SpaceRole | None:
+        """The person's role in the space (``role`` None when they have none there); None
+        when the space no longer exists."""
+        ...
+
+    async def acting_person(self, token: TokenInfo) -> Person | None:
+        """Who a token acts for: its user; for a space token, its creator while they are an
+        admin of the space, else the space's owner. None when that account or space is gone."""
         ...
 
 
@@ -195,18 +269,30 @@ class EventStore(Protocol):
         ip: str = "",
         detail: dict[str, Any] | None = None,
     ) -> None:
-        """Add a security event to the audit log (committed with the surrounding work)."""
+        """Add a security event (a name from :mod:`frontdesk.events`) to the audit log; staged
+        with the surrounding work."""
         ...
 
 
-class Storage(ClientStore, CodeStore, TokenStore, ConsentStore, RefreshStore, KeyStore, EventStore, Protocol):
-    async def commit(self) -> None: ...
+class Storage(
+    ClientStore,
+    CodeStore,
+    TokenStore,
+    GrantStore,
+    ConsentStore,
+    RefreshStore,
+    KeyStore,
+    PersonStore,
+    EventStore,
+    Protocol,
+):
+    """Everything the protocol core reads and writes."""
 
 
 class PasswordAuthenticator(Protocol):
     """Checks a person's email and password (Argon2id, capped; see RFC 6749 §4.3)."""
 
-    async def __call__(self, email: str, password: str) -> UserRef | None: ...
+    async def __call__(self, email: str, password: str) -> Person | None: ...
 
 
 class Limiter(Protocol):

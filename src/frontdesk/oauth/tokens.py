@@ -2,11 +2,13 @@
 
 Tokens are opaque: 256 random bits, base64url, with a fixed prefix so leaked tokens can be
 found by secret scanners. Only their digest is stored. By default they never expire and the
-response carries no ``expires_in`` (project decisions 5 and 6).
+response carries no ``expires_in`` (docs/decisions.md §5 and §6).
 
-Other specifications add to the response through :class:`ResponseExtra` hooks: a refresh
-token for apps that opted in to expiring tokens, an ``id_token`` for ``openid`` (OIDC Core
-§3.1.3.3).
+:class:`TokenIssuer` is the one way a token comes to be: every grant, and the space tokens of
+:mod:`frontdesk.oauth.space_tokens`, issue through it, and it records the ``token.issued``
+audit event. Other specifications add to the response through :class:`ResponseExtra` hooks: a
+refresh token for apps that opted in to expiring tokens, an ``id_token`` for ``openid`` (OIDC
+Core §3.1.3.3).
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from frontdesk import events
 from frontdesk.oauth.config import OAuthConfig
 from frontdesk.oauth.models import Client, NewToken
 from frontdesk.oauth.scopes import format_scope
-from frontdesk.oauth.storage import Storage, TokenStore
+from frontdesk.oauth.storage import Storage
 from frontdesk.security.randoms import ACCESS_TOKEN_PREFIX, new_secret
 
 # RFC 6749 §5.1: "Cache-Control: no-store" and "Pragma: no-cache" on every token response.
@@ -53,6 +56,10 @@ class IssueRequest:
     auth_time: datetime | None = None
     # The space whose host the user authorized on (the code's space): ID token space claims.
     auth_space_id: str | None = None
+    # False: the token never expires, whatever the app's lifetime (space tokens).
+    expiring: bool = True
+    # The caller's address, for the audit log.
+    ip: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,42 +76,58 @@ class ResponseExtra(Protocol):
     async def extend(self, issued: Issued, body: dict[str, Any], storage: Storage) -> None: ...
 
 
-async def issue_access_token(store: TokenStore, config: OAuthConfig, req: IssueRequest) -> Issued:
-    """Mint and store one access token; the response body has no extras yet."""
-    raw = new_secret(ACCESS_TOKEN_PREFIX)
-    ttl = req.client.access_token_ttl
-    expires_at = config.clock() + timedelta(seconds=ttl) if ttl else None
-    token_id = await store.save_token(
-        raw,
-        NewToken(
-            client_id=req.client.client_id,
-            user_id=req.user_id,
-            scopes=req.scopes,
-            grant_type=req.grant_type,
-            space_id=req.space_id,
-            code_id=req.code_id,
-            parent_id=req.parent_id,
-            family_id=req.family_id,
-            issuer=req.issuer or None,
-            expires_at=expires_at,
-        ),
-    )
-    body: dict[str, Any] = {"access_token": raw, "token_type": "bearer", "scope": format_scope(req.scopes)}
-    if ttl:
-        body["expires_in"] = ttl
-    return Issued(raw=raw, token_id=token_id, request=req, response=TokenResponse(body=body))
-
-
 class TokenIssuer:
-    """Issues the access token and lets each :class:`ResponseExtra` add to the response."""
+    """Issues the access token, lets each :class:`ResponseExtra` add to the response, and
+    records the ``token.issued`` event."""
 
     def __init__(self, config: OAuthConfig, extras: list[ResponseExtra] | None = None) -> None:
         self.config = config
         self.extras = list(extras or [])
 
-    async def issue(self, storage: Storage, req: IssueRequest) -> TokenResponse:
-        issued = await issue_access_token(storage, self.config, req)
-        body = dict(issued.response.body)
+    def with_extras(self, first: list[ResponseExtra]) -> TokenIssuer:
+        """This issuer with ``first`` running before its own extras (one request's needs)."""
+        return TokenIssuer(self.config, [*first, *self.extras])
+
+    async def issue(self, storage: Storage, req: IssueRequest) -> Issued:
+        raw = new_secret(ACCESS_TOKEN_PREFIX)
+        ttl = req.client.access_token_ttl if req.expiring else None
+        expires_at = self.config.clock() + timedelta(seconds=ttl) if ttl else None
+        token_id = await storage.save_token(
+            raw,
+            NewToken(
+                client_id=req.client.client_id,
+                user_id=req.user_id,
+                scopes=req.scopes,
+                grant_type=req.grant_type,
+                space_id=req.space_id,
+                code_id=req.code_id,
+                parent_id=req.parent_id,
+                family_id=req.family_id,
+                issuer=req.issuer or None,
+                expires_at=expires_at,
+            ),
+        )
+        body: dict[str, Any] = {
+            "access_token": raw,
+            "token_type": "bearer",
+            "scope": format_scope(req.scopes),
+        }
+        if ttl:
+            body["expires_in"] = ttl
+        issued = Issued(raw=raw, token_id=token_id, request=req, response=TokenResponse(body=body))
         for extra in self.extras:
             await extra.extend(issued, body, storage)
-        return TokenResponse(body=body, token_id=issued.token_id)
+        detail: dict[str, Any] = {"token_id": token_id, "grant_type": req.grant_type}
+        if req.family_id is not None:
+            detail["family_id"] = req.family_id
+        await storage.record_event(
+            events.TOKEN_ISSUED,
+            user_id=req.user_id,
+            app_id=req.client.client_id,
+            space_id=req.space_id,
+            ip=req.ip,
+            detail=detail,
+        )
+        return Issued(
+            raw=raw, token_id=token_id, request=req, response=TokenResponse(body=body, token_id=token_id)
+        )

@@ -1,6 +1,9 @@
 """Registered apps (OAuth clients): registration, settings, secrets and the owner's test token.
 
-Secrets are never stored in plaintext (project decision 1): the client secret is kept as a
+Callers see :class:`frontdesk.oauth.models.Client` values (the row is
+:class:`frontdesk.store.models.App`); nothing here commits.
+
+Secrets are never stored in plaintext (docs/decisions.md §1): the client secret is kept as a
 digest (to check it) and sealed with AEAD (so its owner can see it again); the owner's test
 access token is an ordinary token whose row also keeps a sealed copy.
 """
@@ -13,18 +16,22 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.errors import FieldError
-from frontdesk.oauth.models import NewToken
+from frontdesk import events
+from frontdesk.errors import FieldError, NotFound
+from frontdesk.oauth.models import Client, NewToken, Person
 from frontdesk.oauth.redirect_uris import RedirectUriError, validate_for_registration
 from frontdesk.oauth.scopes import catalogue, format_scope, parse_scope
+from frontdesk.oauth.storage import AppGrants, TokenGrant
 from frontdesk.security.keyring import Keyring
 from frontdesk.security.randoms import ACCESS_TOKEN_PREFIX, CLIENT_SECRET_PREFIX, new_id, new_secret
+from frontdesk.store import revocation
+from frontdesk.store.audit_storage import record_event
+from frontdesk.store.inserts import insert_unless_taken
 from frontdesk.store.models import AccessToken, App, User
-from frontdesk.store.oauth_storage import SqlStorage
+from frontdesk.store.sql_storage import SqlStorage, client_from_row
 from frontdesk.store.types import utcnow
 
 TEST_GRANT = "test"
@@ -50,14 +57,14 @@ EDITABLE = frozenset(
         "can_introspect",
     }
 )
-# Opt-in expiring access tokens (project decision 5): from 5 minutes to a year.
+# Opt-in expiring access tokens (docs/decisions.md §5): from 5 minutes to a year.
 MIN_ACCESS_TOKEN_TTL = 300
 MAX_ACCESS_TOKEN_TTL = 31_536_000
 
 
 @dataclass(frozen=True)
 class CreatedApp:
-    app: App
+    app: Client
     client_secret: str | None  # None for public apps
     test_access_token: str
 
@@ -164,11 +171,9 @@ def _grant_flags(public: bool, password_grant: bool | None) -> bool:
     return password_grant
 
 
-async def _validate_client_id(db: AsyncSession, client_id: str) -> str:
+def _validate_client_id(client_id: str) -> str:
     if not _CLIENT_ID.match(client_id):
         raise FieldError("client_id", "Use 8 to 32 letters, digits, hyphens or underscores.")
-    if await db.get(App, client_id) is not None:
-        raise FieldError("client_id", f"The client id “{client_id}” is taken.")
     return client_id
 
 
@@ -184,35 +189,64 @@ def _validate_client_secret(secret: str) -> str:
 # ---- lookups --------------------------------------------------------------------------------
 
 
-async def get_app(db: AsyncSession, client_id: str) -> App | None:
+async def _row(db: AsyncSession, client_id: str) -> App | None:
     if not client_id or len(client_id) > 64:
         return None
     return await db.get(App, client_id)
 
 
-async def apps_of(db: AsyncSession, owner_id: str) -> list[App]:
+async def _existing(db: AsyncSession, client_id: str) -> App:
+    app = await _row(db, client_id)
+    if app is None:
+        raise NotFound(f"no app with client id {client_id}")
+    return app
+
+
+async def get_app(db: AsyncSession, client_id: str) -> Client | None:
+    app = await _row(db, client_id)
+    return client_from_row(app) if app is not None else None
+
+
+async def owned_app(db: AsyncSession, owner_id: str, client_id: str) -> Client | None:
+    """The app if ``owner_id`` owns it; None otherwise (whether or not it exists)."""
+    app = await get_app(db, client_id)
+    return app if app is not None and app.owner_id == owner_id else None
+
+
+async def apps_of(db: AsyncSession, owner_id: str) -> list[Client]:
     stmt = select(App).where(App.owner_id == owner_id).order_by(func.lower(App.name), App.created_at)
-    return list((await db.execute(stmt)).scalars())
+    return [client_from_row(app) for app in (await db.execute(stmt)).scalars()]
 
 
-async def find_by_name(db: AsyncSession, owner_id: str, name: str) -> App | None:
+async def all_apps(db: AsyncSession) -> list[tuple[Client, str]]:
+    """Every app with its owner's email, by name."""
+    stmt = select(App, User.email).join(User, User.id == App.owner_id).order_by(func.lower(App.name))
+    return [(client_from_row(app), email) for app, email in (await db.execute(stmt)).all()]
+
+
+async def find_by_name(db: AsyncSession, owner_id: str, name: str) -> Client | None:
     stmt = select(App).where(App.owner_id == owner_id, App.name == name).limit(1)
-    return (await db.execute(stmt)).scalar_one_or_none()
+    app = (await db.execute(stmt)).scalar_one_or_none()
+    return client_from_row(app) if app is not None else None
 
 
-async def live_test_token(db: AsyncSession, app: App) -> AccessToken | None:
+async def _live_test_tokens(db: AsyncSession, client_id: str) -> list[AccessToken]:
     stmt = (
         select(AccessToken)
+        .join(App, App.client_id == AccessToken.app_id)
         .where(
-            AccessToken.app_id == app.client_id,
-            AccessToken.user_id == app.owner_id,
+            AccessToken.app_id == client_id,
+            AccessToken.user_id == App.owner_id,
             AccessToken.grant_type == TEST_GRANT,
             AccessToken.revoked_at.is_(None),
         )
         .order_by(AccessToken.created_at.desc())
-        .limit(1)
     )
-    return (await db.execute(stmt)).scalar_one_or_none()
+    return list((await db.execute(stmt)).scalars())
+
+
+async def has_test_token(db: AsyncSession, client_id: str) -> bool:
+    return bool(await _live_test_tokens(db, client_id))
 
 
 # ---- creating and changing ------------------------------------------------------------------
@@ -224,22 +258,16 @@ def _seal_secret(keyring: Keyring, app: App, raw: str) -> None:
     app.secret_created_at = utcnow()
 
 
-async def _revoke_test_tokens(db: AsyncSession, app: App) -> int:
-    """Revoke every live test token of the app and forget their sealed copies."""
-    result = await db.execute(
-        update(AccessToken)
-        .where(
-            AccessToken.app_id == app.client_id,
-            AccessToken.grant_type == TEST_GRANT,
-            AccessToken.revoked_at.is_(None),
-        )
-        .values(revoked_at=utcnow(), sealed=None)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+async def _revoke_test_tokens(db: AsyncSession, client_id: str) -> int:
+    """Revoke every live test token of the app (their sealed copies go with them)."""
+    count = 0
+    for token in await _live_test_tokens(db, client_id):
+        count += len((await revocation.revoke_grant(db, TokenGrant(token.id))).access_token_ids)
+    return count
 
 
 async def _issue_test_token(db: AsyncSession, keyring: Keyring, app: App) -> str:
-    await _revoke_test_tokens(db, app)
+    await _revoke_test_tokens(db, app.client_id)
     raw = new_secret(ACCESS_TOKEN_PREFIX)
     await SqlStorage(db, keyring).save_token(
         raw,
@@ -254,11 +282,11 @@ async def _issue_test_token(db: AsyncSession, keyring: Keyring, app: App) -> str
     return raw
 
 
-async def create_app(
+async def register_app(
     db: AsyncSession,
     keyring: Keyring,
     *,
-    owner: User,
+    owner: Person,
     name: str,
     redirect_uris: list[str],
     scopes: str | list[str],
@@ -275,7 +303,7 @@ async def create_app(
     client_secret: str | None = None,
     registered_via: str = "web",
 ) -> CreatedApp:
-    """Register an app for ``owner``; returns it with its raw secret and test token. Committed.
+    """Register an app for ``owner``; returns it with its raw secret and test token.
 
     ``password_grant=None`` means "the default": on, except for public apps.
     ``client_id`` and ``client_secret`` are for seeding fixed development credentials;
@@ -291,51 +319,48 @@ async def create_app(
     url = validate_main_url(main_url)
     password = _grant_flags(public, password_grant)
     ttl = clean_access_token_ttl(access_token_ttl)
-    cid = await _validate_client_id(db, client_id) if client_id is not None else new_id()
+    cid = _validate_client_id(client_id) if client_id is not None else new_id()
     if client_secret is not None:
         if public:
             raise FieldError("client_secret", "Public apps have no client secret.")
         _validate_client_secret(client_secret)
-    app = App(
-        client_id=cid,
-        owner_id=owner.id,
-        name=clean,
-        name_in_space=in_space,
-        main_url=url,
-        redirect_uris=uris,
-        scopes=format_scope(granted),
-        password_grant=password,
-        public=public,
-        allow_redirect_query=allow_redirect_query,
-        trusted=trusted,
-        require_pkce=bool(require_pkce) or public,
-        access_token_ttl=ttl,
-        can_introspect=bool(can_introspect),
-        registered_via=registered_via,
-    )
+    values = {
+        "client_id": cid,
+        "owner_id": owner.id,
+        "name": clean,
+        "name_in_space": in_space,
+        "main_url": url,
+        "redirect_uris": uris,
+        "scopes": format_scope(granted),
+        "password_grant": password,
+        "public": public,
+        "allow_redirect_query": allow_redirect_query,
+        "trusted": trusted,
+        "require_pkce": bool(require_pkce) or public,
+        "access_token_ttl": ttl,
+        "can_introspect": bool(can_introspect),
+        "registered_via": registered_via,
+    }
+    if not await insert_unless_taken(db, App, values):
+        raise FieldError("client_id", f"The client id “{cid}” is taken.")
+    app = await _existing(db, cid)
     secret: str | None = None
     if not public:
         secret = client_secret or new_secret(CLIENT_SECRET_PREFIX)
         _seal_secret(keyring, app, secret)
-    db.add(app)
-    try:
         await db.flush()
-        token = await _issue_test_token(db, keyring, app)
-        await db.commit()
-    except IntegrityError as exc:  # lost a race for a seeded client id
-        await db.rollback()
-        raise FieldError("client_id", f"The client id “{cid}” is taken.") from exc
-    return CreatedApp(app=app, client_secret=secret, test_access_token=token)
+    token = await _issue_test_token(db, keyring, app)
+    return CreatedApp(app=client_from_row(app, owner.name), client_secret=secret, test_access_token=token)
 
 
-async def update_app(db: AsyncSession, app: App, **fields: Any) -> App:
-    """Change the given settings (validated like :func:`create_app`). Existing tokens keep
+async def update_app(db: AsyncSession, client_id: str, **fields: Any) -> Client:
+    """Change the given settings (validated like :func:`register_app`). Existing tokens keep
     their scopes, and their expiry: ``access_token_ttl`` applies to tokens issued from now on.
-    An app cannot switch between public and confidential; a public app always requires PKCE.
-    Committed."""
+    An app cannot switch between public and confidential; a public app always requires PKCE."""
     unknown = set(fields) - EDITABLE
     if unknown:
         raise TypeError(f"update_app() got unexpected fields: {', '.join(sorted(unknown))}")
+    app = await _existing(db, client_id)
     if "public" in fields and bool(fields["public"]) != app.public:
         raise FieldError(
             "public", "An app cannot switch between public and confidential; register a new one."
@@ -367,48 +392,60 @@ async def update_app(db: AsyncSession, app: App, **fields: Any) -> App:
         changes["can_introspect"] = bool(fields["can_introspect"])
     for key, value in changes.items():
         setattr(app, key, value)
-    await db.commit()
-    return app
+    await db.flush()
+    return client_from_row(app)
 
 
-async def regenerate_secret(db: AsyncSession, keyring: Keyring, app: App) -> str:
-    """A new client secret; the old one stops working at once. Committed."""
+async def regenerate_secret(
+    db: AsyncSession, keyring: Keyring, client_id: str, *, by: str | None = None, ip: str = ""
+) -> str:
+    """A new client secret; the old one stops working once this commits."""
+    app = await _existing(db, client_id)
     if app.public:
         raise FieldError("client_secret", "Public apps have no client secret.")
     raw = new_secret(CLIENT_SECRET_PREFIX)
     _seal_secret(keyring, app, raw)
-    await db.commit()
+    await db.flush()
+    await record_event(db, events.CLIENT_SECRET_REGENERATED, user_id=by, app_id=client_id, ip=ip)
     return raw
 
 
-async def revoke_test_token(db: AsyncSession, app: App) -> bool:
-    """Revoke the owner's test token; ``False`` if there was none. Committed."""
-    count = await _revoke_test_tokens(db, app)
-    await db.commit()
-    return count > 0
+async def revoke_test_token(db: AsyncSession, client_id: str, *, by: str | None = None, ip: str = "") -> bool:
+    """Revoke the owner's test token; ``False`` if there was none."""
+    revoked = await _revoke_test_tokens(db, client_id) > 0
+    if revoked:
+        await record_event(db, events.TEST_TOKEN_REVOKED, user_id=by, app_id=client_id, ip=ip)
+    return revoked
 
 
-async def recreate_test_token(db: AsyncSession, keyring: Keyring, app: App) -> str:
-    """A new test token with the app's current scopes; the old one is revoked. Committed."""
-    raw = await _issue_test_token(db, keyring, app)
-    await db.commit()
+async def recreate_test_token(
+    db: AsyncSession, keyring: Keyring, client_id: str, *, by: str | None = None, ip: str = ""
+) -> str:
+    """A new test token with the app's current scopes; the old one is revoked."""
+    raw = await _issue_test_token(db, keyring, await _existing(db, client_id))
+    await record_event(db, events.TEST_TOKEN_CREATED, user_id=by, app_id=client_id, ip=ip)
     return raw
 
 
-async def reveal(db: AsyncSession, keyring: Keyring, app: App) -> Revealed:
+async def reveal(db: AsyncSession, keyring: Keyring, client_id: str) -> Revealed:
     """The sealed client secret and live test token, decrypted, for the app's owner."""
+    app = await _existing(db, client_id)
     secret = None
     if app.secret_sealed:
         secret = keyring.decrypt(app.secret_sealed, f"client-secret:{app.client_id}")
-    token = await live_test_token(db, app)
+    tokens = await _live_test_tokens(db, client_id)
+    token = tokens[0] if tokens else None
     raw_token = keyring.decrypt(token.sealed, f"token:{token.id}") if token and token.sealed else None
     return Revealed(client_secret=secret, test_access_token=raw_token)
 
 
-async def delete_app(db: AsyncSession, app: App) -> None:
-    """Delete the app; the database removes its tokens, codes and consents. Committed."""
+async def delete_app(db: AsyncSession, client_id: str) -> None:
+    """Revoke everything the app holds, then delete it (the database removes its tokens,
+    codes and consents with it)."""
+    app = await _existing(db, client_id)
+    await revocation.revoke_grant(db, AppGrants(client_id))
     await db.delete(app)
-    await db.commit()
+    await db.flush()
 
 
 # ---- dynamic client registration (RFC 7591) -------------------------------------------------
@@ -425,18 +462,15 @@ async def _dynamic_owner(db: AsyncSession) -> User:
     stmt = select(User).where(User.email_key == DYNAMIC_OWNER_EMAIL)
     user = (await db.execute(stmt)).scalar_one_or_none()
     if user is None:
-        db.add(
-            User(
-                email=DYNAMIC_OWNER_EMAIL,
-                email_key=DYNAMIC_OWNER_EMAIL,
-                name=DYNAMIC_OWNER_NAME,
-                password_hash=_NO_PASSWORD,
-            )
-        )
-        try:
-            await db.commit()
-        except IntegrityError:  # created concurrently by another registration
-            await db.rollback()
+        # Created concurrently by another registration: either insert wins, both read it.
+        values = {
+            "id": new_id(),
+            "email": DYNAMIC_OWNER_EMAIL,
+            "email_key": DYNAMIC_OWNER_EMAIL,
+            "name": DYNAMIC_OWNER_NAME,
+            "password_hash": _NO_PASSWORD,
+        }
+        await insert_unless_taken(db, User, values)
         user = (await db.execute(stmt)).scalar_one()
     if user.password_hash != _NO_PASSWORD:
         raise RuntimeError(f"{DYNAMIC_OWNER_EMAIL} is a real account; refusing to give it dynamic apps")
@@ -452,9 +486,9 @@ async def register_dynamic_client(
     client_uri: str | None,
     metadata: dict[str, Any],
     access_token_ttl: int | None = None,
-) -> App:
+) -> Client:
     """Register a public PKCE client for RFC 7591 dynamic registration. It has no secret and
-    no test token, is owned by a system user, and records the registered metadata. Committed."""
+    no test token, is owned by a system user, and records the registered metadata."""
     clean = clean_app_name(name)
     assert clean is not None
     uris = validate_redirect_uris(redirect_uris)
@@ -476,7 +510,8 @@ async def register_dynamic_client(
         access_token_ttl=access_token_ttl,
         registered_via="dynamic",
         registration_metadata=metadata,
+        created_at=utcnow(),
     )
     db.add(app)
-    await db.commit()
-    return app
+    await db.flush()
+    return client_from_row(app, owner.name)

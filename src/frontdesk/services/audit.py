@@ -1,13 +1,9 @@
-"""The audit log: security events for people (their own activity) and operators (the CLI).
+"""The audit log for people (their own activity) and operators (the CLI): reading it, and the
+login failures the login form records.
 
-Events are rows of :class:`frontdesk.store.models.AuditEvent`, written by the one
-implementation in :class:`frontdesk.store.audit_storage.EventStorageMixin` (the protocol core
-reaches it through ``Storage.record_event``, everything else through :func:`record`). An event
-is committed with the work it describes.
-
-``detail`` never holds a secret (tokens, codes, client secrets, passwords): only ids (token
-ids, code ids, client ids), counts, scopes and grant types. :func:`record` refuses keys and
-values that look like secrets.
+Event names and the rule that no event holds a secret are in :mod:`frontdesk.events`; every
+event is written by :func:`frontdesk.store.audit_storage.record_event`, staged with the work it
+describes.
 """
 
 from __future__ import annotations
@@ -20,129 +16,20 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.security.keyring import Keyring
-from frontdesk.security.randoms import (
-    ACCESS_TOKEN_PREFIX,
-    CLIENT_SECRET_PREFIX,
-    CODE_PREFIX,
-    REFRESH_TOKEN_PREFIX,
-    SESSION_PREFIX,
-)
+from frontdesk import events
 from frontdesk.services.accounts import find_by_email
-from frontdesk.store.audit_storage import EventStorageMixin
+from frontdesk.store.audit_storage import record_event
 from frontdesk.store.models import App, AuditEvent, Space, User
 from frontdesk.store.types import utcnow
 
-# ---- event names ----------------------------------------------------------------------------
-# The protocol core (frontdesk.oauth) records "token.issued", "token.revoked",
-# "code.replayed" and "refresh_token.reused" by name, without importing this module; tests
-# check that the names it uses are these constants.
-
-LOGIN_SUCCEEDED = "login.succeeded"
-LOGIN_FAILED = "login.failed"
-CONSENT_GRANTED = "consent.granted"
-CONSENT_REVOKED = "consent.revoked"
-TOKEN_ISSUED = "token.issued"
-TOKEN_REVOKED = "token.revoked"
-REFRESH_TOKEN_REUSED = "refresh_token.reused"
-CODE_REPLAYED = "code.replayed"
-CLIENT_SECRET_REGENERATED = "client_secret.regenerated"
-TEST_TOKEN_CREATED = "test_token.created"
-TEST_TOKEN_REVOKED = "test_token.revoked"
-SPACE_TOKEN_REVOKED = "space_token.revoked"
-CLIENT_AUTH_FAILED = "client_auth.failed"
-
-EVENTS = (
-    LOGIN_SUCCEEDED,
-    LOGIN_FAILED,
-    CONSENT_GRANTED,
-    CONSENT_REVOKED,
-    TOKEN_ISSUED,
-    TOKEN_REVOKED,
-    REFRESH_TOKEN_REUSED,
-    CODE_REPLAYED,
-    CLIENT_SECRET_REGENERATED,
-    TEST_TOKEN_CREATED,
-    TEST_TOKEN_REVOKED,
-    SPACE_TOKEN_REVOKED,
-    CLIENT_AUTH_FAILED,
-)
-
-# What people read on their activity page.
-DESCRIPTIONS = {
-    LOGIN_SUCCEEDED: "Logged in",
-    LOGIN_FAILED: "Failed login attempt",
-    CONSENT_GRANTED: "Allowed an app access",
-    CONSENT_REVOKED: "Took back an app's access",
-    TOKEN_ISSUED: "Access token issued",
-    TOKEN_REVOKED: "Access token revoked",
-    REFRESH_TOKEN_REUSED: "Refresh token used twice (every token of that grant was revoked)",
-    CODE_REPLAYED: "Authorization code used twice (its tokens were revoked)",
-    CLIENT_SECRET_REGENERATED: "Regenerated an app's client secret",
-    TEST_TOKEN_CREATED: "Created a test token",
-    TEST_TOKEN_REVOKED: "Revoked a test token",
-    SPACE_TOKEN_REVOKED: "Revoked an app's space tokens",
-    CLIENT_AUTH_FAILED: "An app failed to authenticate (wrong client secret)",
-}
-
-# Keys that would name a secret; ids of secrets are fine ("token_id", "code_id").
-_SECRET_KEYS = frozenset(
-    {"access_token", "refresh_token", "token", "code", "client_secret", "secret", "password", "id_token"}
-)
-_SECRET_PREFIXES = (
-    ACCESS_TOKEN_PREFIX,
-    REFRESH_TOKEN_PREFIX,
-    CODE_PREFIX,
-    CLIENT_SECRET_PREFIX,
-    SESSION_PREFIX,
-)
-
-
-class _Events(EventStorageMixin):
-    """The storage mixin on a bare session (recording events needs no keyring)."""
-
-    keyring: Keyring
-
-    def __init__(self, db: AsyncSession) -> None:
-        self.db = db
-
-
-def _check_detail(detail: dict[str, Any]) -> None:
-    for key, value in detail.items():
-        if key.lower() in _SECRET_KEYS:
-            raise ValueError(f"audit detail must not hold a secret ({key!r}); record its id instead")
-        if isinstance(value, str) and value.startswith(_SECRET_PREFIXES):
-            raise ValueError(f"audit detail {key!r} looks like a secret; record its id instead")
-        if isinstance(value, dict):
-            _check_detail(value)
-
-
-async def record(
-    db: AsyncSession,
-    event: str,
-    *,
-    user_id: str | None = None,
-    app_id: str | None = None,
-    space_id: str | None = None,
-    ip: str = "",
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Stage an event in ``db``; it is committed with the surrounding work."""
-    if detail:
-        _check_detail(detail)
-    await _Events(db).record_event(
-        event, user_id=user_id, app_id=app_id, space_id=space_id, ip=ip or "", detail=detail
-    )
-
 
 async def record_login_failure(db: AsyncSession, email: str, *, ip: str, space_id: str | None) -> None:
-    """A wrong password (or unknown account) at a login form. Committed.
+    """A wrong password (or unknown account) at a login form.
 
     The event names the account when it exists, so its owner sees the attempt. What was typed
     is never stored: people type passwords into the email field."""
     user = await find_by_email(db, email) if email and len(email) <= 254 else None
-    await record(db, LOGIN_FAILED, user_id=user.id if user else None, space_id=space_id, ip=ip)
-    await db.commit()
+    await record_event(db, events.LOGIN_FAILED, user_id=user.id if user else None, space_id=space_id, ip=ip)
 
 
 # ---- reading --------------------------------------------------------------------------------
@@ -165,7 +52,7 @@ class EventRow:
 
     @property
     def description(self) -> str:
-        return DESCRIPTIONS.get(self.event, self.event)
+        return events.DESCRIPTIONS.get(self.event, self.event)
 
     def as_dict(self) -> dict[str, Any]:
         return {

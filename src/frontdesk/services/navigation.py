@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.errors import FieldError, NotFound
 from frontdesk.oauth.redirect_uris import LOOPBACK_HOSTS
+from frontdesk.records import NavigationLinkRecord
+from frontdesk.security.randoms import new_id
 from frontdesk.store.models import NavigationLink
 from frontdesk.store.scoping import SpaceScope
 
@@ -49,13 +51,14 @@ async def create_link(
     label: str,
     iframe_url: str,
     user_editable: bool = True,
-) -> NavigationLink:
+) -> NavigationLinkRecord:
     if section not in SECTIONS:
         raise FieldError("section", f"section must be one of {', '.join(SECTIONS)}")
     clean_label = " ".join((label or "").split())
     if not clean_label or len(clean_label) > 100:
         raise FieldError("label", "label must have 1 to 100 characters")
     link = NavigationLink(
+        id=new_id(),
         space_id=space_id,
         app_id=app_id,
         created_by=user_id,
@@ -65,24 +68,38 @@ async def create_link(
         user_editable=user_editable,
     )
     db.add(link)
-    await db.commit()
-    return link
+    await db.flush()
+    return _record(link)
 
 
-async def links_of_app(db: AsyncSession, space_id: str, app_id: str) -> list[NavigationLink]:
+def _record(link: NavigationLink) -> NavigationLinkRecord:
+    return NavigationLinkRecord(
+        id=link.id,
+        space_id=link.space_id,
+        app_id=link.app_id,
+        section=link.section,
+        label=link.label,
+        iframe_url=link.iframe_url,
+        user_editable=link.user_editable,
+        created_by=link.created_by,
+    )
+
+
+async def links_of_app(db: AsyncSession, space_id: str, app_id: str) -> list[NavigationLinkRecord]:
     stmt = SpaceScope(space_id).select(NavigationLink).where(NavigationLink.app_id == app_id)
-    return list((await db.execute(stmt.order_by(NavigationLink.created_at))).scalars())
+    return [_record(link) for link in (await db.execute(stmt.order_by(NavigationLink.created_at))).scalars()]
 
 
-async def links_for(db: AsyncSession, space_id: str, *, admin: bool) -> list[NavigationLink]:
+async def links_for(db: AsyncSession, space_id: str, *, admin: bool) -> list[NavigationLinkRecord]:
     """The links a person with this role sees in the space's navigation."""
     stmt = SpaceScope(space_id).select(NavigationLink)
     if not admin:
         stmt = stmt.where(NavigationLink.section == "members")
-    return list((await db.execute(stmt.order_by(NavigationLink.section, NavigationLink.label))).scalars())
+    rows = (await db.execute(stmt.order_by(NavigationLink.section, NavigationLink.label))).scalars()
+    return [_record(link) for link in rows]
 
 
-async def get_link(db: AsyncSession, space_id: str, link_id: str) -> NavigationLink:
+async def _row(db: AsyncSession, space_id: str, link_id: str) -> NavigationLink:
     stmt = SpaceScope(space_id).select(NavigationLink).where(NavigationLink.id == link_id)
     link = (await db.execute(stmt)).scalar_one_or_none()
     if link is None:
@@ -90,12 +107,16 @@ async def get_link(db: AsyncSession, space_id: str, link_id: str) -> NavigationL
     return link
 
 
+async def get_link(db: AsyncSession, space_id: str, link_id: str) -> NavigationLinkRecord:
+    return _record(await _row(db, space_id, link_id))
+
+
 async def delete_link(db: AsyncSession, space_id: str, app_id: str, link_id: str) -> None:
-    link = await get_link(db, space_id, link_id)
+    link = await _row(db, space_id, link_id)
     if link.app_id != app_id:
         raise NotFound("no such navigation link of this app")
     await db.delete(link)
-    await db.commit()
+    await db.flush()
 
 
 def frame_url(iframe_url: str, params: dict[str, str]) -> str:

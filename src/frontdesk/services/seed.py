@@ -209,7 +209,7 @@ async def _seed_app(
         raise SeedError("seeding apps needs the server's keyring")
     secret = entry.get("client_secret")
     try:
-        created = await apps.create_app(
+        created = await apps.register_app(
             db,
             keyring,
             owner=owner,

@@ -1,21 +1,24 @@
-"""Spaces (tenants) and their memberships."""
+"""Spaces (tenants) and their memberships. Callers see :class:`SpaceRef` and
+:class:`MembershipRecord` values, never rows; nothing here commits."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Row, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from frontdesk.errors import Conflict, FieldError, NotFound
+from frontdesk.oauth.models import Person
+from frontdesk.records import MembershipRecord, SpaceRef
+from frontdesk.security.randoms import new_id
 from frontdesk.services.accounts import clean_name, find_by_email
 from frontdesk.settings import Settings
+from frontdesk.store.inserts import insert_unless_taken, update_unless_taken
 from frontdesk.store.models import Membership, Space, User
 from frontdesk.store.scoping import SpaceScope
+from frontdesk.store.sql_storage import person_of, space_of
 
 ROLES = ("member", "admin")
 
@@ -119,25 +122,91 @@ def validate_custom_domain(raw: str | None, settings: Settings) -> str | None:
     return value
 
 
-@dataclass(frozen=True)
-class SpaceSummary:
-    space: Space
-    role: str
+# ---- reading ------------------------------------------------------------------------------------
 
 
-async def get_by_subdomain(db: AsyncSession, subdomain: str) -> Space | None:
-    return (
+async def _space_row(db: AsyncSession, space_id: str) -> Space | None:
+    return await db.get(Space, space_id)
+
+
+async def get_space(db: AsyncSession, space_id: str) -> SpaceRef | None:
+    row = await _space_row(db, space_id)
+    return space_of(row) if row is not None else None
+
+
+async def get_by_subdomain(db: AsyncSession, subdomain: str) -> SpaceRef | None:
+    row = (
         await db.execute(select(Space).where(Space.subdomain == subdomain.strip().lower()))
     ).scalar_one_or_none()
+    return space_of(row) if row is not None else None
 
 
-async def get_by_custom_domain(db: AsyncSession, domain: str) -> Space | None:
-    return (await db.execute(select(Space).where(Space.custom_domain == domain))).scalar_one_or_none()
+async def get_by_custom_domain(db: AsyncSession, domain: str) -> SpaceRef | None:
+    row = (await db.execute(select(Space).where(Space.custom_domain == domain))).scalar_one_or_none()
+    return space_of(row) if row is not None else None
 
 
-async def get_by_id_or_subdomain(db: AsyncSession, ref: str) -> Space | None:
-    space = await db.get(Space, ref)
+async def get_by_id_or_subdomain(db: AsyncSession, ref: str) -> SpaceRef | None:
+    space = await get_space(db, ref)
     return space if space is not None else await get_by_subdomain(db, ref)
+
+
+async def list_spaces(db: AsyncSession) -> list[SpaceRef]:
+    return [space_of(row) for row in (await db.execute(select(Space).order_by(Space.subdomain))).scalars()]
+
+
+def _membership_record(row: Row[Membership, Space, User]) -> MembershipRecord:
+    membership, space, user = row[0], row[1], row[2]
+    return MembershipRecord(
+        id=membership.id,
+        role=membership.role,
+        admin_name=membership.admin_name,
+        space=space_of(space),
+        user=person_of(user),
+        created_at=membership.created_at,
+    )
+
+
+def _memberships(scope: SpaceScope | None = None) -> Select[Membership, Space, User]:
+    base = scope.select(Membership) if scope is not None else select(Membership)
+    return (
+        base.add_columns(Space, User)
+        .join(Space, Space.id == Membership.space_id)
+        .join(User, User.id == Membership.user_id)
+    )
+
+
+async def membership_of(db: AsyncSession, space_id: str, user_id: str) -> MembershipRecord | None:
+    stmt = _memberships(SpaceScope(space_id)).where(Membership.user_id == user_id)
+    row = (await db.execute(stmt)).first()
+    return _membership_record(row) if row is not None else None
+
+
+async def get_membership(db: AsyncSession, space_id: str, membership_id: str) -> MembershipRecord | None:
+    stmt = _memberships(SpaceScope(space_id)).where(Membership.id == membership_id)
+    row = (await db.execute(stmt)).first()
+    return _membership_record(row) if row is not None else None
+
+
+async def list_members(db: AsyncSession, space_id: str) -> list[MembershipRecord]:
+    stmt = _memberships(SpaceScope(space_id)).order_by(Membership.role, func.lower(User.name))
+    return [_membership_record(row) for row in (await db.execute(stmt)).all()]
+
+
+async def spaces_of(db: AsyncSession, user_id: str) -> list[MembershipRecord]:
+    """The person's memberships, by space name."""
+    stmt = _memberships().where(Membership.user_id == user_id).order_by(func.lower(Space.name))
+    return [_membership_record(row) for row in (await db.execute(stmt)).all()]
+
+
+def space_url(settings: Settings, space: SpaceRef) -> str:
+    """The canonical URL of a space: its custom domain if set, else its subdomain."""
+    if space.custom_domain:
+        return settings.custom_domain_url(space.custom_domain)
+    return settings.space_url(space.subdomain)
+
+
+# ---- changing ----------------------------------------------------------------------------------
 
 
 async def create_space(
@@ -146,10 +215,10 @@ async def create_space(
     *,
     subdomain: str,
     name: str,
-    owner: User,
+    owner: Person,
     custom_domain: str | None = None,
-) -> Space:
-    """Create a space owned (and administered) by ``owner``. Committed."""
+) -> SpaceRef:
+    """Create a space owned (and administered) by ``owner``."""
     sub = validate_subdomain(subdomain)
     clean = clean_name(name)
     domain = validate_custom_domain(custom_domain, settings)
@@ -157,132 +226,115 @@ async def create_space(
         raise FieldError("subdomain", f"The subdomain “{sub}” is taken.")
     if domain and await get_by_custom_domain(db, domain) is not None:
         raise FieldError("custom_domain", f"{domain} is already used by another space.")
-    space = Space(subdomain=sub, name=clean, custom_domain=domain, owner_id=owner.id)
-    db.add(space)
+    space_id = new_id()
+    values = {"id": space_id, "subdomain": sub, "name": clean, "custom_domain": domain, "owner_id": owner.id}
+    if not await insert_unless_taken(db, Space, values):
+        raise FieldError("subdomain", "That subdomain or domain was just taken.")
+    db.add(Membership(space_id=space_id, user_id=owner.id, role="admin", admin_name=owner.name))
     await db.flush()
-    db.add(Membership(space_id=space.id, user_id=owner.id, role="admin", admin_name=owner.name))
-    try:
-        await db.commit()
-    except IntegrityError as exc:
-        await db.rollback()
-        raise FieldError("subdomain", "That subdomain or domain was just taken.") from exc
-    return space
+    return SpaceRef(id=space_id, subdomain=sub, name=clean, custom_domain=domain, owner_id=owner.id)
 
 
 async def update_space(
-    db: AsyncSession, settings: Settings, space: Space, *, name: str, custom_domain: str | None
-) -> Space:
+    db: AsyncSession, settings: Settings, space_id: str, *, name: str, custom_domain: str | None
+) -> SpaceRef:
     """Rename the space and set or clear its custom domain; validates everything first."""
     clean = clean_name(name)
     domain = validate_custom_domain(custom_domain, settings)
-    if domain:
+    row = await _space_row(db, space_id)
+    if row is None:
+        raise NotFound("No such space.")
+    if domain and domain != row.custom_domain:
         other = await get_by_custom_domain(db, domain)
-        if other is not None and other.id != space.id:
+        if other is not None and other.id != space_id:
             raise FieldError("custom_domain", f"{domain} is already used by another space.")
-    space.name = clean
-    space.custom_domain = domain
-    try:
-        await db.commit()
-    except IntegrityError as exc:
-        await db.rollback()
-        raise FieldError("custom_domain", f"{domain} is already used by another space.") from exc
-    return space
-
-
-async def membership_of(db: AsyncSession, space_id: str, user_id: str) -> Membership | None:
-    stmt = SpaceScope(space_id).select(Membership).where(Membership.user_id == user_id)
-    return (await db.execute(stmt)).scalar_one_or_none()
-
-
-async def list_members(db: AsyncSession, space_id: str) -> list[Membership]:
-    stmt = (
-        SpaceScope(space_id)
-        .select(Membership)
-        .options(selectinload(Membership.user))
-        .join(User, User.id == Membership.user_id)
-        .order_by(Membership.role, func.lower(User.name))
-    )
-    return list((await db.execute(stmt)).scalars())
+        # Claimed first, so that two spaces racing for it get a readable answer.
+        claim = update(Space).where(Space.id == space_id).values(custom_domain=domain)
+        if not await update_unless_taken(db, claim):
+            raise FieldError("custom_domain", f"{domain} is already used by another space.")
+        await db.refresh(row)
+    row.name = clean
+    row.custom_domain = domain
+    await db.flush()
+    return space_of(row)
 
 
 async def add_member(
-    db: AsyncSession, space: Space, *, email: str, role: str = "member", admin_name: str | None = None
-) -> Membership:
+    db: AsyncSession, space: SpaceRef, *, email: str, role: str = "member", admin_name: str | None = None
+) -> MembershipRecord:
     """Add an existing account to the space, or change the role of one already in it."""
     if role not in ROLES:
         raise FieldError("role", "Role must be member or admin.")
     user = await find_by_email(db, email)
     if user is None:
         raise FieldError("email", "No account uses this email address; ask them to sign up first.")
-    membership = await membership_of(db, space.id, user.id)
     display = clean_name(admin_name or "", field="admin_name", required=False) or None
-    if membership is None:
-        membership = Membership(space_id=space.id, user_id=user.id, role=role)
-        db.add(membership)
-    elif membership.role == role:
+    name_as_admin = (display or user.name) if role == "admin" else None
+    row = await _membership_row(db, space.id, user_id=user.id)
+    if row is None:
+        values = {
+            "id": new_id(),
+            "space_id": space.id,
+            "user_id": user.id,
+            "role": role,
+            "admin_name": name_as_admin,
+        }
+        if not await insert_unless_taken(db, Membership, values):
+            raise Conflict("That person was added at the same moment; reload the page.")
+    elif row.role == role:
         raise FieldError("email", f"{user.email} is already {'an admin' if role == 'admin' else 'a member'}.")
     else:
-        await _ensure_admin_remains(db, space, membership, role)
-        membership.role = role
-    membership.admin_name = (display or user.name) if role == "admin" else None
-    try:
-        await db.commit()
-    except IntegrityError as exc:
-        await db.rollback()
-        raise Conflict("That person was added at the same moment; reload the page.") from exc
-    await db.refresh(membership, ["user"])
-    return membership
+        _ensure_admin_remains(space, row, role)
+        row.role = role
+        row.admin_name = name_as_admin
+        await db.flush()
+    found = await membership_of(db, space.id, user.id)
+    assert found is not None
+    return found
 
 
-async def _ensure_admin_remains(
-    db: AsyncSession, space: Space, membership: Membership, new_role: str | None
-) -> None:
+def _ensure_admin_remains(space: SpaceRef, membership: Membership, new_role: str | None) -> None:
     if membership.user_id == space.owner_id and new_role != "admin":
         raise FieldError("role", "The owner of the space is always an admin.")
 
 
-async def change_role(db: AsyncSession, space: Space, membership_id: str, role: str) -> Membership:
-    if role not in ROLES:
-        raise FieldError("role", "Role must be member or admin.")
-    membership = await _get_membership(db, space, membership_id)
-    await _ensure_admin_remains(db, space, membership, role)
-    membership.role = role
-    if role == "admin" and not membership.admin_name:
-        await db.refresh(membership, ["user"])
-        membership.admin_name = membership.user.name
-    if role == "member":
-        membership.admin_name = None
-    await db.commit()
-    return membership
+async def _membership_row(
+    db: AsyncSession, space_id: str, *, membership_id: str | None = None, user_id: str | None = None
+) -> Membership | None:
+    stmt = SpaceScope(space_id).select(Membership)
+    if membership_id is not None:
+        stmt = stmt.where(Membership.id == membership_id)
+    if user_id is not None:
+        stmt = stmt.where(Membership.user_id == user_id)
+    return (await db.execute(stmt)).scalar_one_or_none()
 
 
-async def remove_member(db: AsyncSession, space: Space, membership_id: str) -> None:
-    membership = await _get_membership(db, space, membership_id)
-    await _ensure_admin_remains(db, space, membership, None)
-    await db.delete(membership)
-    await db.commit()
-
-
-async def _get_membership(db: AsyncSession, space: Space, membership_id: str) -> Membership:
-    stmt = SpaceScope(space.id).select(Membership).where(Membership.id == membership_id)
-    membership = (await db.execute(stmt)).scalar_one_or_none()
+async def _existing_membership(db: AsyncSession, space: SpaceRef, membership_id: str) -> Membership:
+    membership = await _membership_row(db, space.id, membership_id=membership_id)
     if membership is None:
         raise NotFound("No such member in this space.")
     return membership
 
 
-async def spaces_of(db: AsyncSession, user_id: str) -> list[SpaceSummary]:
-    stmt = (
-        select(Membership, Space)
-        .join(Space, Space.id == Membership.space_id)
-        .where(Membership.user_id == user_id)
-        .order_by(func.lower(Space.name))
-    )
-    return [SpaceSummary(space=space, role=m.role) for m, space in (await db.execute(stmt)).all()]
+async def change_role(db: AsyncSession, space: SpaceRef, membership_id: str, role: str) -> MembershipRecord:
+    if role not in ROLES:
+        raise FieldError("role", "Role must be member or admin.")
+    membership = await _existing_membership(db, space, membership_id)
+    _ensure_admin_remains(space, membership, role)
+    membership.role = role
+    if role == "admin" and not membership.admin_name:
+        user = await db.get(User, membership.user_id)
+        membership.admin_name = user.name if user is not None else None
+    if role == "member":
+        membership.admin_name = None
+    await db.flush()
+    found = await get_membership(db, space.id, membership_id)
+    assert found is not None
+    return found
 
 
-def space_url(settings: Settings, space: Space) -> str:
-    """The canonical URL of a space: its custom domain if set, else its subdomain."""
-    if space.custom_domain:
-        return settings.custom_domain_url(space.custom_domain)
-    return settings.space_url(space.subdomain)
+async def remove_member(db: AsyncSession, space: SpaceRef, membership_id: str) -> None:
+    membership = await _existing_membership(db, space, membership_id)
+    _ensure_admin_remains(space, membership, None)
+    await db.delete(membership)
+    await db.flush()

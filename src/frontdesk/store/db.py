@@ -1,15 +1,24 @@
-"""Engine, sessions and the "is the schema current?" check."""
+"""The database of one process: engine, session class, caches, unit of work, schema check."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
-from frontdesk.settings import Settings
+from frontdesk.security.keyring import Keyring
+from frontdesk.settings import ConfigurationError, Settings
 from frontdesk.store import sqlite_inline, sqlite_writes
-from frontdesk.store.cache import CacheBus
+from frontdesk.store.caching import Caches, WriteTracker
+from frontdesk.store.invalidation import Channel, PollChannel, PostgresChannel, RedisChannel
+from frontdesk.store.unit_of_work import UnitOfWork
+
+log = logging.getLogger("frontdesk.store")
 
 
 class DatabaseNotMigrated(RuntimeError):
@@ -51,24 +60,69 @@ def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncE
 
 
 class Database:
-    def __init__(self, settings: Settings) -> None:
+    """One database for one process: the engine, a session class of its own (the caching
+    layer's write tracking and, on SQLite, the write queue are installed on it, never on
+    SQLAlchemy's global session class), the caches and their invalidation channel."""
+
+    def __init__(self, settings: Settings, server_secret: Keyring | None = None) -> None:
         self.settings = settings
+        self.server_secret = server_secret or Keyring(settings.resolve_secret_key())
         self.engine = create_engine(settings)
-        self.cache = CacheBus()
-        info: dict[str, Any] = {"cache_bus": self.cache}
+        session_class = type("FrontdeskSession", (Session,), {})
+        self.sessionmaker = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=session_class
+        )
+        self.caches = Caches(ttl=settings.cache_ttl_seconds)
+        self.channel = _channel(settings, self.sessionmaker, self.caches)
+        WriteTracker(self.caches, self.channel).install(session_class)
         if settings.is_sqlite:
-            info[sqlite_writes.KEY] = sqlite_writes.WriteLock()
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
+            sqlite_writes.WriteLock().install(session_class)
+        self._tasks: list[asyncio.Task[None]] = []
 
     def session(self) -> AsyncSession:
+        """A bare session (for the store's own jobs and tests); requests and commands use
+        :meth:`unit_of_work`."""
         return self.sessionmaker()
 
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
     def start_background(self) -> None:
-        """Start polling for invalidations from other workers (inside the event loop)."""
-        self.cache.start(self.sessionmaker)
+        """Listen for other processes' invalidations and write token use out in batches
+        (inside the event loop)."""
+        if not self._tasks:
+            loop = asyncio.get_running_loop()
+            self._tasks = [
+                loop.create_task(self.channel.run(self.caches), name="cache-invalidation"),
+                loop.create_task(self._write_token_use_periodically(), name="token-use"),
+            ]
+
+    async def _write_token_use_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.caches.touch_interval)
+            try:
+                await self.write_token_use()
+            except Exception:  # retried with the next batch; last_used_at is informational
+                log.exception("could not record token use")
+
+    async def write_token_use(self) -> None:
+        """Write the buffered ``last_used_at`` times (one statement per 500 tokens)."""
+        touched = self.caches.take_token_uses()
+        if not touched:
+            return
+        async with self.unit_of_work() as uow:
+            await uow.storage.mark_tokens_used(list(touched), max(touched.values()))
+            await uow.commit()
 
     async def dispose(self) -> None:
-        await self.cache.stop(self.sessionmaker)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self.write_token_use()
+        await self.channel.close()
         await self.engine.dispose()
 
     async def check_migrated(self) -> None:
@@ -81,3 +135,18 @@ class Database:
             raise DatabaseNotMigrated(
                 f"The database {state}. Run `frontdesk db upgrade` (with the same FRONTDESK_DATABASE_URL)."
             )
+
+
+def _channel(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], caches: Caches) -> Channel:
+    choice = settings.cache_invalidation
+    if choice == "auto":
+        choice = "postgres" if not settings.is_sqlite else ("redis" if settings.redis_url else "poll")
+    if choice == "postgres":
+        if settings.is_sqlite:
+            raise ConfigurationError("FRONTDESK_CACHE_INVALIDATION=postgres needs a PostgreSQL database")
+        return PostgresChannel(settings.database_url)
+    if choice == "redis":
+        if not settings.redis_url:
+            raise ConfigurationError("FRONTDESK_CACHE_INVALIDATION=redis needs FRONTDESK_REDIS_URL")
+        return RedisChannel(settings.redis_url)
+    return PollChannel(sessionmaker, caches.poll_interval)

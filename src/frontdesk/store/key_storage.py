@@ -5,8 +5,9 @@ half is kept as a JWK; the private half as JWK JSON sealed with the server secre
 bound to the kid), so the database never holds it in clear. The newest key that is not
 retired signs; retired keys stay published for a while so earlier signatures still verify.
 
-Loaded keys are cached per process and database for :data:`CACHE_SECONDS`, so signing an ID
-token does not read the table every time; rotating in this process clears the cache.
+The server reads them through the caching layer (:class:`frontdesk.store.caching.CachingStorage`),
+so signing an ID token does not read the table every time; a rotation anywhere reaches every
+worker like any other write.
 """
 
 from __future__ import annotations
@@ -14,27 +15,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
-import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from joserfc.jwk import RSAKey
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.oauth.storage import SigningKeyPair, SpaceRole, UserClaims
+from frontdesk.oauth.storage import SigningKeyPair
 from frontdesk.security.keyring import Keyring
-from frontdesk.store.models import Membership, SigningKey, Space, User
+from frontdesk.store.models import SigningKey
 from frontdesk.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
 ALG = "RS256"
 KEY_SIZE = 2048
-CACHE_SECONDS = 60.0
 
 
 def seal_context(kid: str) -> str:
@@ -60,46 +58,6 @@ class KeyRecord:
 class LoadedKeys:
     records: tuple[KeyRecord, ...]  # newest first
     signing: SigningKeyPair | None
-    expires: float  # time.monotonic()
-
-
-class _KeyCache:
-    """Per-process cache, one entry per database engine (so two apps in one process, as in
-    the tests, never share keys). Entries vanish with their engine."""
-
-    def __init__(self) -> None:
-        self._entries: weakref.WeakKeyDictionary[Engine, LoadedKeys] = weakref.WeakKeyDictionary()
-
-    def get(self, engine: Engine) -> LoadedKeys | None:
-        entry = self._entries.get(engine)
-        if entry is None or entry.expires <= time.monotonic():
-            return None
-        return entry
-
-    def previous(self, engine: Engine) -> LoadedKeys | None:
-        return self._entries.get(engine)
-
-    def put(self, engine: Engine, entry: LoadedKeys) -> None:
-        self._entries[engine] = entry
-
-    def forget(self, engine: Engine | None = None) -> None:
-        if engine is None:
-            self._entries.clear()
-        else:
-            self._entries.pop(engine, None)
-
-
-_cache = _KeyCache()
-
-
-def _engine(db: AsyncSession) -> Engine:
-    bind = db.get_bind()
-    return bind if isinstance(bind, Engine) else bind.engine
-
-
-def forget_cached_keys(db: AsyncSession | None = None) -> None:
-    """Drop this process's cached keys (for ``db``'s database, or all)."""
-    _cache.forget(_engine(db) if db is not None else None)
 
 
 # ---- key material ------------------------------------------------------------------------------
@@ -153,26 +111,21 @@ async def add_key(db: AsyncSession, keyring: Keyring) -> SigningKeyPair:
     return SigningKeyPair(kid=key.kid, alg=ALG, private_key=key)
 
 
-async def load_keys(db: AsyncSession, keyring: Keyring, *, cached: bool = True) -> LoadedKeys:
-    """Every key (newest first) and the signing key, from the cache when fresh."""
-    engine = _engine(db)
-    if cached:
-        hit = _cache.get(engine)
-        if hit is not None:
-            return hit
+async def load_keys(db: AsyncSession, keyring: Keyring, previous: LoadedKeys | None = None) -> LoadedKeys:
+    """Every key (newest first) and the signing key. ``previous`` spares unsealing the
+    signing key again when it has not changed (importing an RSA key is slow)."""
     rows = (
         (await db.execute(select(SigningKey).order_by(SigningKey.created_at.desc(), SigningKey.kid)))
         .scalars()
         .all()
     )
     records = tuple(_record(row) for row in rows)
-    previous = _cache.previous(engine)
     signing: SigningKeyPair | None = None
     for row in rows:
         if row.retired_at is not None:
             continue
         if previous is not None and previous.signing is not None and previous.signing.kid == row.kid:
-            signing = previous.signing  # unchanged: skip the (slow) key import
+            signing = previous.signing
             break
         try:
             private = await asyncio.to_thread(unseal, keyring, row.kid, row.private_sealed)
@@ -182,52 +135,24 @@ async def load_keys(db: AsyncSession, keyring: Keyring, *, cached: bool = True) 
             continue
         signing = SigningKeyPair(kid=row.kid, alg=row.alg, private_key=private)
         break
-    entry = LoadedKeys(records=records, signing=signing, expires=time.monotonic() + CACHE_SECONDS)
-    if signing is not None:
-        # Without a signing key the next call must look again (one is about to be created).
-        _cache.put(engine, entry)
-    return entry
+    return LoadedKeys(records=records, signing=signing)
 
 
 class KeyStorageMixin:
-    """Signing keys for ID tokens and iframe contexts, and the claims OpenID Connect reports
-    about a user: mixed into :class:`frontdesk.store.oauth_storage.SqlStorage`."""
+    """Signing keys for ID tokens and iframe contexts: mixed into
+    :class:`frontdesk.store.sql_storage.SqlStorage`."""
 
     db: AsyncSession
     keyring: Keyring
 
+    async def signing_keys(self, previous: LoadedKeys | None = None) -> LoadedKeys:
+        return await load_keys(self.db, self.keyring, previous)
+
     async def signing_key(self) -> SigningKeyPair:
-        loaded = await load_keys(self.db, self.keyring)
+        loaded = await self.signing_keys()
         if loaded.signing is not None:
             return loaded.signing
         # First use: create a key in this transaction, so it is committed together with the
         # token it signs (or not at all). Two workers doing this at once create two keys;
         # both are valid and published, and the newer one signs from then on.
-        pair = await add_key(self.db, self.keyring)
-        forget_cached_keys(self.db)
-        return pair
-
-    async def get_user_claims(self, user_id: str, space_id: str | None) -> UserClaims | None:
-        user = await self.db.get(User, user_id)
-        if user is None:
-            return None
-        space_role: SpaceRole | None = None
-        if space_id is not None:
-            row = (
-                await self.db.execute(
-                    select(Space.id, Space.subdomain, Membership.role)
-                    .outerjoin(
-                        Membership, (Membership.space_id == Space.id) & (Membership.user_id == user_id)
-                    )
-                    .where(Space.id == space_id)
-                )
-            ).first()
-            if row is not None:
-                space_role = SpaceRole(id=row[0], subdomain=row[1], role=row[2])
-        return UserClaims(
-            user_id=user.id,
-            email=user.email,
-            email_verified=False,
-            name=user.name,
-            space=space_role,
-        )
+        return await add_key(self.db, self.keyring)

@@ -95,7 +95,7 @@ Index("ix_memberships_space_role", Membership.space_id, Membership.role)
 
 class App(Base):
     """A registered OAuth client. The secret is kept as a digest (for checking) and sealed with
-    AEAD (so its owner can see it again, project decision 1)."""
+    AEAD (so its owner can see it again, docs/decisions.md §1)."""
 
     __tablename__ = "apps"
 

@@ -17,12 +17,11 @@ from frontdesk.oauth.scopes import format_scope, parse_scope
 from frontdesk.oauth.storage import NewRefreshToken, RefreshTokenRecord, Rotation
 from frontdesk.security.keyring import Keyring
 from frontdesk.store.models import AccessToken, AuthorizationCode, RefreshToken
-from frontdesk.store.types import utcnow
 
 
 class RefreshStorageMixin:
     """Refresh tokens (rotation, families, reuse detection):
-    mixed into :class:`frontdesk.store.oauth_storage.SqlStorage`."""
+    mixed into :class:`frontdesk.store.sql_storage.SqlStorage`."""
 
     db: AsyncSession
     keyring: Keyring
@@ -77,34 +76,6 @@ class RefreshStorageMixin:
             )
         ).scalar_one_or_none()
         return _record(row) if row is not None else None
-
-    async def revoke_refresh_family(self, family_id: str) -> int:
-        now = utcnow()
-        refresh = await self.db.execute(
-            update(RefreshToken)
-            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
-        access = await self.db.execute(
-            update(AccessToken)
-            .where(AccessToken.family_id == family_id, AccessToken.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
-        return int(refresh.rowcount or 0) + int(access.rowcount or 0)  # type: ignore[attr-defined]
-
-    async def revoke_refresh_families_of_code(self, code_id: str) -> int:
-        """A replayed code (RFC 6749 §4.1.2): revoke the families it started, including
-        every token refreshed from them."""
-        families = (
-            (
-                await self.db.execute(
-                    select(RefreshToken.family_id).where(RefreshToken.code_id == code_id).distinct()
-                )
-            )
-            .scalars()
-            .all()
-        )
-        return sum([await self.revoke_refresh_family(family_id) for family_id in families])
 
     async def _record(self, row: RefreshToken) -> RefreshTokenRecord:
         """The record with what the family started from: the code's ``auth_time`` and space,

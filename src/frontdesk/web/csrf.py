@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from frontdesk.security.keyring import Keyring
 from frontdesk.settings import Settings
-from frontdesk.web.sessions import SessionStore, cookie_name, set_cookie
+from frontdesk.web.sessions import BrowserSessions, cookie_name, set_cookie
 
 FIELD = "csrf_token"
 
@@ -26,7 +26,7 @@ class CsrfError(Exception):
 
 
 class Csrf:
-    def __init__(self, settings: Settings, keyring: Keyring, sessions: SessionStore) -> None:
+    def __init__(self, settings: Settings, keyring: Keyring, sessions: BrowserSessions) -> None:
         self.settings = settings
         self.keyring = keyring
         self.sessions = sessions

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
-from frontdesk.store.models import Membership, Space, User
+from frontdesk.oauth.models import Person
+from frontdesk.records import MembershipRecord, SessionRecord, SpaceRef
+from frontdesk.services import spaces
+from frontdesk.store.unit_of_work import UnitOfWork
+from frontdesk.web.adapter import get_state, unit_of_work
 from frontdesk.web.csrf import FIELD, CsrfError
+from frontdesk.web.errors import LoginRedirect
 from frontdesk.web.hosts import Site
 from frontdesk.web.state import AppState
-
-
-class LoginRequired(Exception):
-    """Raised by page dependencies; answered with a redirect to this host's login page."""
-
-    def __init__(self, next_url: str) -> None:
-        self.next_url = next_url
-
-
-def get_state(request: Request) -> AppState:
-    return request.app.state.frontdesk  # type: ignore[no-any-return]
 
 
 async def _state(request: Request) -> AppState:
@@ -35,12 +27,12 @@ async def _state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(_state)]
 
 
-async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
-    async with get_state(request).db.session() as session:
-        yield session
+async def _unit_of_work(request: Request) -> UnitOfWork:
+    return unit_of_work(request)
 
 
-DB = Annotated[AsyncSession, Depends(get_db)]
+# The request's unit of work (committed by the route, see frontdesk.web.adapter).
+Work = Annotated[UnitOfWork, Depends(_unit_of_work)]
 
 
 async def get_site(request: Request) -> Site:
@@ -50,18 +42,20 @@ async def get_site(request: Request) -> Site:
 CurrentSite = Annotated[Site, Depends(get_site)]
 
 
-async def optional_user(request: Request, db: DB) -> User | None:
+async def optional_user(request: Request, uow: Work) -> Person | None:
+    """The person logged in on this host (and their session in ``request.state.login_session``)."""
     if hasattr(request.state, "user"):
         return request.state.user  # type: ignore[no-any-return]
-    st = get_state(request)
-    loaded = await st.sessions.load(db, request)
-    request.state.user = loaded[1] if loaded else None
-    request.state.login_session = loaded[0] if loaded else None
-    request.state.session_key = loaded[0].id if loaded else ""
-    return request.state.user  # type: ignore[no-any-return]
+    record: SessionRecord | None = await get_state(request).sessions.current(uow.storage, request)
+    person = await uow.storage.person(record.user_id) if record is not None else None
+    request.state.user = person
+    request.state.login_session = record if person is not None else None
+    if person is None:
+        request.state.session_key = ""
+    return person
 
 
-OptionalUser = Annotated[User | None, Depends(optional_user)]
+OptionalUser = Annotated[Person | None, Depends(optional_user)]
 
 
 def login_url(request: Request) -> str:
@@ -69,13 +63,13 @@ def login_url(request: Request) -> str:
     return "/login?next=" + quote(target, safe="")
 
 
-async def require_user(request: Request, user: OptionalUser) -> User:
+async def require_user(request: Request, user: OptionalUser) -> Person:
     if user is None:
-        raise LoginRequired(login_url(request))
+        raise LoginRedirect(login_url(request))
     return user
 
 
-CurrentUser = Annotated[User, Depends(require_user)]
+CurrentUser = Annotated[Person, Depends(require_user)]
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -103,27 +97,25 @@ MainSite = Annotated[Site, Depends(main_site)]
 SpaceSite = Annotated[Site, Depends(space_site)]
 
 
-async def current_space(site: SpaceSite, db: DB) -> Space:
+async def current_space(site: SpaceSite, uow: Work) -> SpaceRef:
     assert site.space is not None
-    space = await db.get(Space, site.space.id)
+    space = await spaces.get_space(uow.session, site.space.id)
     if space is None:
         raise HTTPException(404)
     return space
 
 
-CurrentSpace = Annotated[Space, Depends(current_space)]
+CurrentSpace = Annotated[SpaceRef, Depends(current_space)]
 
 
-async def space_admin(space: CurrentSpace, user: CurrentUser, db: DB) -> Membership:
-    from frontdesk.services.spaces import membership_of
-
-    membership = await membership_of(db, space.id, user.id)
-    if membership is None or membership.role != "admin":
+async def space_admin(space: CurrentSpace, user: CurrentUser, uow: Work) -> MembershipRecord:
+    membership = await spaces.membership_of(uow.session, space.id, user.id)
+    if membership is None or not membership.is_admin:
         raise HTTPException(403, "Only admins of this space can do that.")
     return membership
 
 
-SpaceAdmin = Annotated[Membership, Depends(space_admin)]
+SpaceAdmin = Annotated[MembershipRecord, Depends(space_admin)]
 
 
 async def checked_form(request: Request, purpose: str = "form") -> FormData:

@@ -13,22 +13,14 @@ The result is ``scope["state"]["site"]`` (a :class:`Site`) and ``scope["state"][
 from __future__ import annotations
 
 import ipaddress
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from frontdesk.records import SpaceRef
 from frontdesk.settings import Settings
-
-
-@dataclass(frozen=True, slots=True)
-class SpaceRef:
-    id: str
-    subdomain: str
-    name: str
-    custom_domain: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,53 +49,30 @@ def normalize_host(raw: str) -> str:
 
 
 class SiteResolver:
-    """Maps a normalised host to a :class:`Site` (with a short per-worker cache for spaces)."""
+    """Maps a normalised host to a :class:`Site`. ``lookup(by, value)`` finds the space of a
+    subdomain (``by="subdomain"``) or custom domain (``by="domain"``), through the caching
+    storage: a space's new or changed address reaches every worker like any other write."""
 
-    CACHE_SECONDS = 2.0
-    CACHE_SIZE = 4096
-
-    def __init__(
-        self,
-        settings: Settings,
-        lookup_subdomain: Callable[[str], Awaitable[SpaceRef | None]],
-        lookup_domain: Callable[[str], Awaitable[SpaceRef | None]],
-    ) -> None:
+    def __init__(self, settings: Settings, lookup: Callable[[str, str], Awaitable[SpaceRef | None]]) -> None:
         self.settings = settings
-        self._by_subdomain = lookup_subdomain
-        self._by_domain = lookup_domain
+        self._lookup_space = lookup
         self._suffix = "." + settings.base_domain
         self._main = Site(host=settings.public_host, origin=settings.public_url)
-        self._cache: dict[str, tuple[float, Site | None]] = {}
-
-    def forget(self) -> None:
-        """Drop cached lookups (called after a space's subdomain or domain changes)."""
-        self._cache.clear()
 
     async def resolve(self, host: str) -> Site | None:
         if host in self.settings.main_hosts:
             return self._main
         if not host:
             return None
-        now = time.monotonic()
-        cached = self._cache.get(host)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        site = await self._lookup(host)
-        if len(self._cache) >= self.CACHE_SIZE:
-            self._cache.clear()
-        self._cache[host] = (now + self.CACHE_SECONDS, site)
-        return site
-
-    async def _lookup(self, host: str) -> Site | None:
         if host.endswith(self._suffix):
             label = host[: -len(self._suffix)]
             if not label or "." in label:
                 return None
-            space = await self._by_subdomain(label)
+            space = await self._lookup_space("subdomain", label)
             if space is None:
                 return None
             return Site(host=host, origin=self.settings.space_url(space.subdomain), space=space)
-        space = await self._by_domain(host)
+        space = await self._lookup_space("domain", host)
         if space is None:
             return None
         return Site(host=host, origin=self.settings.custom_domain_url(host), space=space)

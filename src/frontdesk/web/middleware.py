@@ -15,7 +15,7 @@ PAGE_CSP = (
 
 class SecurityHeadersMiddleware:
     """Adds ``nosniff``, ``no-referrer`` and, on HTML, a CSP without inline script that allows
-    framing by the page's own origin only (project decision 3). A handler may set its own CSP
+    framing by the page's own origin only (docs/decisions.md §3). A handler may set its own CSP
     (e.g. a space page that frames an app); it is kept."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:

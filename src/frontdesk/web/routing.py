@@ -1,15 +1,37 @@
-"""A FastAPI route class for the few hottest endpoints."""
+"""Route classes: every route runs in a unit of work (:class:`UnitOfWorkRoute`); the few
+hottest endpoints skip FastAPI's request handling (:class:`RawRoute`) and open their own."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
+from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
+from frontdesk.web.adapter import run_in_unit_of_work
+
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class UnitOfWorkRoute(APIRoute):
+    """A route whose request is one unit of work: committed when the handler returns,
+    rolled back when it raises (the exception handlers then answer)."""
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+
+        async def run(request: Request) -> Response:
+            return await run_in_unit_of_work(request, handler)
+
+        return run
+
+
+def router(**kwargs: Any) -> APIRouter:
+    """An :class:`APIRouter` whose routes run in a unit of work."""
+    return APIRouter(route_class=UnitOfWorkRoute, **kwargs)
 
 
 class RawRoute(APIRoute):

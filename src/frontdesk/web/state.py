@@ -1,42 +1,37 @@
-"""The per-process application state shared by every request."""
+"""The per-process state every request shares: the composition root's parts plus the web's
+own (host resolution, browser sessions, anti-forgery)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from frontdesk.security.keyring import Keyring
-from frontdesk.security.passwords import Passwords
-from frontdesk.services.throttle import Rule, Throttle
+from frontdesk.composition import Frontdesk
+from frontdesk.records import SpaceRef
 from frontdesk.settings import Settings
-from frontdesk.store.db import Database
 from frontdesk.web.csrf import Csrf
 from frontdesk.web.hosts import SiteResolver
-from frontdesk.web.oauth_glue import OAuthServer
-from frontdesk.web.sessions import SessionStore
+from frontdesk.web.sessions import BrowserSessions
 
 
 @dataclass
-class LoginRules:
-    per_account: Rule
-    per_address: Rule
+class AppState(Frontdesk):
+    resolver: SiteResolver
+    sessions: BrowserSessions
+    csrf: Csrf
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LoginRules:
+    def build(cls, settings: Settings) -> AppState:
+        parts = cls.parts(settings)
+        core = Frontdesk(**parts)  # type: ignore[arg-type]
+
+        async def space_of_host(by: str, value: str) -> SpaceRef | None:
+            async with core.unit_of_work() as uow:
+                return await uow.storage.space_by_host(by, value)
+
+        sessions = BrowserSessions(settings, core.keyring)
         return cls(
-            per_account=Rule.parse("login-account", settings.login_failures_per_account),
-            per_address=Rule.parse("login-address", settings.login_failures_per_address),
+            **parts,  # type: ignore[arg-type]
+            resolver=SiteResolver(settings, space_of_host),
+            sessions=sessions,
+            csrf=Csrf(settings, core.keyring, sessions),
         )
-
-
-@dataclass
-class AppState:
-    settings: Settings
-    keyring: Keyring
-    db: Database
-    passwords: Passwords
-    throttle: Throttle
-    resolver: SiteResolver
-    login_rules: LoginRules
-    sessions: SessionStore
-    csrf: Csrf
-    oauth: OAuthServer

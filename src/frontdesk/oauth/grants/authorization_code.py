@@ -8,10 +8,12 @@ it issued (§4.1.2, §10.5). PKCE per RFC 7636 §4.6 with the downgrade defence.
 
 from __future__ import annotations
 
+from frontdesk import events
 from frontdesk.oauth import pkce, redirect_uris
 from frontdesk.oauth.errors import InvalidGrant, OAuthError
 from frontdesk.oauth.grants import Grant
 from frontdesk.oauth.models import CodeRecord
+from frontdesk.oauth.storage import CodeGrant
 from frontdesk.oauth.tokens import IssueRequest, TokenResponse
 
 
@@ -36,24 +38,29 @@ class AuthorizationCodeGrant(Grant):
                 )
         consumed = await storage.consume_code(raw)
         if consumed.replayed_code_id is not None:
-            revoked = await storage.revoke_tokens_of_code(consumed.replayed_code_id)
-            detail = {"code_id": consumed.replayed_code_id, "revoked_tokens": revoked}
+            # Everything the code led to goes: its tokens, their refresh families, and the
+            # tokens derived from them since (refreshed and space tokens).
+            revoked = await storage.revoke_grant(CodeGrant(consumed.replayed_code_id), descendants=True)
+            detail = {"code_id": consumed.replayed_code_id, "revoked_tokens": revoked.tokens}
             ip = self.ctx.request.client_ip
-            await storage.record_event("code.replayed", app_id=self.client.client_id, ip=ip, detail=detail)
-            await storage.commit()
-            raise InvalidGrant("the authorization code was already used; its tokens are revoked")
+            await storage.record_event(
+                events.CODE_REPLAYED, app_id=self.client.client_id, ip=ip, detail=detail
+            )
+            raise InvalidGrant(
+                "the authorization code was already used; its tokens are revoked", persist=True
+            )
         if consumed.code is None:
             if limiter is not None:  # guessing codes costs the guesser (RFC 6819 §5.1.4.2.3)
                 await limiter.failed(keys)
             raise InvalidGrant("unknown authorization code")
         self.code = consumed.code
-        # The code is burned whatever happens next: a failed check commits the consumption.
-        # On success the consumption commits together with the token (create_token_response),
-        # so a concurrent replay, which waits for this transaction, finds the token to revoke.
+        # The code is burned whatever happens next: a failed check persists the consumption.
+        # On success the consumption commits together with the token, so a concurrent replay,
+        # which waits for this transaction, finds the token to revoke.
         try:
             self._check_code(redirect_uri, verifier)
-        except OAuthError:
-            await storage.commit()
+        except OAuthError as exc:
+            exc.persist = True
             raise
 
     def _check_code(self, redirect_uri: str | None, verifier: str | None) -> None:
@@ -73,7 +80,7 @@ class AuthorizationCodeGrant(Grant):
     def _check_redirect_uri(self, sent: str | None) -> None:
         code = self.code
         if sent is None:
-            # Decision 7: the source document's exchange omits redirect_uri; strict mode follows
+            # docs/decisions.md §7: Cobot's documented exchange omits redirect_uri; strict mode follows
             # RFC 6749 §4.1.3 and requires it whenever the authorization request had one.
             if code.redirect_uri_sent and self.ctx.config.strict:
                 raise InvalidGrant("redirect_uri is required: the authorization request had one")
@@ -90,7 +97,7 @@ class AuthorizationCodeGrant(Grant):
 
     async def create_token_response(self) -> TokenResponse:
         code = self.code
-        response = await self.ctx.issuer.issue(
+        issued = await self.ctx.issuer.issue(
             self.ctx.storage,
             IssueRequest(
                 client=self.client,
@@ -103,18 +110,10 @@ class AuthorizationCodeGrant(Grant):
                 nonce=code.nonce,
                 auth_time=code.auth_time,
                 auth_space_id=code.space_id,
+                ip=self.ctx.request.client_ip,
             ),
         )
-        detail = {"token_id": response.token_id, "grant_type": self.grant_type}
-        await self.ctx.storage.record_event(
-            "token.issued",
-            user_id=code.user_id,
-            app_id=code.client_id,
-            ip=self.ctx.request.client_ip,
-            detail=detail,
-        )
-        await self.ctx.storage.commit()
-        return response
+        return issued.response
 
 
 def _base(uri: str) -> str:

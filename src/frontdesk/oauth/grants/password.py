@@ -1,6 +1,6 @@
 """The resource owner password credentials grant, Cobot's "app flow" (RFC 6749 §4.3).
 
-RFC 9700 §2.4 says not to use it; it stays for compatibility (project decision 4): only for
+RFC 9700 §2.4 says not to use it; it stays for compatibility (docs/decisions.md §4): only for
 confidential apps that keep it switched on, limited per account, client and address before
 any hashing (§4.3.2), with one generic error for unknown users and wrong passwords.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from frontdesk.oauth.errors import InvalidGrant, InvalidRequest, UnauthorizedClient
 from frontdesk.oauth.grants import Grant
-from frontdesk.oauth.models import UserRef
+from frontdesk.oauth.models import Person
 from frontdesk.oauth.scopes import grant_scopes, parse_scope
 from frontdesk.oauth.tokens import IssueRequest, TokenResponse
 
@@ -17,7 +17,7 @@ from frontdesk.oauth.tokens import IssueRequest, TokenResponse
 class PasswordGrant(Grant):
     grant_type = "password"
 
-    user: UserRef
+    user: Person
     scopes: tuple[str, ...]
 
     async def validate_token_request(self) -> None:
@@ -52,7 +52,7 @@ class PasswordGrant(Grant):
         self.user = user
 
     async def create_token_response(self) -> TokenResponse:
-        response = await self.ctx.issuer.issue(
+        issued = await self.ctx.issuer.issue(
             self.ctx.storage,
             IssueRequest(
                 client=self.client,
@@ -62,15 +62,7 @@ class PasswordGrant(Grant):
                 issuer=self.ctx.request.issuer,
                 auth_space_id=self.ctx.request.space_id,
                 auth_time=self.ctx.config.clock(),
+                ip=self.ctx.request.client_ip,
             ),
         )
-        detail = {"token_id": response.token_id, "grant_type": self.grant_type}
-        await self.ctx.storage.record_event(
-            "token.issued",
-            user_id=self.user.id,
-            app_id=self.client.client_id,
-            ip=self.ctx.request.client_ip,
-            detail=detail,
-        )
-        await self.ctx.storage.commit()
-        return response
+        return issued.response

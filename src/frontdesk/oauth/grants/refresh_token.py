@@ -24,12 +24,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import ClassVar, NoReturn
 
+from frontdesk import events
 from frontdesk.oauth.errors import InvalidGrant, InvalidScope
 from frontdesk.oauth.grants import Grant
 from frontdesk.oauth.refresh import RotatedRefreshToken
 from frontdesk.oauth.scopes import format_scope, parse_scope
-from frontdesk.oauth.storage import RefreshTokenRecord
-from frontdesk.oauth.tokens import IssueRequest, TokenIssuer, TokenResponse
+from frontdesk.oauth.storage import FamilyGrant, RefreshTokenRecord
+from frontdesk.oauth.tokens import IssueRequest, TokenResponse
 
 REUSE_GRACE_SECONDS = 10
 
@@ -79,31 +80,31 @@ class RefreshTokenGrant(Grant):
         storage = self.ctx.storage
         if found.revoked_at is not None:
             # Revocation takes the whole family already; make sure of it all the same.
-            await storage.revoke_refresh_family(found.family_id)
-            await storage.commit()
-            raise InvalidGrant("the refresh token was revoked")
+            await storage.revoke_grant(FamilyGrant(found.family_id), descendants=True)
+            raise InvalidGrant("the refresh token was revoked", persist=True)
         assert found.rotated_at is not None
         if now - found.rotated_at < self.reuse_grace:
             raise InvalidGrant("the refresh token was just used; continue with the one issued then")
-        await storage.revoke_refresh_family(found.family_id)
+        await storage.revoke_grant(FamilyGrant(found.family_id), descendants=True)
         await storage.record_event(
-            "refresh_token.reused",
+            events.REFRESH_TOKEN_REUSED,
             user_id=found.user_id,
             app_id=found.client_id,
             space_id=found.space_id,
             ip=self.ctx.request.client_ip,
             detail={"family_id": found.family_id},
         )
-        await storage.commit()
-        raise InvalidGrant("the refresh token was already used; every token of this grant is revoked")
+        raise InvalidGrant(
+            "the refresh token was already used; every token of this grant is revoked", persist=True
+        )
 
     async def create_token_response(self) -> TokenResponse:
         ctx = self.ctx
         record = self.record
         # The successor refresh token first, then the issuer's own extras (the ID token; the
         # extra that starts families does nothing for this grant).
-        issuer = TokenIssuer(ctx.issuer.config, [RotatedRefreshToken(record), *ctx.issuer.extras])
-        response = await issuer.issue(
+        issuer = ctx.issuer.with_extras([RotatedRefreshToken(record)])
+        issued = await issuer.issue(
             ctx.storage,
             IssueRequest(
                 client=self.client,
@@ -117,19 +118,7 @@ class RefreshTokenGrant(Grant):
                 family_id=record.family_id,
                 auth_time=record.auth_time,
                 auth_space_id=record.auth_space_id,
+                ip=ctx.request.client_ip,
             ),
         )
-        await ctx.storage.record_event(
-            "token.issued",
-            user_id=record.user_id,
-            app_id=self.client.client_id,
-            space_id=record.space_id,
-            ip=ctx.request.client_ip,
-            detail={
-                "token_id": response.token_id,
-                "grant_type": self.grant_type,
-                "family_id": record.family_id,
-            },
-        )
-        await ctx.storage.commit()
-        return response
+        return issued.response

@@ -10,25 +10,25 @@ be valid and be that token or one of the same user and app.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import JSONResponse, Response
 
+from frontdesk import events
+from frontdesk.errors import FieldError, Forbidden, NotFound
 from frontdesk.oauth.models import TokenInfo
-from frontdesk.oauth.tokens import IssueRequest, issue_access_token
-from frontdesk.services import audit
-from frontdesk.services.spaces import get_by_id_or_subdomain, membership_of
-from frontdesk.store.models import App
-from frontdesk.store.oauth_storage import client_from_row
+from frontdesk.oauth.storage import TokenGrant
+from frontdesk.services.space_tokens import issue_space_token
+from frontdesk.store.unit_of_work import UnitOfWork
+from frontdesk.web import routing
+from frontdesk.web.adapter import read_form
 from frontdesk.web.api_auth import ApiError, caller_for, presented_token
 from frontdesk.web.api_models import ErrorOut, SpaceTokenOut, TokenScopeOut
-from frontdesk.web.deps import DB, State
-from frontdesk.web.oauth_glue import form_pairs, storage_for
+from frontdesk.web.deps import State, Work
 
-router = APIRouter(tags=["access tokens"])
+router = routing.router(tags=["access tokens"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut},
     403: {"model": ErrorOut},
@@ -36,12 +36,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _path_token(request: Request, st: State, db: DB, token: str) -> TokenInfo:
+async def _path_token(request: Request, uow: UnitOfWork, token: str) -> TokenInfo:
     """The token named in the path, valid, and (if a bearer came too) one the caller may see."""
-    target = await caller_for(request, db, token)
+    target = await caller_for(request, uow, token)
     presented = await presented_token(request)
     if presented is not None and presented != token:
-        other = await caller_for(request, db, presented)
+        other = await caller_for(request, uow, presented)
         same = other.token.user_id == target.token.user_id and other.token.client_id == target.token.client_id
         if not same:
             raise ApiError(403, "forbidden", "that token belongs to another user or app")
@@ -54,28 +54,24 @@ async def _path_token(request: Request, st: State, db: DB, token: str) -> TokenI
     responses=ERRORS,
     summary="The scope of a token",
 )
-async def token_info(token: str, request: Request, st: State, db: DB) -> JSONResponse:
-    info = await _path_token(request, st, db, token)
+async def token_info(token: str, request: Request, uow: Work) -> JSONResponse:
+    info = await _path_token(request, uow, token)
     return JSONResponse({"scope": list(info.scopes)})
 
 
 @router.delete("/api/access_tokens/{token}", status_code=204, responses=ERRORS, summary="Revoke a token")
-async def revoke(token: str, request: Request, st: State, db: DB) -> Response:
-    info = await _path_token(request, st, db, token)
-    storage = storage_for(db, st.keyring)
-    await storage.revoke_token(info.id)
-    if info.family_id is not None:  # its refresh token and siblings go with it
-        await storage.revoke_refresh_family(info.family_id)
-    await audit.record(
-        db,
-        audit.TOKEN_REVOKED,
+async def revoke(token: str, request: Request, uow: Work) -> Response:
+    info = await _path_token(request, uow, token)
+    # Its refresh token and the family's other tokens go with it.
+    await uow.storage.revoke_grant(TokenGrant(info.id))
+    await uow.storage.record_event(
+        events.TOKEN_REVOKED,
         user_id=info.user_id,
         app_id=info.client_id,
         space_id=info.space_id,
         ip=request.state.client_ip,
         detail={"token_id": info.id, "via": "api"},
     )
-    await storage.commit()
     return Response(status_code=204)
 
 
@@ -88,7 +84,7 @@ async def _space_ref(request: Request) -> str:
             raise ApiError(400, "invalid_request", "the body is not valid JSON") from exc
         value = body.get("space_id") if isinstance(body, dict) else None
     else:
-        value = dict(await form_pairs(request)).get("space_id") or request.query_params.get("space_id")
+        value = dict(await read_form(request)).get("space_id") or request.query_params.get("space_id")
     if not isinstance(value, str) or not value.strip():
         raise ApiError(400, "invalid_request", "send space_id (the space's id or subdomain)")
     return value.strip()
@@ -101,51 +97,30 @@ async def _space_ref(request: Request) -> str:
     responses={**ERRORS, 400: {"model": ErrorOut}},
     summary="Create a space token",
 )
-async def space_token(token: str, request: Request, st: State, db: DB) -> JSONResponse:
-    info = await _path_token(request, st, db, token)
-    if info.space_id is not None:
-        raise ApiError(400, "invalid_request", "this is already a space token; use a user token")
-    space = await get_by_id_or_subdomain(db, await _space_ref(request))
-    if space is None:
-        raise ApiError(404, "not_found", "no such space")
-    membership = await membership_of(db, space.id, info.user_id)
-    if membership is None or membership.role != "admin":
-        raise ApiError(403, "forbidden", "only an admin of the space can create a space token")
-    app = await db.get(App, info.client_id)
-    assert app is not None
-    storage = storage_for(db, st.keyring)
-    issued = await issue_access_token(
-        storage,
-        st.oauth.config,
-        IssueRequest(
-            # Space tokens are installation credentials: they never expire, even for apps
-            # whose user tokens do (they cannot be refreshed, only exchanged again).
-            client=dataclasses.replace(client_from_row(app), access_token_ttl=None),
-            user_id=info.user_id,
-            scopes=info.scopes,
-            grant_type="space",
-            space_id=space.id,
-            parent_id=info.id,
-            issuer=info.issuer or "",
-        ),
-    )
-    await audit.record(
-        db,
-        audit.TOKEN_ISSUED,
-        user_id=info.user_id,
-        app_id=app.client_id,
-        space_id=space.id,
-        ip=request.state.client_ip,
-        detail={"token_id": issued.token_id, "grant_type": "space"},
-    )
-    await storage.commit()
+async def space_token(token: str, request: Request, st: State, uow: Work) -> JSONResponse:
+    info = await _path_token(request, uow, token)
+    try:
+        made = await issue_space_token(
+            uow.session,
+            uow.storage,
+            st.oauth.issuer,
+            info,
+            await _space_ref(request),
+            ip=request.state.client_ip,
+        )
+    except FieldError as exc:
+        raise ApiError(400, "invalid_request", exc.message) from exc
+    except NotFound as exc:
+        raise ApiError(404, "not_found", exc.message) from exc
+    except Forbidden as exc:
+        raise ApiError(403, "forbidden", exc.message) from exc
     return JSONResponse(
         {
             "scope": list(info.scopes),
-            "token": issued.raw,
+            "token": made.raw,
             "client_id": info.client_id,
-            "space_id": space.id,
-            "space_subdomain": space.subdomain,
+            "space_id": made.space.id,
+            "space_subdomain": made.space.subdomain,
         },
         status_code=201,
         headers={"Cache-Control": "no-store"},

@@ -9,12 +9,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import JSONResponse
 
+from frontdesk.web import routing
 from frontdesk.web.hosts import normalize_host
 
-router = APIRouter()
+router = routing.router()
 
 
 @router.get("/healthz", tags=["operations"], summary="Liveness probe")

@@ -10,19 +10,21 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from starlette.responses import JSONResponse, Response
 
 from frontdesk.errors import FieldError, NotFound
+from frontdesk.records import NavigationLinkRecord, SpaceRef
 from frontdesk.services import navigation
-from frontdesk.services.spaces import space_url
-from frontdesk.store.models import NavigationLink, Space
+from frontdesk.services.spaces import get_space, space_url
+from frontdesk.store.unit_of_work import UnitOfWork
+from frontdesk.web import routing
+from frontdesk.web.adapter import read_form
 from frontdesk.web.api_auth import ApiError, Caller, require, space_rights
 from frontdesk.web.api_models import ErrorOut, NavigationLinkIn, NavigationLinkOut
-from frontdesk.web.deps import DB, State
-from frontdesk.web.oauth_glue import form_pairs
+from frontdesk.web.deps import State, Work
 
-router = APIRouter(tags=["navigation links"])
+router = routing.router(tags=["navigation links"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut},
     404: {"model": ErrorOut},
@@ -32,18 +34,18 @@ Reader = Annotated[Caller, Depends(require("read_navigation_links"))]
 Writer = Annotated[Caller, Depends(require("write_navigation_links"))]
 
 
-async def _space(request: Request, db: DB, caller: Caller) -> Space:
+async def _space(request: Request, uow: UnitOfWork, caller: Caller) -> SpaceRef:
     site = request.state.site
     if site.space is None:
         raise ApiError(404, "not_found", "navigation links live on a space's host")
-    space = await db.get(Space, site.space.id)
+    space = await get_space(uow.session, site.space.id)
     if space is None:
         raise ApiError(404, "not_found", "no such space")
-    await space_rights(db, caller, space, admin=True)
+    await space_rights(uow, caller, space, admin=True)
     return space
 
 
-def link_json(st: State, space: Space, link: NavigationLink) -> dict[str, Any]:
+def link_json(st: State, space: SpaceRef, link: NavigationLinkRecord) -> dict[str, Any]:
     origin = st.settings.space_url(space.subdomain)
     return {
         "id": link.id,
@@ -63,9 +65,9 @@ def link_json(st: State, space: Space, link: NavigationLink) -> dict[str, Any]:
     responses=ERRORS,
     summary="This app's navigation links in this space",
 )
-async def list_links(request: Request, caller: Reader, st: State, db: DB) -> JSONResponse:
-    space = await _space(request, db, caller)
-    links = await navigation.links_of_app(db, space.id, caller.token.client_id)
+async def list_links(request: Request, caller: Reader, st: State, uow: Work) -> JSONResponse:
+    space = await _space(request, uow, caller)
+    links = await navigation.links_of_app(uow.session, space.id, caller.token.client_id)
     return JSONResponse([link_json(st, space, link) for link in links])
 
 
@@ -79,7 +81,7 @@ async def _body(request: Request) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_request", "send a JSON object")
         return body
-    return dict(await form_pairs(request))
+    return dict(await read_form(request))
 
 
 def _bool(value: Any, default: bool = True) -> bool:
@@ -100,12 +102,12 @@ def _bool(value: Any, default: bool = True) -> bool:
     },
     summary="Add a navigation link",
 )
-async def create_link(request: Request, caller: Writer, st: State, db: DB) -> JSONResponse:
-    space = await _space(request, db, caller)
+async def create_link(request: Request, caller: Writer, st: State, uow: Work) -> JSONResponse:
+    space = await _space(request, uow, caller)
     body = await _body(request)
     try:
         link = await navigation.create_link(
-            db,
+            uow.session,
             space_id=space.id,
             app_id=caller.token.client_id,
             user_id=caller.user.id,
@@ -125,10 +127,10 @@ async def create_link(request: Request, caller: Writer, st: State, db: DB) -> JS
     responses=ERRORS,
     summary="One of this app's navigation links",
 )
-async def get_link(link_id: str, request: Request, caller: Reader, st: State, db: DB) -> JSONResponse:
-    space = await _space(request, db, caller)
+async def get_link(link_id: str, request: Request, caller: Reader, st: State, uow: Work) -> JSONResponse:
+    space = await _space(request, uow, caller)
     try:
-        link = await navigation.get_link(db, space.id, link_id)
+        link = await navigation.get_link(uow.session, space.id, link_id)
     except NotFound as exc:
         raise ApiError(404, "not_found", exc.message) from exc
     if link.app_id != caller.token.client_id:
@@ -142,10 +144,10 @@ async def get_link(link_id: str, request: Request, caller: Reader, st: State, db
     responses=ERRORS,
     summary="Delete one of this app's navigation links",
 )
-async def delete_link(link_id: str, request: Request, caller: Writer, db: DB) -> Response:
-    space = await _space(request, db, caller)
+async def delete_link(link_id: str, request: Request, caller: Writer, uow: Work) -> Response:
+    space = await _space(request, uow, caller)
     try:
-        await navigation.delete_link(db, space.id, caller.token.client_id, link_id)
+        await navigation.delete_link(uow.session, space.id, caller.token.client_id, link_id)
     except NotFound as exc:
         raise ApiError(404, "not_found", exc.message) from exc
     return Response(status_code=204)

@@ -10,41 +10,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import JSONResponse
 
+from frontdesk.records import MembershipRecord, SpaceRef
 from frontdesk.services import spaces as space_service
-from frontdesk.store.models import Membership, Space, User
-from frontdesk.store.scoping import SpaceScope
+from frontdesk.store.unit_of_work import UnitOfWork
+from frontdesk.web import routing
 from frontdesk.web.api_auth import ApiError, ReadMemberships, space_rights
 from frontdesk.web.api_models import ErrorOut, MembershipOut, SpaceOut
-from frontdesk.web.deps import DB, State
+from frontdesk.web.deps import State, Work
 from frontdesk.web.routes.api.links import membership_link
 
-router = APIRouter(tags=["spaces"])
+router = routing.router(tags=["spaces"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}}
 
 
-async def _space(db: DB, subdomain: str) -> Space:
-    space = await space_service.get_by_subdomain(db, subdomain)
+async def _space(uow: UnitOfWork, subdomain: str) -> SpaceRef:
+    space = await space_service.get_by_subdomain(uow.session, subdomain)
     if space is None:
         raise ApiError(404, "not_found", f"no space with subdomain {subdomain!r}")
     return space
 
 
-async def _host_space(request: Request, db: DB) -> Space:
+async def _host_space(request: Request, uow: UnitOfWork) -> SpaceRef:
     site = request.state.site
     if site.space is None:
         raise ApiError(404, "not_found", "this endpoint lives on a space's host")
-    space = await db.get(Space, site.space.id)
+    space = await space_service.get_space(uow.session, site.space.id)
     if space is None:
         raise ApiError(404, "not_found", "no such space")
     return space
 
 
 @router.get("/api/spaces/{subdomain}", response_model=SpaceOut, responses=NOT_FOUND, summary="A space")
-async def get_space(subdomain: str, st: State, db: DB) -> JSONResponse:
-    space = await _space(db, subdomain)
+async def get_space(subdomain: str, st: State, uow: Work) -> JSONResponse:
+    space = await _space(uow, subdomain)
     return JSONResponse(
         {
             "id": space.id,
@@ -56,21 +57,21 @@ async def get_space(subdomain: str, st: State, db: DB) -> JSONResponse:
     )
 
 
-def _membership_json(st: State, space: Space, membership: Membership, user: User) -> dict[str, str]:
+def _membership_json(st: State, membership: MembershipRecord) -> dict[str, str]:
     return {
         "id": membership.id,
-        "user_id": user.id,
-        "name": user.name,
-        "email": user.email,
+        "user_id": membership.user.id,
+        "name": membership.user.name,
+        "email": membership.user.email,
         "role": membership.role,
-        "link": membership_link(st.settings, space.subdomain, membership.id),
+        "link": membership_link(st.settings, membership.space.subdomain, membership.id),
     }
 
 
-async def _memberships(st: State, db: DB, caller: ReadMemberships, space: Space) -> JSONResponse:
-    await space_rights(db, caller, space, admin=True)
-    rows = await space_service.list_members(db, space.id)
-    return JSONResponse([_membership_json(st, space, m, m.user) for m in rows])
+async def _memberships(st: State, uow: UnitOfWork, caller: ReadMemberships, space: SpaceRef) -> JSONResponse:
+    await space_rights(uow, caller, space, admin=True)
+    rows = await space_service.list_members(uow.session, space.id)
+    return JSONResponse([_membership_json(st, m) for m in rows])
 
 
 @router.get(
@@ -79,8 +80,8 @@ async def _memberships(st: State, db: DB, caller: ReadMemberships, space: Space)
     responses=NOT_FOUND,
     summary="Memberships of a space",
 )
-async def space_memberships(subdomain: str, caller: ReadMemberships, st: State, db: DB) -> JSONResponse:
-    return await _memberships(st, db, caller, await _space(db, subdomain))
+async def space_memberships(subdomain: str, caller: ReadMemberships, st: State, uow: Work) -> JSONResponse:
+    return await _memberships(st, uow, caller, await _space(uow, subdomain))
 
 
 @router.get(
@@ -89,8 +90,8 @@ async def space_memberships(subdomain: str, caller: ReadMemberships, st: State, 
     responses=NOT_FOUND,
     summary="Memberships of this host's space",
 )
-async def host_memberships(request: Request, caller: ReadMemberships, st: State, db: DB) -> JSONResponse:
-    return await _memberships(st, db, caller, await _host_space(request, db))
+async def host_memberships(request: Request, caller: ReadMemberships, st: State, uow: Work) -> JSONResponse:
+    return await _memberships(st, uow, caller, await _host_space(request, uow))
 
 
 @router.get(
@@ -100,17 +101,13 @@ async def host_memberships(request: Request, caller: ReadMemberships, st: State,
     summary="One membership of this host's space",
 )
 async def host_membership(
-    membership_id: str, request: Request, caller: ReadMemberships, st: State, db: DB
+    membership_id: str, request: Request, caller: ReadMemberships, st: State, uow: Work
 ) -> JSONResponse:
-    space = await _host_space(request, db)
-    row = (
-        await db.execute(SpaceScope(space.id).select(Membership).where(Membership.id == membership_id))
-    ).scalar_one_or_none()
-    own = row is not None and caller.token.space_id is None and row.user_id == caller.user.id
+    space = await _host_space(request, uow)
+    found = await space_service.get_membership(uow.session, space.id, membership_id)
+    own = found is not None and caller.token.space_id is None and found.user.id == caller.user.id
     # Members may read their own membership (the `link` /api/user gives them); admins any.
-    await space_rights(db, caller, space, admin=not own)
-    if row is None:
+    await space_rights(uow, caller, space, admin=not own)
+    if found is None:
         raise ApiError(404, "not_found", "no such membership in this space")
-    user = await db.get(User, row.user_id)
-    assert user is not None
-    return JSONResponse(_membership_json(st, space, row, user))
+    return JSONResponse(_membership_json(st, found))

@@ -11,18 +11,18 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from starlette.responses import JSONResponse
 
 from frontdesk.oauth.errors import InvalidToken
-from frontdesk.oauth.oidc import user_claims
+from frontdesk.oauth.oidc import claims_for
+from frontdesk.web import routing
 from frontdesk.web.api_auth import Caller, require
-from frontdesk.web.deps import DB, State
+from frontdesk.web.deps import State, Work
 from frontdesk.web.hosts import normalize_host
-from frontdesk.web.oauth_glue import storage_for
 from frontdesk.web.state import AppState
 
-router = APIRouter(tags=["openid"])
+router = routing.router(tags=["openid"])
 OpenIdCaller = Annotated[Caller, Depends(require("openid"))]
 
 
@@ -37,10 +37,10 @@ async def issuer_space_id(st: AppState, issuer: str | None) -> str | None:
 
 
 @router.api_route("/api/userinfo", methods=["GET", "POST"], summary="Claims about the token's user")
-async def userinfo(caller: OpenIdCaller, st: State, db: DB) -> JSONResponse:
+async def userinfo(caller: OpenIdCaller, st: State, uow: Work) -> JSONResponse:
     token = caller.token
     space_id = token.space_id or await issuer_space_id(st, token.issuer)
-    claims = await storage_for(db, st.keyring).get_user_claims(caller.user.id, space_id)
+    claims = await claims_for(uow.storage, caller.user.id, space_id, token.scopes)
     if claims is None:
         raise InvalidToken("the token's user no longer exists")
-    return JSONResponse(user_claims(claims, token.scopes), headers={"Cache-Control": "no-store"})
+    return JSONResponse(claims, headers={"Cache-Control": "no-store"})

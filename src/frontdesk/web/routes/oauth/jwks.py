@@ -7,19 +7,19 @@ the same set. The first request creates the first key when there is none.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.responses import JSONResponse
 
-from frontdesk.services import keys
-from frontdesk.web.deps import DB, State
+from frontdesk.services import signing_keys
+from frontdesk.web import routing
+from frontdesk.web.deps import State, Work
 
-router = APIRouter(tags=["openid"])
+router = routing.router(tags=["openid"])
 # Short enough that a rotated-in key reaches relying parties soon; they refetch on an unknown
 # kid anyway (OIDC Core §10.1.1).
 CACHE = {"Cache-Control": "public, max-age=300"}
 
 
 @router.get("/jwks.json", summary="The keys that sign ID tokens")
-async def jwks(st: State, db: DB) -> JSONResponse:
-    published = await keys.published_jwks(db, st.keyring, keys.retention_for(st.settings))
+async def jwks(st: State, uow: Work) -> JSONResponse:
+    published = await signing_keys.published_jwks(uow.storage, signing_keys.retention_for(st.settings))
     return JSONResponse({"keys": published}, headers=CACHE)

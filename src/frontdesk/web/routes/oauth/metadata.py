@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import JSONResponse, Response
 
 from frontdesk.oauth.metadata import (
@@ -23,10 +23,11 @@ from frontdesk.oauth.metadata import (
     grant_types,
     public_scopes,
 )
-from frontdesk.web.deps import get_state
+from frontdesk.web import routing
+from frontdesk.web.adapter import get_state
 from frontdesk.web.hosts import Site
 
-router = APIRouter()
+router = routing.router()
 CACHE = {"Cache-Control": "public, max-age=300"}
 
 

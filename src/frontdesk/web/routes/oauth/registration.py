@@ -13,29 +13,30 @@ import time
 from datetime import UTC
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from starlette.responses import JSONResponse, Response
 
 from frontdesk.errors import FieldError
 from frontdesk.oauth.errors import (
     InvalidClientMetadata,
     InvalidRedirectUriMetadata,
-    InvalidRequest,
     OAuthError,
 )
 from frontdesk.oauth.metadata import REGISTRATION_PATH
+from frontdesk.oauth.models import Client
 from frontdesk.oauth.registration import GRANT_TYPES, validate_client_metadata
 from frontdesk.oauth.tokens import NO_STORE
 from frontdesk.services import apps
-from frontdesk.store.models import App
-from frontdesk.web.api_auth import RateLimited, rate_rule
-from frontdesk.web.deps import DB, State
-from frontdesk.web.oauth_glue import token_error_response
+from frontdesk.web import routing
+from frontdesk.web.adapter import method_not_allowed
+from frontdesk.web.api_auth import RateLimited
+from frontdesk.web.deps import State, Work
+from frontdesk.web.errors import oauth_error_response
 
-router = APIRouter()
+router = routing.router()
 MAX_BODY = 64 * 1024
 # Access tokens of a client that registered for refresh tokens expire after this many seconds
-# (project decision 5: expiring tokens with rotating refresh tokens are an opt-in).
+# (docs/decisions.md §5: expiring tokens with rotating refresh tokens are an opt-in).
 REFRESHING_TOKEN_TTL = 3600
 
 
@@ -59,7 +60,7 @@ async def _json_body(request: Request) -> Any:
         raise InvalidClientMetadata("the request body is not valid JSON") from exc
 
 
-def _issued_at(app: App) -> int:
+def _issued_at(app: Client) -> int:
     created = app.created_at
     if created is None:
         return int(time.time())
@@ -75,21 +76,21 @@ def _field_error(exc: FieldError) -> OAuthError:
 
 
 @router.post(REGISTRATION_PATH, summary="Dynamic client registration (RFC 7591)", tags=["oauth"])
-async def register(request: Request, st: State, db: DB) -> Response:
+async def register(request: Request, st: State, uow: Work) -> Response:
     if not st.settings.dynamic_registration:
         raise HTTPException(404)
     try:
         body = await _json_body(request)
         grants = tuple(g for g in GRANT_TYPES if g in st.oauth.token.grant_types)
         meta = validate_client_metadata(body, grant_types=grants)
-        rule = rate_rule("dynamic-registration", st.settings.dynamic_registration_rate_limit)
+        rule = st.rules.dynamic_registration
         if rule is not None:
             wait = await st.throttle.consume(rule, request.state.client_ip or "unknown")
             if wait is not None:
                 raise RateLimited(f"too many registrations; retry in {wait} seconds", retry_after=wait)
         try:
             app = await apps.register_dynamic_client(
-                db,
+                uow.session,
                 name=meta.client_name,
                 redirect_uris=list(meta.redirect_uris),
                 scopes=list(meta.scope),
@@ -98,10 +99,10 @@ async def register(request: Request, st: State, db: DB) -> Response:
                 access_token_ttl=REFRESHING_TOKEN_TTL if meta.wants_refresh_tokens else None,
             )
         except FieldError as exc:
-            await db.rollback()
             raise _field_error(exc) from exc
     except OAuthError as exc:
-        return token_error_response(exc)
+        await uow.rollback()
+        return oauth_error_response(exc)
     # RFC 7591 §3.2.1: the client id and every registered metadata value; no secret.
     response = {"client_id": app.client_id, "client_id_issued_at": _issued_at(app), **meta.as_dict()}
     return JSONResponse(response, status_code=201, headers=dict(NO_STORE))
@@ -110,10 +111,7 @@ async def register(request: Request, st: State, db: DB) -> Response:
 async def _other_methods(request: Request, st: State) -> Response:
     if not st.settings.dynamic_registration:
         raise HTTPException(404)
-    response = token_error_response(InvalidRequest("register a client with POST"))
-    response.status_code = 405
-    response.headers["Allow"] = "POST"
-    return response
+    return method_not_allowed("register a client with POST")
 
 
 router.add_api_route(

@@ -2,37 +2,44 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
-from frontdesk.oauth.errors import InvalidRequest, OAuthError
-from frontdesk.oauth.revocation import RevocationEndpoint
+from frontdesk.oauth.request import OAuthRequest
 from frontdesk.oauth.tokens import NO_STORE
-from frontdesk.web.deps import DB, State
-from frontdesk.web.oauth_glue import form_pairs, oauth_request, storage_for, token_error_response
+from frontdesk.store.unit_of_work import UnitOfWork
+from frontdesk.web import routing
+from frontdesk.web.adapter import get_state, method_not_allowed, protocol_response
+from frontdesk.web.routing import RawRoute
 
-router = APIRouter()
+router = routing.router()
 PATH = "/oauth/revoke"
 
 
-@router.post(PATH, summary="Token revocation (RFC 7009)", tags=["oauth"])
-async def revoke(request: Request, st: State, db: DB) -> Response:
+async def revoke(request: Request) -> Response:
     """Revoke an access or refresh token of the authenticated client; always 200 (§2.2)."""
-    # The token endpoint's settings (strict mode, clock) and its limit on failed client logins.
-    endpoint = RevocationEndpoint(st.oauth.token.config, client_limiter=st.oauth.token.client_limiter)
-    try:
-        oreq = oauth_request(request, form=await form_pairs(request))
-        await endpoint.handle(oreq, storage_for(db, st.keyring))
-    except OAuthError as exc:
-        await db.rollback()
-        return token_error_response(exc)
-    return Response(status_code=200, headers=dict(NO_STORE))
+    endpoint = get_state(request).oauth.revocation
+
+    async def handle(oreq: OAuthRequest, uow: UnitOfWork) -> Response:
+        await endpoint.handle(oreq, uow.storage)
+        return Response(status_code=200, headers=dict(NO_STORE))
+
+    return await protocol_response(request, handle)
 
 
-@router.api_route(PATH, methods=["GET", "PUT", "DELETE", "PATCH"], include_in_schema=False)
-async def revoke_other_methods() -> Response:
+async def revoke_other_methods(request: Request) -> Response:
     """RFC 7009 §2.1: the client uses POST."""
-    response = token_error_response(InvalidRequest("use POST for the revocation endpoint"))
-    response.status_code = 405
-    response.headers["Allow"] = "POST"
-    return response
+    return method_not_allowed("use POST for the revocation endpoint")
+
+
+router.add_api_route(
+    PATH,
+    revoke,
+    methods=["POST"],
+    summary="Token revocation (RFC 7009)",
+    tags=["oauth"],
+    route_class_override=RawRoute,
+)
+router.add_api_route(
+    PATH, revoke_other_methods, methods=["GET", "PUT", "DELETE", "PATCH"], include_in_schema=False
+)

@@ -2,45 +2,33 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import JSONResponse, Response
 
-from frontdesk.oauth.errors import InvalidRequest, OAuthError
-from frontdesk.web.deps import get_state
-from frontdesk.web.oauth_glue import (
-    DbPasswordAuth,
-    form_pairs,
-    oauth_request,
-    storage_for,
-    token_error_response,
-)
+from frontdesk.oauth.request import OAuthRequest
+from frontdesk.store.unit_of_work import UnitOfWork
+from frontdesk.web import routing
+from frontdesk.web.adapter import get_state, method_not_allowed, protocol_response
 from frontdesk.web.routing import RawRoute
 
-router = APIRouter()
+router = routing.router()
 PATHS = ("/oauth/access_token", "/oauth/token")
 
 
 async def token(request: Request) -> Response:
-    # The hottest write path: no FastAPI request handling (RawRoute); it opens its session.
+    # The hottest write path: no FastAPI request handling (RawRoute).
     st = get_state(request)
-    async with st.db.session() as db:
-        try:
-            oreq = oauth_request(request, form=await form_pairs(request))
-            result = await st.oauth.token.handle(
-                oreq, storage_for(db, st.keyring), password_auth=DbPasswordAuth(db, st.passwords)
-            )
-        except OAuthError as exc:
-            await db.rollback()
-            return token_error_response(exc)
-    return JSONResponse(result.body, status_code=result.status_code, headers=result.headers)
+
+    async def handle(oreq: OAuthRequest, uow: UnitOfWork) -> Response:
+        result = await st.oauth.token.handle(oreq, uow.storage, password_auth=st.password_check(uow))
+        return JSONResponse(result.body, status_code=result.status_code, headers=result.headers)
+
+    return await protocol_response(request, handle)
 
 
 async def token_get(request: Request) -> Response:
     """RFC 6749 §3.2: the client MUST use POST."""
-    response = token_error_response(InvalidRequest("use POST for the token endpoint"))
-    response.status_code = 405
-    response.headers["Allow"] = "POST"
-    return response
+    return method_not_allowed("use POST for the token endpoint")
 
 
 for _path in PATHS:

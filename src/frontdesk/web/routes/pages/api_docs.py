@@ -16,13 +16,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from starlette.responses import Response
 
+from frontdesk.web import routing
 from frontdesk.web.deps import OptionalUser
 from frontdesk.web.templating import render
 
-router = APIRouter()
+router = routing.router()
 
 METHODS = ("get", "head", "post", "put", "patch", "delete", "options", "trace")
 # Tags in reading order: the protocol first, then the API. Others follow as they appear.

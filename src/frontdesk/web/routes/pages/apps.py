@@ -11,22 +11,25 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from frontdesk.errors import FieldError
+from frontdesk.oauth.models import Client, Person
 from frontdesk.oauth.scopes import catalogue, parse_scope
+from frontdesk.records import SessionRecord
 from frontdesk.security.passwords import HashingBusy
-from frontdesk.services import accounts, audit
+from frontdesk.services import accounts
 from frontdesk.services import apps as app_service
-from frontdesk.store.models import App, LoginSession, User
 from frontdesk.store.types import utcnow
-from frontdesk.web.deps import DB, CurrentUser, MainSite, State, checked_form, form_str
+from frontdesk.store.unit_of_work import UnitOfWork
+from frontdesk.web import routing
+from frontdesk.web.deps import CurrentUser, MainSite, State, Work, checked_form, form_str
 from frontdesk.web.state import AppState
 from frontdesk.web.templating import flash, render
 
-router = APIRouter()
+router = routing.router()
 
 # How long a password confirmation lets the owner see secrets again.
 REAUTH_WINDOW = timedelta(minutes=10)
@@ -42,13 +45,8 @@ def _see_other(request: Request, url: str, message: str | None = None) -> Redire
     return response
 
 
-def _app_url(app: App) -> str:
+def _app_url(app: Client) -> str:
     return f"/oauth2_clients/{app.client_id}"
-
-
-async def _audit(request: Request, db: DB, event: str, user: User, app: App) -> None:
-    await audit.record(db, event, user_id=user.id, app_id=app.client_id, ip=request.state.client_ip)
-    await db.commit()
 
 
 # ---- form values ----------------------------------------------------------------------------
@@ -69,13 +67,13 @@ def _form_values(form: FormData) -> dict[str, Any]:
     return values
 
 
-def _app_values(app: App) -> dict[str, Any]:
+def _app_values(app: Client) -> dict[str, Any]:
     return {
         "name": app.name,
         "name_in_space": app.name_in_space or "",
         "main_url": app.main_url,
-        "redirect_uris": "\n".join(app.redirect_uris or ()),
-        "scopes": list(parse_scope(app.scopes)),
+        "redirect_uris": "\n".join(app.redirect_uris),
+        "scopes": list(app.scopes),
         "password_grant": app.password_grant,
         "public": app.public,
         "allow_redirect_query": app.allow_redirect_query,
@@ -91,24 +89,24 @@ def _scope_choices() -> list[Any]:
 # ---- who may see what -----------------------------------------------------------------------
 
 
-async def _owned_app(db: DB, user: User, client_id: str) -> App:
+async def _owned_app(uow: UnitOfWork, user: Person, client_id: str) -> Client:
     """The app if ``user`` owns it; 404 otherwise (never reveal that someone else's exists)."""
-    app = await app_service.get_app(db, client_id)
-    if app is None or app.owner_id != user.id:
+    app = await app_service.owned_app(uow.session, user.id, client_id)
+    if app is None:
         raise HTTPException(404, "There is no app with this client id among your apps.")
     return app
 
 
-def _login_session(request: Request) -> LoginSession | None:
+def _login_session(request: Request) -> SessionRecord | None:
     return getattr(request.state, "login_session", None)
 
 
-def _recently_confirmed(session: LoginSession | None) -> bool:
+def _recently_confirmed(session: SessionRecord | None) -> bool:
     at = session.reauthenticated_at if session else None
     return at is not None and utcnow() - at < REAUTH_WINDOW
 
 
-def _live_grants(session: LoginSession) -> dict[str, float]:
+def _live_grants(session: SessionRecord) -> dict[str, float]:
     raw = (session.data or {}).get("reveal")
     now = time.time()
     if not isinstance(raw, dict):
@@ -116,18 +114,17 @@ def _live_grants(session: LoginSession) -> dict[str, float]:
     return {k: float(v) for k, v in raw.items() if isinstance(v, int | float) and v > now}
 
 
-async def _grant_reveal_once(request: Request, db: DB, app: App) -> None:
+async def _grant_reveal_once(request: Request, uow: UnitOfWork, app: Client) -> None:
     """Let the next view of this app show its credentials once, without a password."""
     session = _login_session(request)
     if session is None:
         return
     grants = _live_grants(session)
     grants[app.client_id] = time.time() + REVEAL_ONCE_SECONDS
-    session.data = {**(session.data or {}), "reveal": grants}  # reassign: JSON is not mutable-tracked
-    await db.commit()
+    await uow.storage.update_session(session.id, data={**(session.data or {}), "reveal": grants})
 
 
-async def _take_reveal_once(request: Request, db: DB, app: App) -> bool:
+async def _take_reveal_once(request: Request, uow: UnitOfWork, app: Client) -> bool:
     session = _login_session(request)
     stored = (session.data or {}).get("reveal") if session else None
     if session is None or not isinstance(stored, dict) or not stored:
@@ -135,8 +132,7 @@ async def _take_reveal_once(request: Request, db: DB, app: App) -> bool:
     grants = _live_grants(session)
     granted = grants.pop(app.client_id, None) is not None
     if grants != stored:  # consumed, or expired grants dropped
-        session.data = {**(session.data or {}), "reveal": grants}
-        await db.commit()
+        await uow.storage.update_session(session.id, data={**(session.data or {}), "reveal": grants})
     return granted
 
 
@@ -146,8 +142,8 @@ async def _take_reveal_once(request: Request, db: DB, app: App) -> bool:
 async def _show(
     request: Request,
     st: AppState,
-    db: DB,
-    app: App,
+    uow: UnitOfWork,
+    app: Client,
     *,
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
@@ -155,10 +151,10 @@ async def _show(
     headers: dict[str, str] | None = None,
     reveal_once: bool = False,
 ) -> Response:
-    shown_once = reveal_once and await _take_reveal_once(request, db, app)
+    shown_once = reveal_once and await _take_reveal_once(request, uow, app)
     revealed = None
     if shown_once or _recently_confirmed(_login_session(request)):
-        revealed = await app_service.reveal(db, st.keyring, app)
+        revealed = await app_service.reveal(uow.session, st.keyring, app.client_id)
     context = {
         "app": app,
         "values": values if values is not None else _app_values(app),
@@ -166,14 +162,14 @@ async def _show(
         "scopes": _scope_choices(),
         "revealed": revealed,
         "shown_once": shown_once,
-        "has_test_token": await app_service.live_test_token(db, app) is not None,
+        "has_test_token": await app_service.has_test_token(uow.session, app.client_id),
     }
     return render(request, "apps_show.html", context, status_code=status_code, headers=headers)
 
 
 @router.get("/oauth2_clients", include_in_schema=False)
-async def list_apps(request: Request, site: MainSite, db: DB, user: CurrentUser) -> Response:
-    return render(request, "apps_list.html", {"apps": await app_service.apps_of(db, user.id)})
+async def list_apps(request: Request, site: MainSite, uow: Work, user: CurrentUser) -> Response:
+    return render(request, "apps_list.html", {"apps": await app_service.apps_of(uow.session, user.id)})
 
 
 @router.get("/oauth2_clients/new", include_in_schema=False)
@@ -191,13 +187,13 @@ async def new_app_form(
 
 
 @router.post("/oauth2_clients/new", include_in_schema=False)
-async def create_app(request: Request, site: MainSite, st: State, db: DB, user: CurrentUser) -> Response:
+async def register_app(request: Request, site: MainSite, st: State, uow: Work, user: CurrentUser) -> Response:
     form = await checked_form(request)
     values = _form_values(form)
     public = values["public"]
     try:
-        created = await app_service.create_app(
-            db,
+        created = await app_service.register_app(
+            uow.session,
             st.keyring,
             owner=user,
             name=values["name"],
@@ -220,24 +216,24 @@ async def create_app(request: Request, site: MainSite, st: State, db: DB, user: 
             status_code=422,
         )
     app = created.app
-    await _grant_reveal_once(request, db, app)
+    await _grant_reveal_once(request, uow, app)
     return _see_other(request, _app_url(app), f"Registered {app.name}.")
 
 
 @router.get("/oauth2_clients/{client_id}", include_in_schema=False)
 async def show_app(
-    request: Request, client_id: str, site: MainSite, st: State, db: DB, user: CurrentUser
+    request: Request, client_id: str, site: MainSite, st: State, uow: Work, user: CurrentUser
 ) -> Response:
-    app = await _owned_app(db, user, client_id)
-    return await _show(request, st, db, app, reveal_once=True)
+    app = await _owned_app(uow, user, client_id)
+    return await _show(request, st, uow, app, reveal_once=True)
 
 
 @router.post("/oauth2_clients/{client_id}", include_in_schema=False)
 async def update_app(
-    request: Request, client_id: str, site: MainSite, st: State, db: DB, user: CurrentUser
+    request: Request, client_id: str, site: MainSite, st: State, uow: Work, user: CurrentUser
 ) -> Response:
     form = await checked_form(request)
-    app = await _owned_app(db, user, client_id)
+    app = await _owned_app(uow, user, client_id)
     values = _form_values(form)
     values["public"] = app.public  # fixed at registration
     changes: dict[str, Any] = {
@@ -253,30 +249,30 @@ async def update_app(
     if not app.public:
         changes["password_grant"] = values["password_grant"]
     try:
-        await app_service.update_app(db, app, **changes)
+        await app_service.update_app(uow.session, app.client_id, **changes)
     except FieldError as exc:  # raised before anything changed
         return await _show(
-            request, st, db, app, values=values, errors={exc.field: exc.message}, status_code=422
+            request, st, uow, app, values=values, errors={exc.field: exc.message}, status_code=422
         )
     return _see_other(request, _app_url(app), "Settings saved.")
 
 
 @router.post("/oauth2_clients/{client_id}/reveal", include_in_schema=False)
 async def confirm_password(
-    request: Request, client_id: str, site: MainSite, st: State, db: DB, user: CurrentUser
+    request: Request, client_id: str, site: MainSite, st: State, uow: Work, user: CurrentUser
 ) -> Response:
     form = await checked_form(request)
-    app = await _owned_app(db, user, client_id)
-    rules = st.login_rules
+    app = await _owned_app(uow, user, client_id)
+    rules = st.rules
     # The same failure counters as the login form: this form is no cheaper password oracle.
     checks = [
-        (rules.per_account, accounts.email_key(user.email)),
-        (rules.per_address, request.state.client_ip),
+        (rules.login_account, accounts.email_key(user.email)),
+        (rules.login_address, request.state.client_ip),
     ]
 
     async def again(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
         return await _show(
-            request, st, db, app, errors={"password": message}, status_code=status, headers=headers
+            request, st, uow, app, errors={"password": message}, status_code=status, headers=headers
         )
 
     wait = await st.throttle.retry_after(checks)
@@ -286,7 +282,7 @@ async def confirm_password(
         )
     try:
         found = await accounts.check_credentials(
-            db, st.passwords, email=user.email, password=form_str(form, "password")
+            uow.session, st.passwords, email=user.email, password=form_str(form, "password")
         )
     except HashingBusy:
         return await again("The server is busy; try again in a moment.", 503, {"Retry-After": "1"})
@@ -294,23 +290,23 @@ async def confirm_password(
     if found is None or found.id != user.id or session is None:
         await st.throttle.hit(checks)
         return await again("Wrong password.", 401)
-    session.reauthenticated_at = utcnow()
-    await db.commit()
+    await uow.storage.update_session(session.id, reauthenticated_at=utcnow())
     return _see_other(request, _app_url(app))
 
 
 @router.post("/oauth2_clients/{client_id}/secret", include_in_schema=False)
 async def new_secret(
-    request: Request, client_id: str, site: MainSite, st: State, db: DB, user: CurrentUser
+    request: Request, client_id: str, site: MainSite, st: State, uow: Work, user: CurrentUser
 ) -> Response:
     await checked_form(request)
-    app = await _owned_app(db, user, client_id)
+    app = await _owned_app(uow, user, client_id)
     try:
-        await app_service.regenerate_secret(db, st.keyring, app)
+        await app_service.regenerate_secret(
+            uow.session, st.keyring, app.client_id, by=user.id, ip=request.state.client_ip
+        )
     except FieldError as exc:
         return _see_other(request, _app_url(app), exc.message)
-    await _audit(request, db, audit.CLIENT_SECRET_REGENERATED, user, app)
-    await _grant_reveal_once(request, db, app)
+    await _grant_reveal_once(request, uow, app)
     return _see_other(
         request, _app_url(app), "Created a new client secret; the old one no longer works. Copy it now."
     )
@@ -318,22 +314,20 @@ async def new_secret(
 
 @router.post("/oauth2_clients/{client_id}/test_token", include_in_schema=False)
 async def test_token(
-    request: Request, client_id: str, site: MainSite, st: State, db: DB, user: CurrentUser
+    request: Request, client_id: str, site: MainSite, st: State, uow: Work, user: CurrentUser
 ) -> Response:
     form = await checked_form(request)
-    app = await _owned_app(db, user, client_id)
+    app = await _owned_app(uow, user, client_id)
     action = form_str(form, "action")
+    ip = request.state.client_ip
     if action == "revoke":
-        revoked = await app_service.revoke_test_token(db, app)
-        if revoked:
-            await _audit(request, db, audit.TEST_TOKEN_REVOKED, user, app)
+        revoked = await app_service.revoke_test_token(uow.session, app.client_id, by=user.id, ip=ip)
         return _see_other(
             request, _app_url(app), "Revoked the test token." if revoked else "There was no test token."
         )
     if action == "create":
-        await app_service.recreate_test_token(db, st.keyring, app)
-        await _audit(request, db, audit.TEST_TOKEN_CREATED, user, app)
-        await _grant_reveal_once(request, db, app)
+        await app_service.recreate_test_token(uow.session, st.keyring, app.client_id, by=user.id, ip=ip)
+        await _grant_reveal_once(request, uow, app)
         return _see_other(
             request, _app_url(app), "Created a new test token; any previous one is revoked. Copy it now."
         )
@@ -341,11 +335,13 @@ async def test_token(
 
 
 @router.post("/oauth2_clients/{client_id}/delete", include_in_schema=False)
-async def delete_app(request: Request, client_id: str, site: MainSite, db: DB, user: CurrentUser) -> Response:
+async def delete_app(
+    request: Request, client_id: str, site: MainSite, uow: Work, user: CurrentUser
+) -> Response:
     form = await checked_form(request)
-    app = await _owned_app(db, user, client_id)
+    app = await _owned_app(uow, user, client_id)
     if form_str(form, "confirm") != "1":
         return _see_other(request, _app_url(app), "Tick the box to confirm that you want to delete the app.")
     name = app.name
-    await app_service.delete_app(db, app)
+    await app_service.delete_app(uow.session, app.client_id)
     return _see_other(request, "/oauth2_clients", f"Deleted {name} and every token it held.")

@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
+from frontdesk import events
 from frontdesk.errors import FieldError
 from frontdesk.security.passwords import HashingBusy
 from frontdesk.services import accounts, audit
-from frontdesk.store.models import User
-from frontdesk.web.deps import DB, OptionalUser, State, checked_form, form_str, safe_next
+from frontdesk.store.unit_of_work import UnitOfWork
+from frontdesk.web import routing
+from frontdesk.web.deps import OptionalUser, State, Work, checked_form, form_str, safe_next
 from frontdesk.web.state import AppState
 from frontdesk.web.templating import render
 
-router = APIRouter()
+router = routing.router()
 
 
 def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-async def _log_in(request: Request, st: AppState, db: AsyncSession, user: User, next_url: str) -> Response:
+async def _log_in(request: Request, st: AppState, uow: UnitOfWork, user_id: str, next_url: str) -> Response:
     """End any previous session on this host, start a new one (new id: no fixation)."""
     response = _see_other(next_url)
-    await st.sessions.end(db, request, response, clear=False)
+    await st.sessions.end(uow.storage, request, response, clear=False)
     st.csrf.rotate(request)
-    await st.sessions.start(db, user, request, response)
+    await st.sessions.start(uow.storage, user_id, request, response)
     st.csrf.persist(request, response)
     return response
 
@@ -39,13 +40,17 @@ async def signup_form(request: Request, user: OptionalUser, next: str | None = N
 
 
 @router.post("/signup", include_in_schema=False)
-async def signup(request: Request, st: State, db: DB, user: OptionalUser) -> Response:
+async def signup(request: Request, st: State, uow: Work, user: OptionalUser) -> Response:
     form = await checked_form(request)
     values = {"name": form_str(form, "name"), "email": form_str(form, "email")}
     next_url = safe_next(form_str(form, "next"))
     try:
         new_user = await accounts.create_user(
-            db, st.passwords, email=values["email"], password=form_str(form, "password"), name=values["name"]
+            uow.session,
+            st.passwords,
+            email=values["email"],
+            password=form_str(form, "password"),
+            name=values["name"],
         )
     except FieldError as exc:
         return render(
@@ -65,7 +70,7 @@ async def signup(request: Request, st: State, db: DB, user: OptionalUser) -> Res
             },
             status_code=503,
         )
-    return await _log_in(request, st, db, new_user, next_url)
+    return await _log_in(request, st, uow, new_user.id, next_url)
 
 
 @router.get("/login", include_in_schema=False)
@@ -80,13 +85,16 @@ async def login_form(
 
 
 @router.post("/login", include_in_schema=False)
-async def login(request: Request, st: State, db: DB, user: OptionalUser) -> Response:
+async def login(request: Request, st: State, uow: Work, user: OptionalUser) -> Response:
     form = await checked_form(request)
     email = form_str(form, "email").strip()
     next_url = safe_next(form_str(form, "next"))
     values = {"email": email}
-    rules = st.login_rules
-    checks = [(rules.per_account, accounts.email_key(email)), (rules.per_address, request.state.client_ip)]
+    rules = st.rules
+    checks = [
+        (rules.login_account, accounts.email_key(email)),
+        (rules.login_address, request.state.client_ip),
+    ]
 
     def again(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
         return render(
@@ -105,24 +113,24 @@ async def login(request: Request, st: State, db: DB, user: OptionalUser) -> Resp
         )
     try:
         found = await accounts.check_credentials(
-            db, st.passwords, email=email, password=form_str(form, "password")
+            uow.session, st.passwords, email=email, password=form_str(form, "password")
         )
     except HashingBusy:
         return again("The server is busy; try again in a moment.", 503, {"Retry-After": "1"})
     space_id, ip = getattr(request.state.site.space, "id", None), request.state.client_ip
     if found is None:
         await st.throttle.hit(checks)
-        await audit.record_login_failure(db, email, ip=ip, space_id=space_id)
+        await audit.record_login_failure(uow.session, email, ip=ip, space_id=space_id)
         return again("Wrong email or password.", 401)
-    await audit.record(db, audit.LOGIN_SUCCEEDED, user_id=found.id, space_id=space_id, ip=ip)
-    return await _log_in(request, st, db, found, next_url)
+    await uow.storage.record_event(events.LOGIN_SUCCEEDED, user_id=found.id, space_id=space_id, ip=ip)
+    return await _log_in(request, st, uow, found.id, next_url)
 
 
 @router.post("/logout", include_in_schema=False)
-async def logout(request: Request, st: State, db: DB, user: OptionalUser) -> Response:
+async def logout(request: Request, st: State, uow: Work, user: OptionalUser) -> Response:
     await checked_form(request)
     response = _see_other("/")
-    await st.sessions.end(db, request, response)
+    await st.sessions.end(uow.storage, request, response)
     st.csrf.rotate(request)
     st.csrf.persist(request, response)
     return response

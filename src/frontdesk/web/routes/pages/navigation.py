@@ -9,28 +9,28 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from starlette.responses import Response
 
 from frontdesk.errors import NotFound
 from frontdesk.services import navigation
-from frontdesk.services.context import signed_context
+from frontdesk.services.iframe_context import signed_context
 from frontdesk.services.spaces import membership_of
-from frontdesk.web.deps import DB, CurrentSpace, CurrentUser, State
+from frontdesk.web import routing
+from frontdesk.web.deps import CurrentSpace, CurrentUser, State, Work
 from frontdesk.web.middleware import PAGE_CSP
-from frontdesk.web.oauth_glue import storage_for
 from frontdesk.web.templating import render
 
-router = APIRouter()
+router = routing.router()
 
 
 @router.get("/navigation/{link_id}", include_in_schema=False)
 async def show(
-    link_id: str, request: Request, space: CurrentSpace, user: CurrentUser, st: State, db: DB
+    link_id: str, request: Request, space: CurrentSpace, user: CurrentUser, st: State, uow: Work
 ) -> Response:
-    membership = await membership_of(db, space.id, user.id)
+    membership = await membership_of(uow.session, space.id, user.id)
     try:
-        link = await navigation.get_link(db, space.id, link_id)
+        link = await navigation.get_link(uow.session, space.id, link_id)
     except NotFound as exc:
         raise HTTPException(404, "This page does not exist in this space.") from exc
     if membership is None or (navigation.is_admin_section(link.section) and membership.role != "admin"):
@@ -44,7 +44,7 @@ async def show(
         "cobot_locale": "en",
     }
     params["frontdesk_context"] = await signed_context(
-        storage_for(db, st.keyring),
+        uow.storage,
         issuer=request.state.site.origin,
         link=link,
         space=space,
@@ -54,7 +54,7 @@ async def show(
     src = navigation.frame_url(link.iframe_url, params)
     parts = urlsplit(link.iframe_url)
     frame_origin = f"{parts.scheme}://{parts.netloc}"
-    links = await navigation.links_for(db, space.id, admin=membership.role == "admin")
+    links = await navigation.links_for(uow.session, space.id, admin=membership.role == "admin")
     return render(
         request,
         "space_frame.html",

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
 from frontdesk.errors import FieldError, FrontdeskError, NotFound
 from frontdesk.services import spaces
+from frontdesk.web import routing
 from frontdesk.web.deps import (
-    DB,
     CurrentSpace,
     CurrentUser,
     MainSite,
     SpaceAdmin,
     State,
+    Work,
     checked_form,
     form_str,
 )
 from frontdesk.web.templating import flash, render
 
-router = APIRouter()
+router = routing.router()
 
 
 def _see_other(request: Request, url: str, message: str | None = None) -> RedirectResponse:
@@ -35,12 +36,12 @@ async def new_space_form(request: Request, site: MainSite, user: CurrentUser) ->
 
 
 @router.post("/spaces/new", include_in_schema=False)
-async def create_space(request: Request, site: MainSite, st: State, db: DB, user: CurrentUser) -> Response:
+async def create_space(request: Request, site: MainSite, st: State, uow: Work, user: CurrentUser) -> Response:
     form = await checked_form(request)
     values = {k: form_str(form, k) for k in ("name", "subdomain", "custom_domain")}
     try:
         space = await spaces.create_space(
-            db,
+            uow.session,
             st.settings,
             subdomain=values["subdomain"],
             name=values["name"],
@@ -51,25 +52,30 @@ async def create_space(request: Request, site: MainSite, st: State, db: DB, user
         return render(
             request, "space_new.html", {"errors": {exc.field: exc.message}, "values": values}, status_code=422
         )
-    st.resolver.forget()
     url = spaces.space_url(st.settings, space)
     return _see_other(request, "/", f"Created {space.name}. It lives at {url}; log in there to manage it.")
 
 
 @router.get("/admin/members", include_in_schema=False)
-async def members(request: Request, space: CurrentSpace, admin: SpaceAdmin, db: DB) -> Response:
+async def members(request: Request, space: CurrentSpace, admin: SpaceAdmin, uow: Work) -> Response:
     return render(
-        request, "space_members.html", {"space": space, "members": await spaces.list_members(db, space.id)}
+        request,
+        "space_members.html",
+        {"space": space, "members": await spaces.list_members(uow.session, space.id)},
     )
 
 
 @router.post("/admin/members", include_in_schema=False)
-async def add_member(request: Request, space: CurrentSpace, admin: SpaceAdmin, db: DB) -> Response:
+async def add_member(request: Request, space: CurrentSpace, admin: SpaceAdmin, uow: Work) -> Response:
     form = await checked_form(request)
     values = {k: form_str(form, k) for k in ("email", "role", "admin_name")}
     try:
         membership = await spaces.add_member(
-            db, space, email=values["email"], role=values["role"] or "member", admin_name=values["admin_name"]
+            uow.session,
+            space,
+            email=values["email"],
+            role=values["role"] or "member",
+            admin_name=values["admin_name"],
         )
     except FrontdeskError as exc:
         field = exc.field if isinstance(exc, FieldError) else "email"
@@ -78,7 +84,7 @@ async def add_member(request: Request, space: CurrentSpace, admin: SpaceAdmin, d
             "space_members.html",
             {
                 "space": space,
-                "members": await spaces.list_members(db, space.id),
+                "members": await spaces.list_members(uow.session, space.id),
                 "errors": {field: exc.message},
                 "values": values,
             },
@@ -91,16 +97,16 @@ async def add_member(request: Request, space: CurrentSpace, admin: SpaceAdmin, d
 
 @router.post("/admin/members/{membership_id}", include_in_schema=False)
 async def change_member(
-    request: Request, membership_id: str, space: CurrentSpace, admin: SpaceAdmin, db: DB
+    request: Request, membership_id: str, space: CurrentSpace, admin: SpaceAdmin, uow: Work
 ) -> Response:
     form = await checked_form(request)
     action = form_str(form, "action")
     try:
         if action == "remove":
-            await spaces.remove_member(db, space, membership_id)
+            await spaces.remove_member(uow.session, space, membership_id)
             message = "Removed."
         elif action in ("admin", "member"):
-            await spaces.change_role(db, space, membership_id, action)
+            await spaces.change_role(uow.session, space, membership_id, action)
             message = f"Role changed to {action}."
         else:
             raise HTTPException(400, "Unknown action.")
@@ -122,13 +128,13 @@ async def settings_form(request: Request, space: CurrentSpace, admin: SpaceAdmin
 
 @router.post("/admin/settings", include_in_schema=False)
 async def save_settings(
-    request: Request, space: CurrentSpace, admin: SpaceAdmin, st: State, db: DB
+    request: Request, space: CurrentSpace, admin: SpaceAdmin, st: State, uow: Work
 ) -> Response:
     form = await checked_form(request)
     values = {k: form_str(form, k) for k in ("name", "custom_domain")}
     try:
         await spaces.update_space(
-            db, st.settings, space, name=values["name"], custom_domain=values["custom_domain"]
+            uow.session, st.settings, space.id, name=values["name"], custom_domain=values["custom_domain"]
         )
     except FieldError as exc:
         return render(
@@ -137,5 +143,4 @@ async def save_settings(
             {"space": space, "values": values, "errors": {exc.field: exc.message}},
             status_code=422,
         )
-    st.resolver.forget()
     return _see_other(request, "/admin/settings", "Settings saved.")

@@ -5,28 +5,32 @@ seal, load, cache) lives in :mod:`frontdesk.store.key_storage`.
 
 Rotation creates a new key that signs from then on and retires the previous one. A retired key
 stays in the JWKS for :data:`DEFAULT_RETENTION` (so tokens it signed still verify), then drops
-out of it; its row is kept. Other workers pick up a rotation within
-:data:`frontdesk.store.key_storage.CACHE_SECONDS`; until then they sign with the retired key,
-which is still published.
+out of it; its row is kept. Other workers pick up a rotation as soon as the invalidation
+reaches them (:mod:`frontdesk.store.invalidation`); until then they sign with the retired
+key, which is still published.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.oauth.storage import KeyStore
 from frontdesk.security.keyring import Keyring
 from frontdesk.settings import Settings
-from frontdesk.store.key_storage import KeyRecord, add_key, forget_cached_keys, load_keys
+from frontdesk.store.key_storage import KeyRecord, LoadedKeys, add_key, load_keys
 from frontdesk.store.models import SigningKey
 from frontdesk.store.types import utcnow
 
 DEFAULT_RETENTION = timedelta(days=30)
+
+
+class SigningKeyReader(KeyStore, Protocol):
+    async def signing_keys(self) -> LoadedKeys: ...
 
 
 def retention_for(settings: Settings) -> timedelta:
@@ -61,32 +65,22 @@ class Rotation:
 
 
 async def ensure_key(db: AsyncSession, keyring: Keyring) -> str:
-    """The signing key's kid, creating and committing the first key when there is none."""
+    """The signing key's kid, staging the first key when there is none."""
     loaded = await load_keys(db, keyring)
     if loaded.signing is not None:
         return loaded.signing.kid
-    try:
-        pair = await add_key(db, keyring)
-        await db.commit()
-    except DBAPIError:
-        # Lost a race with another worker (e.g. SQLite refused the upgrade to a write lock):
-        # its key serves as well.
-        await db.rollback()
-        loaded = await load_keys(db, keyring, cached=False)
-        if loaded.signing is None:
-            raise
-        return loaded.signing.kid
-    finally:
-        forget_cached_keys(db)
-    return pair.kid
+    return (await add_key(db, keyring)).kid
 
 
 async def published_jwks(
-    db: AsyncSession, keyring: Keyring, retention: timedelta = DEFAULT_RETENTION
+    storage: SigningKeyReader, retention: timedelta = DEFAULT_RETENTION
 ) -> list[dict[str, Any]]:
-    """The public JWKs to publish: the signing key first, then the others, newest first."""
-    await ensure_key(db, keyring)
-    loaded = await load_keys(db, keyring)
+    """The public JWKs to publish: the signing key first, then the others, newest first.
+    When there is no key yet, the first one is staged in the caller's unit of work."""
+    loaded = await storage.signing_keys()
+    if loaded.signing is None:
+        await storage.signing_key()
+        loaded = await storage.signing_keys()
     now = utcnow()
     signing = loaded.signing.kid if loaded.signing else None
     records = sorted(loaded.records, key=lambda r: r.kid != signing)  # stable: newest first
@@ -100,7 +94,8 @@ def _jwk(record: KeyRecord) -> dict[str, Any]:
 
 
 async def rotate(db: AsyncSession, keyring: Keyring) -> Rotation:
-    """Create a new signing key and retire every key that was signing; committed."""
+    """Create a new signing key and retire every key that was signing. Once committed, every
+    worker signs with the new key (the caches of every process drop the old set)."""
     now = utcnow()
     retired = (
         (
@@ -115,8 +110,6 @@ async def rotate(db: AsyncSession, keyring: Keyring) -> Rotation:
         .all()
     )
     pair = await add_key(db, keyring)
-    await db.commit()
-    forget_cached_keys(db)
     return Rotation(kid=pair.kid, retired=tuple(sorted(retired)))
 
 
@@ -124,7 +117,7 @@ async def list_keys(
     db: AsyncSession, keyring: Keyring, retention: timedelta = DEFAULT_RETENTION
 ) -> list[KeyStatus]:
     """Every key ever made, newest first (rows are never deleted)."""
-    loaded = await load_keys(db, keyring, cached=False)
+    loaded = await load_keys(db, keyring)
     now = utcnow()
     signing = loaded.signing.kid if loaded.signing else None
     return [

@@ -1,0 +1,197 @@
+"""The composition root: every long-lived part of a Frontdesk process, built once from
+:class:`frontdesk.settings.Settings` and wired together here and nowhere else.
+
+The web application (:mod:`frontdesk.web.app`) adds its HTTP parts on top; the CLI uses the
+database alone. Every throttle rule the server applies is read from the settings here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from frontdesk.oauth.authorize import AuthorizationEndpoint
+from frontdesk.oauth.bearer import BearerValidator
+from frontdesk.oauth.config import OAuthConfig
+from frontdesk.oauth.errors import TemporarilyUnavailable
+from frontdesk.oauth.grants.authorization_code import AuthorizationCodeGrant
+from frontdesk.oauth.grants.password import PasswordGrant
+from frontdesk.oauth.grants.refresh_token import RefreshTokenGrant
+from frontdesk.oauth.introspection import IntrospectionEndpoint
+from frontdesk.oauth.models import Person
+from frontdesk.oauth.oidc import IdTokenExtra
+from frontdesk.oauth.refresh import RefreshTokenExtra
+from frontdesk.oauth.revocation import RevocationEndpoint
+from frontdesk.oauth.scopes import catalogue
+from frontdesk.oauth.token_endpoint import TokenEndpoint
+from frontdesk.oauth.tokens import TokenIssuer
+from frontdesk.security.keyring import Keyring
+from frontdesk.security.passwords import HashingBusy, Passwords
+from frontdesk.services import accounts
+from frontdesk.services.throttle import Rule, Throttle, make_storage
+from frontdesk.settings import Settings
+from frontdesk.store.db import Database
+from frontdesk.store.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Every rate limit and failure throttle, from the settings."""
+
+    login_account: Rule
+    login_address: Rule
+    password_grant_client: Rule
+    client_auth_client: Rule
+    client_auth_address: Rule
+    code_failures_client: Rule
+    code_failures_address: Rule
+    # None: switched off.
+    api: Rule | None
+    dynamic_registration: Rule | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Rules:
+        return cls(
+            login_account=Rule.parse("login-account", settings.login_failures_per_account),
+            login_address=Rule.parse("login-address", settings.login_failures_per_address),
+            password_grant_client=Rule.parse(
+                "password-grant-client", settings.password_grant_failures_per_client
+            ),
+            client_auth_client=Rule.parse("client-auth-client", settings.client_auth_failures_per_client),
+            client_auth_address=Rule.parse("client-auth-address", settings.client_auth_failures_per_address),
+            code_failures_client=Rule.parse("code-failures-client", settings.code_failures_per_client),
+            code_failures_address=Rule.parse("code-failures-address", settings.code_failures_per_address),
+            api=Rule.parse("api", settings.api_rate_limit) if settings.api_rate_limit else None,
+            dynamic_registration=Rule.parse("dynamic-registration", settings.dynamic_registration_rate_limit)
+            if settings.dynamic_registration_rate_limit
+            else None,
+        )
+
+
+class ThrottleLimiter:
+    """:class:`frontdesk.oauth.storage.Limiter` on the shared :class:`Throttle`: one rule per
+    key the protocol core names (``account``, ``client``, ``address``)."""
+
+    def __init__(self, throttle: Throttle, rules: dict[str, Rule]) -> None:
+        self.throttle = throttle
+        self.rules = rules
+
+    def _checks(self, keys: dict[str, str]) -> list[tuple[Rule, str]]:
+        return [(rule, keys.get(name, "")) for name, rule in self.rules.items()]
+
+    async def retry_after(self, keys: dict[str, str]) -> int | None:
+        return await self.throttle.retry_after(self._checks(keys))
+
+    async def failed(self, keys: dict[str, str]) -> None:
+        await self.throttle.hit(self._checks(keys))
+
+
+class PasswordCheck:
+    """:class:`frontdesk.oauth.storage.PasswordAuthenticator` over the accounts service, in
+    one unit of work (a rehash on success is committed with the token)."""
+
+    def __init__(self, uow: UnitOfWork, passwords: Passwords) -> None:
+        self.uow = uow
+        self.passwords = passwords
+
+    async def __call__(self, email: str, password: str) -> Person | None:
+        try:
+            return await accounts.check_credentials(
+                self.uow.session, self.passwords, email=email, password=password
+            )
+        except HashingBusy as exc:
+            raise TemporarilyUnavailable("the server is busy; retry shortly", retry_after=1) from exc
+
+
+@dataclass
+class OAuthServer:
+    """The protocol core's endpoints, configured."""
+
+    config: OAuthConfig
+    authorization: AuthorizationEndpoint
+    token: TokenEndpoint
+    revocation: RevocationEndpoint
+    introspection: IntrospectionEndpoint
+    bearer: BearerValidator
+    issuer: TokenIssuer
+
+    @classmethod
+    def build(
+        cls, settings: Settings, rules: Rules, throttle: Throttle, server_secret: Keyring
+    ) -> OAuthServer:
+        config = OAuthConfig(
+            code_ttl_seconds=settings.code_ttl_seconds,
+            strict=settings.strict_mode,
+            password_grant_enabled=settings.password_grant,
+        )
+        issuer = TokenIssuer(config, [RefreshTokenExtra(), IdTokenExtra()])
+        client_limiter = ThrottleLimiter(
+            throttle, {"client": rules.client_auth_client, "address": rules.client_auth_address}
+        )
+        return cls(
+            config=config,
+            authorization=AuthorizationEndpoint(config, server_secret.mac),
+            token=TokenEndpoint(
+                config,
+                [AuthorizationCodeGrant, PasswordGrant, RefreshTokenGrant],
+                issuer=issuer,
+                password_limiter=ThrottleLimiter(
+                    throttle,
+                    {
+                        "account": rules.login_account,
+                        "client": rules.password_grant_client,
+                        "address": rules.login_address,
+                    },
+                ),
+                client_limiter=client_limiter,
+                # Failed code redemptions (refresh token failures are not limited this way).
+                code_limiter=ThrottleLimiter(
+                    throttle, {"client": rules.code_failures_client, "address": rules.code_failures_address}
+                ),
+            ),
+            revocation=RevocationEndpoint(config, client_limiter=client_limiter),
+            introspection=IntrospectionEndpoint(config, client_limiter=client_limiter),
+            bearer=BearerValidator(catalogue(), config.clock),
+            issuer=issuer,
+        )
+
+
+@dataclass
+class Frontdesk:
+    """The parts of one process."""
+
+    settings: Settings
+    keyring: Keyring
+    db: Database
+    passwords: Passwords
+    throttle: Throttle
+    rules: Rules
+    oauth: OAuthServer
+
+    @classmethod
+    def parts(cls, settings: Settings) -> dict[str, object]:
+        """The parts as keyword arguments (for subclasses that add their own)."""
+        keyring = Keyring(settings.resolve_secret_key())
+        throttle = Throttle(make_storage(settings.redis_url))
+        rules = Rules.from_settings(settings)
+        return {
+            "settings": settings,
+            "keyring": keyring,
+            "db": Database(settings, keyring),
+            "passwords": Passwords(
+                time_cost=settings.argon2_time_cost,
+                memory_kib=settings.argon2_memory_kib,
+                parallelism=settings.argon2_parallelism,
+                concurrency=settings.hash_concurrency,
+                queue_limit=settings.hash_queue_limit,
+                nice=settings.hash_nice,
+            ),
+            "throttle": throttle,
+            "rules": rules,
+            "oauth": OAuthServer.build(settings, rules, throttle, keyring),
+        }
+
+    def unit_of_work(self) -> UnitOfWork:
+        return self.db.unit_of_work()
+
+    def password_check(self, uow: UnitOfWork) -> PasswordCheck:
+        return PasswordCheck(uow, self.passwords)

@@ -1,0 +1,86 @@
+"""Security events of the audit log: their names, what people read for each, and the rule that
+an event never holds a secret.
+
+Every layer names events with these constants (the protocol core, the services, the pages);
+every event is written by the one recorder, :func:`frontdesk.store.audit_storage.record_event`,
+which calls :func:`check` first. ``detail`` holds only ids (token, code and client ids),
+counts, scopes and grant types: never a token, code, client secret or password.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from frontdesk.security.randoms import (
+    ACCESS_TOKEN_PREFIX,
+    CLIENT_SECRET_PREFIX,
+    CODE_PREFIX,
+    REFRESH_TOKEN_PREFIX,
+    SESSION_PREFIX,
+)
+
+LOGIN_SUCCEEDED: Final = "login.succeeded"
+LOGIN_FAILED: Final = "login.failed"
+CONSENT_GRANTED: Final = "consent.granted"
+CONSENT_REVOKED: Final = "consent.revoked"
+TOKEN_ISSUED: Final = "token.issued"
+TOKEN_REVOKED: Final = "token.revoked"
+REFRESH_TOKEN_REUSED: Final = "refresh_token.reused"
+CODE_REPLAYED: Final = "code.replayed"
+CLIENT_SECRET_REGENERATED: Final = "client_secret.regenerated"
+TEST_TOKEN_CREATED: Final = "test_token.created"
+TEST_TOKEN_REVOKED: Final = "test_token.revoked"
+SPACE_TOKEN_REVOKED: Final = "space_token.revoked"
+CLIENT_AUTH_FAILED: Final = "client_auth.failed"
+
+# What people read on their activity page, for every event there is.
+DESCRIPTIONS: Final[dict[str, str]] = {
+    LOGIN_SUCCEEDED: "Logged in",
+    LOGIN_FAILED: "Failed login attempt",
+    CONSENT_GRANTED: "Allowed an app access",
+    CONSENT_REVOKED: "Took back an app's access",
+    TOKEN_ISSUED: "Access token issued",
+    TOKEN_REVOKED: "Access token revoked",
+    REFRESH_TOKEN_REUSED: "Refresh token used twice (every token of that grant was revoked)",
+    CODE_REPLAYED: "Authorization code used twice (its tokens were revoked)",
+    CLIENT_SECRET_REGENERATED: "Regenerated an app's client secret",
+    TEST_TOKEN_CREATED: "Created a test token",
+    TEST_TOKEN_REVOKED: "Revoked a test token",
+    SPACE_TOKEN_REVOKED: "Revoked an app's space tokens",
+    CLIENT_AUTH_FAILED: "An app failed to authenticate (wrong client secret)",
+}
+EVENTS: Final = tuple(DESCRIPTIONS)
+
+# Keys that would name a secret; ids of secrets are fine ("token_id", "code_id").
+_SECRET_KEYS: Final = frozenset(
+    {"access_token", "refresh_token", "token", "code", "client_secret", "secret", "password", "id_token"}
+)
+_SECRET_PREFIXES: Final = (
+    ACCESS_TOKEN_PREFIX,
+    REFRESH_TOKEN_PREFIX,
+    CODE_PREFIX,
+    CLIENT_SECRET_PREFIX,
+    SESSION_PREFIX,
+)
+
+
+def check(event: str, detail: dict[str, Any] | None) -> None:
+    """Refuse unknown event names and details that hold (or look like) a secret."""
+    if event not in DESCRIPTIONS:
+        raise ValueError(f"unknown audit event {event!r}; add it to frontdesk.events")
+    if detail:
+        _check_detail(detail)
+
+
+def _check_detail(detail: dict[str, Any]) -> None:
+    for key, value in detail.items():
+        if key.lower() in _SECRET_KEYS:
+            raise ValueError(f"audit detail must not hold a secret ({key!r}); record its id instead")
+        if isinstance(value, str) and value.startswith(_SECRET_PREFIXES):
+            raise ValueError(f"audit detail {key!r} looks like a secret; record its id instead")
+        if isinstance(value, dict):
+            _check_detail(value)
+        if isinstance(value, list | tuple):
+            for item in value:
+                if isinstance(item, str) and item.startswith(_SECRET_PREFIXES):
+                    raise ValueError(f"audit detail {key!r} holds a secret; record ids instead")

@@ -1,0 +1,92 @@
+"""Plain values the layers above the store work with, beside the protocol core's own
+(:mod:`frontdesk.oauth.models`: ``Client``, ``Person``, ``TokenInfo`` …).
+
+The store maps its rows (:mod:`frontdesk.store.models`) onto these; services, pages, the API
+and the CLI never see a row. docs/architecture.md lists which name stands for what in each
+layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from frontdesk.oauth.models import Person
+
+
+@dataclass(frozen=True, slots=True)
+class SpaceRef:
+    """A space (tenant): reachable at ``<subdomain>.<base domain>`` and, when set, at its
+    custom domain."""
+
+    id: str
+    subdomain: str
+    name: str
+    custom_domain: str | None = None
+    owner_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipRecord:
+    """A person's membership of a space, with both sides."""
+
+    id: str
+    role: str  # "member" | "admin"
+    # How an admin is named inside this space (Cobot's admin_of[].name).
+    admin_name: str | None
+    space: SpaceRef
+    user: Person
+    created_at: datetime | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class NavigationLinkRecord:
+    """A page an app adds to a space's navigation, shown in an iframe (Cobot API 1)."""
+
+    id: str
+    space_id: str
+    app_id: str
+    # "members", or an admin section: "admin/setup", "admin/manage", "admin/analyze".
+    section: str
+    label: str
+    iframe_url: str
+    user_editable: bool = True
+    created_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """A browser session to store (its id is the digest of the cookie's secret)."""
+
+    id: str
+    user_id: str
+    host: str
+    created_at: datetime
+    expires_at: datetime
+    user_agent: str = ""
+    ip: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A stored browser session (see :mod:`frontdesk.web.sessions` for the cookie side)."""
+
+    id: str
+    user_id: str
+    host: str
+    created_at: datetime
+    expires_at: datetime
+    last_seen_at: datetime
+    revoked_at: datetime | None = None
+    # When the person last re-entered their password in this session (to reveal secrets).
+    reauthenticated_at: datetime | None = None
+    # Small server-side state (e.g. which app's credentials may be shown once).
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def usable(self, host: str, now: datetime) -> bool:
+        return self.revoked_at is None and self.expires_at > now and self.host == host

@@ -1,0 +1,435 @@
+"""The caching layer: :class:`CachingStorage` implements the same protocols as
+:class:`frontdesk.store.sql_storage.SqlStorage` and serves the hot reads (bearer tokens, who a
+token acts for, apps at the token endpoint, consents, browser sessions, the space a host
+names, signing keys) from
+per-worker caches. Nothing else in the code reads or fills a cache.
+
+**Kinds.** Each cache kind holds one type of value and declares the tables its values are read
+from (:data:`KINDS`). A committed write to one of those tables drops the whole kind; an insert
+drops it only where the kind remembers absences ("no consent yet"). Entries also expire after
+``ttl`` seconds as a safety net.
+
+**Who sees a write when.** Writes are observed on the database's own session class (see
+:class:`WriteTracker`), so no caller has to remember to invalidate anything:
+
+* the process that commits drops the stale kinds at once, and a unit of work that has staged
+  writes to a kind reads that kind from the database until it commits (read your own writes);
+* other processes (workers, servers, the CLI) are told through the invalidation channel of
+  :mod:`frontdesk.store.invalidation`: PostgreSQL ``NOTIFY`` or Redis pub/sub (milliseconds),
+  or the ``cache_events`` table polled every :attr:`Caches.poll_interval` (SQLite);
+* while the channel is down, caching is off (every read goes to the database), and the caches
+  start empty when it is back: a missed message can never keep a revoked token alive.
+
+``last_used_at`` of tokens is a write-behind buffer here too: :meth:`CachingStorage.note_token_use`
+records the time in memory and the background job writes it out in batches.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+
+import cachetools
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from frontdesk.oauth.models import Client, ConsumedCode, NewCode, NewToken, Person, SpaceRole, TokenInfo
+from frontdesk.oauth.storage import (
+    GrantSelector,
+    NewRefreshToken,
+    RefreshTokenRecord,
+    RevokedGrant,
+    Rotation,
+    SigningKeyPair,
+)
+from frontdesk.records import MembershipRecord, NewSession, SessionRecord, SpaceRef
+from frontdesk.store.key_storage import LoadedKeys
+from frontdesk.store.sql_storage import ClientEntry, SqlStorage, secret_matches
+from frontdesk.store.types import utcnow
+
+if TYPE_CHECKING:
+    from frontdesk.store.invalidation import Channel
+    from frontdesk.store.unit_of_work import UnitOfWork
+
+log = logging.getLogger("frontdesk.cache")
+
+MISSING: Final = object()
+# Execution option of writes that make no cached read stale (last_used_at, last_seen_at).
+NO_INVALIDATION: Final = "frontdesk_no_invalidation"
+STAGED: Final = "frontdesk_stale_kinds"
+_COMMITTING: Final = "frontdesk_committing_kinds"
+# Columns whose changes never make a cached value wrong.
+IGNORED_COLUMNS: Final = frozenset({"last_used_at", "last_seen_at", "updated_at"})
+
+__all__ = ["KINDS", "MISSING", "Caches", "CachingStorage", "Kind", "WriteTracker"]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A cache kind: one value type, and the tables it is read from."""
+
+    name: str
+    # A committed UPDATE or DELETE on any of these tables makes the kind stale. Deleting users,
+    # spaces or apps cascades to their tokens, consents and sessions in the database.
+    reads: frozenset[str]
+    # Inserts into these tables make it stale too: the kind caches "not found" answers.
+    absences_from: frozenset[str] = frozenset()
+    # Whether "not found" is cached at all.
+    keep_none: bool = True
+
+
+TOKENS: Final = Kind(
+    "tokens", frozenset({"access_tokens", "apps", "users", "spaces"}), keep_none=False
+)  # TokenInfo by token digest
+CLIENTS: Final = Kind(
+    "clients", frozenset({"apps", "users"}), frozenset({"apps"})
+)  # ClientEntry by client id
+CONSENTS: Final = Kind(
+    "consents", frozenset({"consents", "apps", "users", "spaces"}), frozenset({"consents"})
+)  # frozenset of scopes by (user, client, space)
+PEOPLE: Final = Kind(
+    "people", frozenset({"users", "memberships", "spaces"}), frozenset({"memberships"})
+)  # Person by (user id, space id of a space token or None)
+MEMBERSHIPS: Final = Kind(
+    "memberships", frozenset({"memberships", "spaces", "users"}), frozenset({"memberships"})
+)  # tuple[MembershipRecord, ...] by user id
+SESSIONS: Final = Kind("sessions", frozenset({"sessions", "users"}), keep_none=False)  # SessionRecord by id
+SPACES: Final = Kind("spaces", frozenset({"spaces"}), frozenset({"spaces"}))  # SpaceRef by (by, host)
+SIGNING_KEYS: Final = Kind(
+    "signing_keys", frozenset({"signing_keys"}), frozenset({"signing_keys"})
+)  # LoadedKeys by ()
+KINDS: Final = (TOKENS, CLIENTS, CONSENTS, PEOPLE, MEMBERSHIPS, SESSIONS, SPACES, SIGNING_KEYS)
+
+
+def _by_table(kinds: Iterable[Kind], attr: str) -> dict[str, frozenset[str]]:
+    table_map: dict[str, set[str]] = {}
+    for kind in kinds:
+        for table in getattr(kind, attr):
+            table_map.setdefault(table, set()).add(kind.name)
+    return {table: frozenset(names) for table, names in table_map.items()}
+
+
+STALE_ON_CHANGE: Final = _by_table(KINDS, "reads")
+STALE_ON_INSERT: Final = _by_table(KINDS, "absences_from")
+KIND_NAMES: Final = frozenset(kind.name for kind in KINDS)
+
+
+class Caches:
+    """The caches of one worker, their invalidation, and the token-use buffer."""
+
+    def __init__(self, *, maxsize: int = 100_000, ttl: float = 300.0, poll_interval: float = 0.25) -> None:
+        self._stores: dict[str, cachetools.TTLCache[Hashable, Any]] = {
+            kind.name: cachetools.TTLCache(maxsize, ttl) for kind in KINDS
+        }
+        # Bumped by every invalidation: a value read before an invalidation is never stored
+        # after it (see :meth:`put`).
+        self._generations = dict.fromkeys(self._stores, 0)
+        # Off until the invalidation channel listens, and while it is down (see the module
+        # docstring): a process that cannot hear invalidations must not cache.
+        self.enabled = False
+        self.poll_interval = poll_interval
+        self.touch_interval = 30.0
+        self._touched: dict[str, datetime] = {}
+
+    def get(self, kind: Kind, key: Hashable) -> Any:
+        if not self.enabled:
+            return MISSING
+        return self._stores[kind.name].get(key, MISSING)
+
+    def generation(self, kind: Kind) -> int:
+        return self._generations[kind.name]
+
+    def put(self, kind: Kind, key: Hashable, value: Any, generation: int) -> None:
+        if self.enabled and generation == self._generations[kind.name]:
+            self._stores[kind.name][key] = value
+
+    def invalidate(self, names: Iterable[str]) -> None:
+        for name in names:
+            store = self._stores.get(name)
+            if store is not None:
+                store.clear()
+                self._generations[name] += 1
+
+    def invalidate_all(self) -> None:
+        self.invalidate(self._stores)
+
+    # ---- last_used_at, written behind ----------------------------------------------------
+
+    def note_token_use(self, token_id: str) -> None:
+        self._touched[token_id] = utcnow()
+
+    def take_token_uses(self) -> dict[str, datetime]:
+        touched, self._touched = self._touched, {}
+        return touched
+
+
+class WriteTracker:
+    """Watches every write of one database's sessions and turns committed writes into
+    invalidations: here at once, elsewhere through the channel. Installed on the database's
+    own :class:`Session` subclass, never on SQLAlchemy's global class."""
+
+    def __init__(self, caches: Caches, channel: Channel) -> None:
+        self.caches = caches
+        self.channel = channel
+
+    def install(self, session_class: type[Session]) -> None:
+        event.listen(session_class, "do_orm_execute", self._on_execute)
+        event.listen(session_class, "before_flush", self._on_flush)
+        event.listen(session_class, "before_commit", self._before_commit)
+        event.listen(session_class, "after_commit", self._after_commit)
+        event.listen(session_class, "after_soft_rollback", self._after_rollback)
+
+    @staticmethod
+    def _staged(session: Session) -> set[str]:
+        kinds: set[str] = session.info.setdefault(STAGED, set())
+        return kinds
+
+    def _on_execute(self, state: ORMExecuteState) -> None:
+        if not (state.is_update or state.is_delete or state.is_insert):
+            return
+        if state.execution_options.get(NO_INVALIDATION):
+            return
+        name = getattr(getattr(state.statement, "table", None), "name", "")
+        kinds = (STALE_ON_INSERT if state.is_insert else STALE_ON_CHANGE).get(name)
+        if kinds:
+            self._staged(state.session).update(kinds)
+
+    def _on_flush(self, session: Session, _context: Any, _instances: Any) -> None:
+        staged = self._staged(session)
+        for obj in session.new:
+            staged.update(STALE_ON_INSERT.get(getattr(obj, "__tablename__", ""), ()))
+        for obj in session.deleted:
+            staged.update(STALE_ON_CHANGE.get(getattr(obj, "__tablename__", ""), ()))
+        for obj in session.dirty:
+            kinds = STALE_ON_CHANGE.get(getattr(obj, "__tablename__", ""))
+            if not kinds:
+                continue
+            changed = {attr.key for attr in inspect(obj).attrs if attr.history.has_changes()}
+            if changed - IGNORED_COLUMNS:
+                staged.update(kinds)
+
+    def _before_commit(self, session: Session) -> None:
+        session.flush()  # so _on_flush sees the last changes
+        kinds = session.info.pop(STAGED, None)
+        if kinds:
+            self.channel.before_commit(session, frozenset(kinds))
+            session.info[_COMMITTING] = frozenset(kinds)
+
+    def _after_commit(self, session: Session) -> None:
+        kinds = session.info.pop(_COMMITTING, None)
+        if kinds:
+            self.caches.invalidate(kinds)
+            self.channel.after_commit(kinds)
+
+    @staticmethod
+    def _after_rollback(session: Session, _previous: Any) -> None:
+        session.info.pop(STAGED, None)
+        session.info.pop(_COMMITTING, None)
+
+
+class CachingStorage:
+    """The server's storage: :class:`SqlStorage`'s methods, hot reads served from
+    :class:`Caches`. The SQL storage (and with it a database session) is only made when a
+    read misses or something is written."""
+
+    __slots__ = ("_inner", "_uow", "caches", "server_secret")
+
+    def __init__(self, uow: UnitOfWork, caches: Caches) -> None:
+        self._uow = uow
+        self.caches = caches
+        self.server_secret = uow.database.server_secret
+        self._inner: SqlStorage | None = None
+
+    @property
+    def inner(self) -> SqlStorage:
+        if self._inner is None:
+            self._inner = SqlStorage(self._uow.session, self.server_secret)
+        return self._inner
+
+    def _stale_here(self, kind: Kind) -> bool:
+        """Has this unit of work staged writes that make ``kind`` stale? Then it reads from
+        the database until it commits."""
+        return self._uow.has_session and kind.name in self._uow.session.info.get(STAGED, ())
+
+    async def _read(self, kind: Kind, key: Hashable, load: Callable[[], Awaitable[Any]]) -> Any:
+        caches = self.caches
+        if self._stale_here(kind):
+            return await load()
+        hit = caches.get(kind, key)
+        if hit is not MISSING:
+            return hit
+        generation = caches.generation(kind)
+        value = await load()
+        if value is not None or kind.keep_none:
+            caches.put(kind, key, value, generation)
+        return value
+
+    # ---- clients ---------------------------------------------------------------------------
+
+    async def client_entry(self, client_id: str) -> ClientEntry | None:
+        if not client_id or len(client_id) > 64:
+            return None
+        entry: ClientEntry | None = await self._read(
+            CLIENTS, client_id, lambda: self.inner.client_entry(client_id)
+        )
+        return entry
+
+    async def get_client(self, client_id: str) -> Client | None:
+        entry = await self.client_entry(client_id)
+        return entry.client if entry else None
+
+    async def check_client_secret(self, client: Client, secret: str) -> bool:
+        return secret_matches(self.server_secret, await self.client_entry(client.client_id), secret)
+
+    # ---- codes (never cached: written once, read once) ------------------------------------
+
+    async def save_code(self, raw: str, code: NewCode) -> None:
+        await self.inner.save_code(raw, code)
+
+    async def consume_code(self, raw: str) -> ConsumedCode:
+        return await self.inner.consume_code(raw)
+
+    # ---- tokens ----------------------------------------------------------------------------
+
+    async def save_token(self, raw: str, token: NewToken) -> str:
+        return await self.inner.save_token(raw, token)
+
+    async def lookup_token(self, raw: str) -> TokenInfo | None:
+        digest = self.server_secret.digest(raw)
+        info: TokenInfo | None = await self._read(TOKENS, digest, lambda: self.inner.token_by_digest(digest))
+        return info
+
+    def note_token_use(self, token_id: str) -> None:
+        self.caches.note_token_use(token_id)
+
+    async def mark_tokens_used(self, token_ids: list[str], when: datetime) -> None:
+        await self.inner.mark_tokens_used(token_ids, when)
+
+    async def revoke_grant(self, grant: GrantSelector, *, descendants: bool = False) -> RevokedGrant:
+        return await self.inner.revoke_grant(grant, descendants=descendants)
+
+    # ---- consent ---------------------------------------------------------------------------
+
+    async def granted_scopes(self, user_id: str, client_id: str, space_id: str | None) -> frozenset[str]:
+        scopes: frozenset[str] = await self._read(
+            CONSENTS,
+            (user_id, client_id, space_id),
+            lambda: self.inner.granted_scopes(user_id, client_id, space_id),
+        )
+        return scopes
+
+    async def remember_consent(
+        self, user_id: str, client_id: str, space_id: str | None, scopes: tuple[str, ...]
+    ) -> None:
+        await self.inner.remember_consent(user_id, client_id, space_id, scopes)
+
+    # ---- refresh tokens (never cached: every use rotates them) ----------------------------
+
+    async def save_refresh_token(self, raw: str, token: NewRefreshToken) -> str:
+        return await self.inner.save_refresh_token(raw, token)
+
+    async def assign_token_family(self, token_id: str, family_id: str) -> None:
+        await self.inner.assign_token_family(token_id, family_id)
+
+    async def rotate_refresh_token(self, raw: str, client_id: str, now: datetime) -> Rotation:
+        return await self.inner.rotate_refresh_token(raw, client_id, now)
+
+    async def find_refresh_token(self, raw: str) -> RefreshTokenRecord | None:
+        return await self.inner.find_refresh_token(raw)
+
+    # ---- signing keys ----------------------------------------------------------------------
+
+    async def signing_keys(self) -> LoadedKeys:
+        previous = self.caches.get(SIGNING_KEYS, ())
+        reuse = previous if isinstance(previous, LoadedKeys) else None
+        loaded: LoadedKeys = await self._read(
+            SIGNING_KEYS, (), lambda: self.inner.signing_keys(previous=reuse)
+        )
+        return loaded
+
+    async def signing_key(self) -> SigningKeyPair:
+        loaded = await self.signing_keys()
+        if loaded.signing is not None:
+            return loaded.signing
+        return await self.inner.signing_key()
+
+    # ---- people and spaces -----------------------------------------------------------------
+
+    async def person(self, user_id: str) -> Person | None:
+        person: Person | None = await self._read(PEOPLE, (user_id, None), lambda: self.inner.person(user_id))
+        return person
+
+    async def space_role(self, space_id: str, user_id: str) -> SpaceRole | None:
+        return await self.inner.space_role(space_id, user_id)
+
+    async def acting_person(self, token: TokenInfo) -> Person | None:
+        person: Person | None = await self._read(
+            PEOPLE, (token.user_id, token.space_id), lambda: self.inner.acting_person(token)
+        )
+        return person
+
+    async def space_by_host(self, by: str, value: str) -> SpaceRef | None:
+        space: SpaceRef | None = await self._read(
+            SPACES, (by, value), lambda: self.inner.space_by_host(by, value)
+        )
+        return space
+
+    async def memberships_of(self, user_id: str) -> tuple[MembershipRecord, ...]:
+        found: tuple[MembershipRecord, ...] = await self._read(
+            MEMBERSHIPS, user_id, lambda: self.inner.memberships_of(user_id)
+        )
+        return found
+
+    # ---- browser sessions ------------------------------------------------------------------
+
+    async def find_session(self, session_id: str) -> SessionRecord | None:
+        found: SessionRecord | None = await self._read(
+            SESSIONS, session_id, lambda: self.inner.find_session(session_id)
+        )
+        return found
+
+    async def start_session(self, new: NewSession) -> None:
+        await self.inner.start_session(new)
+
+    async def touch_session(self, session_id: str, now: datetime) -> None:
+        """Record that the session was seen (a write that invalidates nothing), and keep the
+        cached record in step unless an invalidation came in meanwhile."""
+        generation = self.caches.generation(SESSIONS)
+        await self.inner.touch_session(session_id, now)
+        cached = self.caches.get(SESSIONS, session_id)
+        if isinstance(cached, SessionRecord):
+            self.caches.put(SESSIONS, session_id, replace(cached, last_seen_at=now), generation)
+
+    async def end_session(self, session_id: str) -> None:
+        await self.inner.end_session(session_id)
+
+    async def end_sessions_of(self, user_id: str) -> int:
+        return await self.inner.end_sessions_of(user_id)
+
+    async def update_session(
+        self,
+        session_id: str,
+        *,
+        data: dict[str, Any] | None = None,
+        reauthenticated_at: datetime | None = None,
+    ) -> None:
+        await self.inner.update_session(session_id, data=data, reauthenticated_at=reauthenticated_at)
+
+    # ---- audit -----------------------------------------------------------------------------
+
+    async def record_event(
+        self,
+        event: str,
+        *,
+        user_id: str | None = None,
+        app_id: str | None = None,
+        space_id: str | None = None,
+        ip: str = "",
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        await self.inner.record_event(
+            event, user_id=user_id, app_id=app_id, space_id=space_id, ip=ip, detail=detail
+        )

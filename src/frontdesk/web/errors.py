@@ -1,0 +1,165 @@
+"""The one error renderer: every error answer of every route is made here.
+
+* Protocol endpoints (``/oauth/…``): RFC 6749 §5.2 JSON with the token endpoint's no-store
+  headers, ``WWW-Authenticate: Basic`` after failed Basic authentication (§5.2).
+* The JSON API (``/api/…``): the same JSON shape; token errors carry the RFC 6750 §3 Bearer
+  challenge.
+* Pages: ``error.html`` with a readable title and message.
+
+:func:`install` registers the exception handlers that route every error here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from frontdesk.errors import FrontdeskError
+from frontdesk.oauth.bearer import MissingToken, challenge
+from frontdesk.oauth.errors import InvalidClient, OAuthError
+from frontdesk.oauth.tokens import NO_STORE
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+# JSON error codes for HTTP errors that are not about OAuth.
+HTTP_CODES = {
+    400: "invalid_request",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "invalid_request",
+    422: "invalid_request",
+    429: "too_many_requests",
+}
+PAGE_TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 405: "Method not allowed"}
+
+
+class ApiError(Exception):
+    """A JSON API error that is not about the token: ``{"error": code, "error_description": …}``."""
+
+    def __init__(self, status_code: int, error: str, description: str) -> None:
+        super().__init__(description)
+        self.status_code = status_code
+        self.error = error
+        self.description = description
+
+
+class LoginRedirect(Exception):
+    """A page needs a logged-in person: answered with a redirect to this host's login page."""
+
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+def json_error(
+    status_code: int, error: str, description: str | None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": error}
+    if description:
+        body["error_description"] = description
+    merged = {"Cache-Control": "no-store", **(headers or {})}
+    return JSONResponse(body, status_code=status_code, headers=merged)
+
+
+def oauth_error_response(exc: OAuthError) -> JSONResponse:
+    """RFC 6749 §5.2: JSON error, the token endpoint's no-store headers, Basic challenge."""
+    headers = dict(NO_STORE)
+    if isinstance(exc, InvalidClient) and exc.used_basic:
+        headers["WWW-Authenticate"] = 'Basic realm="frontdesk", charset="UTF-8"'
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
+
+
+def bearer_error_response(exc: OAuthError, realm: str) -> JSONResponse:
+    """RFC 6750 §3: a challenge matching the error, and the error as JSON too."""
+    headers: dict[str, str] = {}
+    if exc.status_code in (401, 403) or isinstance(exc, MissingToken):
+        headers["WWW-Authenticate"] = challenge(realm, exc)
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    body = exc.body()
+    return json_error(exc.status_code, body["error"], body.get("error_description"), headers)
+
+
+def wants_json(request: Request) -> bool:
+    path = request.url.path
+    if path == "/oauth/authorize":  # a page for people
+        return False
+    return path.startswith(("/api/", "/oauth/", "/.well-known/")) or "application/json" in (
+        request.headers.get("accept") or ""
+    )
+
+
+def page(
+    request: Request,
+    status_code: int,
+    message: str,
+    *,
+    title: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    from frontdesk.web.templating import render
+
+    return render(
+        request,
+        "error.html",
+        {"title": title or PAGE_TITLES.get(status_code, "Error"), "message": message},
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+def http_error(
+    request: Request, status_code: int, detail: str, headers: Mapping[str, str] | None
+) -> Response:
+    if wants_json(request):
+        return json_error(status_code, HTTP_CODES.get(status_code, "invalid_request"), detail, headers)
+    message = detail
+    if status_code == 404 and message == "Not Found":
+        message = "There is no page at this address."
+    return page(request, status_code, message, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(LoginRedirect)
+    async def _login(request: Request, exc: LoginRedirect) -> Response:
+        return RedirectResponse(exc.next_url, status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)  # also the router's own 404 and 405
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else ""
+        return http_error(request, exc.status_code, detail, exc.headers)
+
+    @app.exception_handler(OAuthError)
+    async def _oauth(request: Request, exc: OAuthError) -> Response:
+        if request.url.path.startswith("/oauth/"):
+            return oauth_error_response(exc)
+        return bearer_error_response(exc, realm=request.state.site.origin)
+
+    @app.exception_handler(ApiError)
+    async def _api(request: Request, exc: ApiError) -> Response:
+        return json_error(exc.status_code, exc.error, exc.description)
+
+    @app.exception_handler(FrontdeskError)
+    async def _domain(request: Request, exc: FrontdeskError) -> Response:
+        from frontdesk.errors import Conflict, FieldError, Forbidden, NotFound
+
+        status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden) else 409
+        if isinstance(exc, FieldError):
+            status = 422
+        if isinstance(exc, Conflict):
+            status = 409
+        return http_error(request, status, exc.message, None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if wants_json(request):
+            return json_error(400, "invalid_request", str(exc.errors()[:1]))
+        return page(request, 400, "The request was malformed.")
