@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 from frontdesk.oauth.models import NewToken
-from frontdesk.security.keyring import Keyring
 from frontdesk.security.passwords import Passwords
 from frontdesk.security.randoms import ACCESS_TOKEN_PREFIX, new_id, new_secret
+from frontdesk.security.server_secret import ServerSecret
 from frontdesk.services import accounts, apps, spaces
 from frontdesk.settings import Settings
 from frontdesk.store.db import Database
@@ -38,7 +38,7 @@ async def seed(
     settings: Settings, *, users: int, tokens: int, w1_tokens: int, out: Path
 ) -> dict[str, object]:
     started = time.monotonic()
-    keyring = Keyring(settings.resolve_secret_key())
+    server_secret = ServerSecret(settings.resolve_secret_key())
     passwords = Passwords(
         time_cost=settings.argon2_time_cost,
         memory_kib=settings.argon2_memory_kib,
@@ -55,7 +55,7 @@ async def seed(
         )
         created = await apps.register_app(
             session,
-            keyring,
+            server_secret,
             owner=alice,
             name="Bench",
             redirect_uris=[REDIRECT_URI],
@@ -63,7 +63,7 @@ async def seed(
             client_id=CLIENT_ID,
             client_secret=CLIENT_SECRET,
         )
-        storage = SqlStorage(session, keyring)
+        storage = SqlStorage(session, server_secret)
         # An existing consent, so W2's authorization skips the consent page.
         await storage.remember_consent(alice.id, CLIENT_ID, None, tuple(SCOPES.split()))
         w1 = []
@@ -117,7 +117,7 @@ async def seed(
                 rows.append(
                     (
                         token_hex(16),
-                        keyring.digest(raw),
+                        server_secret.digest(raw),
                         CLIENT_ID,
                         user_ids[i % len(user_ids)],
                         "read_user",

@@ -43,7 +43,7 @@ async def register_app(
     uris = redirect_uris or [CALLBACK]
     created = await apps.register_app(
         db,
-        state.keyring,
+        state.server_secret,
         owner=owner,
         name=kwargs.pop("name", "Test App"),
         redirect_uris=uris,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from frontdesk.security.keyring import Keyring
+from frontdesk.security.server_secret import ServerSecret
 from frontdesk.store.db import Database
 from frontdesk.store.sql_storage import SqlStorage
 from tests.conftest import run_async
@@ -26,7 +26,7 @@ def check_credentials(database_url: str, client_id: str, secret: str | None, tok
         db = Database(make_settings(database_url))
         try:
             async with db.session() as session:
-                storage = SqlStorage(session, Keyring(TEST_SECRET.encode()))
+                storage = SqlStorage(session, ServerSecret(TEST_SECRET.encode()))
                 client = await storage.get_client(client_id)
                 assert client is not None
                 ok = await storage.check_client_secret(client, secret) if secret else None

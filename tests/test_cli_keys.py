@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from frontdesk.security.keyring import Keyring
+from frontdesk.security.server_secret import ServerSecret
 from frontdesk.store.db import Database
 from frontdesk.store.key_storage import unseal
 from frontdesk.store.models import SigningKey
@@ -55,10 +55,10 @@ def test_rotate_and_list(cli: Any, database_url: str) -> None:  # noqa: F811
     assert len(lines) == 3 and lines[0].startswith(third) and lines[0].endswith("published  signing")
 
     # The private halves are sealed with the server secret, bound to their kid.
-    keyring = Keyring(TEST_SECRET.encode())
+    server_secret = ServerSecret(TEST_SECRET.encode())
     for kid, sealed in sealed_keys(database_url).items():
         assert '"d"' not in sealed and "PRIVATE" not in sealed
-        assert unseal(keyring, kid, sealed).kid == kid
+        assert unseal(server_secret, kid, sealed).kid == kid
 
 
 def test_retention_period_decides_what_is_published(

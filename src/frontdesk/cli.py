@@ -428,17 +428,17 @@ def clients_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Register an app; prints its client id, client secret and the owner's test access token."""
-    from frontdesk.security.keyring import Keyring
+    from frontdesk.security.server_secret import ServerSecret
     from frontdesk.services import accounts, apps
 
     async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
-        keyring = Keyring(cfg.resolve_secret_key())
+        server_secret = ServerSecret(cfg.resolve_secret_key())
         user = await accounts.find_by_email(db, owner)
         if user is None:
             raise FrontdeskError(f"no user with email {owner}")
         created = await apps.register_app(
             db,
-            keyring,
+            server_secret,
             owner=user,
             name=name,
             redirect_uris=list(redirect_uri or ()),
@@ -581,11 +581,11 @@ app.add_typer(keys_app, name="keys")
 @keys_app.command("rotate")
 def keys_rotate(as_json: JsonOpt = False) -> None:
     """Create a new signing key and retire the current one (it stays published for a while)."""
-    from frontdesk.security.keyring import Keyring
+    from frontdesk.security.server_secret import ServerSecret
     from frontdesk.services import signing_keys as keys
 
     async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
-        rotation = await keys.rotate(db, Keyring(cfg.resolve_secret_key()))
+        rotation = await keys.rotate(db, ServerSecret(cfg.resolve_secret_key()))
         return {"kid": rotation.kid, "retired": list(rotation.retired)}
 
     data = with_db(work)
@@ -596,11 +596,11 @@ def keys_rotate(as_json: JsonOpt = False) -> None:
 @keys_app.command("list")
 def keys_list(as_json: JsonOpt = False) -> None:
     """List every signing key: when made, when retired, whether /jwks.json still publishes it."""
-    from frontdesk.security.keyring import Keyring
+    from frontdesk.security.server_secret import ServerSecret
     from frontdesk.services import signing_keys as keys
 
     async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
-        found = await keys.list_keys(db, Keyring(cfg.resolve_secret_key()), keys.retention_for(cfg))
+        found = await keys.list_keys(db, ServerSecret(cfg.resolve_secret_key()), keys.retention_for(cfg))
         return {"keys": [k.as_dict() for k in found]}
 
     data = with_db(work)
@@ -673,14 +673,14 @@ def seed(
     as_json: JsonOpt = False,
 ) -> None:
     """Load users, spaces, memberships and apps (idempotent; secrets are never printed)."""
-    from frontdesk.security.keyring import Keyring
+    from frontdesk.security.server_secret import ServerSecret
     from frontdesk.services.seed import load_document
     from frontdesk.services.seed import seed as do_seed
 
     async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
         document = load_document(file)
-        keyring = Keyring(cfg.resolve_secret_key())
-        return (await do_seed(db, passwords_for(cfg), cfg, document, keyring=keyring)).as_dict()
+        server_secret = ServerSecret(cfg.resolve_secret_key())
+        return (await do_seed(db, passwords_for(cfg), cfg, document, server_secret=server_secret)).as_dict()
 
     data = with_db(work)
     lines = [f"created {item}" for item in data["created"]] + [f"exists  {item}" for item in data["existing"]]

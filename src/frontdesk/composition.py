@@ -24,8 +24,8 @@ from frontdesk.oauth.revocation import RevocationEndpoint
 from frontdesk.oauth.scopes import catalogue
 from frontdesk.oauth.token_endpoint import TokenEndpoint
 from frontdesk.oauth.tokens import TokenIssuer
-from frontdesk.security.keyring import Keyring
 from frontdesk.security.passwords import HashingBusy, Passwords
+from frontdesk.security.server_secret import ServerSecret
 from frontdesk.services import accounts
 from frontdesk.services.throttle import Rule, Throttle, make_storage
 from frontdesk.settings import Settings
@@ -116,7 +116,7 @@ class OAuthServer:
 
     @classmethod
     def build(
-        cls, settings: Settings, rules: Rules, throttle: Throttle, server_secret: Keyring
+        cls, settings: Settings, rules: Rules, throttle: Throttle, server_secret: ServerSecret
     ) -> OAuthServer:
         config = OAuthConfig(
             code_ttl_seconds=settings.code_ttl_seconds,
@@ -160,7 +160,7 @@ class Frontdesk:
     """The parts of one process."""
 
     settings: Settings
-    keyring: Keyring
+    server_secret: ServerSecret
     db: Database
     passwords: Passwords
     throttle: Throttle
@@ -170,13 +170,13 @@ class Frontdesk:
     @classmethod
     def parts(cls, settings: Settings) -> dict[str, object]:
         """The parts as keyword arguments (for subclasses that add their own)."""
-        keyring = Keyring(settings.resolve_secret_key())
+        server_secret = ServerSecret(settings.resolve_secret_key())
         throttle = Throttle(make_storage(settings.redis_url))
         rules = Rules.from_settings(settings)
         return {
             "settings": settings,
-            "keyring": keyring,
-            "db": Database(settings, keyring),
+            "server_secret": server_secret,
+            "db": Database(settings, server_secret),
             "passwords": Passwords(
                 time_cost=settings.argon2_time_cost,
                 memory_kib=settings.argon2_memory_kib,
@@ -187,7 +187,7 @@ class Frontdesk:
             ),
             "throttle": throttle,
             "rules": rules,
-            "oauth": OAuthServer.build(settings, rules, throttle, keyring),
+            "oauth": OAuthServer.build(settings, rules, throttle, server_secret),
         }
 
     def unit_of_work(self) -> UnitOfWork:

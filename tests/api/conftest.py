@@ -46,7 +46,7 @@ async def world(state: Any, db: Any) -> World:
 def issue(state: Any, db: Any, world: World) -> Any:
     async def make(user: Any, scopes: str = "read_user read_memberships", **kwargs: Any) -> str:
         raw = new_secret(ACCESS_TOKEN_PREFIX)
-        storage = SqlStorage(db, state.keyring)
+        storage = SqlStorage(db, state.server_secret)
         await storage.save_token(
             raw,
             NewToken(

@@ -27,7 +27,7 @@ def bearer(token: str) -> dict[str, str]:
 
 async def token_for(state: Any, db: Any, client_id: str, user: Any) -> str:
     raw = new_secret(ACCESS_TOKEN_PREFIX)
-    storage = SqlStorage(db, state.keyring)
+    storage = SqlStorage(db, state.server_secret)
     await storage.save_token(
         raw, NewToken(client_id=client_id, user_id=user.id, scopes=("read_user",), grant_type="password")
     )

@@ -319,7 +319,7 @@ def test_item_21_constant_time_secret_comparison() -> None:
 def test_item_21_the_scan_catches_naive_comparisons(tmp_path: Path) -> None:
     (tmp_path / "bad.py").write_text(
         "def check(stored_digest, presented):\n"
-        "    return keyring.digest(presented) == stored_digest\n"
+        "    return server_secret.digest(presented) == stored_digest\n"
         "def ok(grant_type, user):\n"
         "    return grant_type == 'password' or user.password_hash != _NO_PASSWORD\n"
         "def sql(digest):\n"

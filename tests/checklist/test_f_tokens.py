@@ -185,7 +185,7 @@ async def test_item_23_token_entropy(
     for i in range(200):
         created = await apps.register_app(
             db,
-            state.keyring,
+            state.server_secret,
             owner=owner,
             name=f"App {i}",
             redirect_uris=["https://a.test/cb"],

@@ -209,7 +209,7 @@ def test_an_app_changed_with_the_cli_is_seen_by_running_servers(
     app = seed_app(env, tmp_path)
     for port in ports:  # the servers know (and cache) the app with its old scopes
         narrow = _password_grant(port, app, "read_user read_memberships")
-        assert narrow.status_code == 200 and narrow.json()["scope"] == "read_user"
+        assert narrow.status_code == 200 and narrow.json()["scope"] == "read_user", narrow.text
     cli(env, tmp_path, "clients", "update", str(app["client_id"]), "--scope", "read_user read_memberships")
     bound = 0.1 if "postgresql" in env["FRONTDESK_DATABASE_URL"] else 1.0
     for port in ports:

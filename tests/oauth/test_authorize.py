@@ -496,7 +496,9 @@ async def test_the_login_after_marker_cannot_be_forged_or_reused_late(
     assert (await open_authorize(logged_in, **forged)).status_code == 303  # still asks to log in
     stamp = str(int(time.time()) - 3600)  # a genuine marker, but an hour old
     stale = authorize_params(
-        registered, prompt="login", fd_login_after=f"{stamp}.{state.keyring.mac('login-after|' + stamp)}"
+        registered,
+        prompt="login",
+        fd_login_after=f"{stamp}.{state.server_secret.mac('login-after|' + stamp)}",
     )
     assert (await open_authorize(logged_in, **stale)).status_code == 303
 

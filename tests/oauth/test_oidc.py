@@ -217,7 +217,7 @@ async def test_rotation_keeps_old_tokens_verifiable(
 ) -> None:
     before = await code_flow(logged_in, oidc_app, logged_in, scope="openid")
     old_header, _ = await verify(logged_in, before["id_token"])
-    rotation = await keys.rotate(db, state.keyring)
+    rotation = await keys.rotate(db, state.server_secret)
     await db.commit()
     assert rotation.retired == (old_header["kid"],) and rotation.kid != old_header["kid"]
     published = [k["kid"] for k in (await jwks(logged_in))["keys"]]
@@ -237,12 +237,12 @@ async def test_private_keys_are_sealed_at_rest(
     logged_in: Browser, oidc_app: RegisteredApp, state: Any, db: Any
 ) -> None:
     await code_flow(logged_in, oidc_app, logged_in, scope="openid")
-    await keys.rotate(db, state.keyring)
+    await keys.rotate(db, state.server_secret)
     await db.commit()
     rows = (await db.execute(select(SigningKey))).scalars().all()
     assert len(rows) == 2
     for row in rows:
-        private = unseal(state.keyring, row.kid, row.private_sealed)
+        private = unseal(state.server_secret, row.kid, row.private_sealed)
         d = private.as_dict(private=True)["d"]
         assert isinstance(d, str) and len(d) > 300
         for leak in ('"d"', "PRIVATE KEY", d, d[:40]):
@@ -251,7 +251,7 @@ async def test_private_keys_are_sealed_at_rest(
         assert row.public_jwk["n"] == private.as_dict(private=False)["n"]
         # The sealed value is bound to its kid: it does not open as another key's.
         with pytest.raises(Exception):  # noqa: B017 - cryptography's InvalidTag
-            unseal(state.keyring, "another-kid", row.private_sealed)
+            unseal(state.server_secret, "another-kid", row.private_sealed)
     assert len({json.dumps(row.public_jwk, sort_keys=True) for row in rows}) == 2
 
 
@@ -261,7 +261,7 @@ async def test_retired_keys_leave_the_jwks_after_the_retention_period(
     first = (await jwks(browser))["keys"]
     assert len(first) == 1 and first[0]["use"] == "sig" and first[0]["alg"] == "RS256"
     assert first[0]["kty"] == "RSA" and "d" not in first[0]
-    rotation = await keys.rotate(db, state.keyring)
+    rotation = await keys.rotate(db, state.server_secret)
     await db.commit()
     assert [k["kid"] for k in (await jwks(browser))["keys"]] == [rotation.kid, first[0]["kid"]]
     old = utcnow() - keys.DEFAULT_RETENTION - timedelta(minutes=1)
@@ -273,7 +273,7 @@ async def test_retired_keys_leave_the_jwks_after_the_retention_period(
         rotation.kid,
         first[0]["kid"],
     }
-    listed = {k.kid: k for k in await keys.list_keys(db, state.keyring)}
+    listed = {k.kid: k for k in await keys.list_keys(db, state.server_secret)}
     assert listed[first[0]["kid"]].published is False and listed[rotation.kid].signing is True
 
 

@@ -70,7 +70,7 @@ async def seed(settings_: Settings) -> str:
         scopes = " ".join(public_scopes())
         registered = await register_app(state, db, admin, scopes=scopes)
         raw = new_secret(ACCESS_TOKEN_PREFIX)
-        storage = SqlStorage(db, state.keyring)
+        storage = SqlStorage(db, state.server_secret)
         await storage.save_token(
             raw,
             NewToken(

@@ -29,7 +29,7 @@ async def owner(db: Any, passwords: Any) -> Person:
 async def make(db: Any, state: Any, owner: Person, **kwargs: Any) -> svc.CreatedApp:
     values: dict[str, Any] = {"name": "My App", "redirect_uris": URIS, "scopes": "read_user"}
     values.update(kwargs)
-    created = await svc.register_app(db, state.keyring, owner=owner, **values)
+    created = await svc.register_app(db, state.server_secret, owner=owner, **values)
     await db.commit()
     return created
 
@@ -49,14 +49,14 @@ async def test_create_returns_credentials_that_work(db: Any, state: Any, owner: 
     assert app.registered_via == "web"
     assert created.client_secret and created.client_secret.startswith("fdcs_")
     assert created.test_access_token.startswith("fdat_")
-    storage = SqlStorage(db, state.keyring)
+    storage = SqlStorage(db, state.server_secret)
     client = await storage.get_client(app.client_id)
     assert client is not None and await storage.check_client_secret(client, created.client_secret)
     assert not await storage.check_client_secret(client, created.client_secret + "x")
     info = await storage.lookup_token(created.test_access_token)
     assert info is not None and info.user_id == owner.id and info.grant_type == "test"
     assert info.scopes == ("read_user", "navigation") and info.expires_at is None
-    revealed = await svc.reveal(db, state.keyring, app.client_id)
+    revealed = await svc.reveal(db, state.server_secret, app.client_id)
     assert revealed == svc.Revealed(created.client_secret, created.test_access_token)
 
 
@@ -79,12 +79,12 @@ async def test_public_apps_have_no_secret_and_no_password_grant(db: Any, state: 
     row = await stored(db, created.app.client_id)
     assert row.secret_digest is None and row.secret_sealed is None
     assert created.app.password_grant is False and row.password_grant is False
-    assert (await svc.reveal(db, state.keyring, created.app.client_id)).client_secret is None
+    assert (await svc.reveal(db, state.server_secret, created.app.client_id)).client_secret is None
     with pytest.raises(FieldError, match="Public apps cannot use the password grant") as exc:
         await make(db, state, owner, public=True, password_grant=True)
     assert exc.value.field == "password_grant"
     with pytest.raises(FieldError, match="no client secret"):
-        await svc.regenerate_secret(db, state.keyring, created.app.client_id)
+        await svc.regenerate_secret(db, state.server_secret, created.app.client_id)
 
 
 @pytest.mark.parametrize(
@@ -154,7 +154,7 @@ async def test_seeded_credentials(db: Any, state: Any, owner: Person) -> None:
     secret = "sandbox-secret-0123456789-abcdefghijkl"
     created = await make(db, state, owner, client_id="sandbox-app", client_secret=secret)
     assert created.app.client_id == "sandbox-app" and created.client_secret == secret
-    storage = SqlStorage(db, state.keyring)
+    storage = SqlStorage(db, state.server_secret)
     client = await storage.get_client("sandbox-app")
     assert client is not None and await storage.check_client_secret(client, secret)
     with pytest.raises(FieldError, match="taken") as exc:
@@ -167,39 +167,39 @@ async def test_regenerate_secret(db: Any, state: Any, owner: Person) -> None:
     app = created.app
     old_digest, old_secret = (await stored(db, app.client_id)).secret_digest, created.client_secret
     assert old_digest is not None and old_secret is not None
-    new = await svc.regenerate_secret(db, state.keyring, app.client_id)
+    new = await svc.regenerate_secret(db, state.server_secret, app.client_id)
     await db.commit()
     assert new != old_secret and (await stored(db, app.client_id)).secret_digest != old_digest
-    storage = SqlStorage(db, state.keyring)
+    storage = SqlStorage(db, state.server_secret)
     client = await storage.get_client(app.client_id)
     assert client is not None
     assert not await storage.check_client_secret(client, old_secret)
     assert await storage.check_client_secret(client, new)
-    assert (await svc.reveal(db, state.keyring, app.client_id)).client_secret == new
+    assert (await svc.reveal(db, state.server_secret, app.client_id)).client_secret == new
 
 
 async def test_test_token_revoke_and_recreate(db: Any, state: Any, owner: Person) -> None:
     created = await make(db, state, owner)
     app = created.app
-    storage = SqlStorage(db, state.keyring)
+    storage = SqlStorage(db, state.server_secret)
     assert await svc.revoke_test_token(db, app.client_id) is True
     await db.commit()
     assert await svc.revoke_test_token(db, app.client_id) is False
     old = await storage.lookup_token(created.test_access_token)
     assert old is not None and old.revoked
-    assert (await svc.reveal(db, state.keyring, app.client_id)).test_access_token is None
+    assert (await svc.reveal(db, state.server_secret, app.client_id)).test_access_token is None
     row = await db.get(AccessToken, old.id)
     await db.refresh(row)
     assert row.sealed is None  # a revoked test token's plaintext is not kept
 
-    first = await svc.recreate_test_token(db, state.keyring, app.client_id)
-    second = await svc.recreate_test_token(db, state.keyring, app.client_id)
+    first = await svc.recreate_test_token(db, state.server_secret, app.client_id)
+    second = await svc.recreate_test_token(db, state.server_secret, app.client_id)
     await db.commit()
     first_info = await storage.lookup_token(first)
     second_info = await storage.lookup_token(second)
     assert first_info is not None and first_info.revoked  # at most one live test token
     assert second_info is not None and not second_info.revoked
-    assert (await svc.reveal(db, state.keyring, app.client_id)).test_access_token == second
+    assert (await svc.reveal(db, state.server_secret, app.client_id)).test_access_token == second
     live = (
         await db.execute(
             select(AccessToken).where(AccessToken.app_id == app.client_id, AccessToken.revoked_at.is_(None))
@@ -228,7 +228,7 @@ async def test_update_keeps_tokens_and_validates(db: Any, state: Any, owner: Per
     assert fresh is not None and fresh.name == "Renamed" and fresh.scopes == ("read_user", "navigation")
     assert fresh.redirect_uris == ("https://example.com/new",) and fresh.allow_redirect_query
     assert fresh.password_grant is False
-    info = await SqlStorage(db, state.keyring).lookup_token(created.test_access_token)
+    info = await SqlStorage(db, state.server_secret).lookup_token(created.test_access_token)
     assert info is not None and info.scopes == ("read_user",) and not info.revoked
     with pytest.raises(FieldError) as exc:
         await svc.update_app(db, fresh.client_id, name="Again", redirect_uris=["http://insecure.example/"])
@@ -251,4 +251,4 @@ async def test_apps_of_and_delete(db: Any, state: Any, owner: Person, passwords:
     await svc.delete_app(db, b.app.client_id)
     await db.commit()
     assert [a.name for a in await svc.apps_of(db, owner.id)] == ["Alpha"]
-    assert await SqlStorage(db, state.keyring).lookup_token(b.test_access_token) is None
+    assert await SqlStorage(db, state.server_secret).lookup_token(b.test_access_token) is None

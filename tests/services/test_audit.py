@@ -201,7 +201,7 @@ async def test_oauth_events_hold_ids_never_secrets(
     secrets_seen.append(password_token)
     issued_events = await logged(db, events.TOKEN_ISSUED)
     assert [e.detail["grant_type"] for e in issued_events] == ["authorization_code", "password"]
-    info = await state.oauth.bearer.validate(password_token, SqlStorage(db, state.keyring))
+    info = await state.oauth.bearer.validate(password_token, SqlStorage(db, state.server_secret))
     assert issued_events[1].detail["token_id"] == info.id and issued_events[1].user_id == person.id
 
     # A space token (the person administers a space) and revoking through the API.

@@ -66,7 +66,7 @@ async def test_register_shows_credentials_once(dev: Browser, db: Any, state: Any
     assert secret and secret.startswith("fdcs_") and token and token.startswith("fdat_")
     assert "Registered My App." in page.text and CONFIRM not in page.text
 
-    storage = SqlStorage(db, state.keyring)
+    storage = SqlStorage(db, state.server_secret)
     client = await storage.get_client(client_id)
     assert client is not None and client.scopes == ("read_user", "navigation")
     assert client.main_url == "https://x.example/" and client.password_grant
@@ -135,7 +135,7 @@ async def test_regenerate_secret(dev: Browser, db: Any, state: Any) -> None:
     assert shown((await dev.get(url)), "client-secret") is None  # once
     new_digest = (await db.execute(select(App.secret_digest))).scalar_one()
     assert new_digest != old_digest
-    storage = SqlStorage(db, state.keyring)
+    storage = SqlStorage(db, state.server_secret)
     client = await storage.get_client(client_id)
     assert client is not None
     assert not await storage.check_client_secret(client, old)
@@ -152,7 +152,7 @@ async def test_test_token_revoke_and_create(dev: Browser, db: Any, state: Any) -
     assert response.status_code == 303
     page = await dev.get(url)
     assert "Revoked the test token." in page.text and "Revoke the test token" not in page.text
-    storage = SqlStorage(db, state.keyring)
+    storage = SqlStorage(db, state.server_secret)
     info = await storage.lookup_token(old)
     assert info is not None and info.revoked
     row = (await db.execute(select(AccessToken.revoked_at).where(AccessToken.id == info.id))).scalar_one()
@@ -276,7 +276,7 @@ async def test_edit_settings(dev: Browser, db: Any, state: Any) -> None:
     assert row.scopes == "read_user read_memberships"
     assert not row.password_grant and row.allow_redirect_query
     # Tokens keep the scopes they were issued with.
-    info = await SqlStorage(db, state.keyring).lookup_token(token)
+    info = await SqlStorage(db, state.server_secret).lookup_token(token)
     assert info is not None and info.scopes == ("read_user",)
 
     bad = await dev.submit(url, form(name="Other", redirect_uris="http://insecure.example/cb"))

@@ -25,8 +25,8 @@ from frontdesk.oauth.models import Client, NewToken, Person
 from frontdesk.oauth.redirect_uris import RedirectUriError, validate_for_registration
 from frontdesk.oauth.scopes import catalogue, format_scope, parse_scope
 from frontdesk.oauth.storage import AppGrants, TokenGrant
-from frontdesk.security.keyring import Keyring
 from frontdesk.security.randoms import ACCESS_TOKEN_PREFIX, CLIENT_SECRET_PREFIX, new_id, new_secret
+from frontdesk.security.server_secret import ServerSecret
 from frontdesk.store import revocation
 from frontdesk.store.audit_storage import record_event
 from frontdesk.store.inserts import insert_unless_taken
@@ -252,9 +252,9 @@ async def has_test_token(db: AsyncSession, client_id: str) -> bool:
 # ---- creating and changing ------------------------------------------------------------------
 
 
-def _seal_secret(keyring: Keyring, app: App, raw: str) -> None:
-    app.secret_digest = keyring.digest(raw)
-    app.secret_sealed = keyring.encrypt(raw, f"client-secret:{app.client_id}")
+def _seal_secret(server_secret: ServerSecret, app: App, raw: str) -> None:
+    app.secret_digest = server_secret.digest(raw)
+    app.secret_sealed = server_secret.encrypt(raw, f"client-secret:{app.client_id}")
     app.secret_created_at = utcnow()
 
 
@@ -266,10 +266,10 @@ async def _revoke_test_tokens(db: AsyncSession, client_id: str) -> int:
     return count
 
 
-async def _issue_test_token(db: AsyncSession, keyring: Keyring, app: App) -> str:
+async def _issue_test_token(db: AsyncSession, server_secret: ServerSecret, app: App) -> str:
     await _revoke_test_tokens(db, app.client_id)
     raw = new_secret(ACCESS_TOKEN_PREFIX)
-    await SqlStorage(db, keyring).save_token(
+    await SqlStorage(db, server_secret).save_token(
         raw,
         NewToken(
             client_id=app.client_id,
@@ -284,7 +284,7 @@ async def _issue_test_token(db: AsyncSession, keyring: Keyring, app: App) -> str
 
 async def register_app(
     db: AsyncSession,
-    keyring: Keyring,
+    server_secret: ServerSecret,
     *,
     owner: Person,
     name: str,
@@ -347,9 +347,9 @@ async def register_app(
     secret: str | None = None
     if not public:
         secret = client_secret or new_secret(CLIENT_SECRET_PREFIX)
-        _seal_secret(keyring, app, secret)
+        _seal_secret(server_secret, app, secret)
         await db.flush()
-    token = await _issue_test_token(db, keyring, app)
+    token = await _issue_test_token(db, server_secret, app)
     return CreatedApp(app=client_from_row(app, owner.name), client_secret=secret, test_access_token=token)
 
 
@@ -397,14 +397,14 @@ async def update_app(db: AsyncSession, client_id: str, **fields: Any) -> Client:
 
 
 async def regenerate_secret(
-    db: AsyncSession, keyring: Keyring, client_id: str, *, by: str | None = None, ip: str = ""
+    db: AsyncSession, server_secret: ServerSecret, client_id: str, *, by: str | None = None, ip: str = ""
 ) -> str:
     """A new client secret; the old one stops working once this commits."""
     app = await _existing(db, client_id)
     if app.public:
         raise FieldError("client_secret", "Public apps have no client secret.")
     raw = new_secret(CLIENT_SECRET_PREFIX)
-    _seal_secret(keyring, app, raw)
+    _seal_secret(server_secret, app, raw)
     await db.flush()
     await record_event(db, events.CLIENT_SECRET_REGENERATED, user_id=by, app_id=client_id, ip=ip)
     return raw
@@ -419,23 +419,23 @@ async def revoke_test_token(db: AsyncSession, client_id: str, *, by: str | None 
 
 
 async def recreate_test_token(
-    db: AsyncSession, keyring: Keyring, client_id: str, *, by: str | None = None, ip: str = ""
+    db: AsyncSession, server_secret: ServerSecret, client_id: str, *, by: str | None = None, ip: str = ""
 ) -> str:
     """A new test token with the app's current scopes; the old one is revoked."""
-    raw = await _issue_test_token(db, keyring, await _existing(db, client_id))
+    raw = await _issue_test_token(db, server_secret, await _existing(db, client_id))
     await record_event(db, events.TEST_TOKEN_CREATED, user_id=by, app_id=client_id, ip=ip)
     return raw
 
 
-async def reveal(db: AsyncSession, keyring: Keyring, client_id: str) -> Revealed:
+async def reveal(db: AsyncSession, server_secret: ServerSecret, client_id: str) -> Revealed:
     """The sealed client secret and live test token, decrypted, for the app's owner."""
     app = await _existing(db, client_id)
     secret = None
     if app.secret_sealed:
-        secret = keyring.decrypt(app.secret_sealed, f"client-secret:{app.client_id}")
+        secret = server_secret.decrypt(app.secret_sealed, f"client-secret:{app.client_id}")
     tokens = await _live_test_tokens(db, client_id)
     token = tokens[0] if tokens else None
-    raw_token = keyring.decrypt(token.sealed, f"token:{token.id}") if token and token.sealed else None
+    raw_token = server_secret.decrypt(token.sealed, f"token:{token.id}") if token and token.sealed else None
     return Revealed(client_secret=secret, test_access_token=raw_token)
 
 

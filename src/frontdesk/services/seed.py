@@ -14,8 +14,8 @@ import yaml
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.errors import FieldError, FrontdeskError
-from frontdesk.security.keyring import Keyring
 from frontdesk.security.passwords import Passwords
+from frontdesk.security.server_secret import ServerSecret
 from frontdesk.services import accounts, apps, spaces
 from frontdesk.settings import Settings
 
@@ -92,9 +92,9 @@ async def seed(
     settings: Settings,
     data: dict[str, Any],
     *,
-    keyring: Keyring | None = None,
+    server_secret: ServerSecret | None = None,
 ) -> SeedReport:
-    """Create what ``data`` describes and does not exist yet. Apps need ``keyring`` (the
+    """Create what ``data`` describes and does not exist yet. Apps need ``server_secret`` (the
     server's, so that their secrets and test tokens work on the server)."""
     report = SeedReport()
     for i, item in enumerate(_list(data, "users")):
@@ -155,7 +155,7 @@ async def seed(
             report.created.append(f"{role} {user.email} in {space.subdomain}")
 
     for i, item in enumerate(_list(data, "apps")):
-        await _seed_app(db, keyring, _mapping(item, f"apps[{i}]"), f"apps[{i}]", report)
+        await _seed_app(db, server_secret, _mapping(item, f"apps[{i}]"), f"apps[{i}]", report)
     return report
 
 
@@ -185,7 +185,11 @@ def _strings(entry: dict[str, Any], key: str, where: str) -> list[str]:
 
 
 async def _seed_app(
-    db: AsyncSession, keyring: Keyring | None, entry: dict[str, Any], where: str, report: SeedReport
+    db: AsyncSession,
+    server_secret: ServerSecret | None,
+    entry: dict[str, Any],
+    where: str,
+    report: SeedReport,
 ) -> None:
     """One app, reported without its secret. It exists if its client id is taken or, when
     the entry names no client id, if its owner already has an app of that name."""
@@ -205,13 +209,13 @@ async def _seed_app(
     if existing is not None:
         report.existing.append(f"app {existing.name} ({existing.client_id})")
         return
-    if keyring is None:
-        raise SeedError("seeding apps needs the server's keyring")
+    if server_secret is None:
+        raise SeedError("seeding apps needs the server's server_secret")
     secret = entry.get("client_secret")
     try:
         created = await apps.register_app(
             db,
-            keyring,
+            server_secret,
             owner=owner,
             name=name,
             redirect_uris=_strings(entry, "redirect_uris", where),

@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.oauth.storage import KeyStore
-from frontdesk.security.keyring import Keyring
+from frontdesk.security.server_secret import ServerSecret
 from frontdesk.settings import Settings
 from frontdesk.store.key_storage import KeyRecord, LoadedKeys, add_key, load_keys
 from frontdesk.store.models import SigningKey
@@ -64,12 +64,12 @@ class Rotation:
     retired: tuple[str, ...]
 
 
-async def ensure_key(db: AsyncSession, keyring: Keyring) -> str:
+async def ensure_key(db: AsyncSession, server_secret: ServerSecret) -> str:
     """The signing key's kid, staging the first key when there is none."""
-    loaded = await load_keys(db, keyring)
+    loaded = await load_keys(db, server_secret)
     if loaded.signing is not None:
         return loaded.signing.kid
-    return (await add_key(db, keyring)).kid
+    return (await add_key(db, server_secret)).kid
 
 
 async def published_jwks(
@@ -93,7 +93,7 @@ def _jwk(record: KeyRecord) -> dict[str, Any]:
     return jwk
 
 
-async def rotate(db: AsyncSession, keyring: Keyring) -> Rotation:
+async def rotate(db: AsyncSession, server_secret: ServerSecret) -> Rotation:
     """Create a new signing key and retire every key that was signing. Once committed, every
     worker signs with the new key (the caches of every process drop the old set)."""
     now = utcnow()
@@ -109,15 +109,15 @@ async def rotate(db: AsyncSession, keyring: Keyring) -> Rotation:
         .scalars()
         .all()
     )
-    pair = await add_key(db, keyring)
+    pair = await add_key(db, server_secret)
     return Rotation(kid=pair.kid, retired=tuple(sorted(retired)))
 
 
 async def list_keys(
-    db: AsyncSession, keyring: Keyring, retention: timedelta = DEFAULT_RETENTION
+    db: AsyncSession, server_secret: ServerSecret, retention: timedelta = DEFAULT_RETENTION
 ) -> list[KeyStatus]:
     """Every key ever made, newest first (rows are never deleted)."""
-    loaded = await load_keys(db, keyring)
+    loaded = await load_keys(db, server_secret)
     now = utcnow()
     signing = loaded.signing.kid if loaded.signing else None
     return [

@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 
-from frontdesk.security.keyring import Keyring
+from frontdesk.security.server_secret import ServerSecret
 from frontdesk.settings import ConfigurationError, Settings
 from frontdesk.store import sqlite_inline, sqlite_writes
 from frontdesk.store.caching import Caches, WriteTracker
@@ -64,9 +64,9 @@ class Database:
     layer's write tracking and, on SQLite, the write queue are installed on it, never on
     SQLAlchemy's global session class), the caches and their invalidation channel."""
 
-    def __init__(self, settings: Settings, server_secret: Keyring | None = None) -> None:
+    def __init__(self, settings: Settings, server_secret: ServerSecret | None = None) -> None:
         self.settings = settings
-        self.server_secret = server_secret or Keyring(settings.resolve_secret_key())
+        self.server_secret = server_secret or ServerSecret(settings.resolve_secret_key())
         self.engine = create_engine(settings)
         session_class = type("FrontdeskSession", (Session,), {})
         self.sessionmaker = async_sessionmaker(

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.oauth.storage import SigningKeyPair
-from frontdesk.security.keyring import Keyring
+from frontdesk.security.server_secret import ServerSecret
 from frontdesk.store.models import SigningKey
 from frontdesk.store.types import utcnow
 
@@ -74,14 +74,14 @@ def public_jwk(key: RSAKey) -> dict[str, Any]:
     return jwk
 
 
-def seal(keyring: Keyring, key: RSAKey) -> str:
+def seal(server_secret: ServerSecret, key: RSAKey) -> str:
     assert key.kid is not None
-    return keyring.encrypt(json.dumps(key.as_dict(private=True)), seal_context(key.kid))
+    return server_secret.encrypt(json.dumps(key.as_dict(private=True)), seal_context(key.kid))
 
 
-def unseal(keyring: Keyring, kid: str, sealed: str) -> RSAKey:
+def unseal(server_secret: ServerSecret, kid: str, sealed: str) -> RSAKey:
     """The private key; raises :class:`InvalidTag` when the server secret has changed."""
-    return RSAKey.import_key(json.loads(keyring.decrypt(sealed, seal_context(kid))))
+    return RSAKey.import_key(json.loads(server_secret.decrypt(sealed, seal_context(kid))))
 
 
 def _record(row: SigningKey) -> KeyRecord:
@@ -94,7 +94,7 @@ def _record(row: SigningKey) -> KeyRecord:
     )
 
 
-async def add_key(db: AsyncSession, keyring: Keyring) -> SigningKeyPair:
+async def add_key(db: AsyncSession, server_secret: ServerSecret) -> SigningKeyPair:
     """Generate a key and stage it in ``db``'s transaction (flushed, not committed)."""
     key = await asyncio.to_thread(generate_key)
     assert key.kid is not None
@@ -103,7 +103,7 @@ async def add_key(db: AsyncSession, keyring: Keyring) -> SigningKeyPair:
             kid=key.kid,
             alg=ALG,
             public_jwk=public_jwk(key),
-            private_sealed=seal(keyring, key),
+            private_sealed=seal(server_secret, key),
             created_at=utcnow(),
         )
     )
@@ -111,7 +111,9 @@ async def add_key(db: AsyncSession, keyring: Keyring) -> SigningKeyPair:
     return SigningKeyPair(kid=key.kid, alg=ALG, private_key=key)
 
 
-async def load_keys(db: AsyncSession, keyring: Keyring, previous: LoadedKeys | None = None) -> LoadedKeys:
+async def load_keys(
+    db: AsyncSession, server_secret: ServerSecret, previous: LoadedKeys | None = None
+) -> LoadedKeys:
     """Every key (newest first) and the signing key. ``previous`` spares unsealing the
     signing key again when it has not changed (importing an RSA key is slow)."""
     rows = (
@@ -128,7 +130,7 @@ async def load_keys(db: AsyncSession, keyring: Keyring, previous: LoadedKeys | N
             signing = previous.signing
             break
         try:
-            private = await asyncio.to_thread(unseal, keyring, row.kid, row.private_sealed)
+            private = await asyncio.to_thread(unseal, server_secret, row.kid, row.private_sealed)
         except InvalidTag:
             # Sealed under another server secret: it can still be published, not used.
             log.warning("signing key %s cannot be unsealed with this server secret; skipped", row.kid)
@@ -143,10 +145,10 @@ class KeyStorageMixin:
     :class:`frontdesk.store.sql_storage.SqlStorage`."""
 
     db: AsyncSession
-    keyring: Keyring
+    server_secret: ServerSecret
 
     async def signing_keys(self, previous: LoadedKeys | None = None) -> LoadedKeys:
-        return await load_keys(self.db, self.keyring, previous)
+        return await load_keys(self.db, self.server_secret, previous)
 
     async def signing_key(self) -> SigningKeyPair:
         loaded = await self.signing_keys()
@@ -155,4 +157,4 @@ class KeyStorageMixin:
         # First use: create a key in this transaction, so it is committed together with the
         # token it signs (or not at all). Two workers doing this at once create two keys;
         # both are valid and published, and the newer one signs from then on.
-        return await add_key(self.db, self.keyring)
+        return await add_key(self.db, self.server_secret)

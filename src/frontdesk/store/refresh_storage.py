@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.oauth.scopes import format_scope, parse_scope
 from frontdesk.oauth.storage import NewRefreshToken, RefreshTokenRecord, Rotation
-from frontdesk.security.keyring import Keyring
+from frontdesk.security.server_secret import ServerSecret
 from frontdesk.store.models import AccessToken, AuthorizationCode, RefreshToken
 
 
@@ -24,11 +24,11 @@ class RefreshStorageMixin:
     mixed into :class:`frontdesk.store.sql_storage.SqlStorage`."""
 
     db: AsyncSession
-    keyring: Keyring
+    server_secret: ServerSecret
 
     async def save_refresh_token(self, raw: str, token: NewRefreshToken) -> str:
         row = RefreshToken(
-            digest=self.keyring.digest(raw),
+            digest=self.server_secret.digest(raw),
             family_id=token.family_id,
             app_id=token.client_id,
             user_id=token.user_id,
@@ -49,7 +49,7 @@ class RefreshStorageMixin:
         )
 
     async def rotate_refresh_token(self, raw: str, client_id: str, now: datetime) -> Rotation:
-        digest = self.keyring.digest(raw)
+        digest = self.server_secret.digest(raw)
         result = await self.db.execute(
             update(RefreshToken)
             .where(
@@ -71,7 +71,7 @@ class RefreshStorageMixin:
         row = (
             await self.db.execute(
                 select(RefreshToken)
-                .where(RefreshToken.digest == self.keyring.digest(raw))
+                .where(RefreshToken.digest == self.server_secret.digest(raw))
                 .execution_options(populate_existing=True)
             )
         ).scalar_one_or_none()

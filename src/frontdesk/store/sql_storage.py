@@ -29,8 +29,8 @@ from frontdesk.oauth.models import (
 from frontdesk.oauth.scopes import format_scope, parse_scope
 from frontdesk.oauth.storage import GrantSelector, RevokedGrant
 from frontdesk.records import MembershipRecord, NewSession, SessionRecord, SpaceRef
-from frontdesk.security.keyring import Keyring
 from frontdesk.security.randoms import new_id
+from frontdesk.security.server_secret import ServerSecret
 from frontdesk.store import audit_storage, revocation
 from frontdesk.store.key_storage import KeyStorageMixin
 from frontdesk.store.models import (
@@ -153,10 +153,10 @@ class ClientEntry:
     secret_digest: str | None
 
 
-def secret_matches(keyring: Keyring, entry: ClientEntry | None, secret: str) -> bool:
+def secret_matches(server_secret: ServerSecret, entry: ClientEntry | None, secret: str) -> bool:
     """Constant-time comparison of a presented client secret with the stored digest."""
     stored = entry.secret_digest if entry else None
-    presented = keyring.digest(secret)
+    presented = server_secret.digest(secret)
     if stored is None:
         hmac.compare_digest(presented, presented)  # same work either way
         return False
@@ -164,9 +164,9 @@ def secret_matches(keyring: Keyring, entry: ClientEntry | None, secret: str) -> 
 
 
 class SqlStorage(RefreshStorageMixin, KeyStorageMixin):
-    def __init__(self, db: AsyncSession, keyring: Keyring) -> None:
+    def __init__(self, db: AsyncSession, server_secret: ServerSecret) -> None:
         self.db = db
-        self.keyring = keyring
+        self.server_secret = server_secret
 
     # ---- clients ---------------------------------------------------------------------------
 
@@ -182,7 +182,7 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin):
         return entry.client if entry else None
 
     async def check_client_secret(self, client: Client, secret: str) -> bool:
-        return secret_matches(self.keyring, await self.client_entry(client.client_id), secret)
+        return secret_matches(self.server_secret, await self.client_entry(client.client_id), secret)
 
     # ---- codes -----------------------------------------------------------------------------
 
@@ -194,7 +194,7 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin):
             INSERT_CODE,
             {
                 "id": new_id(),
-                "digest": self.keyring.digest(raw),
+                "digest": self.server_secret.digest(raw),
                 "app_id": code.client_id,
                 "user_id": code.user_id,
                 "space_id": code.space_id,
@@ -212,7 +212,7 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin):
         )
 
     async def consume_code(self, raw: str) -> ConsumedCode:
-        digest = self.keyring.digest(raw)
+        digest = self.server_secret.digest(raw)
         result = await self.db.execute(CONSUME_CODE, {"code_digest": digest, "now": utcnow()})
         row = result.mappings().one_or_none()
         if row is not None:
@@ -232,7 +232,7 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin):
             INSERT_TOKEN,
             {
                 "id": token_id,
-                "digest": self.keyring.digest(raw),
+                "digest": self.server_secret.digest(raw),
                 "app_id": token.client_id,
                 "user_id": token.user_id,
                 "space_id": token.space_id,
@@ -243,14 +243,14 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin):
                 "family_id": token.family_id,
                 "issuer": token.issuer,
                 "expires_at": token.expires_at,
-                "sealed": self.keyring.encrypt(raw, f"token:{token_id}") if token.keep_sealed else None,
+                "sealed": self.server_secret.encrypt(raw, f"token:{token_id}") if token.keep_sealed else None,
                 "created_at": utcnow(),
             },
         )
         return token_id
 
     async def lookup_token(self, raw: str) -> TokenInfo | None:
-        return await self.token_by_digest(self.keyring.digest(raw))
+        return await self.token_by_digest(self.server_secret.digest(raw))
 
     async def token_by_digest(self, digest: str) -> TokenInfo | None:
         row = (await self.db.execute(LOAD_TOKEN, {"digest": digest})).scalar_one_or_none()

@@ -14,7 +14,7 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import Response
 
-from frontdesk.security.keyring import Keyring
+from frontdesk.security.server_secret import ServerSecret
 from frontdesk.settings import Settings
 from frontdesk.web.sessions import BrowserSessions, cookie_name, set_cookie
 
@@ -26,9 +26,9 @@ class CsrfError(Exception):
 
 
 class Csrf:
-    def __init__(self, settings: Settings, keyring: Keyring, sessions: BrowserSessions) -> None:
+    def __init__(self, settings: Settings, server_secret: ServerSecret, sessions: BrowserSessions) -> None:
         self.settings = settings
-        self.keyring = keyring
+        self.server_secret = server_secret
         self.sessions = sessions
         self.cookie = cookie_name(settings, "frontdesk_csrf")
 
@@ -51,7 +51,7 @@ class Csrf:
         session_key = getattr(request.state, "session_key", None)
         if session_key is None:
             session_key = request.state.session_key = self.sessions.session_key(request)
-        return self.keyring.mac(f"csrf|{self._seed(request)}|{session_key}|{purpose}")
+        return self.server_secret.mac(f"csrf|{self._seed(request)}|{session_key}|{purpose}")
 
     def persist(self, request: Request, response: Response) -> None:
         """Set the seed cookie if this request created or rotated it."""

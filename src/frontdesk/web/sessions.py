@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from frontdesk.records import NewSession, SessionRecord
-from frontdesk.security.keyring import Keyring
 from frontdesk.security.randoms import SESSION_PREFIX, new_secret
+from frontdesk.security.server_secret import ServerSecret
 from frontdesk.settings import Settings
 from frontdesk.store.caching import CachingStorage
 from frontdesk.store.types import utcnow
@@ -40,9 +40,9 @@ def clear_cookie(settings: Settings, response: Response, name: str) -> None:
 
 
 class BrowserSessions:
-    def __init__(self, settings: Settings, keyring: Keyring) -> None:
+    def __init__(self, settings: Settings, server_secret: ServerSecret) -> None:
         self.settings = settings
-        self.keyring = keyring
+        self.server_secret = server_secret
         self.cookie = cookie_name(settings, "frontdesk_session")
         self.lifetime = timedelta(days=settings.session_days)
 
@@ -53,7 +53,7 @@ class BrowserSessions:
     def session_key(self, request: Request) -> str:
         """A stable, non-secret handle of the current session (empty when logged out)."""
         raw = self.raw_cookie(request)
-        return self.keyring.digest(raw) if raw else ""
+        return self.server_secret.digest(raw) if raw else ""
 
     async def start(
         self, storage: CachingStorage, user_id: str, request: Request, response: Response
@@ -62,7 +62,7 @@ class BrowserSessions:
         raw = new_secret(SESSION_PREFIX)
         now = utcnow()
         new = NewSession(
-            id=self.keyring.digest(raw),
+            id=self.server_secret.digest(raw),
             user_id=user_id,
             host=site.host,
             created_at=now,
@@ -88,7 +88,7 @@ class BrowserSessions:
         raw = self.raw_cookie(request)
         if raw is None:
             return None
-        session_id = self.keyring.digest(raw)
+        session_id = self.server_secret.digest(raw)
         record = await storage.find_session(session_id)
         now = utcnow()
         site: Site = request.state.site
@@ -104,7 +104,7 @@ class BrowserSessions:
     ) -> None:
         raw = self.raw_cookie(request)
         if raw is not None:
-            await storage.end_session(self.keyring.digest(raw))
+            await storage.end_session(self.server_secret.digest(raw))
         if clear:
             clear_cookie(self.settings, response, self.cookie)
         request.state.session_key = ""

@@ -28,10 +28,10 @@ class AppState(Frontdesk):
             async with core.unit_of_work() as uow:
                 return await uow.storage.space_by_host(by, value)
 
-        sessions = BrowserSessions(settings, core.keyring)
+        sessions = BrowserSessions(settings, core.server_secret)
         return cls(
             **parts,  # type: ignore[arg-type]
             resolver=SiteResolver(settings, space_of_host),
             sessions=sessions,
-            csrf=Csrf(settings, core.keyring, sessions),
+            csrf=Csrf(settings, core.server_secret, sessions),
         )

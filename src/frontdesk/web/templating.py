@@ -33,7 +33,7 @@ def flash(request: Request, response: Response, message: str) -> None:
     """Show ``message`` on the next page this browser renders on this host."""
     st = _state(request)
     encoded = base64.urlsafe_b64encode(message.encode()).decode()
-    value = f"{st.keyring.mac('flash|' + encoded)}.{encoded}"
+    value = f"{st.server_secret.mac('flash|' + encoded)}.{encoded}"
     set_cookie(st.settings, response, cookie_name(st.settings, FLASH), value, max_age=60)
 
 
@@ -43,7 +43,7 @@ def _take_flash(request: Request) -> str | None:
     if not raw or "." not in raw:
         return None
     mac, _, encoded = raw.partition(".")
-    if not hmac.compare_digest(mac, st.keyring.mac("flash|" + encoded)):
+    if not hmac.compare_digest(mac, st.server_secret.mac("flash|" + encoded)):
         return None
     return base64.urlsafe_b64decode(encoded.encode()).decode()
 

@@ -154,7 +154,7 @@ async def _show(
     shown_once = reveal_once and await _take_reveal_once(request, uow, app)
     revealed = None
     if shown_once or _recently_confirmed(_login_session(request)):
-        revealed = await app_service.reveal(uow.session, st.keyring, app.client_id)
+        revealed = await app_service.reveal(uow.session, st.server_secret, app.client_id)
     context = {
         "app": app,
         "values": values if values is not None else _app_values(app),
@@ -194,7 +194,7 @@ async def register_app(request: Request, site: MainSite, st: State, uow: Work, u
     try:
         created = await app_service.register_app(
             uow.session,
-            st.keyring,
+            st.server_secret,
             owner=user,
             name=values["name"],
             name_in_space=values["name_in_space"] or None,
@@ -302,7 +302,7 @@ async def new_secret(
     app = await _owned_app(uow, user, client_id)
     try:
         await app_service.regenerate_secret(
-            uow.session, st.keyring, app.client_id, by=user.id, ip=request.state.client_ip
+            uow.session, st.server_secret, app.client_id, by=user.id, ip=request.state.client_ip
         )
     except FieldError as exc:
         return _see_other(request, _app_url(app), exc.message)
@@ -326,7 +326,7 @@ async def test_token(
             request, _app_url(app), "Revoked the test token." if revoked else "There was no test token."
         )
     if action == "create":
-        await app_service.recreate_test_token(uow.session, st.keyring, app.client_id, by=user.id, ip=ip)
+        await app_service.recreate_test_token(uow.session, st.server_secret, app.client_id, by=user.id, ip=ip)
         await _grant_reveal_once(request, uow, app)
         return _see_other(
             request, _app_url(app), "Created a new test token; any previous one is revoked. Copy it now."

@@ -24,7 +24,7 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-class Keyring:
+class ServerSecret:
     """All keys the server needs, derived once at start-up from the server secret."""
 
     __slots__ = ("_aead", "_csrf", "_digest")
@@ -35,7 +35,7 @@ class Keyring:
         self._aead = AESGCM(_derive(secret, "frontdesk aead v1"))
 
     def __repr__(self) -> str:
-        return "Keyring(<secret>)"
+        return "ServerSecret(<secret>)"
 
     def digest(self, value: str) -> str:
         """HMAC-SHA-256 of a high-entropy secret (token, code, client secret, session id):
