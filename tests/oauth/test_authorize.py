@@ -503,6 +503,23 @@ async def test_the_login_after_marker_cannot_be_forged_or_reused_late(
     assert (await open_authorize(logged_in, **stale)).status_code == 303
 
 
+@pytest.mark.rfc("OIDC-Core 3.1.2.1")
+async def test_a_login_stamp_satisfies_only_the_request_it_was_issued_for(
+    logged_in: Browser, registered: RegisteredApp
+) -> None:
+    """The stamp on the way back from the login page is bound to its authorization request:
+    carried over to another request (another scope here), it proves nothing."""
+    assert (await consent(logged_in, registered)).status_code == 303
+    asked = await open_authorize(logged_in, **authorize_params(registered, prompt="login", scope="read_user"))
+    login_page = asked.headers["location"]
+    stamp = query(query(login_page)["next"])["fd_login_after"]
+    other = authorize_params(registered, prompt="login", scope="read_memberships", fd_login_after=stamp)
+    done = await _log_in_again(logged_in, asked)  # a fresh login, after the stamp
+    assert done.status_code == 302 and "code" in query(done.headers["location"])
+    moved = await open_authorize(logged_in, **other)
+    assert moved.status_code == 303 and moved.headers["location"].startswith("/login?again=1&next=")
+
+
 async def test_an_anonymous_prompt_login_needs_only_one_login(
     browser: Browser, registered: RegisteredApp, person: Any
 ) -> None:

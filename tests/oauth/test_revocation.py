@@ -193,3 +193,30 @@ async def test_failed_client_authentication_is_limited_with_the_token_endpoint(
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
     introspect = await browser.post("/oauth/introspect", data={**creds(registered), "token": "x"})
     assert introspect.status_code == 429
+
+
+@pytest.mark.rfc("6749 2.3.1")
+@pytest.mark.parametrize("path", [REVOKE, "/oauth/introspect"])
+async def test_failures_with_basic_credentials_count_per_client_and_are_audited(
+    browser: Browser, new_browser: Any, registered: RegisteredApp, db: Any, path: str
+) -> None:
+    """HTTP Basic at the revocation and introspection endpoints: the same per-client limit
+    and the same audit event as the token endpoint (the client id comes from the header)."""
+    wrong = basic(registered.client_id, "fdcs_wrong")
+    statuses = [(await browser.post(path, data={"token": "x"}, headers=wrong)).status_code for _ in range(21)]
+    assert statuses == [401] * 20 + [429]
+    # The limit is the client's: another address is refused as well (20 failures per client).
+    elsewhere = new_browser(client_ip="203.0.113.9")
+    assert (await elsewhere.post(path, data={"token": "x"}, headers=wrong)).status_code == 429
+    failures = (
+        (
+            await db.execute(
+                select(AuditEvent).where(
+                    AuditEvent.event == "client_auth.failed", AuditEvent.app_id == registered.client_id
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert len(failures) == 20 and all(e.detail == {"client_id": registered.client_id} for e in failures)
