@@ -188,6 +188,7 @@ async def run(args: argparse.Namespace) -> None:
             f"POST /oauth/access_token {1000 * spent['token'] / args.flows:.2f} ms)"
         )
         if profiler:
+            profiler.dump_stats("/tmp/flows.prof") if os.environ.get("PROFILE_DUMP") else None
             pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(
                 args.cprofile
             )

@@ -89,8 +89,9 @@ class CodeGrant:
 
 @dataclass(frozen=True)
 class UserAppGrant:
-    """Everything a person gave an app outside spaces: user tokens (access and refresh),
-    codes not yet redeemed, and the remembered consent (the person revokes the app)."""
+    """Everything a person gave an app (the person revokes the app): their user tokens
+    (access and refresh; not the space tokens they created, which belong to the spaces),
+    codes not yet redeemed and the remembered consents, on every host."""
 
     user_id: str
     client_id: str
@@ -181,7 +182,8 @@ class RefreshTokenRecord:
     expires_at: datetime | None = None
     rotated_at: datetime | None = None
     revoked_at: datetime | None = None
-    # From the authorization code the family started with (OpenID Connect on refresh).
+    # From the authorization code the family started with (OpenID Connect on refresh); set
+    # on the record a successful rotation returns, not necessarily on a plain lookup.
     auth_time: datetime | None = None
     auth_space_id: str | None = None
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk import events
 from frontdesk.security.randoms import new_id
+from frontdesk.store.deferred import defer_insert
 from frontdesk.store.models import AuditEvent
 from frontdesk.store.types import utcnow
 
@@ -28,9 +29,11 @@ async def record_event(
     ip: str = "",
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Stage one event in ``db``'s transaction (refusing unknown names and secrets)."""
+    """Stage one event in ``db``'s transaction (refusing unknown names and secrets); the row is
+    sent with the next statement or the commit."""
     events.check(event, detail)
-    await db.execute(
+    defer_insert(
+        db,
         INSERT_EVENT,
         {
             "id": new_id(),

@@ -187,6 +187,11 @@ class WriteTracker:
         kinds: set[str] = session.info.setdefault(STAGED, set())
         return kinds
 
+    def inserted(self, session: Session, tables: set[str]) -> None:
+        """Rows were inserted into ``tables`` outside the ORM's statements (deferred inserts)."""
+        for table in tables:
+            self._staged(session).update(STALE_ON_INSERT.get(table, ()))
+
     def _on_execute(self, state: ORMExecuteState) -> None:
         if not (state.is_update or state.is_delete or state.is_insert):
             return

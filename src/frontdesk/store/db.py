@@ -15,6 +15,7 @@ from frontdesk.security.server_secret import ServerSecret
 from frontdesk.settings import ConfigurationError, Settings
 from frontdesk.store import sqlite_inline, sqlite_writes
 from frontdesk.store.caching import Caches, WriteTracker
+from frontdesk.store.deferred import DeferredInserts
 from frontdesk.store.invalidation import Channel, PollChannel, PostgresChannel, RedisChannel
 from frontdesk.store.unit_of_work import UnitOfWork
 
@@ -74,9 +75,20 @@ class Database:
         )
         self.caches = Caches(ttl=settings.cache_ttl_seconds)
         self.channel = _channel(settings, self.sessionmaker, self.caches)
-        WriteTracker(self.caches, self.channel).install(session_class)
-        if settings.is_sqlite:
-            sqlite_writes.WriteLock().install(session_class)
+        tracker = WriteTracker(self.caches, self.channel)
+        lock = sqlite_writes.WriteLock() if settings.is_sqlite else None
+
+        def before_deferred_write(session: Session, tables: set[str]) -> None:
+            tracker.inserted(session, tables)
+            if lock is not None:
+                lock.acquire(session)
+
+        # Deferred inserts go first: their rows must be sent before the tracker's and the
+        # write queue's own commit hooks look at the transaction.
+        DeferredInserts(before_deferred_write).install(session_class)
+        tracker.install(session_class)
+        if lock is not None:
+            lock.install(session_class)
         self._tasks: list[asyncio.Task[None]] = []
 
     def session(self) -> AsyncSession:

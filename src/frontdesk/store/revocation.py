@@ -145,11 +145,19 @@ async def _revoke_refresh(
 
 
 async def _children(db: AsyncSession, parents: set[str]) -> set[str]:
+    """Every token derived from one of ``parents``, revoked already or not (a revoked token
+    may still have live descendants)."""
     found: set[str] = set()
     for chunk in _chunks(parents):
-        rows = await db.execute(
-            select(AccessToken.id).where(AccessToken.parent_id.in_(chunk), AccessToken.revoked_at.is_(None))
-        )
+        rows = await db.execute(select(AccessToken.id).where(AccessToken.parent_id.in_(chunk)))
+        found.update(rows.scalars())
+    return found
+
+
+async def _tokens_of_families(db: AsyncSession, families: set[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(families):
+        rows = await db.execute(select(AccessToken.id).where(AccessToken.family_id.in_(chunk)))
         found.update(rows.scalars())
     return found
 
@@ -162,17 +170,20 @@ async def revoke_grant(db: AsyncSession, grant: GrantSelector, *, descendants: b
     revoked = await _revoke_access(db, token_ids, families, now)
     refresh = await _revoke_refresh(db, families, refresh_condition, now)
     if descendants:
-        frontier = set(revoked) | token_ids
+        # From every token of the selection, revoked before or now: a family revoked earlier
+        # (RFC 7009 revocation takes no descendants) still leads to the tokens derived from it.
+        seen = token_ids | await _tokens_of_families(db, families)
+        frontier = set(seen)
         for _ in range(MAX_DEPTH):
-            children = await _children(db, frontier)
+            children = await _children(db, frontier) - seen
             if not children:
                 break
             child_families = await _families_of_tokens(db, children) - families
             families |= child_families
-            newly = await _revoke_access(db, children, child_families, now)
+            revoked += await _revoke_access(db, children, child_families, now)
             refresh += await _revoke_refresh(db, child_families, None, now)
-            revoked += newly
-            frontier = set(newly)
+            frontier = children | await _tokens_of_families(db, child_families)
+            seen |= frontier
     codes = consents = 0
     if isinstance(grant, UserAppGrant | AppGrants):
         # A code handed out just before must not turn into a token after this.

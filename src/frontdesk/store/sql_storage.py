@@ -32,6 +32,7 @@ from frontdesk.records import MembershipRecord, NewSession, SessionRecord, Space
 from frontdesk.security.randoms import new_id
 from frontdesk.security.server_secret import ServerSecret
 from frontdesk.store import audit_storage, revocation
+from frontdesk.store.deferred import defer_insert
 from frontdesk.store.key_storage import KeyStorageMixin
 from frontdesk.store.models import (
     AccessToken,
@@ -69,7 +70,7 @@ CONSUME_CODE = (
     .values(consumed_at=bindparam("now"))
     .returning(*CODES.c)
 )
-LOAD_PERSON = select(User.id, User.email, User.name).where(User.id == bindparam("user_id"))
+LOAD_PERSON = select(User.id, User.email, User.name, User.created_at).where(User.id == bindparam("user_id"))
 LOAD_SESSION = select(LoginSession).where(LoginSession.id == bindparam("session_id"))
 TOUCH_SESSION = (
     update(SESSIONS_TABLE)
@@ -186,11 +187,13 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin):
 
     # ---- codes -----------------------------------------------------------------------------
 
-    # Hot writes use plain INSERT statements rather than the ORM's unit of work: a code or
-    # token row is written once and never read back in the same session.
+    # A code or token row is written once and read back by nobody in the same unit of work:
+    # its INSERT is deferred (sent with the next statement or the commit, see
+    # frontdesk.store.deferred).
 
     async def save_code(self, raw: str, code: NewCode) -> None:
-        await self.db.execute(
+        defer_insert(
+            self.db,
             INSERT_CODE,
             {
                 "id": new_id(),
@@ -228,7 +231,8 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin):
 
     async def save_token(self, raw: str, token: NewToken) -> str:
         token_id = new_id()
-        await self.db.execute(
+        defer_insert(
+            self.db,
             INSERT_TOKEN,
             {
                 "id": token_id,
@@ -303,7 +307,7 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin):
 
     async def person(self, user_id: str) -> Person | None:
         row = (await self.db.execute(LOAD_PERSON, {"user_id": user_id})).first()
-        return Person(id=row[0], email=row[1], name=row[2]) if row else None
+        return Person(id=row[0], email=row[1], name=row[2], created_at=row[3]) if row else None
 
     async def space_role(self, space_id: str, user_id: str) -> SpaceRole | None:
         row = (

@@ -41,7 +41,7 @@ class WriteLock:
         event.listen(session_class, "before_flush", self._before_flush)
         event.listen(session_class, "after_transaction_end", self._after_transaction)
 
-    def _acquire(self, session: Session) -> None:
+    def acquire(self, session: Session) -> None:
         if session.info.get(HELD):
             return
         try:
@@ -54,11 +54,11 @@ class WriteLock:
 
     def _before_statement(self, state: ORMExecuteState) -> None:
         if state.is_insert or state.is_update or state.is_delete:
-            self._acquire(state.session)
+            self.acquire(state.session)
 
     def _before_flush(self, session: Session, _context: Any, _instances: Any) -> None:
         if session.new or session.dirty or session.deleted:
-            self._acquire(session)
+            self.acquire(session)
 
     def _after_transaction(self, session: Session, transaction: SessionTransaction) -> None:
         if transaction.parent is None and session.info.pop(HELD, False):

@@ -30,6 +30,7 @@ from frontdesk.web.routes.oauth import (
     token,
 )
 from frontdesk.web.routes.pages import account, api_docs, apps, auth, home, navigation, space_apps, spaces
+from frontdesk.web.routing import FastLane
 from frontdesk.web.state import AppState
 
 STATIC = Path(__file__).with_name("static")
@@ -92,8 +93,10 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         )
         await response(scope, receive, send)
 
-    # Added innermost first: HTTPS enforcement and CORS run inside host resolution (they need
-    # the resolved scheme and site); security headers wrap everything.
+    # Added innermost first: the fast lane to the hottest endpoints; HTTPS enforcement and CORS
+    # run inside host resolution (they need the resolved scheme and site); security headers
+    # wrap everything.
+    app.add_middleware(FastLane, routes=app.router.routes, handlers=app.exception_handlers)
     app.add_middleware(HttpsMiddleware, settings=settings)
     app.add_middleware(CorsMiddleware)
     app.add_middleware(HostMiddleware, settings=settings, resolver=state.resolver, not_found=unknown_host)

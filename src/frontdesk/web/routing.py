@@ -10,6 +10,8 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from frontdesk.web.adapter import run_in_unit_of_work
 
@@ -52,3 +54,48 @@ class RawRoute(APIRoute):
 
     def get_route_handler(self) -> Handler:
         return cast(Handler, self.endpoint)
+
+
+class FastLane:
+    """ASGI middleware, innermost of the application's own: a request for one of the
+    :class:`RawRoute` endpoints (method and exact path) goes straight to its endpoint,
+    skipping the router's matching and FastAPI's per-request layers. The route stays
+    registered and documented like any other; everything else goes on to the router.
+
+    Errors the endpoint raises are answered by the application's exception handlers, as on
+    the router's way (``handlers`` is the app's exception handler table)."""
+
+    def __init__(self, app: ASGIApp, *, routes: list[BaseRoute], handlers: dict[Any, Any]) -> None:
+        self.app = app
+        self.handlers = handlers
+        self.lane: dict[tuple[str, str], Handler] = {}
+        for route in routes:
+            if isinstance(route, RawRoute):
+                for method in route.methods or ():
+                    self.lane[(method, route.path)] = route.get_route_handler()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = (
+            self.lane.get((scope.get("method", ""), scope.get("path", "")))
+            if scope["type"] == "http"
+            else None
+        )
+        if endpoint is None:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive, send)
+        try:
+            response = await endpoint(request)
+        except Exception as exc:
+            handler = _handler_for(self.handlers, exc)
+            if handler is None:
+                raise
+            response = await handler(request, exc)
+        await response(scope, receive, send)
+
+
+def _handler_for(handlers: dict[Any, Any], exc: Exception) -> Any:
+    for cls in type(exc).__mro__:
+        if cls in handlers:
+            return handlers[cls]
+    return None

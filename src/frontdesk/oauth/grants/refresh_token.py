@@ -79,8 +79,10 @@ class RefreshTokenGrant(Grant):
             raise InvalidGrant("the refresh token could not be used; try again")
         storage = self.ctx.storage
         if found.revoked_at is not None:
-            # Revocation takes the whole family already; make sure of it all the same.
-            await storage.revoke_grant(FamilyGrant(found.family_id), descendants=True)
+            # Revocation takes the whole family already; make sure of it all the same. (A
+            # revoked token presented again is no sign of theft: tokens derived from the
+            # family, such as space tokens, stay.)
+            await storage.revoke_grant(FamilyGrant(found.family_id))
             raise InvalidGrant("the refresh token was revoked", persist=True)
         assert found.rotated_at is not None
         if now - found.rotated_at < self.reuse_grace:
