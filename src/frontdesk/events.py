@@ -64,6 +64,16 @@ _SECRET_PREFIXES: Final = (
 )
 
 
+def looks_secret(value: str) -> bool:
+    return value.startswith(_SECRET_PREFIXES)
+
+
+def claimed(value: str) -> str:
+    """A value a caller sent (a client id, say), fit for a detail: cut short, and withheld
+    when it looks like a secret (someone sent their token or secret in the wrong field)."""
+    return "[withheld: looks like a secret]" if looks_secret(value) else value[:64]
+
+
 def check(event: str, detail: dict[str, Any] | None) -> None:
     """Refuse unknown event names and details that hold (or look like) a secret."""
     if event not in DESCRIPTIONS:

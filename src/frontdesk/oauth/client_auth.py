@@ -131,7 +131,7 @@ async def authenticate_client(
             events.CLIENT_AUTH_FAILED,
             app_id=known.client_id if known else None,
             ip=request.client_ip,
-            detail={"client_id": claimed[:64]},
+            detail={"client_id": events.claimed(claimed)},
         )
         exc.persist = True  # the audit event outlives the failed request
         raise

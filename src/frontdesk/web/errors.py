@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from frontdesk.errors import FrontdeskError
 from frontdesk.oauth.bearer import MissingToken, challenge
-from frontdesk.oauth.errors import InvalidClient, OAuthError
+from frontdesk.oauth.errors import InvalidClient, InvalidRequest, OAuthError
 from frontdesk.oauth.tokens import NO_STORE
 
 if TYPE_CHECKING:
@@ -78,9 +78,10 @@ def oauth_error_response(exc: OAuthError) -> JSONResponse:
 
 
 def bearer_error_response(exc: OAuthError, realm: str) -> JSONResponse:
-    """RFC 6750 §3: a challenge matching the error, and the error as JSON too."""
+    """RFC 6750 §3: a challenge matching the error (malformed credentials too: §3.1
+    ``invalid_request``), and the error as JSON too."""
     headers: dict[str, str] = {}
-    if exc.status_code in (401, 403) or isinstance(exc, MissingToken):
+    if exc.status_code in (401, 403) or isinstance(exc, MissingToken | InvalidRequest):
         headers["WWW-Authenticate"] = challenge(realm, exc)
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
