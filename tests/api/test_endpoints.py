@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from frontdesk.services import spaces
 from tests.api.conftest import World
 from tests.support import Browser
@@ -59,6 +61,7 @@ async def test_public_space_lookup(browser: Browser, world: World) -> None:
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
 
 
+@pytest.mark.checklist(26)
 async def test_token_info_and_revoke(browser: Browser, world: World, issue: Any) -> None:
     token = await issue(world.member, scopes="read_user navigation")
     assert (await browser.get(f"/api/access_tokens/{token}")).json() == {"scope": ["read_user", "navigation"]}

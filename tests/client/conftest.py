@@ -279,7 +279,7 @@ class Browser:
         remembered), and return where the server sends the browser back to: the callback."""
         host = urlsplit(url).hostname or "localhost"
         response = self.open(url)
-        if response.status_code in (302, 303):
+        if response.status_code == 302:  # consent on record, or an error sent back to the app
             return response.headers["location"]
         assert response.status_code == 200, response.text
         fields = form_fields(response.text, "/oauth/authorize")

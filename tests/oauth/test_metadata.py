@@ -11,7 +11,7 @@ from authlib.oidc.discovery import OpenIDProviderMetadata
 
 from frontdesk.oauth.metadata import Capabilities, build_metadata
 from frontdesk.services import spaces
-from tests.oauth_support import RegisteredApp, authorize_params, consent, query
+from tests.oauth_support import RegisteredApp, authorize_params, bearer, consent, password_grant, query
 from tests.support import Browser
 
 PATHS = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"]
@@ -61,7 +61,10 @@ def validate(doc: dict[str, Any]) -> None:
     OpenIDProviderMetadata(doc).validate()
 
 
+@pytest.mark.rfc("8414 2")
 @pytest.mark.rfc("8414 3")
+@pytest.mark.rfc("9700 2.6")
+@pytest.mark.checklist(37)
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize(("host", "issuer"), HOSTS)
 async def test_every_host_is_its_own_issuer(
@@ -85,6 +88,7 @@ async def test_every_host_is_its_own_issuer(
 
 
 @pytest.mark.rfc("8414 3.3")
+@pytest.mark.checklist(37)
 async def test_both_paths_answer_the_same_document(space_hosts: None, new_browser: Any) -> None:
     for host, _ in HOSTS:
         assert await fetch(new_browser, host, PATHS[0]) == await fetch(new_browser, host, PATHS[1])
@@ -103,6 +107,7 @@ async def test_documents_pass_authlib_validation_in_development(
 
 
 @pytest.mark.rfc("8414 2")
+@pytest.mark.checklist(37)
 @pytest.mark.parametrize("settings_overrides", [{"public_url": "https://frontdesk.test"}])
 @pytest.mark.parametrize(
     ("host", "issuer"),
@@ -122,16 +127,54 @@ async def test_documents_pass_strict_authlib_validation_over_https(
         validate(doc)
 
 
+@pytest.mark.rfc("8414 2")
 @pytest.mark.rfc("9700 4.13")
-async def test_issuer_comes_from_configuration_not_the_host_header(
-    space_hosts: None, new_browser: Any
+@pytest.mark.checklist(41)
+async def test_absolute_urls_come_from_configuration_not_the_host_header(
+    space_hosts: None, browser: Browser, person: Any, registered: RegisteredApp
 ) -> None:
-    assert (await fetch(new_browser, "CO-UP.localhost.:8000"))["issuer"] == "http://co-up.localhost:8000"
-    assert (await fetch(new_browser, "localhost:1234"))["issuer"] == "http://localhost:8000"
-    assert (await fetch(new_browser, "www.localhost:8000"))["issuer"] == "http://localhost:8000"
-    b: Browser = new_browser("co-up.localhost:8000")
-    forged = await b.get(PATHS[0], headers={"x-forwarded-host": "evil.test", "x-forwarded-proto": "https"})
-    assert forged.json()["issuer"] == "http://co-up.localhost:8000"
+    """Spoofed ``Host`` spellings and ``X-Forwarded-Host`` never reach an absolute URL: the
+    issuer, ``iss``, API links and login redirects use the configured canonical origins."""
+    for host, issuer in (
+        ("LOCALHOST.:9999", "http://localhost:8000"),
+        ("localhost:1234", "http://localhost:8000"),
+        ("127.0.0.1:8000", "http://localhost:8000"),
+        ("www.localhost", "http://localhost:8000"),
+        ("www.localhost:8000", "http://localhost:8000"),
+        ("co-up.localhost:8000", "http://co-up.localhost:8000"),
+        ("CO-UP.localhost.:1234", "http://co-up.localhost:8000"),
+        ("members.example.test:7777", "http://members.example.test:8000"),
+    ):
+        headers = {"host": host, "x-forwarded-host": "evil.test", "x-forwarded-proto": "https"}
+        response = await browser.get(PATHS[0], headers=headers)
+        assert response.status_code == 200, host
+        doc = response.json()
+        assert doc["issuer"] == issuer, host
+        assert all(v.startswith(issuer + "/") for k, v in doc.items() if k.endswith(("_endpoint", "_uri"))), (
+            host
+        )
+        login = await browser.get("/oauth/authorize", params=authorize_params(registered), headers=headers)
+        assert login.status_code == 303 and login.headers["location"].startswith("/login?"), host
+    token = (await password_grant(browser, registered)).json()["access_token"]
+    me = await browser.get(
+        "/api/user", headers={**bearer(token), "host": "LocalHost.:4444", "x-forwarded-host": "evil.test"}
+    )
+    assert me.status_code == 200
+    links = [m["space_link"] for m in me.json()["admin_of"]]
+    assert sorted(links) == [
+        "http://localhost:8000/api/spaces/co-up",
+        "http://localhost:8000/api/spaces/harbour",
+    ]
+    assert "evil" not in me.text and "4444" not in me.text
+    # A logged-in person on an odd spelling of the main host: ``iss`` is still the issuer.
+    assert (await browser.login("pat@example.com")).status_code == 303
+    redirected = await browser.get(
+        "/oauth/authorize",
+        params=authorize_params(registered, scope="bogus"),
+        headers={"host": "LOCALHOST.:9999"},
+    )
+    assert redirected.status_code == 302
+    assert query(redirected.headers["location"])["iss"] == "http://localhost:8000"
 
 
 async def test_unknown_host_gets_404(new_browser: Any) -> None:
@@ -143,12 +186,13 @@ async def test_unknown_host_gets_404(new_browser: Any) -> None:
 
 
 @pytest.mark.rfc("8414 2")
+@pytest.mark.checklist(37)
 async def test_scopes_grants_and_claims(browser: Browser, state: Any) -> None:
     doc = (await browser.get(PATHS[1])).json()
     assert "signin" not in doc["scopes_supported"]  # restricted to trusted apps
     assert {"openid", "read_user", "read", "write", "email", "profile"} <= set(doc["scopes_supported"])
     assert doc["grant_types_supported"] == state.oauth.token.grant_types
-    assert "password" in doc["grant_types_supported"]
+    assert {"authorization_code", "password"} <= set(doc["grant_types_supported"])
     assert {"sub", "iss", "aud", "email", "name"} <= set(doc["claims_supported"])
     assert "space" not in doc["claims_supported"]
     assert doc["request_uri_parameter_supported"] is False
@@ -173,21 +217,43 @@ async def test_head_is_answered(browser: Browser) -> None:
 
 
 @pytest.mark.rfc("9207 2")
-async def test_iss_in_authorization_responses_equals_the_metadata_issuer(
-    space_hosts: None, registered: RegisteredApp, new_browser: Any
+@pytest.mark.rfc("9700 4.4")
+@pytest.mark.checklist(38)
+@pytest.mark.parametrize(("host", "issuer"), HOSTS)
+async def test_iss_in_every_authorization_response_equals_the_metadata_issuer(
+    space_hosts: None, registered: RegisteredApp, new_browser: Any, host: str, issuer: str
 ) -> None:
-    for host, _ in HOSTS:
-        b: Browser = new_browser(host)
-        assert (await b.login("pat@example.com")).status_code == 303
-        issuer = (await b.get(PATHS[0])).json()["issuer"]
-        denied = query((await consent(b, registered, "deny")).headers["location"])
-        assert denied["error"] == "access_denied" and denied["iss"] == issuer
-        approved = query((await consent(b, registered)).headers["location"])
-        assert "code" in approved and approved["iss"] == issuer
-        bad_scope = await b.get("/oauth/authorize", params=authorize_params(registered, scope="bogus"))
-        assert bad_scope.status_code == 302
-        error = query(bad_scope.headers["location"])
-        assert error["error"] == "invalid_scope" and error["iss"] == issuer
+    """Success, access_denied, invalid_scope, unsupported_response_type, login_required and
+    consent_required all carry ``iss`` equal to that host's metadata issuer, exactly."""
+    b: Browser = new_browser(host)
+    assert (await fetch(new_browser, host))["issuer"] == issuer
+    anonymous = await b.get("/oauth/authorize", params=authorize_params(registered, prompt="none"))
+    assert anonymous.status_code == 302
+    params = query(anonymous.headers["location"])
+    assert params["error"] == "login_required" and params["iss"] == issuer and params["state"] == "xyz"
+    assert (await b.login("pat@example.com")).status_code == 303
+    answers = {
+        "consent_required": (
+            302,
+            await b.get("/oauth/authorize", params=authorize_params(registered, prompt="none")),
+        ),
+        "invalid_scope": (
+            302,
+            await b.get("/oauth/authorize", params=authorize_params(registered, scope="bogus")),
+        ),
+        "unsupported_response_type": (
+            302,
+            await b.get("/oauth/authorize", params=authorize_params(registered, response_type="token")),
+        ),
+        "access_denied": (303, await consent(b, registered, decision="deny")),
+        "code": (303, await consent(b, registered)),
+    }
+    for expected, (status, response) in answers.items():
+        assert response.status_code == status, expected
+        params = query(response.headers["location"])
+        assert params["iss"] == issuer, expected
+        assert (params.get("error") or "code") == expected
+        assert params["state"] == "xyz"
 
 
 def test_build_metadata_refuses_a_trailing_slash() -> None:

@@ -13,7 +13,7 @@ from frontdesk.oauth.errors import InvalidClientMetadata, InvalidRedirectUriMeta
 from frontdesk.oauth.registration import validate_client_metadata
 from frontdesk.services import apps
 from frontdesk.store.models import App, User
-from tests.oauth_support import TOKEN_URL, RegisteredApp, get_code
+from tests.oauth_support import TOKEN_URL, RegisteredApp, get_code, query
 from tests.support import Browser
 
 REGISTER = "/oauth/register"
@@ -253,8 +253,10 @@ async def test_registered_client_needs_pkce(logged_in: Browser, browser: Browser
             "state": "xyz",
         },
     )
-    assert response.status_code in (302, 303)
-    assert "error=" in response.headers["location"]
+    assert response.status_code == 302
+    location = response.headers["location"]
+    assert location.startswith(client.redirect_uri + "?")
+    assert query(location)["error"] == "invalid_request" and "code" not in query(location)
 
 
 def test_validation_unit() -> None:

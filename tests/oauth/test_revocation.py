@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import httpx
@@ -59,6 +60,7 @@ async def start(b: Browser, app: RegisteredApp) -> dict[str, Any]:
 
 
 @pytest.mark.rfc("7009 2.1")
+@pytest.mark.checklist(26)
 async def test_revoke_an_access_token(logged_in: Browser, registered: RegisteredApp, db: Any) -> None:
     token = (await start(logged_in, registered))["access_token"]
     other = (await start(logged_in, registered))["access_token"]
@@ -74,8 +76,11 @@ async def test_revoke_an_access_token(logged_in: Browser, registered: Registered
 
 
 @pytest.mark.rfc("7009 2.2")
+@pytest.mark.checklist(26)
 async def test_unknown_tokens_get_200(browser: Browser, registered: RegisteredApp) -> None:
     assert_ok(await revoke(browser, registered, "fdat_nothing"))
+    assert_ok(await revoke(browser, registered, "fdat_" + secrets.token_urlsafe(32)))
+    assert_ok(await revoke(browser, registered, "garbage"))
     assert_ok(await revoke(browser, registered, "fdrt_nothing", token_type_hint="refresh_token"))
     assert_ok(await revoke(browser, registered, "whatever", token_type_hint="access_token"))
 

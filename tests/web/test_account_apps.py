@@ -135,15 +135,18 @@ async def test_last_used_is_shown_when_known(
     assert row is not None and used.strftime("%Y-%m-%d %H:%M") in row and "never" not in row
 
 
+@pytest.mark.rfc("7009 2.1")
+@pytest.mark.checklist(26)
 async def test_revoke_stops_tokens_and_asks_again(
     logged_in: Browser, code_app: RegisteredApp, password_app: RegisteredApp, db: Any, pat: Any
 ) -> None:
     token = await code_flow(logged_in, code_app)
     second = await code_flow(logged_in, code_app)  # consent remembered: no page the second time
+    by_password = await password_flow(logged_in, code_app)  # the same app, another grant
     other = await password_flow(logged_in, password_app)
     # A code handed out before the revocation must not become a token afterwards.
     pending = await get_code(logged_in, code_app)
-    for t in (token, second, other):
+    for t in (token, second, by_password, other):
         assert (await logged_in.get("/api/user", headers=bearer(t))).status_code == 200
 
     response = await revoke(logged_in, code_app.client_id)
@@ -153,7 +156,7 @@ async def test_revoke_stops_tokens_and_asks_again(
     assert app_row(page.text, code_app.client_id) is None
     assert app_row(page.text, password_app.client_id) is not None
 
-    for t in (token, second):
+    for t in (token, second, by_password):  # every token of the app, whatever the grant
         assert (await logged_in.get("/api/user", headers=bearer(t))).status_code == 401
     assert (await logged_in.get("/api/user", headers=bearer(other))).status_code == 200
     late = await exchange(logged_in, code_app, pending)
@@ -167,8 +170,8 @@ async def test_revoke_stops_tokens_and_asks_again(
     found = {e.event: e for e in (await audit.events_of_user(db, pat.id)).events}
     assert found[events.CONSENT_REVOKED].app_id == code_app.client_id
     revoked = found[events.TOKEN_REVOKED]
-    assert revoked.app_id == code_app.client_id and revoked.detail["count"] == 2
-    assert revoked.detail["by"] == "user" and len(revoked.detail["token_ids"]) == 2
+    assert revoked.app_id == code_app.client_id and revoked.detail["count"] == 3
+    assert revoked.detail["by"] == "user" and len(revoked.detail["token_ids"]) == 3
 
     # Nothing left to revoke.
     assert (await revoke(logged_in, code_app.client_id)).status_code == 404

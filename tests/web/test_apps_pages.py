@@ -8,11 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
 from frontdesk.store.models import AccessToken, App, LoginSession
 from frontdesk.store.sql_storage import SqlStorage
 from frontdesk.store.types import utcnow
+from tests.oauth_support import TOKEN_URL, api_status, bearer
 from tests.support import PASSWORD, Browser
 
 CONFIRM = "Confirm your password to show the secret and test token"
@@ -58,6 +59,8 @@ def shown(page: httpx.Response, what: str) -> str | None:
     return match.group(1) if match else None
 
 
+@pytest.mark.rfc("9700 2.6")
+@pytest.mark.checklist(44)
 async def test_register_shows_credentials_once(dev: Browser, db: Any, state: Any) -> None:
     client_id, page = await register_ok(dev, scope=["read_user", "navigation"], main_url="https://x.example/")
     assert page.headers["cache-control"] == "no-store"
@@ -85,6 +88,7 @@ async def test_register_shows_credentials_once(dev: Browser, db: Any, state: Any
     assert secret not in listing.text
 
 
+@pytest.mark.checklist(44)
 async def test_password_confirmation_reveals_the_same_values(dev: Browser, db: Any) -> None:
     client_id, page = await register_ok(dev)
     secret, token = shown(page, "client-secret"), shown(page, "test-access-token")
@@ -99,7 +103,7 @@ async def test_password_confirmation_reveals_the_same_values(dev: Browser, db: A
     for _ in range(2):  # not once: for the next ten minutes
         page = await dev.get(url)
         assert shown(page, "client-secret") == secret and shown(page, "test-access-token") == token
-        assert CONFIRM not in page.text
+        assert CONFIRM not in page.text and page.headers["cache-control"] == "no-store"
 
     # Ten minutes later the password is asked for again.
     await db.execute(update(LoginSession).values(reauthenticated_at=utcnow() - timedelta(minutes=11)))
@@ -122,6 +126,7 @@ async def test_password_confirmation_is_throttled(dev: Browser, new_browser: Any
     assert (await new_browser().login("dev@example.com")).status_code == 429
 
 
+@pytest.mark.checklist(44)
 async def test_regenerate_secret(dev: Browser, db: Any, state: Any) -> None:
     client_id, page = await register_ok(dev)
     old = shown(page, "client-secret")
@@ -140,12 +145,20 @@ async def test_regenerate_secret(dev: Browser, db: Any, state: Any) -> None:
     assert client is not None
     assert not await storage.check_client_secret(client, old)
     assert await storage.check_client_secret(client, new)
+    # At the token endpoint: the old secret is invalid_client, the new one works.
+    grant = {"grant_type": "password", "username": "dev@example.com", "password": PASSWORD}
+    refused = await dev.post(TOKEN_URL, data={**grant, "client_id": client_id, "client_secret": old})
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+    accepted = await dev.post(TOKEN_URL, data={**grant, "client_id": client_id, "client_secret": new})
+    assert accepted.status_code == 200, accepted.text
 
 
+@pytest.mark.checklist(44)
 async def test_test_token_revoke_and_create(dev: Browser, db: Any, state: Any) -> None:
     client_id, page = await register_ok(dev)
     old = shown(page, "test-access-token")
     assert old is not None
+    assert await api_status(dev, old) == 200
     url = f"/oauth2_clients/{client_id}"
     assert "Revoke the test token" in (await dev.get(url)).text
     response = await dev.submit(url, {"action": "revoke"}, action=f"{url}/test_token")
@@ -157,6 +170,7 @@ async def test_test_token_revoke_and_create(dev: Browser, db: Any, state: Any) -
     assert info is not None and info.revoked
     row = (await db.execute(select(AccessToken.revoked_at).where(AccessToken.id == info.id))).scalar_one()
     assert row is not None
+    assert await api_status(dev, old) == 401
 
     response = await dev.submit(url, {"action": "create"}, action=f"{url}/test_token")
     assert response.status_code == 303
@@ -165,8 +179,47 @@ async def test_test_token_revoke_and_create(dev: Browser, db: Any, state: Any) -
     assert new and new != old and "Created a new test token" in page.text
     info = await storage.lookup_token(new)
     assert info is not None and not info.revoked and info.client_id == client_id
+    assert await api_status(dev, new) == 200
     response = await dev.submit(url, {"action": "explode"}, action=f"{url}/test_token")
     assert response.status_code == 400
+
+
+@pytest.mark.rfc("9700 2.6")
+@pytest.mark.checklist(44)
+async def test_the_test_token_is_an_ordinary_token_of_the_developer(dev: Browser) -> None:
+    """A user-scoped, non-expiring token of the developer with the app's scopes: the API knows
+    who it is, and introspection names the app and no expiry."""
+    client_id, page = await register_ok(dev, scope=["read_user"])
+    secret, token = shown(page, "client-secret"), shown(page, "test-access-token")
+    assert secret and token
+    me = await dev.get("/api/user", headers=bearer(token))
+    assert me.status_code == 200 and me.json()["email"] == "dev@example.com"
+    info = await dev.get(f"/api/access_tokens/{token}")
+    assert info.status_code == 200 and info.json() == {"scope": ["read_user"]}
+    introspection = await dev.post(
+        "/oauth/introspect", data={"client_id": client_id, "client_secret": secret, "token": token}
+    )
+    assert introspection.status_code == 200, introspection.text
+    body = introspection.json()
+    assert body["active"] is True and body["client_id"] == client_id and body["scope"] == "read_user"
+    assert body["username"] == "dev@example.com" and "exp" not in body
+
+
+@pytest.mark.rfc("9700 4.15")
+@pytest.mark.checklist(44)
+async def test_client_ids_are_assigned_by_the_server(dev: Browser) -> None:
+    """Neither the registration form nor dynamic registration (RFC 7591) lets a client pick
+    its id (it could collide with a user identifier, RFC 9700 §4.15): a chosen id is ignored."""
+    ids = []
+    for _ in range(3):
+        client_id, _page = await register_ok(dev, client_id="dev@example.com")
+        ids.append(client_id)
+    dynamic = await dev.post(
+        "/oauth/register", json={"redirect_uris": ["https://spa.example/cb"], "client_id": "dev@example.com"}
+    )
+    assert dynamic.status_code == 201, dynamic.text
+    ids.append(dynamic.json()["client_id"])
+    assert len(set(ids)) == len(ids) and all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
 
 
 async def test_prefill_from_a_link(dev: Browser) -> None:
@@ -181,25 +234,47 @@ async def test_prefill_from_a_link(dev: Browser) -> None:
     assert "(trusted apps only)" in page.text
 
 
+@pytest.mark.rfc("6749 3.1.2")
+@pytest.mark.rfc("9700 2.6")
+@pytest.mark.checklist(2)
 @pytest.mark.parametrize(
     ("uri", "message"),
     [
         ("/callback", "must be absolute"),
+        ("/cb", "must be absolute"),
+        ("//evil.test/cb", "must be absolute"),
         ("https://example.com/cb#frag", "fragment"),
+        ("https://app.test/cb#", "fragment"),
         ("http://example.com/cb", "Use https"),
+        ("http://10.0.0.1/cb", "Use https"),
         ("javascript:alert(1)", "javascript: scheme"),
+        ("data:text/html,hi", "data: scheme"),
+        ("file:///etc/passwd", "file: scheme"),
+        ("vbscript:msgbox", "vbscript: scheme"),
+        ("myapp:/cb", "reverse-domain"),
         ("https://user@example.com/cb", "user information"),
+        ("https:///cb", "host"),
     ],
 )
-async def test_redirect_uris_refused(dev: Browser, uri: str, message: str) -> None:
+async def test_redirect_uris_refused(dev: Browser, db: Any, uri: str, message: str) -> None:
+    """The registration form and dynamic registration (RFC 7591) refuse fragments, plain http
+    except loopback, script-capable and dotless schemes, relative URIs and user information.
+    Beyond https, reverse-domain private-use schemes (``com.example.app:/cb``) are accepted for
+    native apps (RFC 8252 §7.1): a deliberate exception, tested below."""
     response = await register(dev, redirect_uris=f"https://ok.example/cb\n{uri}")
     assert response.status_code == 422
     error = re.search(r'<small class="error" id="e-redirect_uris">([^<]*)</small>', response.text)
-    assert error and message in error.group(1)
+    assert error and message in error.group(1), error and error.group(1)
     assert 'aria-describedby="e-redirect_uris"' in response.text
     assert "https://ok.example/cb\n" in response.text  # what was typed is kept
+    dynamic = await dev.post("/oauth/register", json={"redirect_uris": [uri]})
+    assert dynamic.status_code == 400 and dynamic.json()["error"] == "invalid_redirect_uri", dynamic.text
+    assert (await db.execute(select(App))).first() is None
 
 
+@pytest.mark.rfc("6749 3.1.2")
+@pytest.mark.rfc("8252 7.1")
+@pytest.mark.checklist(2)
 @pytest.mark.parametrize(
     "uri",
     [
@@ -214,6 +289,22 @@ async def test_redirect_uris_accepted(dev: Browser, db: Any, uri: str) -> None:
     response = await register(dev, redirect_uris=f"  {uri}  \r\n\r\n")
     assert response.status_code == 303
     assert (await db.execute(select(App.redirect_uris))).scalar_one() == [uri]
+
+
+@pytest.mark.rfc("6749 3.1.2")
+@pytest.mark.checklist(2)
+async def test_several_good_redirect_uris_are_registered_in_order(dev: Browser, db: Any) -> None:
+    uris = [
+        "https://app.test/cb",
+        "https://app.test/other?tenant=1",
+        "http://localhost:3000/cb",
+        "http://127.0.0.1/cb",
+        "http://[::1]/cb",
+        "com.example.app:/oauth",
+    ]
+    response = await register(dev, redirect_uris="\n".join(uris))
+    assert response.status_code == 303, response.text
+    assert (await db.execute(select(App.redirect_uris))).scalar_one() == uris
 
 
 @pytest.mark.parametrize(
@@ -348,18 +439,3 @@ async def test_forms_need_the_anti_forgery_token(dev: Browser, db: Any) -> None:
     ):
         assert (await dev.post(action, data=data)).status_code == 403, action
     assert CONFIRM in (await dev.get(url)).text  # the forged reveal did nothing
-
-
-async def test_database_holds_no_plaintext_credentials(dev: Browser, db: Any) -> None:
-    client_id, page = await register_ok(dev)
-    secret, token = shown(page, "client-secret"), shown(page, "test-access-token")
-    assert secret and token
-    url = f"/oauth2_clients/{client_id}"
-    await dev.submit(url, {"action": "create"}, action=f"{url}/test_token")
-    newer = shown(await dev.get(url), "test-access-token")
-    assert newer
-    dump = ""
-    for table in ("apps", "access_tokens", "sessions"):
-        dump += repr((await db.execute(text(f"SELECT * FROM {table}"))).all())
-    for value in (secret, token, newer):
-        assert value not in dump and value.split("_", 1)[1] not in dump

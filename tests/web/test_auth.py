@@ -92,7 +92,11 @@ async def test_redirect_after_post_is_303(browser: Browser) -> None:
     assert response.status_code == 303
 
 
+@pytest.mark.rfc("6265bis 4.1.3.2")
+@pytest.mark.checklist(15)
 async def test_session_cookie_attributes_http(browser: Browser) -> None:
+    """Session cookies are HttpOnly, SameSite=Lax, host-only (see the https test for Secure
+    and ``__Host-``)."""
     response = await browser.signup("cookie@example.com")
     header = next(v for v in response.headers.get_list("set-cookie") if v.startswith("frontdesk_session="))
     attrs = [a.strip().lower() for a in header.split(";")]
@@ -101,17 +105,38 @@ async def test_session_cookie_attributes_http(browser: Browser) -> None:
     assert "secure" not in attrs  # the public URL is http here
 
 
-@pytest.mark.parametrize("settings_overrides", [{"public_url": "https://localhost:8443"}])
-async def test_session_cookie_attributes_https(new_browser: Any) -> None:
-    b = new_browser("localhost:8443", scheme="https")
-    response = await b.signup("secure@example.com")
-    header = next(
-        v for v in response.headers.get_list("set-cookie") if v.startswith("__Host-frontdesk_session=")
-    )
-    attrs = [a.strip().lower() for a in header.split(";")]
-    assert {"secure", "httponly", "samesite=lax", "path=/"} <= set(attrs)
-    assert not any(a.startswith("domain") for a in attrs)
-    assert "strict-transport-security" in response.headers
+HTTPS_SPACES = [
+    ("co-up", None, "owner"),
+    ("harbour", "members.harbour.test", "owner"),
+    ("quay", None, "other"),
+]
+
+
+@pytest.mark.rfc("6265bis 4.1.3.2")
+@pytest.mark.rfc("9700 4.13")
+@pytest.mark.checklist(43)
+@pytest.mark.checklist(39)
+@pytest.mark.parametrize("settings_overrides", [{"public_url": "https://frontdesk.test"}])
+@pytest.mark.parametrize("host", ["frontdesk.test", "co-up.frontdesk.test"])
+async def test_session_cookie_attributes_https(state: Any, db: Any, new_browser: Any, host: str) -> None:
+    """Every cookie, on the main host and on a space host, is host-only (no ``Domain``),
+    ``__Host-``-prefixed, Secure, HttpOnly, ``Path=/``, SameSite=Lax; the answer carries HSTS."""
+    from frontdesk.services import accounts, spaces
+
+    owner = await accounts.create_user(db, state.passwords, email="owner@example.com", password=PASSWORD)
+    await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=owner)
+    await db.commit()
+    b = new_browser(host, scheme="https")
+    response = await b.submit("/login", {"email": "owner@example.com", "password": PASSWORD})
+    assert response.status_code == 303
+    cookies = response.headers.get_list("set-cookie")
+    names = {c.partition("=")[0] for c in cookies}
+    assert names == {"__Host-frontdesk_session", "__Host-frontdesk_csrf"}
+    for cookie in cookies:
+        attrs = {a.strip().lower() for a in cookie.split(";")[1:]}
+        assert {"secure", "httponly", "samesite=lax", "path=/"} <= attrs, cookie
+        assert not any(a.startswith("domain") for a in attrs), cookie
+    assert response.headers["strict-transport-security"].startswith("max-age=")
 
 
 async def test_sessions_are_stored_server_side_as_digests(browser: Browser, db: Any) -> None:
@@ -122,6 +147,8 @@ async def test_sessions_are_stored_server_side_as_digests(browser: Browser, db: 
     assert row.host == "localhost"
 
 
+@pytest.mark.rfc("6265bis 4.1.3.2")
+@pytest.mark.checklist(43)
 async def test_a_session_only_works_on_the_host_it_was_made_for(
     browser: Browser, new_browser: Any, state: Any, db: Any
 ) -> None:
@@ -141,6 +168,52 @@ async def test_a_session_only_works_on_the_host_it_was_made_for(
     assert "You are an admin of Co-Up" in (await space.get("/")).text
 
 
+@pytest.mark.rfc("6265bis 4.1.3.2")
+@pytest.mark.checklist(43)
+@pytest.mark.parametrize("settings_overrides", [{"public_url": "https://frontdesk.test"}])
+async def test_a_space_session_is_worthless_on_every_other_host(
+    state: Any, db: Any, new_browser: Any
+) -> None:
+    """A session made on one space's host, presented on another space's host (a subdomain or a
+    custom domain of a space the same person administers, or someone else's) or on the main
+    host, logs nobody in (that Chromium never sends it there is
+    tests/browser/test_space_cookies.py)."""
+    from frontdesk.services import accounts, spaces
+
+    owner = await accounts.create_user(db, state.passwords, email="owner@example.com", password=PASSWORD)
+    other = await accounts.create_user(db, state.passwords, email="other@example.com", password=PASSWORD)
+    await db.commit()
+    for subdomain, domain, who in HTTPS_SPACES:
+        await spaces.create_space(
+            db,
+            state.settings,
+            subdomain=subdomain,
+            name=subdomain.title(),
+            owner=owner if who == "owner" else other,
+            custom_domain=domain,
+        )
+        await db.commit()
+    co_up = new_browser("co-up.frontdesk.test", scheme="https")
+    assert (
+        await co_up.submit("/login", {"email": "owner@example.com", "password": PASSWORD})
+    ).status_code == 303
+    assert "Log out" in (await co_up.get("/")).text
+    session = {"cookie": f"__Host-frontdesk_session={co_up.http.cookies['__Host-frontdesk_session']}"}
+    for host, admin_status in (
+        ("harbour.frontdesk.test", 303),
+        ("members.harbour.test", 303),
+        ("quay.frontdesk.test", 303),
+        ("frontdesk.test", 404),  # no admin pages on the main host
+    ):
+        elsewhere = new_browser(host, scheme="https")
+        page = await elsewhere.get("/", headers=session)
+        assert page.status_code == 200 and "Log out" not in page.text, host
+        admin = await elsewhere.get("/admin/members", headers=session)
+        assert admin.status_code == admin_status, host
+        if admin_status == 303:
+            assert admin.headers["location"] == "/login?next=%2Fadmin%2Fmembers", host
+
+
 # ---- anti-forgery ------------------------------------------------------------------------
 
 
@@ -152,11 +225,25 @@ async def test_forms_without_a_token_are_refused(browser: Browser) -> None:
     assert response.status_code == 403
 
 
+@pytest.mark.rfc("6749 10.12")
+@pytest.mark.rfc("6819 4.4.1.8")
+@pytest.mark.checklist(15)
 async def test_login_form_is_protected_too(browser: Browser, new_browser: Any) -> None:
+    """No token, another browser's token or a cross-site Origin: 403, even with the right
+    password; the genuine form logs in."""
     await browser.signup("csrf@example.com")
+    data = {"email": "csrf@example.com", "password": PASSWORD}
     fresh = new_browser()
-    response = await fresh.post("/login", data={"email": "csrf@example.com", "password": PASSWORD})
-    assert response.status_code == 403
+    assert (await fresh.post("/login", data=data)).status_code == 403
+    token = await fresh.token("/login")
+    stranger = new_browser()
+    assert (await stranger.post("/login", data={**data, "csrf_token": token})).status_code == 403
+    cross = await fresh.post(
+        "/login", data={**data, "csrf_token": token}, headers={"origin": "https://evil.test"}
+    )
+    assert cross.status_code == 403
+    ok = await fresh.post("/login", data={**data, "csrf_token": token})
+    assert ok.status_code == 303
 
 
 async def test_token_from_another_browser_is_refused(browser: Browser, new_browser: Any) -> None:

@@ -61,51 +61,101 @@ async def test_main_site_answers_on_its_hosts(spaces: None, browser: Browser, ho
     assert await title(browser, host) == (200, "Frontdesk")
 
 
-@pytest.mark.parametrize("host", ["co-up.localhost:8000", "CO-UP.localhost", "co-up.localhost.:8000"])
+@pytest.mark.rfc("9700 4.13")
+@pytest.mark.checklist(40)
+@pytest.mark.parametrize(
+    "host",
+    [
+        "co-up.localhost:8000",
+        "CO-UP.localhost",
+        "co-up.localhost.:8000",
+        "CO-UP.localhost.",
+        "Co-Up.LocalHost.:8000",
+        "co-up.localhost:1",
+    ],
+)
 async def test_subdomain_resolves_to_space(spaces: None, browser: Browser, host: str) -> None:
     assert await title(browser, host) == (200, "Co-Up")
 
 
-@pytest.mark.parametrize("host", ["members.harbour.test:8000", "Members.Harbour.Test.", "harbour.localhost"])
+@pytest.mark.rfc("9700 4.13")
+@pytest.mark.checklist(40)
+@pytest.mark.parametrize(
+    "host",
+    [
+        "members.harbour.test:8000",
+        "Members.Harbour.Test.",
+        "MEMBERS.Harbour.TEST.:8000",
+        "members.harbour.test",
+        "harbour.localhost",
+        "harbour.localhost:8000",
+    ],
+)
 async def test_custom_domain_and_subdomain_resolve(spaces: None, browser: Browser, host: str) -> None:
     assert await title(browser, host) == (200, "Harbour")
 
 
-@pytest.mark.parametrize(
-    "host",
-    [
-        "evil.test",
-        "nope.localhost:8000",
-        "a.co-up.localhost",
-        "localhost.evil.test",
-        "co-up.localhost.evil.test",
-        "",
-    ],
-)
+UNKNOWN_HOSTS = [
+    "evil.test",
+    "nope.localhost:8000",
+    "a.co-up.localhost",
+    "localhost.evil.test",
+    "co-up.localhost.evil.test",
+    "",
+]
+
+
+@pytest.mark.rfc("9700 4.13")
+@pytest.mark.checklist(40)
+@pytest.mark.parametrize("host", UNKNOWN_HOSTS)
 async def test_unknown_hosts_get_404_not_a_fallback(spaces: None, browser: Browser, host: str) -> None:
+    """Anything but the main host, ``<space>.<base>`` and registered custom domains is 404,
+    never a default tenant: pages, metadata and the token endpoint alike."""
     response = await browser.get("/", headers={"host": host})
     assert response.status_code == 404
-    assert "Frontdesk" not in response.text and "Co-Up" not in response.text
+    for name in ("Frontdesk", "Co-Up", "Harbour"):
+        assert name not in response.text
+    metadata = await browser.get("/.well-known/oauth-authorization-server", headers={"host": host})
+    assert metadata.status_code == 404
+    token = await browser.post("/oauth/access_token", data={"grant_type": "x"}, headers={"host": host})
+    assert token.status_code == 404
 
 
+@pytest.mark.checklist(40)
 async def test_unknown_host_404_applies_to_every_path(spaces: None, browser: Browser) -> None:
     for path in ("/login", "/signup", "/static/frontdesk.css", "/admin/members"):
         assert (await browser.get(path, headers={"host": "evil.test"})).status_code == 404
 
 
+@pytest.mark.rfc("9700 4.13")
+@pytest.mark.checklist(40)
 async def test_spoofed_forwarded_host_is_ignored_from_untrusted_peers(spaces: None, browser: Browser) -> None:
     assert await title(browser, "localhost:8000", **{"x-forwarded-host": "co-up.localhost"}) == (
         200,
         "Frontdesk",
     )
-    response = await browser.get("/", headers={"host": "evil.test", "x-forwarded-host": "localhost"})
-    assert response.status_code == 404
+    for forwarded in ("localhost", "co-up.localhost"):
+        response = await browser.get("/", headers={"host": "evil.test", "x-forwarded-host": forwarded})
+        assert response.status_code == 404
+    metadata = await browser.get(
+        "/.well-known/oauth-authorization-server", headers={"x-forwarded-host": "co-up.localhost:8000"}
+    )
+    assert metadata.status_code == 200 and metadata.json()["issuer"] == "http://localhost:8000"
 
 
+@pytest.mark.rfc("9700 4.13")
+@pytest.mark.checklist(40)
 @pytest.mark.parametrize("settings_overrides", [{"trusted_proxies": ["198.51.100.0/24"]}])
 async def test_forwarded_headers_count_from_trusted_proxies(spaces: None, browser: Browser) -> None:
     # The Browser's peer address 198.51.100.7 is inside the trusted network.
     assert await title(browser, "internal:8000", **{"x-forwarded-host": "co-up.localhost"}) == (200, "Co-Up")
+    assert await title(browser, "internal:8000", **{"x-forwarded-host": "CO-UP.localhost.:8000"}) == (
+        200,
+        "Co-Up",
+    )
+    # The proxy's word is normalised and checked like any Host header: unknown is 404.
+    unknown = await browser.get("/", headers={"host": "localhost:8000", "x-forwarded-host": "evil.test"})
+    assert unknown.status_code == 404
 
 
 async def test_healthz_answers_on_any_host(browser: Browser) -> None:

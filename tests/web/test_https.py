@@ -44,14 +44,23 @@ def refused(response: Any) -> bool:
     )
 
 
+@pytest.mark.rfc("6749 1.6")
+@pytest.mark.rfc("6750 5.3")
+@pytest.mark.rfc("9700 4.13")
+@pytest.mark.checklist(39)
 @pytest.mark.parametrize("settings_overrides", [HTTPS])
 async def test_credentials_over_plain_http_are_refused_not_redirected(proxy: Browser, space: Any) -> None:
+    """What Frontdesk itself does behind its TLS-terminating proxy: credential requests that
+    reached the proxy over plain http are refused, not redirected (the TLS configuration itself
+    belongs to the proxy; revoking a token seen over http is optional and not done)."""
     token_form = {"grant_type": "password", "username": "owner@example.com", "password": PASSWORD}
     assert refused(await proxy.post("/oauth/access_token", data=token_form, headers=PLAIN))
     assert refused(await proxy.post("/oauth/token", data=token_form, headers=PLAIN))
     assert refused(await proxy.post("/oauth/revoke", data={"token": "x"}, headers=PLAIN))
+    assert refused(await proxy.post("/oauth/introspect", data={"token": "x"}, headers=PLAIN))
     assert refused(await proxy.post("/oauth/register", json={"redirect_uris": []}, headers=PLAIN))
     assert refused(await proxy.get("/api/user", headers={**PLAIN, "authorization": "Bearer fdat_x"}))
+    assert refused(await proxy.get("/api/user", params={"access_token": "fdat_x"}, headers=PLAIN))
     assert refused(await proxy.get("/api/spaces/co-up", params={"access_token": "fdat_x"}, headers=PLAIN))
     assert refused(await proxy.get("/api/spaces/co-up", headers=PLAIN))  # API clients fix their URL
     assert refused(await proxy.get("/?access_token=fdat_x", headers=PLAIN))
@@ -65,6 +74,7 @@ async def test_credentials_over_plain_http_are_refused_not_redirected(proxy: Bro
     assert refused(await proxy.get("/oauth/authorize?response_type=code&client_id=x", headers=PLAIN))
 
 
+@pytest.mark.checklist(39)
 @pytest.mark.parametrize("settings_overrides", [HTTPS])
 async def test_other_pages_are_redirected_with_308(proxy: Browser, space: Any, new_browser: Any) -> None:
     home = await proxy.get("/?a=1&b=2", headers=PLAIN)
@@ -84,6 +94,7 @@ async def test_other_pages_are_redirected_with_308(proxy: Browser, space: Any, n
     assert (await proxy.get("/healthz", headers=PLAIN)).status_code == 200
 
 
+@pytest.mark.checklist(39)
 @pytest.mark.parametrize("settings_overrides", [HTTPS])
 async def test_https_through_the_proxy_works(proxy: Browser, space: Any) -> None:
     login = await proxy.get("/login", headers=TLS)
@@ -97,10 +108,14 @@ async def test_https_through_the_proxy_works(proxy: Browser, space: Any) -> None
 
 
 @pytest.mark.rfc("9700 4.13")
+@pytest.mark.checklist(39)
 @pytest.mark.parametrize("settings_overrides", [HTTPS])
 async def test_forged_forwarded_proto_from_an_untrusted_peer_is_ignored(new_browser: Any, space: Any) -> None:
     stranger: Browser = new_browser("frontdesk.test", client_ip="203.0.113.9")
+    token_form = {"grant_type": "password", "username": "owner@example.com", "password": PASSWORD}
     assert refused(await stranger.post("/oauth/access_token", data={"grant_type": "nope"}, headers=TLS))
+    assert refused(await stranger.post("/oauth/token", data=token_form, headers=TLS))
+    assert refused(await stranger.get("/api/user", headers={**TLS, "authorization": "Bearer fdat_x"}))
     assert refused(await stranger.get("/login", headers=TLS))
     # The same peer connecting with TLS itself is served.
     direct: Browser = new_browser("frontdesk.test", scheme="https", client_ip="203.0.113.9")

@@ -85,10 +85,9 @@ def app_row(html: str, client_id: str) -> str | None:
     return match.group(1) if match else None
 
 
-async def alive(browser: Browser, token: str) -> bool:
-    status = (await browser.get(f"/api/access_tokens/{token}")).status_code
-    assert status in (200, 401)
-    return status == 200
+async def token_status(browser: Browser, token: str) -> int:
+    """200 while the token is alive, 401 once revoked."""
+    return (await browser.get(f"/api/access_tokens/{token}")).status_code
 
 
 async def test_admins_see_and_revoke_their_spaces_tokens(
@@ -121,9 +120,9 @@ async def test_admins_see_and_revoke_their_spaces_tokens(
         f"/admin/apps/{world.app.client_id}/revoke", data={"csrf_token": csrf_from(page.text)}
     )
     assert response.status_code == 303 and response.headers["location"] == "/admin/apps"
-    assert not await alive(browser, first) and not await alive(browser, second)
-    assert await alive(browser, invoicer) and await alive(browser, elsewhere)
-    assert await alive(browser, admin_token)  # the admin's own user token is not a space token
+    assert await token_status(browser, first) == 401 and await token_status(browser, second) == 401
+    assert await token_status(browser, invoicer) == 200 and await token_status(browser, elsewhere) == 200
+    assert await token_status(browser, admin_token) == 200  # the admin's own user token is no space token
     after = await admin.get("/admin/apps")
     assert "Revoked Booking Tool" in after.text
     assert app_row(after.text, world.app.client_id) is None
@@ -156,7 +155,7 @@ async def test_other_spaces_tokens_are_invisible_and_untouchable(
         f"/admin/apps/{world.other_app.client_id}/revoke", data={"csrf_token": csrf_from(page.text)}
     )
     assert response.status_code == 404
-    assert await alive(browser, elsewhere)
+    assert await token_status(browser, elsewhere) == 200
     assert await audit.search(db, event=events.SPACE_TOKEN_REVOKED) == []
 
     # Other's admin sees it on Other's host.
@@ -179,7 +178,7 @@ async def test_only_admins_on_the_space_host(browser: Browser, new_browser: Any,
     # An admin of another space is nobody here.
     oscar = await logged_in(new_browser, CO_UP, "oscar@example.com")
     assert (await oscar.get("/admin/apps")).status_code == 403
-    assert await alive(browser, token)
+    assert await token_status(browser, token) == 200
 
     anonymous = new_browser(CO_UP)
     response = await anonymous.get("/admin/apps")
@@ -192,7 +191,7 @@ async def test_only_admins_on_the_space_host(browser: Browser, new_browser: Any,
     admin = await logged_in(new_browser, CO_UP, "admin@example.com")
     forged = await admin.post(f"/admin/apps/{world.app.client_id}/revoke", data={"csrf_token": "nope"})
     assert forged.status_code == 403
-    assert await alive(browser, token)
+    assert await token_status(browser, token) == 200
 
 
 async def test_former_admins_tokens_stay_listed(
@@ -211,6 +210,6 @@ async def test_former_admins_tokens_stay_listed(
     response = await owner.post(
         f"/admin/apps/{world.app.client_id}/revoke", data={"csrf_token": csrf_from(page.text)}
     )
-    assert response.status_code == 303 and not await alive(browser, token)
+    assert response.status_code == 303 and await token_status(browser, token) == 401
     [event] = await audit.search(db, event="space_token")
     assert event.user_id == world.owner.id and event.detail["count"] == 1
