@@ -18,7 +18,7 @@ from frontdesk.settings import Settings
 from frontdesk.store.inserts import insert_unless_taken, update_unless_taken
 from frontdesk.store.models import Membership, Space, User
 from frontdesk.store.scoping import SpaceScope
-from frontdesk.store.sql_storage import person_of, space_of
+from frontdesk.store.sql_storage import membership_record, space_of
 
 ROLES = ("member", "admin")
 
@@ -156,15 +156,7 @@ async def list_spaces(db: AsyncSession) -> list[SpaceRef]:
 
 
 def _membership_record(row: Row[Membership, Space, User]) -> MembershipRecord:
-    membership, space, user = row[0], row[1], row[2]
-    return MembershipRecord(
-        id=membership.id,
-        role=membership.role,
-        admin_name=membership.admin_name,
-        space=space_of(space),
-        user=person_of(user),
-        created_at=membership.created_at,
-    )
+    return membership_record(row[0], row[1], row[2])
 
 
 def _memberships(scope: SpaceScope | None = None) -> Select[Membership, Space, User]:

@@ -36,7 +36,7 @@ import cachetools
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from frontdesk.oauth.models import Client, ConsumedCode, NewCode, NewToken, Person, SpaceRole, TokenInfo
+from frontdesk.oauth.models import ConsumedCode, NewCode, NewToken, Person, SpaceRole, TokenInfo
 from frontdesk.oauth.storage import (
     GrantSelector,
     NewRefreshToken,
@@ -47,7 +47,7 @@ from frontdesk.oauth.storage import (
 )
 from frontdesk.records import MembershipRecord, NewSession, SessionRecord, SpaceRef
 from frontdesk.store.key_storage import LoadedKeys
-from frontdesk.store.sql_storage import ClientEntry, SqlStorage, secret_matches
+from frontdesk.store.sql_storage import ClientEntry, ClientReads, SqlStorage
 from frontdesk.store.types import utcnow
 
 if TYPE_CHECKING:
@@ -235,7 +235,7 @@ class WriteTracker:
         session.info.pop(_COMMITTING, None)
 
 
-class CachingStorage:
+class CachingStorage(ClientReads):
     """The server's storage: :class:`SqlStorage`'s methods, hot reads served from
     :class:`Caches`. The SQL storage (and with it a database session) is only made when a
     read misses or something is written."""
@@ -281,13 +281,6 @@ class CachingStorage:
             CLIENTS, client_id, lambda: self.inner.client_entry(client_id)
         )
         return entry
-
-    async def get_client(self, client_id: str) -> Client | None:
-        entry = await self.client_entry(client_id)
-        return entry.client if entry else None
-
-    async def check_client_secret(self, client: Client, secret: str) -> bool:
-        return secret_matches(self.server_secret, await self.client_entry(client.client_id), secret)
 
     # ---- codes (never cached: written once, read once) ------------------------------------
 

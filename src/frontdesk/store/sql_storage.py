@@ -146,12 +146,40 @@ def session_of(row: LoginSession) -> SessionRecord:
     )
 
 
+def membership_record(membership: Membership, space: Space, user: User) -> MembershipRecord:
+    return MembershipRecord(
+        id=membership.id,
+        role=membership.role,
+        admin_name=membership.admin_name,
+        space=space_of(space),
+        user=person_of(user),
+        created_at=membership.created_at,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ClientEntry:
     """A client and the digest of its secret (None for public clients)."""
 
     client: Client
     secret_digest: str | None
+
+
+class ClientReads:
+    """:class:`frontdesk.oauth.storage.ClientStore` in terms of ``client_entry`` (one read
+    that also yields the secret's digest): shared by the SQL storage and the caching layer."""
+
+    server_secret: ServerSecret
+
+    async def client_entry(self, client_id: str) -> ClientEntry | None:
+        raise NotImplementedError
+
+    async def get_client(self, client_id: str) -> Client | None:
+        entry = await self.client_entry(client_id)
+        return entry.client if entry else None
+
+    async def check_client_secret(self, client: Client, secret: str) -> bool:
+        return secret_matches(self.server_secret, await self.client_entry(client.client_id), secret)
 
 
 def secret_matches(server_secret: ServerSecret, entry: ClientEntry | None, secret: str) -> bool:
@@ -164,7 +192,7 @@ def secret_matches(server_secret: ServerSecret, entry: ClientEntry | None, secre
     return hmac.compare_digest(stored, presented)
 
 
-class SqlStorage(RefreshStorageMixin, KeyStorageMixin):
+class SqlStorage(ClientReads, RefreshStorageMixin, KeyStorageMixin):
     def __init__(self, db: AsyncSession, server_secret: ServerSecret) -> None:
         self.db = db
         self.server_secret = server_secret
@@ -177,13 +205,6 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin):
             return None
         row = (await self.db.execute(LOAD_CLIENT, {"client_id": client_id})).first()
         return ClientEntry(client_from_row(row[0], row[1]), row[0].secret_digest) if row else None
-
-    async def get_client(self, client_id: str) -> Client | None:
-        entry = await self.client_entry(client_id)
-        return entry.client if entry else None
-
-    async def check_client_secret(self, client: Client, secret: str) -> bool:
-        return secret_matches(self.server_secret, await self.client_entry(client.client_id), secret)
 
     # ---- codes -----------------------------------------------------------------------------
 
@@ -348,17 +369,7 @@ class SqlStorage(RefreshStorageMixin, KeyStorageMixin):
                 .order_by(Space.subdomain)
             )
         ).all()
-        return tuple(
-            MembershipRecord(
-                id=m.id,
-                role=m.role,
-                admin_name=m.admin_name,
-                space=space_of(space),
-                user=person_of(user),
-                created_at=m.created_at,
-            )
-            for m, space, user in rows
-        )
+        return tuple(membership_record(m, space, user) for m, space, user in rows)
 
     # ---- browser sessions ------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from frontdesk.errors import FrontdeskError
+from frontdesk.errors import Conflict, FieldError, Forbidden, FrontdeskError, NotFound
 from frontdesk.oauth.bearer import MissingToken, challenge
 from frontdesk.oauth.errors import InvalidClient, InvalidRequest, OAuthError
 from frontdesk.oauth.tokens import NO_STORE
@@ -128,6 +128,14 @@ def http_error(
     return page(request, status_code, message, headers=headers)
 
 
+def domain_status(exc: FrontdeskError) -> int:
+    """The HTTP status of a domain error that no handler turned into a page of its own."""
+    for cls, status in ((FieldError, 422), (NotFound, 404), (Forbidden, 403), (Conflict, 409)):
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(LoginRedirect)
     async def _login(request: Request, exc: LoginRedirect) -> Response:
@@ -150,14 +158,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(FrontdeskError)
     async def _domain(request: Request, exc: FrontdeskError) -> Response:
-        from frontdesk.errors import Conflict, FieldError, Forbidden, NotFound
-
-        status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden) else 409
-        if isinstance(exc, FieldError):
-            status = 422
-        if isinstance(exc, Conflict):
-            status = 409
-        return http_error(request, status, exc.message, None)
+        return http_error(request, domain_status(exc), exc.message, None)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

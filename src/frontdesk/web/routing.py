@@ -36,6 +36,30 @@ def router(**kwargs: Any) -> APIRouter:
     return APIRouter(route_class=UnitOfWorkRoute, **kwargs)
 
 
+def post_only(
+    router: APIRouter, path: str, endpoint: Handler, *, summary: str, documented: bool = True
+) -> None:
+    """A form-posting protocol endpoint (a :class:`RawRoute`) and 405 ``invalid_request``
+    with ``Allow: POST`` for every other method (RFC 6749 §3.2, RFC 7009 §2.1, RFC 7662 §2.1)."""
+    from frontdesk.web.adapter import method_not_allowed
+
+    async def other_methods(request: Request) -> Response:
+        return method_not_allowed(f"use POST for {path}")
+
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["POST"],
+        summary=summary,
+        tags=["oauth"],
+        include_in_schema=documented,
+        route_class_override=RawRoute,
+    )
+    router.add_api_route(
+        path, other_methods, methods=["GET", "PUT", "DELETE", "PATCH"], include_in_schema=False
+    )
+
+
 class RawRoute(APIRoute):
     """Documented in the OpenAPI schema like any route, served like a plain Starlette endpoint.
 

@@ -9,8 +9,7 @@ from frontdesk.oauth.request import OAuthRequest
 from frontdesk.oauth.tokens import NO_STORE
 from frontdesk.store.unit_of_work import UnitOfWork
 from frontdesk.web import routing
-from frontdesk.web.adapter import get_state, method_not_allowed, protocol_response
-from frontdesk.web.routing import RawRoute
+from frontdesk.web.adapter import get_state, protocol_response
 
 router = routing.router()
 PATH = "/oauth/introspect"
@@ -26,19 +25,4 @@ async def introspect(request: Request) -> Response:
     return await protocol_response(request, handle)
 
 
-async def introspect_other_methods(request: Request) -> Response:
-    """RFC 7662 §2.1: the protected resource uses POST."""
-    return method_not_allowed("use POST for the introspection endpoint")
-
-
-router.add_api_route(
-    PATH,
-    introspect,
-    methods=["POST"],
-    summary="Token introspection (RFC 7662)",
-    tags=["oauth"],
-    route_class_override=RawRoute,
-)
-router.add_api_route(
-    PATH, introspect_other_methods, methods=["GET", "PUT", "DELETE", "PATCH"], include_in_schema=False
-)
+routing.post_only(router, PATH, introspect, summary="Token introspection (RFC 7662)")

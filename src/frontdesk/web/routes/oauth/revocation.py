@@ -9,8 +9,7 @@ from frontdesk.oauth.request import OAuthRequest
 from frontdesk.oauth.tokens import NO_STORE
 from frontdesk.store.unit_of_work import UnitOfWork
 from frontdesk.web import routing
-from frontdesk.web.adapter import get_state, method_not_allowed, protocol_response
-from frontdesk.web.routing import RawRoute
+from frontdesk.web.adapter import get_state, protocol_response
 
 router = routing.router()
 PATH = "/oauth/revoke"
@@ -27,19 +26,4 @@ async def revoke(request: Request) -> Response:
     return await protocol_response(request, handle)
 
 
-async def revoke_other_methods(request: Request) -> Response:
-    """RFC 7009 §2.1: the client uses POST."""
-    return method_not_allowed("use POST for the revocation endpoint")
-
-
-router.add_api_route(
-    PATH,
-    revoke,
-    methods=["POST"],
-    summary="Token revocation (RFC 7009)",
-    tags=["oauth"],
-    route_class_override=RawRoute,
-)
-router.add_api_route(
-    PATH, revoke_other_methods, methods=["GET", "PUT", "DELETE", "PATCH"], include_in_schema=False
-)
+routing.post_only(router, PATH, revoke, summary="Token revocation (RFC 7009)")
