@@ -44,3 +44,19 @@ def test_the_hot_routes_are_raw_and_still_in_the_schema(app: Any) -> None:
     paths = app.openapi()["paths"]
     assert "UserOut" in str(paths["/api/user"]["get"]["responses"]["200"])
     assert "post" in paths["/oauth/access_token"]
+
+
+async def test_the_fast_lane_serves_raw_routes_past_the_router_and_their_errors_too(
+    app: Any, browser: Browser
+) -> None:
+    """Once the middleware stack is built, the hot routes answer even if the router knew
+    nothing any more (they never reach it); their errors are rendered as on the router's way."""
+    assert (await browser.get("/healthz")).status_code == 200  # builds the middleware stack
+    app.router.routes.clear()
+    assert (await browser.get("/healthz")).json() == {"status": "ok"}
+    missing = await browser.get("/api/user")
+    assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith("Bearer realm=")
+    bad = await browser.post("/oauth/token", data={"grant_type": "password"})
+    assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
+    # Everything else goes through the (now empty) router.
+    assert (await browser.get("/login")).status_code == 404

@@ -137,7 +137,10 @@ class Caches:
     def get(self, kind: Kind, key: Hashable) -> Any:
         if not self.enabled:
             return MISSING
-        return self._stores[kind.name].get(key, MISSING)
+        try:  # one lookup (TTLCache.get would check the entry twice)
+            return self._stores[kind.name][key]
+        except KeyError:
+            return MISSING
 
     def generation(self, kind: Kind) -> int:
         return self._generations[kind.name]

@@ -50,13 +50,18 @@ def unit_of_work(request: Request) -> UnitOfWork:
 
 
 async def run_in_unit_of_work(request: Request, handler: Handler) -> Response:
-    uow = unit_of_work(request)
+    """Run ``handler``; the unit of work it used (if it used one: it is made on first use)
+    is committed when it returns and closed either way."""
     try:
         response = await handler(request)
-        await uow.commit()
+        uow: UnitOfWork | None = getattr(request.state, UOW, None)
+        if uow is not None:
+            await uow.commit()
         return response
     finally:
-        await uow.close()
+        uow = getattr(request.state, UOW, None)
+        if uow is not None:
+            await uow.close()
 
 
 async def read_form(request: Request) -> tuple[tuple[str, str], ...]:

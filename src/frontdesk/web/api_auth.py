@@ -23,6 +23,7 @@ from frontdesk.services.spaces import membership_of
 from frontdesk.store.unit_of_work import UnitOfWork
 from frontdesk.web.adapter import get_state, read_form, unit_of_work
 from frontdesk.web.errors import ApiError
+from frontdesk.web.state import AppState
 
 
 class RateLimited(OAuthError):
@@ -54,9 +55,8 @@ async def caller_for(request: Request, uow: UnitOfWork, raw: str | None) -> Call
     return Caller(token=bearer.token, user=bearer.person)
 
 
-async def _rate_limit(request: Request, token: TokenInfo) -> None:
+async def _rate_limit(st: AppState, token: TokenInfo) -> None:
     """Per user and app (Cobot: 60 requests a minute), shared by all workers through Redis."""
-    st = get_state(request)
     rule = st.rules.api
     if rule is None:
         return
@@ -67,11 +67,12 @@ async def _rate_limit(request: Request, token: TokenInfo) -> None:
 
 async def authenticate(request: Request, uow: UnitOfWork, scope: str | None) -> Caller:
     """A valid bearer token of this request, within the rate limit, holding ``scope`` (§3.1)."""
-    caller = await caller_for(request, uow, await presented_token(request))
-    await _rate_limit(request, caller.token)
+    st = get_state(request)
+    bearer = await st.oauth.bearer.authenticate(await presented_token(request), uow.storage)
+    await _rate_limit(st, bearer.token)
     if scope is not None:
-        get_state(request).oauth.bearer.require_scope(caller.token, scope)
-    return caller
+        st.oauth.bearer.require_scope(bearer.token, scope)
+    return Caller(token=bearer.token, user=bearer.person)
 
 
 def require(scope: str | None) -> Callable[[Request], Awaitable[Caller]]:

@@ -93,10 +93,9 @@ class FastLane:
         self.app = app
         self.handlers = handlers
         self.lane: dict[tuple[str, str], Handler] = {}
-        for route in routes:
-            if isinstance(route, RawRoute):
-                for method in route.methods or ():
-                    self.lane[(method, route.path)] = route.get_route_handler()
+        for path, route in _raw_routes(routes, ""):
+            for method in route.methods or ():
+                self.lane[(method, path)] = route.get_route_handler()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = (
@@ -116,6 +115,20 @@ class FastLane:
                 raise
             response = await handler(request, exc)
         await response(scope, receive, send)
+
+
+def _raw_routes(routes: list[BaseRoute], prefix: str) -> list[tuple[str, RawRoute]]:
+    """Every RawRoute with its full path, also inside included routers (FastAPI keeps an
+    included router as one route that holds the router and its prefix)."""
+    found: list[tuple[str, RawRoute]] = []
+    for route in routes:
+        if isinstance(route, RawRoute):
+            found.append((prefix + route.path, route))
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            context = getattr(route, "include_context", None)
+            found += _raw_routes(included.routes, prefix + str(getattr(context, "prefix", "")))
+    return found
 
 
 def _handler_for(handlers: dict[Any, Any], exc: Exception) -> Any:
