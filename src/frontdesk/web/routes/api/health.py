@@ -18,19 +18,9 @@ from frontdesk.web.hosts import normalize_host
 router = routing.router()
 
 
-async def healthz(request: Request) -> JSONResponse:
+@router.get("/healthz", tags=["operations"], summary="Liveness probe")
+async def healthz() -> JSONResponse:
     return JSONResponse({"status": "ok"})
-
-
-# Probed constantly by load balancers: served past the router (RawRoute, FastLane).
-router.add_api_route(
-    "/healthz",
-    healthz,
-    methods=["GET"],
-    tags=["operations"],
-    summary="Liveness probe",
-    route_class_override=routing.RawRoute,
-)
 
 
 @router.get("/healthz/domain", tags=["operations"], summary="Is this host served here?")
