@@ -180,6 +180,11 @@ async def test_domain_check_for_on_demand_tls(spaces: None, browser: Browser) ->
         ("MEMBERS.harbour.test.", True),
         ("nope.localhost", False),
         ("evil.test", False),
+        # Not host names at all: refused without a lookup (PostgreSQL refuses a NUL byte).
+        ("\x00", False),
+        ("members.harbour.test\x00", False),
+        ("co-up.localhost/x", False),
+        ("", False),
     ]:
         response = await browser.get(
             "/healthz/domain", params={"domain": domain}, headers={"host": "10.0.0.1"}

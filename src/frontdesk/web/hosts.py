@@ -13,6 +13,7 @@ The result is ``scope["state"]["site"]`` (a :class:`Site`) and ``scope["state"][
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,11 @@ class Site:
     @property
     def is_main(self) -> bool:
         return self.space is None
+
+
+# What a normalised host may look like at all: DNS names (IDNs in their ASCII form), IPv4 and
+# IPv6 addresses.
+_HOST_NAME = re.compile(r"[a-z0-9.:-]{1,253}")
 
 
 def normalize_host(raw: str) -> str:
@@ -62,8 +68,8 @@ class SiteResolver:
     async def resolve(self, host: str) -> Site | None:
         if host in self.settings.main_hosts:
             return self._main
-        if not host:
-            return None
+        if not _HOST_NAME.fullmatch(host):
+            return None  # no space can have it (and a NUL byte would reach the database)
         if host.endswith(self._suffix):
             label = host[: -len(self._suffix)]
             if not label or "." in label:
