@@ -250,3 +250,31 @@ def assert_random_secrets(values: list[str], prefix: str) -> None:
     assert entropy > 5.95, entropy
     positions = [Counter(body[i] for body in bodies) for i in range(42)]
     assert max(max(p.values()) for p in positions) < len(bodies) / 8, "a position is nearly constant"
+
+
+# Near misses of the registered redirect URI https://app.test/cb: none may match (RFC 9700 §4.1.3).
+REDIRECT_URI_MUTATIONS = [
+    "https://app.test/cb/",
+    "https://app.test/cb/x",
+    "https://APP.test/cb",
+    "https://app.test:443/cb",
+    "https://app.test/cb?x=1",
+    "https://app.test/cb#f",
+    "https://app.test/%63b",
+    "https://app.test.evil.test/cb",
+    "https://app.test@evil.test/cb",
+    "https://evil.test\\@app.test/cb",
+    "http://app.test/cb",
+    "//evil.test",
+    "https://evil.test/",
+    "javascript:alert(1)",
+    "https://app.test/CB",
+    "https://app.test/cb%20",
+    " https://app.test/cb",
+    "https://app.test./cb",
+    "https://app.test/./cb",
+    "https://app.test/cb/../cb",
+    "https://app.test/cb;x",
+    "https://app.test/cb?",
+    "https://app.test/cb#",
+]

@@ -28,9 +28,9 @@ from frontdesk.security.passwords import HashingBusy, Passwords
 from frontdesk.security.server_secret import ServerSecret
 from frontdesk.services import accounts
 from frontdesk.services.throttle import Rule, Throttle, make_storage
+from frontdesk.services.work import UnitOfWork
 from frontdesk.settings import Settings
 from frontdesk.store.db import Database
-from frontdesk.store.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -168,16 +168,16 @@ class Frontdesk:
     oauth: OAuthServer
 
     @classmethod
-    def parts(cls, settings: Settings) -> dict[str, object]:
-        """The parts as keyword arguments (for subclasses that add their own)."""
+    def parts(cls, settings: Settings) -> Frontdesk:
+        """The parts, built from the settings (subclasses add their own around them)."""
         server_secret = ServerSecret(settings.resolve_secret_key())
         throttle = Throttle(make_storage(settings.redis_url))
         rules = Rules.from_settings(settings)
-        return {
-            "settings": settings,
-            "server_secret": server_secret,
-            "db": Database(settings, server_secret),
-            "passwords": Passwords(
+        return Frontdesk(
+            settings=settings,
+            server_secret=server_secret,
+            db=Database(settings, server_secret),
+            passwords=Passwords(
                 time_cost=settings.argon2_time_cost,
                 memory_kib=settings.argon2_memory_kib,
                 parallelism=settings.argon2_parallelism,
@@ -185,10 +185,10 @@ class Frontdesk:
                 queue_limit=settings.hash_queue_limit,
                 nice=settings.hash_nice,
             ),
-            "throttle": throttle,
-            "rules": rules,
-            "oauth": OAuthServer.build(settings, rules, throttle, server_secret),
-        }
+            throttle=throttle,
+            rules=rules,
+            oauth=OAuthServer.build(settings, rules, throttle, server_secret),
+        )
 
     def unit_of_work(self) -> UnitOfWork:
         return self.db.unit_of_work()

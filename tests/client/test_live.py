@@ -425,14 +425,7 @@ def _iframe_src(page: str) -> str:
 # ---- revocation, refresh --------------------------------------------------------------------------
 
 
-def _server_lacks(world: World, path: str) -> bool:
-    with world.server.client() as http:
-        return http.post(path, data={}).status_code in (404, 405)
-
-
 def test_revoke(world: World) -> None:
-    if _server_lacks(world, "/oauth/revoke"):
-        pytest.skip("the server has no RFC 7009 revocation endpoint yet (POST /oauth/revoke)")
     with world.client() as client:
         token = client.password_grant(world.bob, PASSWORD, "read_user")
         api = client.api(token)
@@ -445,8 +438,6 @@ def test_revoke(world: World) -> None:
 
 
 def test_introspect(world: World) -> None:
-    if _server_lacks(world, "/oauth/introspect"):
-        pytest.skip("the server has no RFC 7662 introspection endpoint yet (POST /oauth/introspect)")
     with world.client() as client:
         token = client.password_grant(world.bob, PASSWORD, "read_user")
         result = client.introspect(token.access_token)

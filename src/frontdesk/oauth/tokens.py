@@ -114,7 +114,10 @@ class TokenIssuer:
         }
         if ttl:
             body["expires_in"] = ttl
-        issued = Issued(raw=raw, token_id=token_id, request=req, response=TokenResponse(body=body))
+        # The extras add to ``body`` in place.
+        issued = Issued(
+            raw=raw, token_id=token_id, request=req, response=TokenResponse(body, token_id=token_id)
+        )
         for extra in self.extras:
             await extra.extend(issued, body, storage)
         detail: dict[str, Any] = {"token_id": token_id, "grant_type": req.grant_type}
@@ -128,6 +131,4 @@ class TokenIssuer:
             ip=req.ip,
             detail=detail,
         )
-        return Issued(
-            raw=raw, token_id=token_id, request=req, response=TokenResponse(body=body, token_id=token_id)
-        )
+        return issued

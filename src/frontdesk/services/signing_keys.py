@@ -14,23 +14,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.oauth.storage import KeyStore
 from frontdesk.security.server_secret import ServerSecret
+from frontdesk.services.work import AppStorage
 from frontdesk.settings import Settings
-from frontdesk.store.key_storage import KeyRecord, LoadedKeys, add_key, load_keys
+from frontdesk.store.key_storage import KeyRecord, add_key, load_keys
 from frontdesk.store.models import SigningKey
 from frontdesk.store.types import utcnow
 
 DEFAULT_RETENTION = timedelta(days=30)
-
-
-class SigningKeyReader(KeyStore, Protocol):
-    async def signing_keys(self) -> LoadedKeys: ...
 
 
 def retention_for(settings: Settings) -> timedelta:
@@ -73,7 +69,7 @@ async def ensure_key(db: AsyncSession, server_secret: ServerSecret) -> str:
 
 
 async def published_jwks(
-    storage: SigningKeyReader, retention: timedelta = DEFAULT_RETENTION
+    storage: AppStorage, retention: timedelta = DEFAULT_RETENTION
 ) -> list[dict[str, Any]]:
     """The public JWKs to publish: the signing key first, then the others, newest first.
     When there is no key yet, the first one is staged in the caller's unit of work."""

@@ -16,7 +16,7 @@ drops it only where the kind remembers absences ("no consent yet"). Entries also
   writes to a kind reads that kind from the database until it commits (read your own writes);
 * other processes (workers, servers, the CLI) are told through the invalidation channel of
   :mod:`frontdesk.store.invalidation`: PostgreSQL ``NOTIFY`` or Redis pub/sub (milliseconds),
-  or the ``cache_events`` table polled every :attr:`Caches.poll_interval` (SQLite);
+  or the ``cache_events`` table polled every 250 ms (SQLite);
 * while the channel is down, caching is off (every read goes to the database), and the caches
   start empty when it is back: a missed message can never keep a revoked token alive.
 
@@ -120,7 +120,7 @@ KIND_NAMES: Final = frozenset(kind.name for kind in KINDS)
 class Caches:
     """The caches of one worker, their invalidation, and the token-use buffer."""
 
-    def __init__(self, *, maxsize: int = 100_000, ttl: float = 300.0, poll_interval: float = 0.25) -> None:
+    def __init__(self, *, maxsize: int = 100_000, ttl: float = 300.0) -> None:
         self._stores: dict[str, cachetools.TTLCache[Hashable, Any]] = {
             kind.name: cachetools.TTLCache(maxsize, ttl) for kind in KINDS
         }
@@ -130,8 +130,6 @@ class Caches:
         # Off until the invalidation channel listens, and while it is down (see the module
         # docstring): a process that cannot hear invalidations must not cache.
         self.enabled = False
-        self.poll_interval = poll_interval
-        self.touch_interval = 30.0
         self._touched: dict[str, datetime] = {}
 
     def get(self, kind: Kind, key: Hashable) -> Any:

@@ -20,6 +20,8 @@ from frontdesk.store.invalidation import Channel, PollChannel, PostgresChannel, 
 from frontdesk.store.unit_of_work import UnitOfWork
 
 log = logging.getLogger("frontdesk.store")
+# How often the buffered last_used_at of tokens is written.
+TOKEN_USE_SECONDS = 30.0
 
 
 class DatabaseNotMigrated(RuntimeError):
@@ -111,7 +113,7 @@ class Database:
 
     async def _write_token_use_periodically(self) -> None:
         while True:
-            await asyncio.sleep(self.caches.touch_interval)
+            await asyncio.sleep(TOKEN_USE_SECONDS)
             try:
                 await self.write_token_use()
             except Exception:  # retried with the next batch; last_used_at is informational
@@ -161,4 +163,4 @@ def _channel(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession],
         if not settings.redis_url:
             raise ConfigurationError("FRONTDESK_CACHE_INVALIDATION=redis needs FRONTDESK_REDIS_URL")
         return RedisChannel(settings.redis_url)
-    return PollChannel(sessionmaker, caches.poll_interval)
+    return PollChannel(sessionmaker)

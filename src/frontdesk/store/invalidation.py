@@ -205,7 +205,7 @@ class PollChannel:
     name = "poll"
     KEEP = timedelta(minutes=5)
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], poll_interval: float) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], poll_interval: float = 0.25) -> None:
         self.sessionmaker = sessionmaker
         self.poll_interval = poll_interval
         self._last_id: int | None = None

@@ -4,7 +4,7 @@
   core's framework-free :class:`frontdesk.oauth.request.OAuthRequest`.
 * :func:`run_in_unit_of_work` (used by :class:`frontdesk.web.routing.UnitOfWorkRoute`, the
   route class of every router) runs each request in a
-  :class:`frontdesk.store.unit_of_work.UnitOfWork`: committed when the handler returns,
+  unit of work (:class:`frontdesk.services.work.UnitOfWork`): committed when the handler returns,
   rolled back when it raises. Handlers reach it through :func:`unit_of_work`.
 * :func:`protocol_response` runs a protocol endpoint (token, revocation, introspection) in its
   own unit of work, with the one exception to the rule: an OAuth error raised with
@@ -23,7 +23,7 @@ from starlette.responses import Response
 
 from frontdesk.oauth.errors import InvalidRequest, OAuthError
 from frontdesk.oauth.request import OAuthRequest
-from frontdesk.store.unit_of_work import UnitOfWork
+from frontdesk.services.work import UnitOfWork
 from frontdesk.web import errors
 from frontdesk.web.hosts import Site
 from frontdesk.web.state import AppState
@@ -95,7 +95,7 @@ def oauth_request(
         method=request.method,
         query=tuple(request.query_params.multi_items()) if query is None else query,
         form=form,
-        headers={k.lower(): v for k, v in request.headers.items()},
+        headers=dict(request.headers.items()),  # Starlette's names are lower-case already
         issuer=site.origin,
         space_id=site.space.id if site.space else None,
         client_ip=request.state.client_ip,

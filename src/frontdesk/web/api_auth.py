@@ -20,7 +20,7 @@ from frontdesk.oauth.errors import OAuthError
 from frontdesk.oauth.models import Person, TokenInfo
 from frontdesk.records import MembershipRecord, SpaceRef
 from frontdesk.services.spaces import membership_of
-from frontdesk.store.unit_of_work import UnitOfWork
+from frontdesk.services.work import UnitOfWork
 from frontdesk.web.adapter import get_state, read_form, unit_of_work
 from frontdesk.web.errors import ApiError
 from frontdesk.web.state import AppState

@@ -11,7 +11,7 @@ from starlette.datastructures import FormData
 from frontdesk.oauth.models import Person
 from frontdesk.records import MembershipRecord, SessionRecord, SpaceRef
 from frontdesk.services import spaces
-from frontdesk.store.unit_of_work import UnitOfWork
+from frontdesk.services.work import UnitOfWork
 from frontdesk.web.adapter import get_state, unit_of_work
 from frontdesk.web.csrf import FIELD, CsrfError
 from frontdesk.web.errors import LoginRedirect

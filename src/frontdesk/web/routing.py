@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from frontdesk.web.adapter import run_in_unit_of_work
+from frontdesk.web.adapter import method_not_allowed, run_in_unit_of_work
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -41,7 +41,6 @@ def post_only(
 ) -> None:
     """A form-posting protocol endpoint (a :class:`RawRoute`) and 405 ``invalid_request``
     with ``Allow: POST`` for every other method (RFC 6749 §3.2, RFC 7009 §2.1, RFC 7662 §2.1)."""
-    from frontdesk.web.adapter import method_not_allowed
 
     async def other_methods(request: Request) -> Response:
         return method_not_allowed(f"use POST for {path}")

@@ -13,12 +13,12 @@ from datetime import timedelta
 from starlette.requests import Request
 from starlette.responses import Response
 
+from frontdesk.oauth.config import utcnow
 from frontdesk.records import NewSession, SessionRecord
 from frontdesk.security.randoms import SESSION_PREFIX, new_secret
 from frontdesk.security.server_secret import ServerSecret
+from frontdesk.services.work import AppStorage
 from frontdesk.settings import Settings
-from frontdesk.store.caching import CachingStorage
-from frontdesk.store.types import utcnow
 from frontdesk.web.hosts import Site
 
 # How often a used session's last_seen_at is written (not on every request).
@@ -55,9 +55,7 @@ class BrowserSessions:
         raw = self.raw_cookie(request)
         return self.server_secret.digest(raw) if raw else ""
 
-    async def start(
-        self, storage: CachingStorage, user_id: str, request: Request, response: Response
-    ) -> SessionRecord:
+    async def start(self, storage: AppStorage, user_id: str, request: Request, response: Response) -> None:
         site: Site = request.state.site
         raw = new_secret(SESSION_PREFIX)
         now = utcnow()
@@ -73,16 +71,8 @@ class BrowserSessions:
         await storage.start_session(new)
         set_cookie(self.settings, response, self.cookie, raw, int(self.lifetime.total_seconds()))
         request.state.session_key = new.id
-        return SessionRecord(
-            id=new.id,
-            user_id=user_id,
-            host=new.host,
-            created_at=now,
-            expires_at=new.expires_at,
-            last_seen_at=now,
-        )
 
-    async def current(self, storage: CachingStorage, request: Request) -> SessionRecord | None:
+    async def current(self, storage: AppStorage, request: Request) -> SessionRecord | None:
         """The valid session of this request on this host (from the caches when they hold
         it); its last_seen_at is written at most every :data:`TOUCH_EVERY`."""
         raw = self.raw_cookie(request)
@@ -100,7 +90,7 @@ class BrowserSessions:
         return record
 
     async def end(
-        self, storage: CachingStorage, request: Request, response: Response, *, clear: bool = True
+        self, storage: AppStorage, request: Request, response: Response, *, clear: bool = True
     ) -> None:
         raw = self.raw_cookie(request)
         if raw is not None:

@@ -22,16 +22,17 @@ class AppState(Frontdesk):
     @classmethod
     def build(cls, settings: Settings) -> AppState:
         parts = cls.parts(settings)
-        core = Frontdesk(**parts)  # type: ignore[arg-type]
+        state: AppState
 
         async def space_of_host(by: str, value: str) -> SpaceRef | None:
-            async with core.unit_of_work() as uow:
+            async with state.unit_of_work() as uow:
                 return await uow.storage.space_by_host(by, value)
 
-        sessions = BrowserSessions(settings, core.server_secret)
-        return cls(
-            **parts,  # type: ignore[arg-type]
+        sessions = BrowserSessions(settings, parts.server_secret)
+        state = cls(
+            **vars(parts),
             resolver=SiteResolver(settings, space_of_host),
             sessions=sessions,
-            csrf=Csrf(settings, core.server_secret, sessions),
+            csrf=Csrf(settings, parts.server_secret, sessions),
         )
+        return state

@@ -21,7 +21,7 @@ from frontdesk.errors import FieldError, Forbidden, NotFound
 from frontdesk.oauth.models import TokenInfo
 from frontdesk.oauth.storage import TokenGrant
 from frontdesk.services.space_tokens import issue_space_token
-from frontdesk.store.unit_of_work import UnitOfWork
+from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
 from frontdesk.web.adapter import read_form
 from frontdesk.web.api_auth import ApiError, caller_for, presented_token

@@ -17,7 +17,7 @@ from frontdesk.errors import FieldError, NotFound
 from frontdesk.records import NavigationLinkRecord, SpaceRef
 from frontdesk.services import navigation
 from frontdesk.services.spaces import get_space, space_url
-from frontdesk.store.unit_of_work import UnitOfWork
+from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
 from frontdesk.web.adapter import read_form
 from frontdesk.web.api_auth import ApiError, Caller, require, space_rights

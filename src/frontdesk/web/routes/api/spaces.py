@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 
 from frontdesk.records import MembershipRecord, SpaceRef
 from frontdesk.services import spaces as space_service
-from frontdesk.store.unit_of_work import UnitOfWork
+from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
 from frontdesk.web.api_auth import ApiError, ReadMemberships, space_rights
 from frontdesk.web.api_models import ErrorOut, MembershipOut, SpaceOut

@@ -25,7 +25,7 @@ from frontdesk.oauth.authorize import (
     Viewer,
 )
 from frontdesk.oauth.scopes import catalogue
-from frontdesk.store.unit_of_work import UnitOfWork
+from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
 from frontdesk.web.adapter import get_state, oauth_request
 from frontdesk.web.csrf import CsrfError

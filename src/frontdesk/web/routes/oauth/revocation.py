@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from frontdesk.oauth.request import OAuthRequest
 from frontdesk.oauth.tokens import NO_STORE
-from frontdesk.store.unit_of_work import UnitOfWork
+from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
 from frontdesk.web.adapter import get_state, protocol_response
 

@@ -6,7 +6,7 @@ from fastapi import Request
 from starlette.responses import JSONResponse, Response
 
 from frontdesk.oauth.request import OAuthRequest
-from frontdesk.store.unit_of_work import UnitOfWork
+from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
 from frontdesk.web.adapter import get_state, protocol_response
 

@@ -16,14 +16,14 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from frontdesk.errors import FieldError
+from frontdesk.oauth.config import utcnow
 from frontdesk.oauth.models import Client, Person
 from frontdesk.oauth.scopes import catalogue, parse_scope
 from frontdesk.records import SessionRecord
 from frontdesk.security.passwords import HashingBusy
 from frontdesk.services import accounts
 from frontdesk.services import apps as app_service
-from frontdesk.store.types import utcnow
-from frontdesk.store.unit_of_work import UnitOfWork
+from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
 from frontdesk.web.deps import CurrentUser, MainSite, State, Work, checked_form, form_str
 from frontdesk.web.state import AppState

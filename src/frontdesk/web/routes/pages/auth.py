@@ -9,7 +9,7 @@ from frontdesk import events
 from frontdesk.errors import FieldError
 from frontdesk.security.passwords import HashingBusy
 from frontdesk.services import accounts, audit
-from frontdesk.store.unit_of_work import UnitOfWork
+from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
 from frontdesk.web.deps import OptionalUser, State, Work, checked_form, form_str, safe_next
 from frontdesk.web.state import AppState
