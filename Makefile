@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint install clean bench bench-peers
+.PHONY: run check-port test lint install clean bench bench-peers
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,11 +17,36 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## Start the server on http://localhost:8000 (SQLite file ./frontdesk.db by default).
-# Links and space addresses follow PORT unless FRONTDESK_PUBLIC_URL is set.
+# Links and space addresses follow PORT unless FRONTDESK_PUBLIC_URL is set; `frontdesk serve`
+# notes the URL next to the SQLite file, and the frontdesk command and
+# examples/space_app/register.sh in other terminals print it. The port is checked first (with
+# the system's Python), before anything is installed or migrated.
 run: export FRONTDESK_PUBLIC_URL ?= http://localhost:$(PORT)
-run: $(STAMP)
+run: check-port $(STAMP)
+	@if [ "$$FRONTDESK_PUBLIC_URL" != "http://localhost:8000" ]; then \
+	  echo "Serving at $$FRONTDESK_PUBLIC_URL (the frontdesk command on this SQLite database prints it too;"; \
+	  echo "with PostgreSQL, first export FRONTDESK_PUBLIC_URL=$$FRONTDESK_PUBLIC_URL in other terminals)"; \
+	fi
 	$(BIN)/frontdesk db upgrade
 	$(BIN)/frontdesk serve --host $(HOST) --port $(PORT)
+
+define CHECK_PORT
+import errno, socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+family = socket.AF_INET6 if ":" in host else socket.AF_INET
+with socket.socket(family) as s:
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+    try:
+        s.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            sys.exit(f"error: port {port} is in use; try make run PORT={port + 1}")
+        sys.exit(f"error: cannot listen on {host}:{port}: {exc.strerror}")
+endef
+export CHECK_PORT
+
+check-port:
+	@$(PYTHON) -c "$$CHECK_PORT" '$(HOST)' '$(PORT)'
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

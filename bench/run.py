@@ -372,6 +372,7 @@ def main() -> None:
             "FRONTDESK_API_RATE_LIMIT": "0",
             "FRONTDESK_LOGIN_FAILURES_PER_ACCOUNT": "1000000/minute",
             "FRONTDESK_LOGIN_FAILURES_PER_ADDRESS": "1000000/minute",
+            "FRONTDESK_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS": "1000000/minute",
         }
     )
     if args.redis_url:

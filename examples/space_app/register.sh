@@ -12,7 +12,8 @@ cd "$(dirname "$0")/../.."
 FRONTDESK="${FRONTDESK:-.venv/bin/frontdesk}"
 PYTHON="${PYTHON:-.venv/bin/python}"
 APP_URL="${SPACE_APP_URL:-http://localhost:9000}"
-FRONTDESK_URL="${FRONTDESK_URL:-${FRONTDESK_PUBLIC_URL:-http://localhost:8000}}"
+# The URL of the Frontdesk on this database (FRONTDESK_PUBLIC_URL, else the one `make run` serves at).
+FRONTDESK_URL="${FRONTDESK_URL:-$("$FRONTDESK" url)}"
 
 app_json=$("$FRONTDESK" clients create "Space App" \
   --owner "${SPACE_APP_OWNER:-alice@example.com}" \

@@ -8,25 +8,85 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
+from typer.core import TyperGroup
+
+try:  # typer 0.2x carries its own copy of click
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from frontdesk.errors import FieldError, FrontdeskError
 from frontdesk.security.passwords import Passwords
 from frontdesk.settings import ConfigurationError, Settings
 from frontdesk.store.db import Database, DatabaseNotMigrated
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Operate a Frontdesk server.")
-db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
-users_app = typer.Typer(no_args_is_help=True, help="User accounts.")
-spaces_app = typer.Typer(no_args_is_help=True, help="Spaces (tenants).")
-members_app = typer.Typer(no_args_is_help=True, help="Memberships of spaces.")
-clients_app = typer.Typer(no_args_is_help=True, help="Registered apps (OAuth clients).")
+
+class OneLineErrors(TyperGroup):
+    """The ``frontdesk`` group: usage errors are one line on stderr (exit status 2), as every
+    other error is, instead of a framed box; the help is click's plain text."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        def inner() -> Any:
+            return super(OneLineErrors, self).main(
+                args, prog_name, complete_var, False, windows_expand_args, **extra
+            )
+
+        if not standalone_mode:
+            return inner()
+        try:
+            result = inner()
+        except click_errors.NoArgsIsHelpError as exc:
+            typer.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
+            sys.exit(exc.exit_code)
+        except click_errors.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "frontdesk"
+            typer.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
+            sys.exit(exc.exit_code)
+        except click_errors.ClickException as exc:
+            typer.echo(f"error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            typer.echo("error: aborted", err=True)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def group(**options: Any) -> typer.Typer:
+    # rich_markup_mode=None: plain help, wrapped (not cut) to the terminal up to 120 columns,
+    # without rich's type placeholders (<bool>, <str>).
+    options.setdefault("no_args_is_help", True)
+    return typer.Typer(
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        context_settings={"max_content_width": 120},
+        **options,
+    )
+
+
+app = group(cls=OneLineErrors, add_completion=False, help="Operate a Frontdesk server.")
+db_app = group(help="Database schema.")
+users_app = group(help="User accounts.")
+spaces_app = group(help="Spaces (tenants).")
+members_app = group(help="Memberships of spaces.")
+clients_app = group(help="Registered apps (OAuth clients).")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(spaces_app, name="spaces")
@@ -42,11 +102,15 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def settings() -> Settings:
+def settings(*, follow_server: bool = True) -> Settings:
+    """The configuration. Without FRONTDESK_PUBLIC_URL, links follow the server last started
+    on the same SQLite database (``frontdesk serve`` notes its public URL next to it), so
+    ``make run PORT=…`` and the commands in another terminal agree."""
     try:
-        return Settings()
+        cfg = Settings()
     except (ValueError, ConfigurationError) as exc:
         fail(f"bad configuration: {exc}".replace("\n", " "))
+    return cfg.following_the_server() if follow_server else cfg
 
 
 def passwords_for(cfg: Settings) -> Passwords:
@@ -67,6 +131,33 @@ def run(work: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
         fail(f"{exc.field.replace('_', '-')}: {exc.message}")
     except (FrontdeskError, ConfigurationError, DatabaseNotMigrated) as exc:
         fail(getattr(exc, "message", None) or str(exc))
+    except OSError as exc:
+        if exc.filename is not None:  # a file, not the database server
+            fail(f"{exc.strerror or exc}: {exc.filename}")
+        fail(f"cannot reach the database {database_name(cfg)}: {exc}")
+    except sa_exc.DBAPIError as exc:
+        fail(f"cannot use the database {database_name(cfg)}: {first_line(exc.orig or exc)}")
+
+
+def database_name(cfg: Settings) -> str:
+    """The database URL for messages, without its password."""
+    return make_url(cfg.database_url).render_as_string(hide_password=True)
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def require_database(cfg: Settings) -> None:
+    """Every command but ``db upgrade`` works on an existing database: a missing SQLite file is
+    an error, not a new empty file (with its secret file next to it)."""
+    path = cfg.sqlite_path()
+    if path is not None and not path.exists():
+        raise DatabaseNotMigrated(
+            f"There is no database at {path}. Run `frontdesk db upgrade` "
+            "(with the same FRONTDESK_DATABASE_URL) to create it."
+        )
 
 
 def with_db(work: Callable[[Settings, AsyncSession], Awaitable[T]]) -> T:
@@ -75,6 +166,7 @@ def with_db(work: Callable[[Settings, AsyncSession], Awaitable[T]]) -> T:
     invalidation reaches it, see frontdesk.store.invalidation)."""
 
     async def go(cfg: Settings) -> T:
+        require_database(cfg)
         db = Database(cfg)
         try:
             await db.check_migrated()
@@ -112,8 +204,10 @@ def serve(
     import uvicorn
 
     from frontdesk.logs import uvicorn_log_config
+    from frontdesk.web.server import uvicorn_options
 
     async def check(cfg: Settings) -> None:
+        require_database(cfg)
         cfg.resolve_secret_key()
         db = Database(cfg)
         try:
@@ -122,6 +216,16 @@ def serve(
             await db.dispose()
 
     run(check)
+    cfg = settings(follow_server=False)
+    if cfg.env == "development" and "public_url" not in cfg.model_fields_set:
+        # Links follow --port unless FRONTDESK_PUBLIC_URL says otherwise; the app reads it from
+        # the environment, in every worker.
+        os.environ["FRONTDESK_PUBLIC_URL"] = f"http://localhost:{port}"
+        cfg = settings(follow_server=False)
+    try:
+        cfg.note_served_url()
+    except OSError as exc:
+        typer.echo(f"warning: other frontdesk commands will not know this server's URL: {exc}", err=True)
     uvicorn.run(
         "frontdesk.web.app:create_app_from_env",
         factory=True,
@@ -133,7 +237,16 @@ def serve(
         server_header=False,
         access_log=access_log,
         log_config=uvicorn_log_config(log_level, access_log),
+        # Request heads over FRONTDESK_MAX_HEADER_BYTES: 431 from the server (web/server.py).
+        **uvicorn_options(cfg.max_header_bytes),
     )
+
+
+@app.command("url")
+def public_url() -> None:
+    """Print the public URL links are built from: FRONTDESK_PUBLIC_URL, else the URL of the
+    server last started on this SQLite database, else http://localhost:8000."""
+    typer.echo(settings().public_url)
 
 
 # ---- db ------------------------------------------------------------------------------------
@@ -179,16 +292,20 @@ def user_dict(user: Any) -> dict[str, Any]:
 def users_create(
     email: str,
     password: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="The password (prompted if omitted).", prompt=True, hide_input=True, confirmation_prompt=True
+            help="The password. Without it: asked twice at a terminal, else the first line of "
+            "standard input (e.g. piped from a password manager; keeps it out of the process list)."
         ),
-    ],
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a user account."""
     from frontdesk.services.accounts import create_user
+
+    if password is None:
+        password = read_password()
 
     async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
         user = await create_user(db, passwords_for(cfg), email=email, password=password, name=name)
@@ -219,6 +336,16 @@ def users_show(email: str, as_json: JsonOpt = False) -> None:
     emit(data, as_json, lines)
 
 
+def read_password() -> str:
+    if sys.stdin.isatty():
+        entered: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return entered
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        fail("password: give --password, type it at a terminal, or pipe it on standard input")
+    return line
+
+
 # ---- spaces --------------------------------------------------------------------------------
 
 
@@ -239,7 +366,9 @@ def spaces_create(
     subdomain: str,
     name: Annotated[str, typer.Option(help="Display name of the space.")],
     admin: Annotated[str, typer.Option(help="Email of the owner, who becomes its first admin.")],
-    custom_domain: Annotated[str | None, typer.Option(help="A custom domain for the space.")] = None,
+    custom_domain: Annotated[
+        str | None, typer.Option(help="A custom domain for the space, served at once (no DNS check).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a space."""
@@ -252,7 +381,13 @@ def spaces_create(
         if owner is None:
             raise FrontdeskError(f"no user with email {admin}")
         space = await spaces.create_space(
-            db, cfg, subdomain=subdomain, name=name, owner=owner, custom_domain=custom_domain
+            db,
+            cfg,
+            subdomain=subdomain,
+            name=name,
+            owner=owner,
+            custom_domain=custom_domain,
+            domain_verified=True,  # the operator vouches for it (services/domains.py)
         )
         return space_dict(cfg, space)
 
@@ -332,12 +467,14 @@ def members_add(
 ScopeOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--scope", help='Scopes, space- or comma-separated, e.g. "read_user navigation" (repeatable).'
+        "--scope",
+        metavar="SCOPES",
+        help='Scopes, space- or comma-separated, e.g. "read_user navigation" (repeatable).',
     ),
 ]
 RedirectOpt = Annotated[
     list[str] | None,
-    typer.Option("--redirect-uri", help="A redirect URI (repeat the option for several)."),
+    typer.Option("--redirect-uri", metavar="URI", help="A redirect URI (repeat the option for several)."),
 ]
 
 
@@ -493,11 +630,15 @@ def clients_update(
     main_url: Annotated[str | None, typer.Option(help="The app's home page (empty to clear).")] = None,
     redirect_uri: Annotated[
         list[str] | None,
-        typer.Option("--redirect-uri", help="Replaces the list of redirect URIs (repeat for several)."),
+        typer.Option(
+            "--redirect-uri", metavar="URI", help="Replaces the list of redirect URIs (repeat for several)."
+        ),
     ] = None,
     scope: Annotated[
         list[str] | None,
-        typer.Option("--scope", help="Replaces the scopes; tokens already issued keep theirs."),
+        typer.Option(
+            "--scope", metavar="SCOPES", help="Replaces the scopes; tokens already issued keep theirs."
+        ),
     ] = None,
     password_grant: Annotated[
         bool | None, typer.Option("--password-grant/--no-password-grant", help="Allow the password grant.")
@@ -574,7 +715,7 @@ def clients_list(as_json: JsonOpt = False) -> None:
 
 # ---- keys ----------------------------------------------------------------------------------
 
-keys_app = typer.Typer(no_args_is_help=True, help="Signing keys for ID tokens (OpenID Connect).")
+keys_app = group(help="Signing keys for ID tokens (OpenID Connect).")
 app.add_typer(keys_app, name="keys")
 
 
@@ -614,8 +755,10 @@ def keys_list(as_json: JsonOpt = False) -> None:
 
 # ---- audit ---------------------------------------------------------------------------------
 
-audit_app = typer.Typer(
-    help="The audit log: logins, consents, tokens, replays, secrets.", subcommand_metavar=""
+audit_app = group(
+    no_args_is_help=False,
+    help="The audit log: logins, consents, tokens, replays, secrets.",
+    subcommand_metavar="",
 )
 app.add_typer(audit_app, name="audit")
 

@@ -7,7 +7,7 @@ database alone. Every throttle rule the server applies is read from the settings
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from frontdesk.oauth.authorize import AuthorizationEndpoint
 from frontdesk.oauth.bearer import BearerValidator
@@ -27,7 +27,7 @@ from frontdesk.oauth.tokens import TokenIssuer
 from frontdesk.security.passwords import HashingBusy, Passwords
 from frontdesk.security.server_secret import ServerSecret
 from frontdesk.services import accounts
-from frontdesk.services.throttle import Rule, Throttle, make_storage
+from frontdesk.services.throttle import FailureRules, FailureThrottle, Rule, Throttle, make_storage
 from frontdesk.services.work import UnitOfWork
 from frontdesk.settings import Settings
 from frontdesk.store.db import Database
@@ -35,54 +35,60 @@ from frontdesk.store.db import Database
 
 @dataclass(frozen=True)
 class Rules:
-    """Every rate limit and failure throttle, from the settings."""
+    """Every rate limit and failure throttle, from the settings (``services/throttle.py`` says
+    how they count)."""
 
-    login_account: Rule
-    login_address: Rule
-    password_grant_client: Rule
-    client_auth_client: Rule
-    client_auth_address: Rule
-    code_failures_client: Rule
-    code_failures_address: Rule
-    # None: switched off.
+    # Failure throttles (RFC 6819 §5.1.4.2.3): wrong passwords at the login form, the password
+    # confirmation and the password grant share the counters of ``login``.
+    login: FailureThrottle
+    password_grant: FailureThrottle
+    client_auth: FailureThrottle
+    code: FailureThrottle
+    # Rates; None: switched off.
     api: Rule | None
     dynamic_registration: Rule | None
+    signup: Rule | None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Rules:
-        return cls(
-            login_account=Rule.parse("login-account", settings.login_failures_per_account),
-            login_address=Rule.parse("login-address", settings.login_failures_per_address),
-            password_grant_client=Rule.parse(
-                "password-grant-client", settings.password_grant_failures_per_client
-            ),
-            client_auth_client=Rule.parse("client-auth-client", settings.client_auth_failures_per_client),
-            client_auth_address=Rule.parse("client-auth-address", settings.client_auth_failures_per_address),
-            code_failures_client=Rule.parse("code-failures-client", settings.code_failures_per_client),
-            code_failures_address=Rule.parse("code-failures-address", settings.code_failures_per_address),
-            api=Rule.parse("api", settings.api_rate_limit) if settings.api_rate_limit else None,
-            dynamic_registration=Rule.parse("dynamic-registration", settings.dynamic_registration_rate_limit)
-            if settings.dynamic_registration_rate_limit
-            else None,
+    def from_settings(cls, settings: Settings, throttle: Throttle) -> Rules:
+        def rate(name: str, spec: str) -> Rule | None:
+            return Rule.parse(name, spec) if spec else None
+
+        login = FailureRules(
+            subject="account",
+            pair=Rule.parse("login-account-address", settings.login_failures_per_account_address),
+            address=Rule.parse("login-address", settings.login_failures_per_address),
+            ceiling=Rule.parse("login-account", settings.login_failures_per_account),
+            reserve=True,
         )
-
-
-class ThrottleLimiter:
-    """:class:`frontdesk.oauth.storage.Limiter` on the shared :class:`Throttle`: one rule per
-    key the protocol core names (``account``, ``client``, ``address``)."""
-
-    def __init__(self, throttle: Throttle, rules: dict[str, Rule]) -> None:
-        self.throttle = throttle
-        self.rules = rules
-
-    def _checks(self, keys: dict[str, str]) -> list[tuple[Rule, str]]:
-        return [(rule, keys.get(name, "")) for name, rule in self.rules.items()]
-
-    async def retry_after(self, keys: dict[str, str]) -> int | None:
-        return await self.throttle.retry_after(self._checks(keys))
-
-    async def failed(self, keys: dict[str, str]) -> None:
-        await self.throttle.hit(self._checks(keys))
+        password_client = Rule.parse("password-grant-client", settings.password_grant_failures_per_client)
+        return cls(
+            login=FailureThrottle(throttle, login),
+            password_grant=FailureThrottle(throttle, replace(login, others=(("client", password_client),))),
+            client_auth=FailureThrottle(
+                throttle,
+                FailureRules(
+                    subject="client",
+                    pair=Rule.parse(
+                        "client-auth-client-address", settings.client_auth_failures_per_client_address
+                    ),
+                    address=Rule.parse("client-auth-address", settings.client_auth_failures_per_address),
+                ),
+            ),
+            code=FailureThrottle(
+                throttle,
+                FailureRules(
+                    subject="client",
+                    pair=Rule.parse(
+                        "code-failures-client-address", settings.code_failures_per_client_address
+                    ),
+                    address=Rule.parse("code-failures-address", settings.code_failures_per_address),
+                ),
+            ),
+            api=rate("api", settings.api_rate_limit),
+            dynamic_registration=rate("dynamic-registration", settings.dynamic_registration_rate_limit),
+            signup=rate("signup", settings.signup_rate_limit),
+        )
 
 
 class PasswordCheck:
@@ -115,18 +121,13 @@ class OAuthServer:
     issuer: TokenIssuer
 
     @classmethod
-    def build(
-        cls, settings: Settings, rules: Rules, throttle: Throttle, server_secret: ServerSecret
-    ) -> OAuthServer:
+    def build(cls, settings: Settings, rules: Rules, server_secret: ServerSecret) -> OAuthServer:
         config = OAuthConfig(
             code_ttl_seconds=settings.code_ttl_seconds,
             strict=settings.strict_mode,
             password_grant_enabled=settings.password_grant,
         )
         issuer = TokenIssuer(config, [RefreshTokenExtra(), IdTokenExtra()])
-        client_limiter = ThrottleLimiter(
-            throttle, {"client": rules.client_auth_client, "address": rules.client_auth_address}
-        )
         return cls(
             config=config,
             authorization=AuthorizationEndpoint(config, server_secret.mac),
@@ -134,22 +135,13 @@ class OAuthServer:
                 config,
                 [AuthorizationCodeGrant, PasswordGrant, RefreshTokenGrant],
                 issuer=issuer,
-                password_limiter=ThrottleLimiter(
-                    throttle,
-                    {
-                        "account": rules.login_account,
-                        "client": rules.password_grant_client,
-                        "address": rules.login_address,
-                    },
-                ),
-                client_limiter=client_limiter,
+                password_limiter=rules.password_grant,
+                client_limiter=rules.client_auth,
                 # Failed code redemptions (refresh token failures are not limited this way).
-                code_limiter=ThrottleLimiter(
-                    throttle, {"client": rules.code_failures_client, "address": rules.code_failures_address}
-                ),
+                code_limiter=rules.code,
             ),
-            revocation=RevocationEndpoint(config, client_limiter=client_limiter),
-            introspection=IntrospectionEndpoint(config, client_limiter=client_limiter),
+            revocation=RevocationEndpoint(config, client_limiter=rules.client_auth),
+            introspection=IntrospectionEndpoint(config, client_limiter=rules.client_auth),
             bearer=BearerValidator(catalogue(), config.clock),
             issuer=issuer,
         )
@@ -172,7 +164,7 @@ class Frontdesk:
         """The parts, built from the settings (subclasses add their own around them)."""
         server_secret = ServerSecret(settings.resolve_secret_key())
         throttle = Throttle(make_storage(settings.redis_url))
-        rules = Rules.from_settings(settings)
+        rules = Rules.from_settings(settings, throttle)
         return Frontdesk(
             settings=settings,
             server_secret=server_secret,
@@ -187,7 +179,7 @@ class Frontdesk:
             ),
             throttle=throttle,
             rules=rules,
-            oauth=OAuthServer.build(settings, rules, throttle, server_secret),
+            oauth=OAuthServer.build(settings, rules, server_secret),
         )
 
     def unit_of_work(self) -> UnitOfWork:

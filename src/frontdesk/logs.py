@@ -3,6 +3,12 @@
 Query parameters that carry credentials are blanked, and anything shaped like one of our
 prefixed secrets (``fdat_…``, ``fdcs_…``) is cut to its prefix, wherever it appears: the
 access log line for ``GET /api/access_tokens/<token>`` contains the token in its path.
+Argon2 hashes and SQLAlchemy's ``[parameters: …]`` (the values of a failed statement) are
+blanked too, and a logged exception's traceback goes through the same redaction as its line.
+
+Query strings are split exactly as the server splits them: on ``&`` only (Starlette's
+``QueryParams`` and ``web/adapter.read_form`` use the standard library's ``parse_qsl``, whose
+only separator is ``&``), so a ``;`` is part of a value and does not end its redaction.
 """
 
 from __future__ import annotations
@@ -29,9 +35,16 @@ SENSITIVE_PARAMS = frozenset(
     }
 )
 # name=value pairs in a query string or form body; names and values may be percent-encoded.
-_PAIR = re.compile(r"(?P<lead>^|[?&;\s])(?P<name>[^=&;#\s\"?]+)=(?P<value>[^&;#\s\"]*)")
+# A value runs to the next "&" (the server's only separator), "#" or whitespace (the end of a
+# request target in a log line).
+_PAIR = re.compile(r"(?P<lead>^|[?&\s\"])(?P<name>[^=&#\s\"?]+)=(?P<value>[^&#\s]*)")
 _PREFIXED = re.compile(r"\b(fd(?:at|rt|ac|cs|ss)_)[A-Za-z0-9_\-]{8,}")
 _SECRET_VALUE = re.compile(r"^fd(?:at|rt|ac|cs|ss)_", re.IGNORECASE)
+# An Argon2 hash (its parameters, salt and digest), and the parameters SQLAlchemy prints with a
+# failed statement (one line: the repr of the values).
+_ARGON2 = re.compile(r"\$argon2(?:id|i|d)\$[A-Za-z0-9+/=,$]*")
+_SQL_PARAMETERS = re.compile(r"\[parameters: [^\n]*")
+_PLAIN = (int, float, bool, type(None))
 
 
 def _redact_pair(match: re.Match[str]) -> str:
@@ -44,17 +57,41 @@ def _redact_pair(match: re.Match[str]) -> str:
 
 def redact(text: str) -> str:
     """Blank credential parameters (matched by their decoded names) and prefixed secrets."""
+    text = _SQL_PARAMETERS.sub("[parameters: [redacted]]", text)
+    text = _ARGON2.sub("$argon2id$[redacted]", text)
     return _PREFIXED.sub(r"\1[redacted]", _PAIR.sub(_redact_pair, text))
 
 
+def _redact_arg(value: Any) -> Any:
+    """A log argument, redacted: strings, and other objects (an exception, say) whose text
+    holds a secret become their redacted text; numbers stay numbers (``%d``)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, _PLAIN):
+        return value
+    text = str(value)
+    cleaned = redact(text)
+    return value if cleaned == text else cleaned
+
+
 class RedactSecrets(logging.Filter):
+    """Redacts the message, its arguments, and the traceback and stack of the record."""
+
+    _formatter = logging.Formatter()
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
+        record.msg = redact(record.msg) if isinstance(record.msg, str) else _redact_arg(record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(_redact_arg(a) for a in record.args)
         elif isinstance(record.args, dict):
-            record.args = {k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()}
+            record.args = {k: _redact_arg(v) for k, v in record.args.items()}
+        if record.exc_info and not record.exc_text:
+            # The formatter uses exc_text when it is set: the traceback is formatted once, here.
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
@@ -65,6 +102,9 @@ def uvicorn_log_config(level: str = "info", access_log: bool = True) -> dict[str
         handler["filters"] = ["redact"]
     config["loggers"]["uvicorn"]["level"] = level.upper()
     config["loggers"]["frontdesk"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    # Everything else (SQLAlchemy, asyncio's unretrieved task errors, …) through the same
+    # redacting handler, not Python's unfiltered last-resort handler.
+    config["root"] = {"handlers": ["default"], "level": "WARNING"}
     if not access_log:
         config["loggers"]["uvicorn.access"]["handlers"] = []
     return config

@@ -75,18 +75,26 @@ class Settings(BaseSettings):
     hash_nice: int = Field(default=10, ge=0, le=19)
 
     # Throttles on failures, checked before any expensive work (`limits` syntax); every rule
-    # the server applies is one of these (see composition.py).
-    # Wrong passwords at the login form and the password grant, per account and per address.
-    login_failures_per_account: str = "10/15 minutes"
+    # the server applies is one of these (see composition.py and services/throttle.py).
+    # Wrong passwords (login form, password confirmation, password grant): per account and
+    # client address, each attempt counted before hashing and the count cleared by the right
+    # password; per address across accounts; and a slower ceiling per account which, once
+    # reached, holds back only the addresses that have failed for that account themselves.
+    login_failures_per_account_address: str = "10/15 minutes"
     login_failures_per_address: str = "50/15 minutes"
+    login_failures_per_account: str = "100/day"
     # Wrong passwords at the password grant, per client.
     password_grant_failures_per_client: str = "200/minute"
-    # Failed client authentication (token, revocation, introspection), per client and address.
-    client_auth_failures_per_client: str = "20/minute"
+    # Failed client authentication (token, revocation, introspection), per client and address,
+    # and per address across clients.
+    client_auth_failures_per_client_address: str = "20/minute"
     client_auth_failures_per_address: str = "60/minute"
-    # Failed authorization code redemptions (guessed codes), per client and address.
-    code_failures_per_client: str = "30/minute"
+    # Failed authorization code redemptions (guessed codes), per client and address, and per
+    # address across clients.
+    code_failures_per_client_address: str = "30/minute"
     code_failures_per_address: str = "30/minute"
+    # Sign-ups per client address; "0" or empty switches the limit off.
+    signup_rate_limit: str = "10/hour"
 
     # OAuth
     code_ttl_seconds: int = 60
@@ -101,6 +109,19 @@ class Settings(BaseSettings):
     dynamic_registration_rate_limit: str = "10/hour"
     # API requests per user and app (Cobot: 60/minute); "0" or empty switches the limit off.
     api_rate_limit: str = "60/minute"
+
+    # Custom domain verification (services/domains.py): the DNS server asked for the TXT
+    # record, as "host" or "host:port" (empty: the system's resolver), and how long a check may take.
+    dns_resolver: str | None = None
+    dns_timeout_seconds: float = Field(default=5, gt=0, le=60)
+
+    # Request size limits (web/limits.py; deploy/ sets the same at the proxy). A body over its
+    # cap is answered 413 before or while it is read, never buffered past the cap: protocol
+    # and API endpoints (/oauth/…, /api/…, everything that is no page) take max_body_bytes,
+    # HTML page forms max_page_body_bytes. Request line plus headers over max_header_bytes: 431.
+    max_body_bytes: int = Field(default=65536, ge=1024, le=64 * 1024 * 1024)
+    max_page_body_bytes: int = Field(default=262144, ge=1024, le=64 * 1024 * 1024)
+    max_header_bytes: int = Field(default=16384, ge=4096, le=1024 * 1024)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -137,18 +158,20 @@ class Settings(BaseSettings):
     @field_validator(
         "dynamic_registration_rate_limit",
         "api_rate_limit",
-        "login_failures_per_account",
+        "signup_rate_limit",
+        "login_failures_per_account_address",
         "login_failures_per_address",
+        "login_failures_per_account",
         "password_grant_failures_per_client",
-        "client_auth_failures_per_client",
+        "client_auth_failures_per_client_address",
         "client_auth_failures_per_address",
-        "code_failures_per_client",
+        "code_failures_per_client_address",
         "code_failures_per_address",
     )
     @classmethod
     def _rate_limit(cls, value: str, info: ValidationInfo) -> str:
         value = value.strip()
-        if info.field_name == "api_rate_limit" and value in ("", "0"):
+        if info.field_name in ("api_rate_limit", "signup_rate_limit") and value in ("", "0"):
             return ""
         try:
             parse_limit(value)
@@ -261,6 +284,40 @@ class Settings(BaseSettings):
         if db_path is not None:
             return db_path.with_name(db_path.name + ".secret")
         return Path(".frontdesk-secret")
+
+    # ---- the public URL of the server on this database (development) ----------------------
+
+    def served_url_path(self) -> Path | None:
+        """Where ``frontdesk serve`` notes the public URL it serves at: next to the SQLite
+        database, like its secret file (none for PostgreSQL or an in-memory database)."""
+        db_path = self.sqlite_path()
+        return db_path.with_name(db_path.name + ".url") if db_path is not None else None
+
+    def note_served_url(self) -> None:
+        """Note :attr:`public_url` for the ``frontdesk`` commands run on the same database
+        (:meth:`following_the_server`). The note stays when the server stops: it names the
+        server last started on this database, and the next ``frontdesk serve`` replaces it."""
+        path = self.served_url_path()
+        if path is None:
+            return
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(self.public_url + "\n")
+        os.replace(tmp, path)  # atomic: a reader sees the old note or the new one
+
+    def following_the_server(self) -> Settings:
+        """These settings with the public URL noted by the server last started on this SQLite
+        database, unless FRONTDESK_PUBLIC_URL is set (it always wins). Without a readable,
+        valid note they are returned unchanged."""
+        path = self.served_url_path()
+        if path is None or "public_url" in self.model_fields_set:
+            return self
+        try:
+            noted = path.read_text().strip()
+            return type(self)(**{**self.model_dump(), "public_url": noted})
+        except (OSError, UnicodeDecodeError, ValueError):
+            return self
 
 
 def get_settings() -> Settings:

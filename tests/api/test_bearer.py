@@ -34,13 +34,13 @@ async def test_header_scheme_is_case_insensitive(browser: Browser, world: World,
 @pytest.mark.checklist(30)
 async def test_query_and_form_parameters(browser: Browser, world: World, issue: Any) -> None:
     """The query parameter is accepted (Cobot compatibility) with ``Cache-Control: no-store``
-    and ``Referrer-Policy: no-referrer``; never logged (tests/e2e/test_logs.py) and never over
+    and ``Referrer-Policy: same-origin``; never logged (tests/e2e/test_logs.py) and never over
     plain http (tests/web/test_https.py)."""
     token = await issue(world.member)
     by_query = await browser.get("/api/user", params={"access_token": token})
     assert by_query.status_code == 200 and by_query.json()["email"] == "member@example.com"
     assert by_query.headers["cache-control"] == "no-store"
-    assert by_query.headers["referrer-policy"] == "no-referrer"
+    assert by_query.headers["referrer-policy"] == "same-origin"
     scope = await browser.get(f"/api/access_tokens/{token}")
     assert scope.status_code == 200 and scope.headers["cache-control"] == "no-store"
     # The form-body method (§2.2): the token is read (403 naming the missing scope, not 401).

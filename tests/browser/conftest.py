@@ -38,9 +38,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 MISSING = (
-    f"browser tests skipped: no Chromium at {CHROMIUM} "
-    "(install Debian's: apt-get install -y chromium; Playwright's own download does not work here)"
+    f"browser tests skipped: Chromium not found at {CHROMIUM}; install Debian's chromium "
+    "(apt-get install chromium) or run .ci/run (Playwright's own download does not work here)"
 )
+# How the skips are counted on pytest's last line, e.g. "412 passed, 17 browser tests skipped
+# (no Chromium) in 80s", so a run without a browser never looks complete.
+SKIPPED_CATEGORY = "browser tests skipped (no Chromium)"
 
 # What examples/space_app asks for (examples/space_app/register.sh registers it the same way).
 SPACE_APP_SCOPE = "openid profile email read_user navigation read_memberships"
@@ -53,6 +56,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.browser)
+
+
+def _skipped_for_lack_of_chromium(report: pytest.TestReport | pytest.CollectReport) -> bool:
+    return report.skipped and MISSING in str(report.longrepr)
+
+
+def pytest_report_teststatus(report: pytest.TestReport) -> tuple[str, str, str] | None:
+    if _skipped_for_lack_of_chromium(report):
+        return SKIPPED_CATEGORY, "s", "SKIPPED"
+    return None
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if terminalreporter.stats.get(SKIPPED_CATEGORY):
+        terminalreporter.write_line(MISSING, yellow=True, bold=True)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -75,15 +93,20 @@ def playwright() -> Iterator[Playwright]:
         yield pw
 
 
-@pytest.fixture(scope="module")
-def chromium(playwright: Playwright) -> Iterator[Browser]:
+def launch(playwright: Playwright, *extra_args: str) -> Iterator[Browser]:
+    """Debian's Chromium, headless, closed when the module is done."""
     browser = playwright.chromium.launch(
-        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=60_000
+        executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, *extra_args], timeout=60_000
     )
     try:
         yield browser
     finally:
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def chromium(playwright: Playwright) -> Iterator[Browser]:
+    yield from launch(playwright)
 
 
 @pytest.fixture(scope="module")

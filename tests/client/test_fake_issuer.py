@@ -370,6 +370,11 @@ def context_claims(fake: FakeIssuer, **overrides: Any) -> dict[str, Any]:
     return fake.claims(**values)
 
 
+def sign_context(fake: FakeIssuer, claims: dict[str, Any]) -> str:
+    """A context as Frontdesk signs it: its own ``typ`` (tests/client/test_token_kinds.py)."""
+    return fake.sign(claims, header={"typ": "frontdesk-context+jwt"})
+
+
 def space_fake() -> FakeIssuer:
     """One transport serving the space's issuer."""
     return FakeIssuer(SPACE_ISSUER)
@@ -378,7 +383,7 @@ def space_fake() -> FakeIssuer:
 def test_verify_context() -> None:
     fake = space_fake()
     with Client(CLIENT_ID, SECRET, issuer=ISSUER, transport=fake.transport()) as client:
-        token = fake.sign(context_claims(fake, role="admin"))
+        token = sign_context(fake, context_claims(fake, role="admin"))
         ctx = client.verify_context(token, issuer=client.issuer_for_space("co-up"), subdomain="co-up")
         assert (ctx.user_id, ctx.role, ctx.space_id, ctx.space_subdomain) == (
             "user-1",
@@ -411,13 +416,13 @@ def test_context_failures(overrides: dict[str, Any], kwargs: dict[str, Any], mes
         Client(CLIENT_ID, SECRET, issuer=ISSUER, transport=fake.transport()) as client,
         pytest.raises(ContextError, match=message),
     ):
-        client.verify_context(fake.sign(context_claims(fake, **overrides)), **kwargs)
+        client.verify_context(sign_context(fake, context_claims(fake, **overrides)), **kwargs)
 
 
 async def test_verify_context_async() -> None:
     fake = space_fake()
     async with AsyncClient(CLIENT_ID, SECRET, issuer=ISSUER, transport=fake.transport()) as client:
-        ctx = await client.verify_context(fake.sign(context_claims(fake)), issuer=SPACE_ISSUER)
+        ctx = await client.verify_context(sign_context(fake, context_claims(fake)), issuer=SPACE_ISSUER)
     assert ctx.role == "member" and not ctx.is_admin
 
 

@@ -346,7 +346,10 @@ async def test_a_replayed_code_revokes_the_refresh_family_and_what_was_refreshed
     code = await get_code(core, backend, expiring_app, people.pat, clock)
     first = await token(core, backend, redeem(expiring_app, code))
     second = await token(core, backend, refresh(expiring_app, first["refresh_token"]))
-    with pytest.raises(InvalidGrant):
+    with pytest.raises(InvalidGrant, match="already used; its tokens are revoked"):
+        await token(core, backend, redeem(expiring_app, code))
+    # Presented once more, it has nothing left to revoke, and says only that.
+    with pytest.raises(InvalidGrant, match=r"^this authorization code was already presented$"):
         await token(core, backend, redeem(expiring_app, code))
     assert await is_revoked(backend, first["access_token"]) is True
     assert await is_revoked(backend, second["access_token"]) is True
@@ -362,7 +365,8 @@ async def test_a_wrong_redirect_uri_burns_the_code(
     with pytest.raises(InvalidGrant, match="redirect_uri") as wrong:
         await token(core, backend, redeem(app, code, redirect_uri=CALLBACK + "/other"))
     assert wrong.value.persist is True
-    with pytest.raises(InvalidGrant, match="already used"):
+    # Burned, and the next exchange says so truthfully: no tokens were issued to revoke.
+    with pytest.raises(InvalidGrant, match=r"^this authorization code was already presented$"):
         await token(core, backend, redeem(app, code))
 
 
@@ -380,7 +384,7 @@ async def test_pkce_verifier_is_checked_and_a_wrong_one_burns_the_code(
     with pytest.raises(InvalidGrant, match="code_verifier") as wrong:
         await token(core, backend, redeem(public, code, code_verifier=VERIFIER[::-1]))
     assert wrong.value.persist is True
-    with pytest.raises(InvalidGrant, match="already used"):
+    with pytest.raises(InvalidGrant, match=r"^this authorization code was already presented$"):
         await token(core, backend, redeem(public, code, code_verifier=VERIFIER))
 
 
@@ -412,7 +416,7 @@ async def test_another_clients_code_is_refused_and_burned(
     code = await get_code(core, backend, app, people.pat, clock)
     with pytest.raises(InvalidGrant, match="another client"):
         await token(core, backend, redeem(thief, code))
-    with pytest.raises(InvalidGrant, match="already used"):
+    with pytest.raises(InvalidGrant, match=r"^this authorization code was already presented$"):
         await token(core, backend, redeem(app, code))
 
 
@@ -721,9 +725,8 @@ async def test_the_composed_server_runs_the_code_flow_on_this_storage(
     backend: Backend, app: Registered, people: People, tmp_path: Any
 ) -> None:
     settings = make_settings(f"sqlite:///{tmp_path}/unused.db")
-    server = OAuthServer.build(
-        settings, Rules.from_settings(settings), Throttle(make_storage(None)), ServerSecret(b"x" * 32)
-    )
+    rules = Rules.from_settings(settings, Throttle(make_storage(None)))
+    server = OAuthServer.build(settings, rules, ServerSecret(b"x" * 32))
     request = authorization_request(app)
     viewer = Viewer(user_id=people.pat.id, auth_time=server.config.clock())
     asked = await server.authorization.handle(request, viewer, backend.storage)

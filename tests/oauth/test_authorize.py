@@ -596,7 +596,8 @@ async def test_an_app_frame_sent_here_reloads_from_this_origin(
 
 
 async def test_same_origin_posts_with_an_opaque_origin(browser: Browser, person: Any) -> None:
-    # Referrer-Policy: no-referrer makes browsers send "Origin: null" on same-origin posts.
+    # A page with Referrer-Policy: no-referrer (or a sandboxed frame) makes browsers send
+    # "Origin: null" on same-origin posts.
     token = await browser.token("/login")
     data = {"email": "pat@example.com", "password": "correct horse battery staple", "csrf_token": token}
     refused = await browser.post("/login", data=data, headers={"origin": "null"})

@@ -95,12 +95,13 @@ async def test_router_errors_are_protected_error_pages(logged_in: Browser, path:
 @pytest.mark.rfc("9700 4.2.4")
 @pytest.mark.checklist(35)
 async def test_no_referer_leakage(logged_in: Browser, registered: RegisteredApp, new_browser: Any) -> None:
-    """``Referrer-Policy: no-referrer`` on the pages, and every src/href/action on them is
-    same-origin: no third-party resources, no links to other sites (the URL holds ``state``
-    and ``code_challenge``). The consent page names the app's site as text only."""
+    """``Referrer-Policy: same-origin`` on the pages (no Referer to any other origin), and
+    every src/href/action on them is same-origin: no third-party resources, no links to other
+    sites (the URL holds ``state`` and ``code_challenge``). The consent page names the app's
+    site as text only."""
     pages = await people_pages(logged_in, registered, new_browser)
     for name, response in pages.items():
-        assert response.headers["referrer-policy"] == "no-referrer", name
+        assert response.headers["referrer-policy"] == "same-origin", name
         base = str(response.request.url)
         for value in attributes(response.text):
             target = urlsplit(urljoin(base, value))

@@ -273,7 +273,7 @@ async def test_nothing_secret_in_the_database(browser: Browser, new_browser: Any
         shown(page, "test-access-token") == app.test_token
         and shown(page, "client-secret") == app.client_secret
     )
-    assert (await browser.submit(url, {}, action=f"{url}/secret")).status_code == 303
+    assert (await browser.submit(url, {"confirm": "1"}, action=f"{url}/secret")).status_code == 303
     found["regenerated secret"] = shown(await browser.get(url), "client-secret") or ""
     assert (await browser.submit(url, {"action": "create"}, action=f"{url}/test_token")).status_code == 303
     found["recreated test token"] = shown(await browser.get(url), "test-access-token") or ""

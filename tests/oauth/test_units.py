@@ -40,10 +40,14 @@ def test_loopback_port_is_free() -> None:
 
 def test_query_tolerant_matching_is_opt_in() -> None:
     registered = ["https://app.test/auth/cobot/callback?origin=x"]
-    requested = "https://app.test/auth/cobot/callback?origin=x&state=1"
+    requested = "https://app.test/auth/cobot/callback?origin=x&page=1"
     assert not redirect_uris.match(requested, registered).ok
     assert redirect_uris.match(requested, registered).only_query_differs
     assert redirect_uris.match(requested, registered, allow_query=True).ok
+    # Never a response parameter (docs/decisions.md §8): the app would read ours second.
+    injected = "https://app.test/auth/cobot/callback?origin=x&state=1"
+    assert not redirect_uris.match(injected, registered, allow_query=True).ok
+    assert not redirect_uris.match(injected, registered).only_query_differs
     assert not redirect_uris.match(
         "https://app.test/auth/cobot/callback?state=1", registered, allow_query=True
     ).ok

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from frontdesk.oauth.redirect_uris import match, validate_for_registration
+from frontdesk.oauth.redirect_uris import is_response_param, match, validate_for_registration
 
 LABEL = st.from_regex(r"\A[a-z0-9](?:[a-z0-9-]{0,8}[a-z0-9])?\Z")
 HOST = st.builds(
@@ -24,6 +24,21 @@ PATH = st.lists(SEGMENT, max_size=4).map(lambda parts: "/" + "/".join(parts))
 NAME = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=6)
 VALUE = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-._~", max_size=8)
 PAIRS = st.lists(st.tuples(NAME, VALUE), max_size=3, unique_by=lambda pair: pair[0])
+# Extra parameters an app may add in query-tolerant mode: no OAuth response parameter.
+HARMLESS = st.lists(
+    st.tuples(NAME.filter(lambda name: not is_response_param(name)), VALUE),
+    max_size=3,
+    unique_by=lambda pair: pair[0],
+)
+RESPONSE_NAME = st.sampled_from(
+    ["code", "state", "iss", "error", "error_description", "error_uri", "id_token", "session_state"]
+)
+
+
+def names_of(query: str) -> set[str]:
+    return {pair.partition("=")[0] for pair in query.split("&") if pair}
+
+
 PORT = st.one_of(st.none(), st.integers(1, 65535))
 
 
@@ -143,10 +158,11 @@ def test_loopback_matching_frees_the_port_and_nothing_else(requested: str, regis
     assert not match(requested, [registered]).ok
 
 
-@given(uri=web_uris(), extra=PAIRS.filter(bool))
+@given(uri=web_uris(), extra=HARMLESS.filter(bool))
 def test_query_tolerant_mode_ignores_extra_parameters_only_when_opted_in(
     uri: str, extra: list[tuple[str, str]]
 ) -> None:
+    assume(not names_of(uri.partition("?")[2]) & {name for name, _ in extra})
     requested = uri + ("&" if "?" in uri else "?") + urlencode(extra)
     tolerant = match(requested, [uri], allow_query=True)
     assert tolerant.ok
@@ -154,11 +170,12 @@ def test_query_tolerant_mode_ignores_extra_parameters_only_when_opted_in(
     assert not strict.ok and strict.only_query_differs
 
 
-@given(uri=web_uris(), extra=PAIRS)
+@given(uri=web_uris(), extra=HARMLESS)
 def test_query_tolerant_mode_keeps_the_registered_query(uri: str, extra: list[tuple[str, str]]) -> None:
     """The registered parameters must be there unchanged; extra ones may come first."""
     base, _, query = uri.partition("?")
     assume(query)
+    assume(not names_of(query) & {name for name, _ in extra})
     shuffled = base + "?" + "&".join(p for p in [urlencode(extra), query] if p)
     assert match(shuffled, [uri], allow_query=True).ok
     name, _, value = query.split("&")[0].partition("=")
@@ -167,6 +184,32 @@ def test_query_tolerant_mode_keeps_the_registered_query(uri: str, extra: list[tu
     dropped = base + ("?" + urlencode(extra) if extra else "")
     assume(all(pair not in dict(extra).items() for pair in [(name, value)]))
     assert not match(dropped, [uri], allow_query=True).ok
+
+
+@given(uri=web_uris(), response=RESPONSE_NAME, value=VALUE, first=st.booleans())
+def test_query_tolerant_mode_never_lets_in_a_response_parameter(
+    uri: str, response: str, value: str, first: bool
+) -> None:
+    """Issue 11 item 7: an injected ``code``/``state``/``iss``… would reach the client before
+    the real one; wherever it stands, the URI does not match."""
+    base, _, query = uri.partition("?")
+    injected = urlencode([(response, value)])
+    parts = [injected, query] if first else [query, injected]
+    requested = base + "?" + "&".join(p for p in parts if p)
+    assert not match(requested, [uri], allow_query=True).ok
+
+
+@given(uri=web_uris(), value=VALUE, first=st.booleans())
+def test_query_tolerant_mode_refuses_a_registered_parameter_repeated_or_changed(
+    uri: str, value: str, first: bool
+) -> None:
+    base, _, query = uri.partition("?")
+    assume(query)
+    name, _, registered_value = query.split("&")[0].partition("=")
+    assume(value != registered_value)
+    extra = urlencode([(name, value)])
+    requested = base + "?" + ("&".join([extra, query]) if first else "&".join([query, extra]))
+    assert not match(requested, [uri], allow_query=True).ok
 
 
 @given(uri=web_uris(), extra=PAIRS.filter(bool), data=st.data())

@@ -242,7 +242,7 @@ async def test_app_owner_events(browser: Browser, db: Any) -> None:
     client_id = url.rsplit("/", 1)[1]
     page = await browser.get(url)
     for action, data in (
-        ("secret", {}),
+        ("secret", {"confirm": "1"}),
         ("test_token", {"action": "create"}),
         ("test_token", {"action": "revoke"}),
         ("test_token", {"action": "revoke"}),  # nothing left to revoke: no event

@@ -93,7 +93,7 @@ async def test_docs_carries_the_security_headers(browser: Browser) -> None:
     assert "frame-ancestors 'self'" in csp
     assert headers["x-frame-options"] == "SAMEORIGIN"
     assert headers["x-content-type-options"] == "nosniff"
-    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["referrer-policy"] == "same-origin"
     assert "access-control-allow-origin" not in headers
 
 

@@ -132,7 +132,7 @@ async def test_regenerate_secret(dev: Browser, db: Any, state: Any) -> None:
     old = shown(page, "client-secret")
     old_digest = (await db.execute(select(App.secret_digest))).scalar_one()
     url = f"/oauth2_clients/{client_id}"
-    response = await dev.submit(url, {}, action=f"{url}/secret")
+    response = await dev.submit(url, {"confirm": "1"}, action=f"{url}/secret")
     assert response.status_code == 303 and response.headers["location"] == url
     page = await dev.get(url)
     new = shown(page, "client-secret")

@@ -2,6 +2,10 @@
 
 RS256 only — what Frontdesk signs with and what its metadata advertises; ``alg: none`` and
 HMAC algorithms are never accepted, whatever the token's header says.
+
+Frontdesk signs two kinds of JWT with the same keys, for the same ``iss`` and ``aud``: ID
+tokens (``typ: JWT``) and iframe contexts (``typ: frontdesk-context+jwt``). Each verifier takes
+its own kind only (RFC 8725 §3.11, explicit typing), so one is never accepted as the other.
 """
 
 from __future__ import annotations
@@ -20,6 +24,44 @@ from joserfc.jwk import RSAKey
 from frontdesk.client.errors import TokenValidationError
 
 ALGORITHMS = ("RS256",)
+
+# RFC 8725 §3.11: the ``typ`` of each kind, compared as RFC 7515 §4.1.9 says: case-insensitive,
+# ``application/`` may be left out. An ID token may also come without ``typ``.
+ID_TOKEN_TYPES = ("jwt",)
+CONTEXT_TYPE = "frontdesk-context+jwt"
+# Claims only an iframe context carries: an ID token with them is a context, even one signed
+# by a server that did not type its contexts yet (services/iframe_context.py).
+CONTEXT_ONLY_CLAIMS = ("role", "navigation_link")
+
+
+def media_type(header: Mapping[str, Any]) -> str | None:
+    """The header's ``typ`` in one spelling (lower case, without ``application/``)."""
+    typ = header.get("typ")
+    if typ is None:
+        return None
+    if not isinstance(typ, str):
+        return ""
+    typ = typ.strip().lower()
+    return typ.removeprefix("application/")
+
+
+def check_id_token_type(header: Mapping[str, Any], error: type[TokenValidationError]) -> None:
+    typ = media_type(header)
+    if typ is not None and typ not in ID_TOKEN_TYPES:
+        raise error(f"not an ID token: its typ is {header.get('typ')!r}, an ID token's is 'JWT'")
+
+
+def check_id_token_kind(claims: Mapping[str, Any], error: type[TokenValidationError]) -> None:
+    found = [name for name in CONTEXT_ONLY_CLAIMS if name in claims]
+    if found:
+        raise error(f"not an ID token: it has the iframe context's claims {', '.join(found)}")
+
+
+def check_context_type(header: Mapping[str, Any], error: type[TokenValidationError]) -> None:
+    if media_type(header) != CONTEXT_TYPE:
+        raise error(
+            f"not an iframe context: its typ is {header.get('typ')!r}, a context's is {CONTEXT_TYPE!r}"
+        )
 
 
 def _b64json(segment: str) -> Any:

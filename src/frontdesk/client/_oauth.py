@@ -456,8 +456,10 @@ class OAuthCore:
     ) -> Op[dict[str, Any]]:
         expected = normalize_issuer(issuer)
         header, _ = _jwt.unverified_parts(id_token, IdTokenError)
+        _jwt.check_id_token_type(header, IdTokenError)
         key = yield from self.signing_key(expected, header.get("kid"), IdTokenError)
         claims = _jwt.verify_signature(id_token, key, IdTokenError)
+        _jwt.check_id_token_kind(claims, IdTokenError)
         _jwt.check_common(
             claims,
             issuers=(expected,),
@@ -476,6 +478,7 @@ class OAuthCore:
         if not issuers:
             raise ConfigurationError("name at least one issuer the context may come from")
         header, unverified = _jwt.unverified_parts(context, ContextError)
+        _jwt.check_context_type(header, ContextError)
         claimed = unverified.get("iss")
         if claimed not in issuers:  # pick the JWKS only from an issuer we were told to trust
             raise ContextError(f"the context was issued by {claimed!r}, not by {' or '.join(issuers)}")

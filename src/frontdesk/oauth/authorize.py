@@ -10,7 +10,9 @@ one of four typed outcomes:
   unregistered ``redirect_uri`` must not send anyone anywhere (§4.1.2.1, RFC 9700 §4.11.2).
 * :class:`NeedLogin`: nobody is logged in on this host, or the app asks for a fresh login
   (``prompt=login``, ``max_age``). The way back carries a signed stamp bound to this very
-  request, so a login after it satisfies the request without a loop.
+  request; the login page binds it to the session its login starts
+  (:meth:`AuthorizationEndpoint.bind_login_stamp`), so that login satisfies the request
+  without a loop, and no other session or request can use the stamp.
 * :class:`NeedConsent`: the consent page (the person has not granted these scopes yet).
 * :class:`RedirectToClient`: back to the app with a ``code`` or an ``error`` (with ``state``
   and ``iss``, RFC 9207). Errors are sent there only once the person has logged in, so the
@@ -29,9 +31,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Protocol
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from frontdesk import events
+from frontdesk.inputs import BadInput, ascii_int
 from frontdesk.oauth import pkce, redirect_uris
 from frontdesk.oauth.config import OAuthConfig
 from frontdesk.oauth.errors import (
@@ -62,7 +65,9 @@ REQUEST_PARAMS = (
     "prompt",
     "max_age",
 )
-# The signed "sent to log in again at" stamp on the way back from the login page.
+# The signed "sent to log in again at" stamp on the way back from the login page:
+# ``<moment>.<mac of the moment and the request>`` as the endpoint sends it, and
+# ``<moment>.<that mac>.<mac binding it to the new session>`` once a login accepted it.
 LOGIN_STAMP_PARAM = "fd_login_after"
 LOGIN_STAMP_VALID = timedelta(minutes=15)
 
@@ -81,6 +86,9 @@ class Viewer:
     user_id: str
     # When they logged in (the session's start): OIDC ``auth_time``.
     auth_time: datetime
+    # A stable, non-secret handle of the browser session (its id): a login stamp counts only
+    # in the session whose login it led to.
+    session: str = ""
 
 
 @dataclass(frozen=True)
@@ -211,9 +219,10 @@ def _max_age(params: Params) -> int | None:
     text = params.get("max_age")
     if text is None:
         return None
-    if not (text.isascii() and text.isdigit() and len(text) <= 10):
-        raise InvalidRequest("max_age must be a number of seconds")
-    return int(text)
+    try:
+        return ascii_int(text, max_digits=10)
+    except BadInput as exc:
+        raise InvalidRequest("max_age must be a number of seconds") from exc
 
 
 # ---- the state of one request, as the checks go -------------------------------------------------
@@ -376,7 +385,8 @@ class AuthorizationEndpoint:
             return None
         areq, viewer = flow.areq, flow.viewer
         assert areq is not None and viewer is not None
-        reason = self.reauthentication_needed(areq, viewer.auth_time, self._stamp_time(flow.request, areq))
+        fresh_since = self._stamp_time(flow.request, areq, viewer.session)
+        reason = self.reauthentication_needed(areq, viewer.auth_time, fresh_since)
         if reason is None:
             return None
         if "none" in areq.prompt:
@@ -436,8 +446,15 @@ class AuthorizationEndpoint:
 
     async def consent_needed(self, areq: AuthorizationRequest, user_id: str, store: ConsentStore) -> bool:
         """Ask again unless the person already granted at least these scopes to this app on
-        this host (RFC 6819 §5.2.4.1), or the app explicitly asks for consent."""
+        this host (RFC 6819 §5.2.4.1), or the app explicitly asks for consent.
+
+        A public client redirecting to a loopback address or a private-use scheme is always
+        asked for: any program on the device can listen on a loopback port or claim the
+        scheme and use the app's client_id, so a consent on record proves nothing about who
+        asks now (RFC 8252 §8.6). ``prompt=none`` then answers ``consent_required``."""
         if "consent" in areq.prompt:
+            return True
+        if areq.client.public and redirect_uris.is_native(areq.target.redirect_uri):
             return True
         granted = await store.granted_scopes(user_id, areq.client.client_id, areq.space_id)
         return not set(areq.scopes) <= granted
@@ -478,21 +495,51 @@ class AuthorizationEndpoint:
         kept = [(k, v) for k, v in request.query if k != LOGIN_STAMP_PARAM]
         if stamped:
             moment = str(int(self.config.clock().timestamp()))
-            bound = fingerprint(tuple(kept), request.issuer)
-            kept.append((LOGIN_STAMP_PARAM, f"{moment}.{self.mac(f'login-after|{moment}|{bound}')}"))
+            asked = self._asked_mac(moment, fingerprint(tuple(kept), request.issuer))
+            kept.append((LOGIN_STAMP_PARAM, f"{moment}.{asked}"))
         return AUTHORIZATION_PATH + "?" + urlencode(kept)
 
-    def _stamp_time(self, request: OAuthRequest, areq: AuthorizationRequest) -> datetime | None:
+    def _asked_mac(self, moment: str, bound: str) -> str:
+        return self.mac(f"login-asked|{moment}|{bound}")
+
+    def _session_mac(self, moment: str, asked: str, session: str) -> str:
+        return self.mac(f"login-after|{moment}|{asked}|{session}")
+
+    def bind_login_stamp(self, return_to: str, session: str) -> str:
+        """Called by the login page once a login started the session ``session``: the way
+        back with its stamp bound to that session too. A stamp taken by someone else (logged
+        out, or in another session) proves nothing for this one: only a login that followed it
+        binds it. ``return_to`` is returned unchanged when it carries no single stamp."""
+        path, question, query = return_to.partition("?")
+        if path != AUTHORIZATION_PATH or not question or not session:
+            return return_to
+        pairs = parse_qsl(query, keep_blank_values=True)
+        stamps = [v for k, v in pairs if k == LOGIN_STAMP_PARAM]
+        if len(stamps) != 1:
+            return return_to
+        moment, _, asked = stamps[0].partition(".")
+        if not asked or "." in asked:
+            return return_to
+        value = f"{moment}.{asked}.{self._session_mac(moment, asked, session)}"
+        kept = [(k, v) for k, v in pairs if k != LOGIN_STAMP_PARAM] + [(LOGIN_STAMP_PARAM, value)]
+        return AUTHORIZATION_PATH + "?" + urlencode(kept)
+
+    def _stamp_time(self, request: OAuthRequest, areq: AuthorizationRequest, session: str) -> datetime | None:
         """When this server sent the person to log in again for *this* request, if the stamp
-        is genuine, made for this request and recent."""
+        is genuine, made for this request, bound to this session by the login page, and
+        recent."""
         values = [v for k, v in request.query if k == LOGIN_STAMP_PARAM]
-        if len(values) != 1:
+        if len(values) != 1 or not session:
             return None
-        moment, _, mac = values[0].partition(".")
+        parts = values[0].split(".")
+        if len(parts) != 3:
+            return None
+        moment, asked, bound = parts
         if not (moment.isascii() and moment.isdigit()) or len(moment) > 12:
             return None
-        expected = self.mac(f"login-after|{moment}|{areq.fingerprint()}")
-        if not hmac.compare_digest(mac.encode(), expected.encode()):
+        if not hmac.compare_digest(asked.encode(), self._asked_mac(moment, areq.fingerprint()).encode()):
+            return None
+        if not hmac.compare_digest(bound.encode(), self._session_mac(moment, asked, session).encode()):
             return None
         when = datetime.fromtimestamp(int(moment), UTC)
         return when if self.config.clock() - when <= LOGIN_STAMP_VALID else None

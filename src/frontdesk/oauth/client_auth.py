@@ -21,7 +21,7 @@ from typing import Protocol
 from urllib.parse import unquote_plus
 
 from frontdesk import events
-from frontdesk.oauth.errors import InvalidClient, InvalidRequest
+from frontdesk.oauth.errors import InvalidClient, InvalidRequest, wait_in_words
 from frontdesk.oauth.models import Client
 from frontdesk.oauth.request import OAuthRequest, Params
 from frontdesk.oauth.storage import ClientStore, EventStore, Limiter
@@ -113,16 +113,20 @@ async def authenticate_client(
     claimed = claimed_client_id(request, params)
     keys = {"client": claimed, "address": request.client_ip}
     if limiter is not None:
-        wait = await limiter.retry_after(keys)
+        wait = await limiter.attempt(keys)
         if wait is not None:
             log.warning(
                 "client authentication throttled for client %r from %s", claimed[:64], request.client_ip
             )
-            raise InvalidClient("too many failed attempts", status_code=429, retry_after=wait)
+            raise InvalidClient(
+                f"too many failed attempts; try again in {wait_in_words(wait)}",
+                status_code=429,
+                retry_after=wait,
+            )
     # A malformed set of credentials fails here, after the throttle check, exactly where
     # verifying them would have failed.
     try:
-        return await verify(store, extract(request, params))
+        client = await verify(store, extract(request, params))
     except InvalidClient as exc:
         if limiter is not None:
             await limiter.failed(keys)
@@ -135,3 +139,6 @@ async def authenticate_client(
         )
         exc.persist = True  # the audit event outlives the failed request
         raise
+    if limiter is not None:
+        await limiter.succeeded(keys)
+    return client

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 
@@ -14,6 +15,15 @@ def safe_description(text: str) -> str:
     """RFC 6749 §5.2: ``error_description`` uses only %x20-21 / %x23-5B / %x5D-7E; anything
     else (quotes, backslashes, non-ASCII echoed from the request) becomes ``?``."""
     return "".join(c if (" " <= c <= "~" and c not in '"\\') else "?" for c in text)
+
+
+def wait_in_words(seconds: int) -> str:
+    """How long a throttled caller waits, as people say it: 897 → "15 minutes"."""
+    for unit, size, up_to in (("minute", 60, 90 * 60), ("hour", 3600, 48 * 3600), ("day", 86400, None)):
+        if up_to is None or seconds <= up_to:
+            count = max(1, math.ceil(seconds / size))
+            return f"{count} {unit}s" if count > 1 else f"a {unit}"
+    raise AssertionError("unreachable")
 
 
 class OAuthError(Exception):

@@ -10,7 +10,8 @@ an app learns nothing about tokens that are not its business.
 An active token is described by (§2.2):
 
 * ``active`` (true), ``scope`` (space-separated), ``client_id``;
-* ``sub`` (the user's id) and ``username`` (the user's email);
+* ``sub`` (the user's id) and ``username`` (the user's email); for a space token, the person
+  it acts for now (its creator while an admin of the space, else the space's owner);
 * ``token_type``: ``"bearer"`` for access tokens, ``"refresh_token"`` for refresh tokens;
 * ``iat``; ``exp`` only for tokens that expire; ``iss``, the issuer (host) the token was
   obtained at, when it is known;
@@ -64,14 +65,19 @@ class IntrospectionEndpoint:
             return dict(INACTIVE)
         if token.client_id != client.client_id and not client.can_introspect:
             return dict(INACTIVE)
-        user = await storage.person(token.user_id)
+        if isinstance(token, TokenInfo) and token.space_id is not None:
+            # A space token acts for its creator while she is an admin of the space, then for
+            # the space's owner (PersonStore.acting_person): `sub` is who it acts for now.
+            user = await storage.acting_person(token)
+        else:
+            user = await storage.person(token.user_id)
         if user is None:
             return dict(INACTIVE)
         body: dict[str, Any] = {
             "active": True,
             "scope": format_scope(token.scopes),
             "client_id": token.client_id,
-            "sub": token.user_id,
+            "sub": user.id,
             "username": user.email,
             "token_type": "refresh_token" if isinstance(token, RefreshTokenRecord) else "bearer",
             "iat": _timestamp(token.created_at),

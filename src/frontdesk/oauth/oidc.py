@@ -30,6 +30,10 @@ from frontdesk.oauth.storage import PersonStore, SigningKeyPair, Storage
 from frontdesk.oauth.tokens import Issued
 
 ID_TOKEN_TTL_SECONDS = 600
+# RFC 8725 §3.11: every kind of JWT signed with the OpenID Connect keys carries its own ``typ``
+# so that no verifier takes one kind for another. ID tokens keep the usual ``JWT``, which is
+# what OpenID Connect clients expect; the iframe context has its own (services/iframe_context.py).
+ID_TOKEN_TYP = "JWT"
 ID_TOKEN_GRANTS = frozenset({"authorization_code", "password", "refresh_token"})
 
 
@@ -65,8 +69,9 @@ async def claims_for(
     return user_claims(person, space, scopes)
 
 
-def sign(key: SigningKeyPair, claims: dict[str, Any]) -> str:
-    return jwt.encode({"alg": key.alg, "kid": key.kid, "typ": "JWT"}, claims, key.private_key)
+def sign(key: SigningKeyPair, claims: dict[str, Any], *, typ: str) -> str:
+    """A JWT of the kind ``typ`` (RFC 8725 §3.11): each caller names its own kind."""
+    return jwt.encode({"alg": key.alg, "kid": key.kid, "typ": typ}, claims, key.private_key)
 
 
 class IdTokenExtra:
@@ -102,4 +107,4 @@ class IdTokenExtra:
             claims["nonce"] = req.nonce
         claims["at_hash"] = at_hash(issued.raw)
         claims.update(about)
-        body["id_token"] = sign(key, claims)
+        body["id_token"] = sign(key, claims, typ=ID_TOKEN_TYP)

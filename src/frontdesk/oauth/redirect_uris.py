@@ -6,7 +6,10 @@ userinfo; https, or http only on loopback hosts; custom (private-use) schemes fo
 Matching (RFC 9700 §4.1.3, docs/decisions.md §8): exact string comparison. Loopback URIs match
 on any port (RFC 8252 §7.3). An app may opt in to query-tolerant matching for clients that
 append their own query: then scheme, host, port and path must be equal, the registered query
-(if any) must be present unchanged, and extra parameters are ignored.
+(if any) must be present unchanged (no registered parameter repeated or changed), and the extra
+parameters are never response parameters (:data:`RESPONSE_PARAMS`): an attacker's ``code``,
+``state`` or ``iss`` placed before ours would be read first by many clients (RFC 6749 §4.1.2,
+RFC 9207 §2). A registered URI carries no response parameter in its query either.
 """
 
 from __future__ import annotations
@@ -14,9 +17,15 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# Parameters the authorization response carries (RFC 6749 §4.1.2, §4.1.2.1; RFC 9207 §2; OIDC
+# Core §3.2.2.5 and Session Management §3): never part of a redirect URI's own query. Every name
+# starting with ``error`` counts too (docs/decisions.md §8).
+RESPONSE_PARAMS = frozenset(
+    {"code", "state", "iss", "error", "error_description", "error_uri", "id_token", "session_state"}
+)
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
 MAX_LENGTH = 2000
 
@@ -56,6 +65,15 @@ def validate_for_registration(uri: str) -> str:
         raise RedirectUriError("A redirect URI must not contain a fragment (#…).")
     if scheme in ("javascript", "data", "file", "vbscript", "about", "blob"):
         raise RedirectUriError(f"The {scheme}: scheme cannot be a redirect URI.")
+    port = _port_text(parts.netloc)
+    if port is not None and not _valid_port(port):
+        raise RedirectUriError("A redirect URI's port is a number from 1 to 65535 without leading zeros.")
+    reserved = sorted({name for name, _ in _pairs(parts.query) if is_response_param(name)})
+    if reserved:
+        raise RedirectUriError(
+            f"A redirect URI's query must not contain {', '.join(reserved)}: the authorization "
+            "response adds these parameters itself."
+        )
     if scheme in ("http", "https"):
         if not parts.hostname:
             raise RedirectUriError("A web redirect URI needs a host.")
@@ -73,6 +91,44 @@ def validate_for_registration(uri: str) -> str:
     return uri
 
 
+def is_response_param(name: str) -> bool:
+    """Whether a query parameter would be read as part of the authorization response. Names
+    are compared without case and without a ``[…]`` suffix (``code[]`` is ``code`` to Rack and
+    PHP)."""
+    base = name.split("[", 1)[0].strip().lower()
+    return base in RESPONSE_PARAMS or base.startswith("error")
+
+
+def _pairs(query: str) -> list[tuple[str, str]]:
+    """The query's parameters, decoded, split on ``&`` and on ``;`` (which some frameworks
+    still take as a separator), blank values kept."""
+    pairs = []
+    for piece in query.replace(";", "&").split("&"):
+        if piece:
+            name, _, value = piece.partition("=")
+            pairs.append((unquote_plus(name), unquote_plus(value)))
+    return pairs
+
+
+def _port_text(netloc: str) -> str | None:
+    """The port as written in ``netloc`` (``None`` when there is no ``:port``)."""
+    hostport = netloc.rpartition("@")[2]
+    if hostport.startswith("["):
+        rest = hostport[hostport.find("]") + 1 :]
+    else:
+        rest = hostport[hostport.find(":") :] if ":" in hostport else ""
+    return rest[1:] if rest.startswith(":") else None
+
+
+def _valid_port(text: str) -> bool:
+    """1–65535, written without leading zeros (``0``, ``09000``, ``99999`` are no ports a
+    native app listens on, RFC 8252 §7.3)."""
+    return _PORT.fullmatch(text) is not None and int(text) <= 65535
+
+
+_PORT = re.compile(r"[1-9][0-9]{0,4}")
+
+
 @dataclass(frozen=True)
 class Match:
     ok: bool
@@ -83,12 +139,17 @@ class Match:
 
 # A loopback redirect URI, written exactly (lower-case scheme and host, no user information),
 # with the port as the only free part: http://127.0.0.1:51234/cb matches http://127.0.0.1/cb.
-_LOOPBACK = re.compile(r"^http://(localhost|127\.0\.0\.1|\[::1\])(?::[0-9]{1,5})?([/?].*)?$")
+# ``\Z``, not ``$``: ``$`` would also match before a trailing newline.
+_LOOPBACK = re.compile(r"^http://(localhost|127\.0\.0\.1|\[::1\])(?::([0-9]+))?([/?].*)?\Z")
 
 
 def _portless(uri: str) -> str | None:
     found = _LOOPBACK.match(uri)
-    return f"http://{found.group(1)}{found.group(2) or ''}" if found else None
+    if found is None:
+        return None
+    if found.group(2) is not None and not _valid_port(found.group(2)):
+        return None
+    return f"http://{found.group(1)}{found.group(3) or ''}"
 
 
 def _loopback_equal(requested: str, registered: str) -> bool:
@@ -98,16 +159,23 @@ def _loopback_equal(requested: str, registered: str) -> bool:
     return wanted is not None and "#" not in requested and _portless(requested) == wanted
 
 
+def _same_base(requested: str, registered: str) -> bool:
+    return "#" not in requested and requested.partition("?")[0] == registered.partition("?")[0]
+
+
 def _query_tolerant_equal(requested: str, registered: str) -> bool:
-    """Everything before ``?`` equal as strings; the registered query's parameters present."""
-    if "#" in requested:
+    """Everything before ``?`` equal as strings; each registered parameter present with its
+    registered value(s) only, neither repeated nor changed; no extra parameter is a response
+    parameter (docs/decisions.md §8)."""
+    if not _same_base(requested, registered):
         return False
-    base, _, query = requested.partition("?")
-    registered_base, _, registered_query = registered.partition("?")
-    if base != registered_base:
-        return False
-    have = parse_qsl(query, keep_blank_values=True)
-    return all(pair in have for pair in parse_qsl(registered_query, keep_blank_values=True))
+    have = _pairs(requested.partition("?")[2])
+    want = _pairs(registered.partition("?")[2])
+    for name in {n for n, _ in want}:
+        if [v for n, v in have if n == name] != [v for n, v in want if n == name]:
+            return False
+    names = {n for n, _ in want}
+    return not any(is_response_param(n) for n, _ in have if n not in names)
 
 
 def match(requested: str, registered: list[str], *, allow_query: bool = False) -> Match:
@@ -118,5 +186,33 @@ def match(requested: str, registered: list[str], *, allow_query: bool = False) -
             return Match(True)
         if allow_query and _query_tolerant_equal(requested, uri):
             return Match(True)
-    only_query = any(_query_tolerant_equal(requested, uri) for uri in registered)
+    only_query = not allow_query and any(_query_tolerant_equal(requested, uri) for uri in registered)
     return Match(False, only_query_differs=only_query)
+
+
+def without_response_params(uri: str) -> str:
+    """``uri`` with the response parameters removed from its query (and a query left empty
+    removed): what a client that sends back the URL it was called at meant by its
+    ``redirect_uri`` (docs/decisions.md §8)."""
+    base, question, query = uri.partition("?")
+    if not question:
+        return uri
+    kept = [
+        piece
+        for piece in query.split("&")
+        if piece and not is_response_param(unquote_plus(piece.partition("=")[0]))
+    ]
+    return base + ("?" + "&".join(kept) if kept else "")
+
+
+def is_native(uri: str) -> bool:
+    """A redirect URI only a native app on the person's device receives: a loopback address
+    (RFC 8252 §7.3) or a private-use scheme (§7.1). Nothing proves which app listens there."""
+    scheme = uri.partition(":")[0].lower()
+    if scheme not in ("http", "https"):
+        return True
+    try:
+        host = urlsplit(uri).hostname
+    except ValueError:
+        return False
+    return _is_loopback(host)

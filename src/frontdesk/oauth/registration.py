@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from frontdesk import names
 from frontdesk.oauth.errors import InvalidClientMetadata, InvalidRedirectUriMetadata, InvalidScope
 from frontdesk.oauth.redirect_uris import RedirectUriError, validate_for_registration
 from frontdesk.oauth.scopes import Catalogue, catalogue, check_known, format_scope, parse_scope
@@ -102,9 +103,10 @@ def _redirect_uris(body: Mapping[str, Any]) -> tuple[str, ...]:
 
 def _client_name(body: Mapping[str, Any]) -> str:
     raw = _optional_string(body, "client_name")
-    if raw is not None and any(ord(c) < 0x20 and not c.isspace() for c in raw):
-        raise InvalidClientMetadata("client_name must not contain control characters")
-    name = " ".join((raw or "").split())
+    try:
+        name = names.clean_name(raw)  # shown on the consent page: no controls, no bidi overrides
+    except names.UnsafeName as exc:
+        raise InvalidClientMetadata(f"client_name: {exc}") from exc
     if len(name) > MAX_NAME:
         raise InvalidClientMetadata(f"client_name has at most {MAX_NAME} characters")
     return name or DEFAULT_NAME

@@ -298,8 +298,14 @@ class PasswordAuthenticator(Protocol):
 
 
 class Limiter(Protocol):
-    """Rate limits applied before expensive work (RFC 6749 §4.3.2, §2.3.1)."""
+    """A failure throttle around checking one credential (RFC 6749 §4.3.2, §2.3.1; RFC 6819
+    §5.1.4.2.3): :meth:`attempt` before the check, then :meth:`failed` or :meth:`succeeded`.
+    ``keys`` name the ``address`` and whose credential it is (``account``, ``client``)."""
 
-    async def retry_after(self, keys: dict[str, str]) -> int | None: ...
+    async def attempt(self, keys: dict[str, str]) -> int | None:
+        """``None`` if the check may run, else the seconds to wait."""
+        ...
 
     async def failed(self, keys: dict[str, str]) -> None: ...
+
+    async def succeeded(self, keys: dict[str, str]) -> None: ...

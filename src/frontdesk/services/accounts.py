@@ -9,6 +9,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk import names
 from frontdesk.errors import FieldError
 from frontdesk.oauth.models import Person
 from frontdesk.security.passwords import Passwords, check_password_strength
@@ -36,7 +37,10 @@ def email_key(email: str) -> str:
 
 
 def clean_name(raw: str, *, field: str = "name", required: bool = True) -> str:
-    name = " ".join((raw or "").split())
+    try:
+        name = names.clean_name(raw)
+    except names.UnsafeName as exc:
+        raise FieldError(field, str(exc)) from exc
     if not name and required:
         raise FieldError(field, "Enter a name.")
     if len(name) > 200:

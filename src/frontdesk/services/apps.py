@@ -14,17 +14,18 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk import events
+from frontdesk import events, names
 from frontdesk.errors import FieldError, NotFound
+from frontdesk.inputs import BadInput, ascii_int
 from frontdesk.oauth.models import Client, NewToken, Person
 from frontdesk.oauth.redirect_uris import RedirectUriError, validate_for_registration
 from frontdesk.oauth.scopes import catalogue, format_scope, parse_scope
 from frontdesk.oauth.storage import AppGrants, TokenGrant
+from frontdesk.oauth.web_urls import WebUrlError, normalize_web_url
 from frontdesk.security.randoms import ACCESS_TOKEN_PREFIX, CLIENT_SECRET_PREFIX, new_id, new_secret
 from frontdesk.security.server_secret import ServerSecret
 from frontdesk.store import revocation
@@ -79,7 +80,10 @@ class Revealed:
 
 
 def clean_app_name(raw: str | None, *, field: str = "name", required: bool = True) -> str | None:
-    name = " ".join((raw or "").split())
+    try:
+        name = names.clean_name(raw)
+    except names.UnsafeName as exc:
+        raise FieldError(field, str(exc)) from exc
     if not name:
         if required:
             raise FieldError(field, "Enter a name.")
@@ -122,23 +126,15 @@ def validate_scopes(raw: str | Iterable[str], *, trusted: bool) -> tuple[str, ..
 
 
 def validate_main_url(raw: str | None) -> str:
+    """The app's home page (also a registered client's ``client_uri``): an absolute http(s)
+    URL, stored with its host in IDNA form (oauth/web_urls.py); empty for none."""
     url = (raw or "").strip()
     if not url:
         return ""
-    if len(url) > 2000:
-        raise FieldError("main_url", "A URL has at most 2000 characters.")
-    if any(ord(c) < 0x21 or c in '"<>\\^`{|}' for c in url):
-        raise FieldError("main_url", "A URL must not contain spaces or control characters.")
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError as exc:
-        raise FieldError("main_url", f"Not a valid URL: {exc}.") from exc
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FieldError("main_url", "Enter an absolute http(s) URL, like https://example.com/.")
-    if parts.username is not None or parts.password is not None:
-        raise FieldError("main_url", "A URL must not contain user information (user@host).")
-    return url
+        return normalize_web_url(url, allow_http=True)
+    except WebUrlError as exc:
+        raise FieldError("main_url", str(exc)) from exc
 
 
 def clean_access_token_ttl(raw: int | str | None) -> int | None:
@@ -149,9 +145,10 @@ def clean_access_token_ttl(raw: int | str | None) -> int | None:
     text = str(raw).strip()
     if not text:
         return None
-    if not text.isdigit():
-        raise FieldError("access_token_ttl", "Enter a whole number of seconds, or leave it empty.")
-    ttl = int(text)
+    try:
+        ttl = ascii_int(text)
+    except BadInput as exc:
+        raise FieldError("access_token_ttl", "Enter a whole number of seconds, or leave it empty.") from exc
     if not MIN_ACCESS_TOKEN_TTL <= ttl <= MAX_ACCESS_TOKEN_TTL:
         raise FieldError(
             "access_token_ttl",
@@ -427,16 +424,21 @@ async def recreate_test_token(
     return raw
 
 
-async def reveal(db: AsyncSession, server_secret: ServerSecret, client_id: str) -> Revealed:
-    """The sealed client secret and live test token, decrypted, for the app's owner."""
+async def reveal(
+    db: AsyncSession, server_secret: ServerSecret, client_id: str, *, secret: bool = True, token: bool = True
+) -> Revealed:
+    """The sealed client secret and live test token, decrypted, for the app's owner; only
+    those asked for (the other is ``None``)."""
     app = await _existing(db, client_id)
-    secret = None
-    if app.secret_sealed:
-        secret = server_secret.decrypt(app.secret_sealed, f"client-secret:{app.client_id}")
+    raw_secret = None
+    if secret and app.secret_sealed:
+        raw_secret = server_secret.decrypt(app.secret_sealed, f"client-secret:{app.client_id}")
+    if not token:
+        return Revealed(client_secret=raw_secret, test_access_token=None)
     tokens = await _live_test_tokens(db, client_id)
-    token = tokens[0] if tokens else None
-    raw_token = server_secret.decrypt(token.sealed, f"token:{token.id}") if token and token.sealed else None
-    return Revealed(client_secret=secret, test_access_token=raw_token)
+    row = tokens[0] if tokens else None
+    raw_token = server_secret.decrypt(row.sealed, f"token:{row.id}") if row and row.sealed else None
+    return Revealed(client_secret=raw_secret, test_access_token=raw_token)
 
 
 async def delete_app(db: AsyncSession, client_id: str) -> None:

@@ -156,7 +156,7 @@ async def search(
     return await _fetch(db, stmt.limit(max(1, limit)))
 
 
-_RELATIVE = re.compile(r"^(\d{1,6})\s*([smhdw])$")
+_RELATIVE = re.compile(r"^([0-9]{1,6})\s*([smhdw])$")  # ASCII digits only (frontdesk/inputs.py)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 

@@ -6,12 +6,13 @@ app that created it, and apps only ever see and delete their own links.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk import names
 from frontdesk.errors import FieldError, NotFound
-from frontdesk.oauth.redirect_uris import LOOPBACK_HOSTS
+from frontdesk.oauth.web_urls import WebUrlError, normalize_web_url, origin_of
 from frontdesk.records import NavigationLinkRecord
 from frontdesk.security.randoms import new_id
 from frontdesk.store.models import NavigationLink
@@ -25,20 +26,19 @@ def is_admin_section(section: str) -> bool:
     return section in ADMIN_SECTIONS
 
 
-def validate_iframe_url(raw: str) -> str:
-    url = (raw or "").strip()
+def validate_iframe_url(raw: str, *, development: bool = False) -> str:
+    """An https URL (plain http for localhost in development only), stored with its host in
+    IDNA form; the page's CSP is built from its parsed origin (oauth/web_urls.py)."""
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError as exc:
-        raise FieldError("iframe_url", "iframe_url is not a valid URL") from exc
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FieldError("iframe_url", "iframe_url must be an absolute http(s) URL")
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-        raise FieldError("iframe_url", "iframe_url must use https (http only for localhost)")
-    if parts.username or parts.password or len(url) > 2000:
-        raise FieldError("iframe_url", "iframe_url must not contain credentials or exceed 2000 characters")
-    return url
+        return normalize_web_url(raw, allow_loopback_http=development)
+    except WebUrlError as exc:
+        raise FieldError("iframe_url", f"iframe_url: {exc}") from exc
+
+
+def frame_origin(iframe_url: str) -> str | None:
+    """The origin a ``frame-src`` may name for this link; None for a stored URL that has none
+    (rows from before the checks above): such a link is not framed."""
+    return origin_of(iframe_url)
 
 
 async def create_link(
@@ -51,10 +51,14 @@ async def create_link(
     label: str,
     iframe_url: str,
     user_editable: bool = True,
+    development: bool = False,
 ) -> NavigationLinkRecord:
     if section not in SECTIONS:
         raise FieldError("section", f"section must be one of {', '.join(SECTIONS)}")
-    clean_label = " ".join((label or "").split())
+    try:
+        clean_label = names.clean_name(label)
+    except names.UnsafeName as exc:
+        raise FieldError("label", str(exc)) from exc
     if not clean_label or len(clean_label) > 100:
         raise FieldError("label", "label must have 1 to 100 characters")
     link = NavigationLink(
@@ -64,7 +68,7 @@ async def create_link(
         created_by=user_id,
         section=section,
         label=clean_label,
-        iframe_url=validate_iframe_url(iframe_url),
+        iframe_url=validate_iframe_url(iframe_url, development=development),
         user_editable=user_editable,
     )
     db.add(link)

@@ -13,6 +13,7 @@ from frontdesk.errors import Conflict, FieldError, NotFound
 from frontdesk.oauth.models import Person
 from frontdesk.records import MembershipRecord, SpaceRef
 from frontdesk.security.randoms import new_id
+from frontdesk.services import domains
 from frontdesk.services.accounts import clean_name, find_by_email
 from frontdesk.settings import Settings
 from frontdesk.store.inserts import insert_unless_taken, update_unless_taken
@@ -209,8 +210,11 @@ async def create_space(
     name: str,
     owner: Person,
     custom_domain: str | None = None,
+    domain_verified: bool = False,
 ) -> SpaceRef:
-    """Create a space owned (and administered) by ``owner``."""
+    """Create a space owned (and administered) by ``owner``. A custom domain waits for its
+    DNS proof (services/domains.py) unless ``domain_verified`` (the operator vouches for it:
+    the CLI, seed files) or development skips the proof for it."""
     sub = validate_subdomain(subdomain)
     clean = clean_name(name)
     domain = validate_custom_domain(custom_domain, settings)
@@ -218,19 +222,24 @@ async def create_space(
         raise FieldError("subdomain", f"The subdomain “{sub}” is taken.")
     if domain and await get_by_custom_domain(db, domain) is not None:
         raise FieldError("custom_domain", f"{domain} is already used by another space.")
+    served = domain if domain and (domain_verified or domains.skips_verification(settings, domain)) else None
     space_id = new_id()
-    values = {"id": space_id, "subdomain": sub, "name": clean, "custom_domain": domain, "owner_id": owner.id}
+    values = {"id": space_id, "subdomain": sub, "name": clean, "custom_domain": served, "owner_id": owner.id}
+    if domain and not served:
+        values |= {"pending_domain": domain, "domain_token": new_id()}
     if not await insert_unless_taken(db, Space, values):
         raise FieldError("subdomain", "That subdomain or domain was just taken.")
     db.add(Membership(space_id=space_id, user_id=owner.id, role="admin", admin_name=owner.name))
     await db.flush()
-    return SpaceRef(id=space_id, subdomain=sub, name=clean, custom_domain=domain, owner_id=owner.id)
+    return SpaceRef(id=space_id, subdomain=sub, name=clean, custom_domain=served, owner_id=owner.id)
 
 
 async def update_space(
     db: AsyncSession, settings: Settings, space_id: str, *, name: str, custom_domain: str | None
 ) -> SpaceRef:
-    """Rename the space and set or clear its custom domain; validates everything first."""
+    """Rename the space and set or clear its custom domain; validates everything first. A new
+    domain waits for its DNS proof (services/domains.py; the served one, if any, stays until
+    then) unless development skips the proof for it; clearing it stops serving it at once."""
     clean = clean_name(name)
     domain = validate_custom_domain(custom_domain, settings)
     row = await _space_row(db, space_id)
@@ -240,13 +249,22 @@ async def update_space(
         other = await get_by_custom_domain(db, domain)
         if other is not None and other.id != space_id:
             raise FieldError("custom_domain", f"{domain} is already used by another space.")
-        # Claimed first, so that two spaces racing for it get a readable answer.
-        claim = update(Space).where(Space.id == space_id).values(custom_domain=domain)
-        if not await update_unless_taken(db, claim):
-            raise FieldError("custom_domain", f"{domain} is already used by another space.")
-        await db.refresh(row)
+        if domains.skips_verification(settings, domain):
+            # Claimed first, so that two spaces racing for it get a readable answer.
+            claim = (
+                update(Space).where(Space.id == space_id).values(custom_domain=domain, pending_domain=None)
+            )
+            if not await update_unless_taken(db, claim):
+                raise FieldError("custom_domain", f"{domain} is already used by another space.")
+            await db.refresh(row)
+        else:
+            domains.ask_for(row, domain)
+    elif domain is None:
+        row.custom_domain = None
+        row.pending_domain = None
+    elif domain == row.custom_domain:
+        row.pending_domain = None  # back to the served one: nothing waits any more
     row.name = clean
-    row.custom_domain = domain
     await db.flush()
     return space_of(row)
 

@@ -1,15 +1,37 @@
-"""Rate limits on top of the ``limits`` library (in memory, or Redis shared by all workers).
+"""Rate limits and failure throttles on the ``limits`` library (in memory, or Redis shared by
+all workers).
 
-A :class:`Throttle` is checked *before* expensive work (password hashing) and hit when the
-outcome counts against the caller (a failed login), so that attackers pay the limit and not
-the CPU.
+Two kinds, both named in ``composition.Rules``:
+
+* A **rate** (:meth:`Throttle.consume`): every request counts (API calls per user and app,
+  dynamic registrations and sign-ups per address).
+* A **failure throttle** (:class:`FailureThrottle`): what someone guessing a credential pays.
+  Failures are counted per *(subject, address)*, the subject being the account or the client
+  whose credential is guessed, so the guesser is slowed and the owner is not: a correct
+  credential from an address that has not been failing is never refused (RFC 6819 §5.1.4.2.3,
+  §5.2.3.1 counted against the attacker, not against the account). Besides that pair:
+
+  - a limit on failures per address across subjects (one address trying many accounts);
+  - optionally a slower *ceiling* of failures per subject from everywhere, which, once
+    reached, holds back only the addresses that have themselves failed for that subject
+    recently: many addresses guessing one account get one try each per window, and its owner,
+    typing the right password from an address that has not failed, still gets in;
+  - optionally failure counters on further keys (the password grant per client).
+
+  Where checking is expensive and the secret is guessable (passwords), the pair is *reserved*
+  before the check: :meth:`FailureThrottle.attempt` counts the attempt and answers whether it
+  may run in one atomic step (``limits``' ``hit``), so at most the limit reaches Argon2
+  whatever the concurrency; a success clears the pair. Client secrets and authorization codes
+  are 256-bit values checked by a digest lookup: their failures are counted after the fact,
+  which costs the hot token endpoint no extra round trip.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
@@ -18,18 +40,45 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 
+class _MemoryStorage(MemoryStorage):
+    """``limits``' in-process storage with a ``clear`` its expiry task can run beside: that
+    task lists the keys, then reads each key's entries after a thread switch, and a key
+    popped in between ended it with a ``KeyError`` ("Task exception was never retrieved").
+    An emptied entry list means the same to every reader and is dropped by the next sweep."""
+
+    async def clear(self, key: str) -> None:
+        self.storage.pop(key, None)
+        self.expirations.pop(key, None)
+        if key in self.events:
+            self.events[key] = []
+
+
 def make_storage(redis_url: str | None) -> Storage:
     if redis_url:
         scheme, _, rest = redis_url.partition("://")
         storage = storage_from_string(f"async+{scheme}://{rest}", implementation="redispy")
         assert isinstance(storage, Storage)
         return storage
-    return MemoryStorage()
+    return _MemoryStorage()
+
+
+def address_key(ip: str) -> str:
+    """The key one client address is counted under: an IPv6 address by its /64 network, which
+    one subscriber gets whole (RFC 6177 §2), so rotating through it gains nothing."""
+    try:
+        parsed = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One limit applied to one kind of key, e.g. failures per account."""
+    """One limit applied to one kind of key, e.g. failures per account and address."""
 
     name: str
     limit: RateLimitItem
@@ -40,32 +89,90 @@ class Rule:
 
 
 class Throttle:
+    """The shared counters: one moving-window limiter over the configured storage."""
+
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
         self.limiter = MovingWindowRateLimiter(storage)
 
-    async def retry_after(self, checks: Iterable[tuple[Rule, str]]) -> int | None:
-        """Seconds until every given (rule, key) has room again, or ``None`` if all have room."""
-        wait = 0.0
-        for rule, key in checks:
-            if not key:
-                continue
-            if not await self.limiter.test(rule.limit, rule.name, key):
-                stats = await self.limiter.get_window_stats(rule.limit, rule.name, key)
-                wait = max(wait, stats.reset_time - time.time())
-        return max(1, math.ceil(wait)) if wait > 0 else None
-
-    async def hit(self, checks: Iterable[tuple[Rule, str]]) -> None:
-        for rule, key in checks:
-            if key:
-                await self.limiter.hit(rule.limit, rule.name, key)
+    async def wait(self, rule: Rule, *key: str) -> int:
+        """Whole seconds until ``key`` has room again under ``rule`` (at least 1)."""
+        stats = await self.limiter.get_window_stats(rule.limit, rule.name, *key)
+        return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def consume(self, rule: Rule, key: str) -> int | None:
         """Count one request; ``None`` if allowed, else seconds to wait."""
         if await self.limiter.hit(rule.limit, rule.name, key):
             return None
-        stats = await self.limiter.get_window_stats(rule.limit, rule.name, key)
-        return max(1, math.ceil(stats.reset_time - time.time()))
+        return await self.wait(rule, key)
 
     async def reset(self) -> None:
         await self.storage.reset()
+
+
+@dataclass(frozen=True)
+class FailureRules:
+    """The rules of one failure throttle (see the module's docstring)."""
+
+    subject: str  # the key naming whose credential is guessed: "account" or "client"
+    pair: Rule  # failures of one subject from one address
+    address: Rule  # failures from one address, whatever the subject
+    ceiling: Rule | None = None  # failures of one subject from every address
+    others: tuple[tuple[str, Rule], ...] = ()  # failures per further key, e.g. ("client", …)
+    reserve: bool = False  # count each attempt before the check; a success clears the pair
+
+
+class FailureThrottle:
+    """:class:`frontdesk.oauth.storage.Limiter` for one kind of credential.
+
+    ``keys`` name the subject (``account`` or ``client``), the ``address`` and any further
+    keys of :attr:`FailureRules.others`. Call :meth:`attempt` before checking the credential,
+    then :meth:`failed` or :meth:`succeeded`.
+    """
+
+    def __init__(self, throttle: Throttle, rules: FailureRules) -> None:
+        self.throttle = throttle
+        self.rules = rules
+
+    def _pair(self, keys: dict[str, str]) -> tuple[str, str]:
+        return keys.get(self.rules.subject, ""), address_key(keys.get("address", ""))
+
+    def _counters(self, keys: dict[str, str]) -> Sequence[tuple[Rule, str]]:
+        """The failure counters besides the pair and the ceiling, with their keys."""
+        counters = [(self.rules.address, address_key(keys.get("address", "")))]
+        counters += [(rule, keys.get(name, "")) for name, rule in self.rules.others]
+        return [(rule, key) for rule, key in counters if key]
+
+    async def attempt(self, keys: dict[str, str]) -> int | None:
+        """``None`` if this attempt may run (and, when reserving, counts it), else seconds to
+        wait."""
+        limiter, rules, pair = self.throttle.limiter, self.rules, self._pair(keys)
+        subject = pair[0]
+        ceiling = rules.ceiling
+        if ceiling is not None and subject and not await limiter.test(ceiling.limit, ceiling.name, subject):
+            # The subject is under attack from many places: addresses that have failed for it
+            # wait for the ceiling; the others still get their try.
+            stats = await limiter.get_window_stats(rules.pair.limit, rules.pair.name, *pair)
+            if stats.remaining < rules.pair.limit.amount:
+                return await self.throttle.wait(ceiling, subject)
+        for rule, key in self._counters(keys):
+            if not await limiter.test(rule.limit, rule.name, key):
+                return await self.throttle.wait(rule, key)
+        if rules.reserve:
+            allowed = await limiter.hit(rules.pair.limit, rules.pair.name, *pair)
+        else:
+            allowed = await limiter.test(rules.pair.limit, rules.pair.name, *pair)
+        return None if allowed else await self.throttle.wait(rules.pair, *pair)
+
+    async def failed(self, keys: dict[str, str]) -> None:
+        limiter, rules, pair = self.throttle.limiter, self.rules, self._pair(keys)
+        if not rules.reserve:  # a reserved attempt was counted already
+            await limiter.hit(rules.pair.limit, rules.pair.name, *pair)
+        for rule, key in self._counters(keys):
+            await limiter.hit(rule.limit, rule.name, key)
+        if rules.ceiling is not None and pair[0]:
+            await limiter.hit(rules.ceiling.limit, rules.ceiling.name, pair[0])
+
+    async def succeeded(self, keys: dict[str, str]) -> None:
+        if self.rules.reserve:  # the right credential from here: its failures are forgiven
+            await self.throttle.limiter.clear(self.rules.pair.limit, self.rules.pair.name, *self._pair(keys))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -37,12 +39,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def create_private_file(path: Path) -> None:
+    """Create the SQLite database file readable by its owner only (0600), as its secret file
+    is; SQLite gives the -wal and -shm files it makes next to it the same mode. An existing
+    file is left as it is."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
     pool_size = pool_size or settings.db_pool_size
     if settings.is_sqlite:
         path = settings.sqlite_path()
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(path)
         # Sessions always end their transactions; the pool's extra rollback on return would only
         # cost another round trip through aiosqlite's worker thread.
         options: dict[str, Any] = {}

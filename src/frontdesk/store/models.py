@@ -67,7 +67,12 @@ class Space(Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
     subdomain: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The verified custom domain: the only one served (web/hosts.py, /healthz/domain).
     custom_domain: Mapped[str | None] = mapped_column(String(253), unique=True)
+    # A domain an admin asked for, served once its DNS TXT record proves ownership
+    # (services/domains.py), and the space's verification token for that record.
+    pending_domain: Mapped[str | None] = mapped_column(String(253))
+    domain_token: Mapped[str | None] = mapped_column(String(64))
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

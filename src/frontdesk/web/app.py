@@ -17,6 +17,7 @@ from frontdesk.web import errors, openapi
 from frontdesk.web.cors import CorsMiddleware
 from frontdesk.web.hosts import HostMiddleware
 from frontdesk.web.https import HttpsMiddleware
+from frontdesk.web.limits import RequestLimitsMiddleware
 from frontdesk.web.middleware import SecurityHeadersMiddleware
 from frontdesk.web.routes.api import access_tokens, health, navigation_links, user, userinfo
 from frontdesk.web.routes.api import spaces as api_spaces
@@ -94,10 +95,13 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         await response(scope, receive, send)
 
     # Added innermost first: the fast lane to the hottest endpoints; HTTPS enforcement and CORS
-    # run inside host resolution (they need the resolved scheme and site); security headers
-    # wrap everything.
+    # run inside host resolution (they need the resolved scheme and site), and so do the
+    # request limits (web/limits.py: sizes and NUL characters, refused before a handler reads
+    # the request; inside CORS so browser apps can read the refusal); security headers wrap
+    # everything.
     app.add_middleware(FastLane, routes=app.router.routes, handlers=app.exception_handlers)
     app.add_middleware(HttpsMiddleware, settings=settings)
+    app.add_middleware(RequestLimitsMiddleware, settings=settings)
     app.add_middleware(CorsMiddleware)
     app.add_middleware(HostMiddleware, settings=settings, resolver=state.resolver, not_found=unknown_host)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)

@@ -67,9 +67,10 @@ class Csrf:
         if origin is None:
             return
         if origin == "null":
-            # Pages are served with Referrer-Policy: no-referrer, so browsers send
-            # "Origin: null" even on same-origin form posts. Trust it only when the browser's
-            # fetch metadata says same-origin; the token is checked either way.
+            # Pages are served with Referrer-Policy: same-origin (web/middleware.py), so a
+            # browser names our origin on their form posts; "null" comes from an opaque
+            # origin (a sandboxed frame, or a page served with "no-referrer"). Trust it only
+            # when the browser's fetch metadata says same-origin; the token is checked either way.
             if fetch_site != "same-origin":
                 raise CsrfError("opaque origin")
             return

@@ -36,8 +36,16 @@ HTTP_CODES = {
     413: "invalid_request",
     422: "invalid_request",
     429: "too_many_requests",
+    431: "invalid_request",
 }
-PAGE_TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 405: "Method not allowed"}
+PAGE_TITLES = {
+    400: "Bad request",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Too large",
+    431: "Request headers too large",
+}
 
 
 class ApiError(Exception):

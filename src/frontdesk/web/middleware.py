@@ -14,9 +14,9 @@ PAGE_CSP = (
 
 
 class SecurityHeadersMiddleware:
-    """Adds ``nosniff``, ``no-referrer`` and, on HTML, a CSP without inline script that allows
-    framing by the page's own origin only (docs/decisions.md §3). A handler may set its own CSP
-    (e.g. a space page that frames an app); it is kept."""
+    """Adds ``nosniff``, a ``same-origin`` referrer policy and, on HTML, a CSP without inline
+    script that allows framing by the page's own origin only (docs/decisions.md §3). A handler
+    may set its own CSP (e.g. a space page that frames an app); it is kept."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
@@ -31,7 +31,13 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("Referrer-Policy", "no-referrer")
+                # RFC 9700 §4.2.4: URLs here carry authorization parameters (and, on the
+                # way back to an app, codes), so nothing of them may reach another origin in a
+                # Referer: "same-origin" sends none to any other origin, like "no-referrer".
+                # It still lets the browser name this origin on the pages' own requests;
+                # with "no-referrer", Chromium sends "Origin: null" and no Sec-Fetch-Site from
+                # plain-http hosts other than localhost, and web/csrf.py refused every form.
+                headers.setdefault("Referrer-Policy", "same-origin")
                 if headers.get("content-type", "").startswith("text/html"):
                     headers.setdefault("Content-Security-Policy", PAGE_CSP)
                     headers.setdefault("X-Frame-Options", "SAMEORIGIN")

@@ -9,13 +9,18 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
+from frontdesk.web import openapi_protocol as protocol
+
 PUBLIC = {"/api/spaces/{subdomain}", "/healthz", "/healthz/domain"}
 ERROR = {"$ref": "#/components/schemas/ErrorOut"}
+# CommonMark, as OpenAPI descriptions are; /docs renders it (web/routes/pages/api_docs.py).
 DESCRIPTION = (
     "The JSON API of Frontdesk (Cobot API 1 shapes) and its OAuth endpoints. Send the access token as "
     "`Authorization: Bearer <token>` (or the `access_token` parameter). Errors are "
-    '`{"error": code, "error_description": text}`; 401 and 403 answers carry an RFC 6750 '
-    "`WWW-Authenticate: Bearer` challenge, 429 answers a `Retry-After`."
+    '`{"error": code, "error_description": text}` (RFC 6749 §5.2); 401 and 403 answers carry an '
+    "RFC 6750 `WWW-Authenticate: Bearer` challenge, 429 answers a `Retry-After`, and a body over "
+    "the size limit is answered 413. The authorization endpoint, `/oauth/authorize`, is where "
+    "an app sends the person's browser, not a call for programs."
 )
 
 
@@ -39,6 +44,21 @@ def install(app: FastAPI) -> None:
             "scheme": "bearer",
             "description": "An access token issued by this server",
         }
+        components["securitySchemes"]["clientBasic"] = {
+            "type": "http",
+            "scheme": "basic",
+            "description": "The app's client id and secret (client_secret_basic, RFC 6749 §2.3.1)",
+        }
+        components.setdefault("schemas", {})["OAuthError"] = protocol.OAUTH_ERROR_SCHEMA
+        paths = schema.setdefault("paths", {})
+        for (method, path), extra in protocol.OPERATIONS.items():
+            operation = paths.setdefault(path, {}).setdefault(method, {})
+            for key, value in extra.items():
+                if key == "responses":
+                    # What the table says replaces FastAPI's guess (a bare 200 for raw routes).
+                    operation[key] = dict(value)
+                else:
+                    operation[key] = value
         components.setdefault("schemas", {}).setdefault(
             "ErrorOut",
             {
@@ -51,8 +71,9 @@ def install(app: FastAPI) -> None:
             for method, operation in operations.items():
                 operation["operationId"] = f"{operation.get('operationId', path)}_{method}"
                 responses = operation.setdefault("responses", {})
-                # Validation errors are answered as 400 invalid_request, never FastAPI's 422.
-                if "422" in responses and path.startswith("/api/") and "navigation_links" not in path:
+                # Validation errors are answered as 400 invalid_request, never FastAPI's 422
+                # (web/errors.py); only navigation links answer 422 for a bad field.
+                if "422" in responses and "navigation_links" not in path:
                     del responses["422"]
                 if path.startswith("/api/") and path not in PUBLIC:
                     operation["security"] = [{"bearer": []}]
@@ -65,6 +86,9 @@ def install(app: FastAPI) -> None:
                         responses.setdefault(
                             code, {"description": text, "content": {"application/json": {"schema": ERROR}}}
                         )
+                if path.startswith(("/api/", "/oauth/")) and "requestBody" in operation:
+                    # web/limits.py caps every protocol and API body.
+                    responses.setdefault("413", protocol.error(protocol.TOO_LARGE, ERROR))
         app.openapi_schema = schema
         return schema
 

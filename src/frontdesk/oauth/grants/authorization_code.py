@@ -3,14 +3,15 @@
 Doorkeeper's semantics: the code is consumed by an atomic conditional update before any other
 check, so a code is burned even when the request is wrong, and two concurrent redemptions
 yield one token. A code presented again fails with ``invalid_grant`` and revokes every token
-it issued (§4.1.2, §10.5). PKCE per RFC 7636 §4.6 with the downgrade defence.
+it issued (§4.1.2, §10.5); the message says whether there were any (a code burned by a failed
+exchange issued none: "already presented"). PKCE per RFC 7636 §4.6 with the downgrade defence.
 """
 
 from __future__ import annotations
 
 from frontdesk import events
 from frontdesk.oauth import pkce, redirect_uris
-from frontdesk.oauth.errors import InvalidGrant, OAuthError
+from frontdesk.oauth.errors import InvalidGrant, OAuthError, wait_in_words
 from frontdesk.oauth.grants import Grant
 from frontdesk.oauth.models import CodeRecord
 from frontdesk.oauth.storage import CodeGrant
@@ -31,10 +32,12 @@ class AuthorizationCodeGrant(Grant):
         limiter = self.ctx.failure_limiter
         keys = {"client": self.client.client_id, "address": self.ctx.request.client_ip}
         if limiter is not None:
-            wait = await limiter.retry_after(keys)
+            wait = await limiter.attempt(keys)
             if wait is not None:
                 raise InvalidGrant(
-                    f"too many failed attempts; retry in {wait} seconds", status_code=429, retry_after=wait
+                    f"too many failed attempts; try again in {wait_in_words(wait)}",
+                    status_code=429,
+                    retry_after=wait,
                 )
         consumed = await storage.consume_code(raw)
         if consumed.replayed_code_id is not None:
@@ -46,13 +49,18 @@ class AuthorizationCodeGrant(Grant):
             await storage.record_event(
                 events.CODE_REPLAYED, app_id=self.client.client_id, ip=ip, detail=detail
             )
-            raise InvalidGrant(
-                "the authorization code was already used; its tokens are revoked", persist=True
-            )
+            # Say what happened: a code burned by a failed exchange issued nothing.
+            if revoked.tokens:
+                raise InvalidGrant(
+                    "the authorization code was already used; its tokens are revoked", persist=True
+                )
+            raise InvalidGrant("this authorization code was already presented", persist=True)
         if consumed.code is None:
             if limiter is not None:  # guessing codes costs the guesser (RFC 6819 §5.1.4.2.3)
                 await limiter.failed(keys)
             raise InvalidGrant("unknown authorization code")
+        if limiter is not None:
+            await limiter.succeeded(keys)
         self.code = consumed.code
         # The code is burned whatever happens next: a failed check persists the consumption.
         # On success the consumption commits together with the token, so a concurrent replay,
@@ -87,7 +95,15 @@ class AuthorizationCodeGrant(Grant):
             return
         if sent == code.redirect_uri:
             return
+        # docs/decisions.md §8: a client may send back the URL it was called at, with the
+        # response parameters this server appended (code, state, iss); without them it must be
+        # the authorization request's. A registered URI never has them in its own query.
+        sent = redirect_uris.without_response_params(sent)
+        if sent == redirect_uris.without_response_params(code.redirect_uri):
+            return
         if self.client.allow_redirect_query:
+            # The same path, each side a query-tolerant match of a registered URI (no registered
+            # parameter changed, no response parameter injected).
             registered = list(self.client.redirect_uris)
             a = redirect_uris.match(sent, registered, allow_query=True)
             b = redirect_uris.match(code.redirect_uri, registered, allow_query=True)

@@ -7,7 +7,7 @@ any hashing (§4.3.2), with one generic error for unknown users and wrong passwo
 
 from __future__ import annotations
 
-from frontdesk.oauth.errors import InvalidGrant, InvalidRequest, UnauthorizedClient
+from frontdesk.oauth.errors import InvalidGrant, InvalidRequest, UnauthorizedClient, wait_in_words
 from frontdesk.oauth.grants import Grant
 from frontdesk.oauth.models import Person
 from frontdesk.oauth.scopes import grant_scopes, parse_scope
@@ -38,10 +38,12 @@ class PasswordGrant(Grant):
             "address": ctx.request.client_ip,
         }
         if ctx.limiter is not None:
-            wait = await ctx.limiter.retry_after(keys)
+            wait = await ctx.limiter.attempt(keys)
             if wait is not None:
                 raise InvalidGrant(
-                    f"too many failed attempts; retry in {wait} seconds", status_code=429, retry_after=wait
+                    f"too many failed attempts; try again in {wait_in_words(wait)}",
+                    status_code=429,
+                    retry_after=wait,
                 )
         assert ctx.password_auth is not None, "the password grant needs a password authenticator"
         user = await ctx.password_auth(username.strip(), password)
@@ -49,6 +51,8 @@ class PasswordGrant(Grant):
             if ctx.limiter is not None:
                 await ctx.limiter.failed(keys)
             raise InvalidGrant("invalid username or password")
+        if ctx.limiter is not None:
+            await ctx.limiter.succeeded(keys)
         self.user = user
 
     async def create_token_response(self) -> TokenResponse:

@@ -10,7 +10,6 @@ be valid and be that token or one of the same user and app.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import Request
@@ -26,6 +25,7 @@ from frontdesk.web import routing
 from frontdesk.web.adapter import read_form
 from frontdesk.web.api_auth import ApiError, caller_for, presented_token
 from frontdesk.web.api_models import ErrorOut, SpaceTokenOut, TokenScopeOut
+from frontdesk.web.bodies import JSON_TYPE, api_json, media_type
 from frontdesk.web.deps import State, Work
 
 router = routing.router(tags=["access tokens"])
@@ -76,12 +76,8 @@ async def revoke(token: str, request: Request, uow: Work) -> Response:
 
 
 async def _space_ref(request: Request) -> str:
-    content_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-    if content_type == "application/json":
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except ValueError as exc:
-            raise ApiError(400, "invalid_request", "the body is not valid JSON") from exc
+    if media_type(request) == JSON_TYPE:
+        body = await api_json(request, empty={})
         value = body.get("space_id") if isinstance(body, dict) else None
     else:
         value = dict(await read_form(request)).get("space_id") or request.query_params.get("space_id")

@@ -23,7 +23,12 @@ async def healthz() -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/healthz/domain", tags=["operations"], summary="Is this host served here?")
+@router.get(
+    "/healthz/domain",
+    tags=["operations"],
+    summary="Is this host served here?",
+    responses={404: {"description": "Frontdesk does not serve this host"}},
+)
 async def domain(request: Request, domain: str = "") -> JSONResponse:
     site = await request.app.state.frontdesk.resolver.resolve(normalize_host(domain))
     if site is None:

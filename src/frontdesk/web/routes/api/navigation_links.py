@@ -7,7 +7,6 @@ them: listing and deleting only ever see the calling app's links.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -22,6 +21,7 @@ from frontdesk.web import routing
 from frontdesk.web.adapter import read_form
 from frontdesk.web.api_auth import ApiError, Caller, require, space_rights
 from frontdesk.web.api_models import ErrorOut, NavigationLinkIn, NavigationLinkOut
+from frontdesk.web.bodies import JSON_TYPE, api_json, media_type
 from frontdesk.web.deps import State, Work
 
 router = routing.router(tags=["navigation links"])
@@ -72,12 +72,8 @@ async def list_links(request: Request, caller: Reader, st: State, uow: Work) -> 
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    content_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-    if content_type == "application/json":
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except ValueError as exc:
-            raise ApiError(400, "invalid_request", "the body is not valid JSON") from exc
+    if media_type(request) == JSON_TYPE:
+        body = await api_json(request, empty={})
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_request", "send a JSON object")
         return body
@@ -115,6 +111,7 @@ async def create_link(request: Request, caller: Writer, st: State, uow: Work) ->
             label=str(body.get("label") or ""),
             iframe_url=str(body.get("iframe_url") or ""),
             user_editable=_bool(body.get("user_editable")),
+            development=st.settings.env == "development",
         )
     except FieldError as exc:
         raise ApiError(422, "invalid_request", f"{exc.field}: {exc.message}") from exc

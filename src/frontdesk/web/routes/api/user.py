@@ -1,4 +1,5 @@
 """``GET /api/user`` (scope ``read_user``): the token's user, memberships and admin roles.
+On a space token: the person it acts for, and that one space's membership or admin entry.
 
 The hottest route: served without FastAPI's request handling (RawRoute), and without a
 database session when the caches hold the token, its user and their memberships.
@@ -58,6 +59,11 @@ async def current_user(request: Request) -> Response:
     async with st.unit_of_work() as uow:
         caller = await authenticate(request, uow, "read_user")
         memberships = await uow.storage.memberships_of(caller.user.id)
+    space_id = caller.token.space_id
+    if space_id is not None:
+        # A space token sees its own space only, whoever it acts for (docs/guide.md, "Space
+        # tokens"); filtered from the same cached read, so no extra query on any path.
+        memberships = tuple(m for m in memberships if m.space.id == space_id)
     return Response(user_document(st.settings, caller.user, memberships), media_type="application/json")
 
 

@@ -47,7 +47,7 @@ async def authorize(request: Request) -> Response:
     st = get_state(request)
     async with st.unit_of_work() as uow:
         record = await st.sessions.current(uow.storage, request)
-        viewer = Viewer(record.user_id, record.created_at) if record is not None else None
+        viewer = Viewer(record.user_id, record.created_at, record.id) if record is not None else None
         outcome = await st.oauth.authorization.handle(oauth_request(request), viewer, uow.storage)
         response = await _render(request, uow, outcome)
         await uow.commit()
@@ -74,7 +74,7 @@ async def decide(request: Request, uow: Work, user: OptionalUser) -> Response:
         return True
 
     session = request.state.login_session
-    viewer = Viewer(user.id, session.created_at) if user is not None else None
+    viewer = Viewer(user.id, session.created_at, session.id) if user is not None else None
     decision = Decision(choice=form_str(form, "decision") or "invalid", proof=proof)
     outcome = await st.oauth.authorization.handle(
         oauth_request(request, query=query), viewer, uow.storage, decision

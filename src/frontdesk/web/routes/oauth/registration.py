@@ -8,7 +8,6 @@ are limited per client address (``FRONTDESK_DYNAMIC_REGISTRATION_RATE_LIMIT``).
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC
 from typing import Any
@@ -17,6 +16,7 @@ from fastapi import HTTPException, Request
 from starlette.responses import JSONResponse, Response
 
 from frontdesk.errors import FieldError
+from frontdesk.inputs import BadInput
 from frontdesk.oauth.errors import (
     InvalidClientMetadata,
     InvalidRedirectUriMetadata,
@@ -27,37 +27,29 @@ from frontdesk.oauth.models import Client
 from frontdesk.oauth.registration import GRANT_TYPES, validate_client_metadata
 from frontdesk.oauth.tokens import NO_STORE
 from frontdesk.services import apps
+from frontdesk.services.throttle import address_key
 from frontdesk.web import routing
 from frontdesk.web.adapter import method_not_allowed
 from frontdesk.web.api_auth import RateLimited
+from frontdesk.web.bodies import JSON_TYPE, media_type, read_json
 from frontdesk.web.deps import State, Work
 from frontdesk.web.errors import oauth_error_response
 
 router = routing.router()
-MAX_BODY = 64 * 1024
 # Access tokens of a client that registered for refresh tokens expire after this many seconds
 # (docs/decisions.md §5: expiring tokens with rotating refresh tokens are an opt-in).
 REFRESHING_TOKEN_TTL = 3600
 
 
 async def _json_body(request: Request) -> Any:
-    content_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-    if content_type != "application/json":
+    """The client metadata: a JSON body (its size capped by web/limits.py, read by
+    web/bodies.py); anything unreadable is ``invalid_client_metadata`` (RFC 7591 §3.2.2)."""
+    if media_type(request) != JSON_TYPE:
         raise InvalidClientMetadata("send the client metadata as application/json (RFC 7591 §3.1)")
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-        raise InvalidClientMetadata(f"the request body is limited to {MAX_BODY} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise InvalidClientMetadata(f"the request body is limited to {MAX_BODY} bytes")
-        chunks.append(chunk)
     try:
-        return json.loads(b"".join(chunks))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidClientMetadata("the request body is not valid JSON") from exc
+        return await read_json(request)
+    except BadInput as exc:
+        raise InvalidClientMetadata(str(exc)) from exc
 
 
 def _issued_at(app: Client) -> int:
@@ -85,7 +77,7 @@ async def register(request: Request, st: State, uow: Work) -> Response:
         meta = validate_client_metadata(body, grant_types=grants)
         rule = st.rules.dynamic_registration
         if rule is not None:
-            wait = await st.throttle.consume(rule, request.state.client_ip or "unknown")
+            wait = await st.throttle.consume(rule, address_key(request.state.client_ip or "unknown"))
             if wait is not None:
                 raise RateLimited(f"too many registrations; retry in {wait} seconds", retry_after=wait)
         try:

@@ -25,6 +25,5 @@ async def token(request: Request) -> Response:
 
 
 for _path in PATHS:
-    routing.post_only(
-        router, _path, token, summary="Token endpoint (RFC 6749 §3.2)", documented=_path == PATHS[0]
-    )
+    # Both documented; their bodies and answers are in web/openapi_protocol.py.
+    routing.post_only(router, _path, token, summary="Token endpoint (RFC 6749 §3.2)")

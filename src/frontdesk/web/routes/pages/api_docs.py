@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 from starlette.responses import Response
 
 from frontdesk.web import routing
@@ -354,6 +356,16 @@ def schema_anchor(name: str) -> str:
     return "schema-" + slug(name)
 
 
+# OpenAPI descriptions are CommonMark. Raw HTML in them is escaped, not passed through
+# ("js-default": html off), so a description can never add markup or script to the page.
+_markdown = MarkdownIt("js-default")
+
+
+def markdown(paragraph: str) -> Markup:
+    """One paragraph of CommonMark as inline HTML (code spans, emphasis, links)."""
+    return Markup(_markdown.renderInline(paragraph))  # noqa: S704 - markdown-it escapes HTML
+
+
 # ---- the page ------------------------------------------------------------------------------------
 
 _built: weakref.WeakKeyDictionary[FastAPI, ApiDocs] = weakref.WeakKeyDictionary()
@@ -369,4 +381,8 @@ def docs_for(app: FastAPI) -> ApiDocs:
 
 @router.get("/docs", include_in_schema=False)
 async def api_docs(request: Request, user: OptionalUser) -> Response:
-    return render(request, "api_docs.html", {"docs": docs_for(request.app), "schema_anchor": schema_anchor})
+    return render(
+        request,
+        "api_docs.html",
+        {"docs": docs_for(request.app), "schema_anchor": schema_anchor, "markdown": markdown},
+    )

@@ -1,8 +1,9 @@
 """App registration pages: /oauth2_clients (list, new, show/edit, secrets).
 
 Secrets are shown once right after they are made (a one-time grant kept in the login
-session), and later only after the person re-entered their password in this session within
-the last few minutes.
+session, naming the one credential just made: the next view shows that credential and nothing
+else), and later only after the person re-entered their password in this session within the
+last few minutes (docs/decisions.md §1).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.responses import RedirectResponse, Response
 
 from frontdesk.errors import FieldError
 from frontdesk.oauth.config import utcnow
+from frontdesk.oauth.errors import wait_in_words
 from frontdesk.oauth.models import Client, Person
 from frontdesk.oauth.scopes import catalogue, parse_scope
 from frontdesk.records import SessionRecord
@@ -36,6 +38,9 @@ REAUTH_WINDOW = timedelta(minutes=10)
 # How long a one-time "show the new credentials" grant stays usable.
 REVEAL_ONCE_SECONDS = 600
 FLAGS = ("password_grant", "public", "allow_redirect_query", "require_pkce")
+# The credentials a one-time grant can name.
+SECRET, TOKEN = "secret", "token"
+CREDENTIALS = frozenset({SECRET, TOKEN})
 
 
 def _see_other(request: Request, url: str, message: str | None = None) -> RedirectResponse:
@@ -106,34 +111,48 @@ def _recently_confirmed(session: SessionRecord | None) -> bool:
     return at is not None and utcnow() - at < REAUTH_WINDOW
 
 
-def _live_grants(session: SessionRecord) -> dict[str, float]:
+def _live_grants(session: SessionRecord) -> dict[str, dict[str, Any]]:
+    """The session's unexpired one-time grants: client id → ``{"until": ts, "show": [...]}``.
+    Anything else (an older format, a tampered value) grants nothing."""
     raw = (session.data or {}).get("reveal")
     now = time.time()
     if not isinstance(raw, dict):
         return {}
-    return {k: float(v) for k, v in raw.items() if isinstance(v, int | float) and v > now}
+    live: dict[str, dict[str, Any]] = {}
+    for client_id, grant in raw.items():
+        if not isinstance(grant, dict):
+            continue
+        until, show = grant.get("until"), grant.get("show")
+        if not isinstance(until, int | float) or until <= now or not isinstance(show, list):
+            continue
+        kinds = [kind for kind in show if kind in CREDENTIALS]
+        if kinds:
+            live[client_id] = {"until": float(until), "show": kinds}
+    return live
 
 
-async def _grant_reveal_once(request: Request, uow: UnitOfWork, app: Client) -> None:
-    """Let the next view of this app show its credentials once, without a password."""
+async def _grant_reveal_once(request: Request, uow: UnitOfWork, app: Client, *kinds: str) -> None:
+    """Let the next view of this app show ``kinds`` (the credentials just made) once, without
+    a password. A new grant replaces an unused one: a view shows what the last action made."""
     session = _login_session(request)
     if session is None:
         return
     grants = _live_grants(session)
-    grants[app.client_id] = time.time() + REVEAL_ONCE_SECONDS
+    grants[app.client_id] = {"until": time.time() + REVEAL_ONCE_SECONDS, "show": list(kinds)}
     await uow.storage.update_session(session.id, data={**(session.data or {}), "reveal": grants})
 
 
-async def _take_reveal_once(request: Request, uow: UnitOfWork, app: Client) -> bool:
+async def _take_reveal_once(request: Request, uow: UnitOfWork, app: Client) -> frozenset[str]:
+    """The credentials this view may show once (consuming the grant); empty if none."""
     session = _login_session(request)
     stored = (session.data or {}).get("reveal") if session else None
     if session is None or not isinstance(stored, dict) or not stored:
-        return False
+        return frozenset()
     grants = _live_grants(session)
-    granted = grants.pop(app.client_id, None) is not None
+    granted = grants.pop(app.client_id, None)
     if grants != stored:  # consumed, or expired grants dropped
         await uow.storage.update_session(session.id, data={**(session.data or {}), "reveal": grants})
-    return granted
+    return frozenset(granted["show"]) if granted else frozenset()
 
 
 # ---- pages ----------------------------------------------------------------------------------
@@ -151,17 +170,23 @@ async def _show(
     headers: dict[str, str] | None = None,
     reveal_once: bool = False,
 ) -> Response:
-    shown_once = reveal_once and await _take_reveal_once(request, uow, app)
+    once = await _take_reveal_once(request, uow, app) if reveal_once else frozenset()
+    # A password confirmation shows everything; a one-time grant only what was just made.
+    show = CREDENTIALS if _recently_confirmed(_login_session(request)) else once
     revealed = None
-    if shown_once or _recently_confirmed(_login_session(request)):
-        revealed = await app_service.reveal(uow.session, st.server_secret, app.client_id)
+    if show:
+        revealed = await app_service.reveal(
+            uow.session, st.server_secret, app.client_id, secret=SECRET in show, token=TOKEN in show
+        )
     context = {
         "app": app,
         "values": values if values is not None else _app_values(app),
         "errors": errors or {},
         "scopes": _scope_choices(),
         "revealed": revealed,
-        "shown_once": shown_once,
+        "show_secret": SECRET in show,
+        "show_token": TOKEN in show,
+        "shown_once": bool(once) and show == once,
         "has_test_token": await app_service.has_test_token(uow.session, app.client_id),
     }
     return render(request, "apps_show.html", context, status_code=status_code, headers=headers)
@@ -216,7 +241,7 @@ async def register_app(request: Request, site: MainSite, st: State, uow: Work, u
             status_code=422,
         )
     app = created.app
-    await _grant_reveal_once(request, uow, app)
+    await _grant_reveal_once(request, uow, app, SECRET, TOKEN)
     return _see_other(request, _app_url(app), f"Registered {app.name}.")
 
 
@@ -263,22 +288,18 @@ async def confirm_password(
 ) -> Response:
     form = await checked_form(request)
     app = await _owned_app(uow, user, client_id)
-    rules = st.rules
     # The same failure counters as the login form: this form is no cheaper password oracle.
-    checks = [
-        (rules.login_account, accounts.email_key(user.email)),
-        (rules.login_address, request.state.client_ip),
-    ]
+    keys = {"account": accounts.email_key(user.email), "address": request.state.client_ip}
 
     async def again(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
         return await _show(
             request, st, uow, app, errors={"password": message}, status_code=status, headers=headers
         )
 
-    wait = await st.throttle.retry_after(checks)
+    wait = await st.rules.login.attempt(keys)
     if wait is not None:
         return await again(
-            f"Too many failed attempts. Try again in {wait} seconds.", 429, {"Retry-After": str(wait)}
+            f"Too many failed attempts. Try again in {wait_in_words(wait)}.", 429, {"Retry-After": str(wait)}
         )
     try:
         found = await accounts.check_credentials(
@@ -288,8 +309,9 @@ async def confirm_password(
         return await again("The server is busy; try again in a moment.", 503, {"Retry-After": "1"})
     session = _login_session(request)
     if found is None or found.id != user.id or session is None:
-        await st.throttle.hit(checks)
+        await st.rules.login.failed(keys)
         return await again("Wrong password.", 401)
+    await st.rules.login.succeeded(keys)
     await uow.storage.update_session(session.id, reauthenticated_at=utcnow())
     return _see_other(request, _app_url(app))
 
@@ -298,15 +320,21 @@ async def confirm_password(
 async def new_secret(
     request: Request, client_id: str, site: MainSite, st: State, uow: Work, user: CurrentUser
 ) -> Response:
-    await checked_form(request)
+    form = await checked_form(request)
     app = await _owned_app(uow, user, client_id)
+    if not app.public and form_str(form, "confirm") != "1":
+        return _see_other(
+            request,
+            _app_url(app),
+            "Tick the box to confirm that you want a new client secret (the old one stops working).",
+        )
     try:
         await app_service.regenerate_secret(
             uow.session, st.server_secret, app.client_id, by=user.id, ip=request.state.client_ip
         )
     except FieldError as exc:
         return _see_other(request, _app_url(app), exc.message)
-    await _grant_reveal_once(request, uow, app)
+    await _grant_reveal_once(request, uow, app, SECRET)
     return _see_other(
         request, _app_url(app), "Created a new client secret; the old one no longer works. Copy it now."
     )
@@ -327,7 +355,7 @@ async def test_token(
         )
     if action == "create":
         await app_service.recreate_test_token(uow.session, st.server_secret, app.client_id, by=user.id, ip=ip)
-        await _grant_reveal_once(request, uow, app)
+        await _grant_reveal_once(request, uow, app, TOKEN)
         return _see_other(
             request, _app_url(app), "Created a new test token; any previous one is revoked. Copy it now."
         )
@@ -340,7 +368,7 @@ async def delete_app(
 ) -> Response:
     form = await checked_form(request)
     app = await _owned_app(uow, user, client_id)
-    if form_str(form, "confirm") != "1":
+    if not app.public and form_str(form, "confirm") != "1":
         return _see_other(request, _app_url(app), "Tick the box to confirm that you want to delete the app.")
     name = app.name
     await app_service.delete_app(uow.session, app.client_id)

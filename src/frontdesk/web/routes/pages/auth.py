@@ -7,8 +7,10 @@ from starlette.responses import RedirectResponse, Response
 
 from frontdesk import events
 from frontdesk.errors import FieldError
+from frontdesk.oauth.errors import wait_in_words
 from frontdesk.security.passwords import HashingBusy
 from frontdesk.services import accounts, audit
+from frontdesk.services.throttle import address_key
 from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
 from frontdesk.web.deps import OptionalUser, State, Work, checked_form, form_str, safe_next
@@ -23,12 +25,16 @@ def _see_other(url: str) -> RedirectResponse:
 
 
 async def _log_in(request: Request, st: AppState, uow: UnitOfWork, user_id: str, next_url: str) -> Response:
-    """End any previous session on this host, start a new one (new id: no fixation)."""
+    """End any previous session on this host, start a new one (new id: no fixation). A way
+    back to the authorization endpoint gets its login stamp bound to the new session."""
     response = _see_other(next_url)
     await st.sessions.end(uow.storage, request, response, clear=False)
     st.csrf.rotate(request)
     await st.sessions.start(uow.storage, user_id, request, response)
     st.csrf.persist(request, response)
+    bound = st.oauth.authorization.bind_login_stamp(next_url, request.state.session_key)
+    if bound != next_url:  # query-encoded by the core: safe as a header as it is
+        response.headers["location"] = bound
     return response
 
 
@@ -44,6 +50,23 @@ async def signup(request: Request, st: State, uow: Work, user: OptionalUser) -> 
     form = await checked_form(request)
     values = {"name": form_str(form, "name"), "email": form_str(form, "email")}
     next_url = safe_next(form_str(form, "next"))
+    rule = st.rules.signup
+    # Per address, before any hashing: account creation is no free Argon2 for a flood.
+    wait = await st.throttle.consume(rule, address_key(request.state.client_ip)) if rule else None
+    if wait is not None:
+        return render(
+            request,
+            "signup.html",
+            {
+                "values": values,
+                "next": next_url,
+                "errors": {
+                    "form": f"Too many sign-ups from your address. Try again in {wait_in_words(wait)}."
+                },
+            },
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
     try:
         new_user = await accounts.create_user(
             uow.session,
@@ -90,11 +113,7 @@ async def login(request: Request, st: State, uow: Work, user: OptionalUser) -> R
     email = form_str(form, "email").strip()
     next_url = safe_next(form_str(form, "next"))
     values = {"email": email}
-    rules = st.rules
-    checks = [
-        (rules.login_account, accounts.email_key(email)),
-        (rules.login_address, request.state.client_ip),
-    ]
+    keys = {"account": accounts.email_key(email), "address": request.state.client_ip}
 
     def again(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
         return render(
@@ -106,10 +125,10 @@ async def login(request: Request, st: State, uow: Work, user: OptionalUser) -> R
         )
 
     # Throttle before any hashing, so a flood costs the attacker and not our CPU.
-    wait = await st.throttle.retry_after(checks)
+    wait = await st.rules.login.attempt(keys)
     if wait is not None:
         return again(
-            f"Too many failed attempts. Try again in {wait} seconds.", 429, {"Retry-After": str(wait)}
+            f"Too many failed attempts. Try again in {wait_in_words(wait)}.", 429, {"Retry-After": str(wait)}
         )
     try:
         found = await accounts.check_credentials(
@@ -119,9 +138,10 @@ async def login(request: Request, st: State, uow: Work, user: OptionalUser) -> R
         return again("The server is busy; try again in a moment.", 503, {"Retry-After": "1"})
     space_id, ip = getattr(request.state.site.space, "id", None), request.state.client_ip
     if found is None:
-        await st.throttle.hit(checks)
+        await st.rules.login.failed(keys)
         await audit.record_login_failure(uow.session, email, ip=ip, space_id=space_id)
         return again("Wrong email or password.", 401)
+    await st.rules.login.succeeded(keys)
     await uow.storage.record_event(events.LOGIN_SUCCEEDED, user_id=found.id, space_id=space_id, ip=ip)
     return await _log_in(request, st, uow, found.id, next_url)
 

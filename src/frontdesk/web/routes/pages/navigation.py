@@ -7,8 +7,6 @@ JWT signed by this space's issuer, so the app can trust who is looking.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from fastapi import HTTPException, Request
 from starlette.responses import Response
 
@@ -51,9 +49,13 @@ async def show(
         user=user,
         role=membership.role,
     )
+    # The CSP source is the parsed origin only: a stored URL never writes the policy.
+    frame_origin = navigation.frame_origin(link.iframe_url)
+    if frame_origin is None:
+        raise HTTPException(
+            404, "This app page's address is not a valid https URL; the app has to add the link again."
+        )
     src = navigation.frame_url(link.iframe_url, params)
-    parts = urlsplit(link.iframe_url)
-    frame_origin = f"{parts.scheme}://{parts.netloc}"
     links = await navigation.links_for(uow.session, space.id, admin=membership.role == "admin")
     return render(
         request,

@@ -6,7 +6,9 @@ from fastapi import HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
 from frontdesk.errors import FieldError, FrontdeskError, NotFound
-from frontdesk.services import spaces
+from frontdesk.records import SpaceRef
+from frontdesk.services import domains, spaces
+from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
 from frontdesk.web.deps import (
     CurrentSpace,
@@ -53,7 +55,10 @@ async def create_space(request: Request, site: MainSite, st: State, uow: Work, u
             request, "space_new.html", {"errors": {exc.field: exc.message}, "values": values}, status_code=422
         )
     url = spaces.space_url(st.settings, space)
-    return _see_other(request, "/", f"Created {space.name}. It lives at {url}; log in there to manage it.")
+    message = f"Created {space.name}. It lives at {url}; log in there to manage it."
+    if values["custom_domain"] and space.custom_domain is None:
+        message += " Its custom domain is served once you verify it there (Settings)."
+    return _see_other(request, "/", message)
 
 
 @router.get("/admin/members", include_in_schema=False)
@@ -117,13 +122,37 @@ async def change_member(
     return _see_other(request, "/admin/members", message)
 
 
+async def _settings_page(
+    request: Request,
+    uow: UnitOfWork,
+    space: SpaceRef,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    state = await domains.domain_state(uow.session, space.id)
+    if values is None:
+        values = {"name": space.name, "custom_domain": state.pending or state.verified or ""}
+    context = {"space": space, "values": values, "errors": errors or {}, "domain": state}
+    return render(request, "space_settings.html", context, status_code=status_code)
+
+
 @router.get("/admin/settings", include_in_schema=False)
-async def settings_form(request: Request, space: CurrentSpace, admin: SpaceAdmin) -> Response:
-    return render(
-        request,
-        "space_settings.html",
-        {"space": space, "values": {"name": space.name, "custom_domain": space.custom_domain or ""}},
-    )
+async def settings_form(request: Request, space: CurrentSpace, admin: SpaceAdmin, uow: Work) -> Response:
+    return await _settings_page(request, uow, space)
+
+
+@router.post("/admin/settings/domain", include_in_schema=False)
+async def check_domain(
+    request: Request, space: CurrentSpace, admin: SpaceAdmin, st: State, uow: Work
+) -> Response:
+    """ "Check now": look up the pending custom domain's TXT record (services/domains.py)."""
+    await checked_form(request)
+    try:
+        result = await domains.check_domain(uow.session, st.settings, space.id)
+    except FieldError as exc:
+        return _see_other(request, "/admin/settings", exc.message)
+    return _see_other(request, "/admin/settings", result.message)
 
 
 @router.post("/admin/settings", include_in_schema=False)
@@ -137,10 +166,12 @@ async def save_settings(
             uow.session, st.settings, space.id, name=values["name"], custom_domain=values["custom_domain"]
         )
     except FieldError as exc:
-        return render(
+        return await _settings_page(request, uow, space, values, {exc.field: exc.message}, 422)
+    state = await domains.domain_state(uow.session, space.id)
+    if state.pending:
+        return _see_other(
             request,
-            "space_settings.html",
-            {"space": space, "values": values, "errors": {exc.field: exc.message}},
-            status_code=422,
+            "/admin/settings",
+            f"Settings saved. {state.pending} is served once its DNS record is verified: see below.",
         )
     return _see_other(request, "/admin/settings", "Settings saved.")

@@ -1,0 +1,320 @@
+"""The OpenAPI description of the endpoints FastAPI cannot introspect.
+
+The protocol endpoints read their own bodies (``RawRoute`` and ``post_only`` in
+web/routing.py, and the JSON endpoints that parse their body with web/bodies.py), so FastAPI
+sees no parameters and no request body for them. This table describes what they take and
+answer; :func:`frontdesk.web.openapi.install` merges it into the generated document. Nothing
+here runs while a request is served.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+OAUTH_ERROR = {"$ref": "#/components/schemas/OAuthError"}
+API_ERROR = {"$ref": "#/components/schemas/ErrorOut"}
+
+# RFC 6749 §5.2 (and RFC 7591 §3.2.2, RFC 6750 §3.1): what every protocol error looks like.
+OAUTH_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An error answer (RFC 6749 §5.2).",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "string",
+            "description": "The error code, e.g. invalid_request, invalid_client, invalid_grant, "
+            "unauthorized_client, unsupported_grant_type, invalid_scope, invalid_client_metadata, "
+            "invalid_redirect_uri.",
+        },
+        "error_description": {"type": "string", "description": "What was wrong, for the developer."},
+        "error_uri": {"type": "string", "format": "uri"},
+    },
+}
+
+
+def _string(description: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "description": description, **extra}
+
+
+def error(
+    description: str, schema: dict[str, Any] = OAUTH_ERROR, *, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": {JSON: {"schema": schema}}}
+    if headers:
+        response["headers"] = {
+            name: {"description": text, "schema": {"type": "string"}} for name, text in headers.items()
+        }
+    return response
+
+
+TOO_LARGE = "Request body too large (FRONTDESK_MAX_BODY_BYTES): invalid_request"
+RATE_LIMITED = "Too many attempts; wait as long as Retry-After says"
+CLIENT_CREDENTIALS = {
+    "client_id": _string("The app's client id (when not sent with HTTP Basic)."),
+    "client_secret": _string("The app's secret (client_secret_post; or use HTTP Basic)."),
+}
+CLIENT_ERRORS = {
+    "400": error("invalid_request (a missing, repeated or unknown parameter)"),
+    "401": error(
+        "invalid_client: the client authentication failed",
+        headers={"WWW-Authenticate": "Basic, when the client tried HTTP Basic"},
+    ),
+    "413": error(TOO_LARGE),
+    "429": error(RATE_LIMITED, headers={"Retry-After": "Seconds to wait"}),
+}
+NO_STORE = {"Cache-Control": {"description": "no-store", "schema": {"type": "string"}}}
+
+TOKEN_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["grant_type"],
+    "properties": {
+        "grant_type": _string(
+            "authorization_code, password, refresh_token or client_credentials (when the app may)."
+        ),
+        "code": _string("authorization_code: the code from the redirect."),
+        "redirect_uri": _string(
+            "authorization_code: the redirect URI of the authorization request (may be left out, "
+            "docs/decisions.md §7)."
+        ),
+        "code_verifier": _string("authorization_code: the PKCE verifier (RFC 7636)."),
+        "username": _string("password: the person's email."),
+        "password": _string("password: the person's password."),
+        "refresh_token": _string("refresh_token: the refresh token."),
+        "scope": _string("Space-separated scopes (password, refresh_token, client_credentials)."),
+        **CLIENT_CREDENTIALS,
+    },
+}
+TOKEN_RESPONSE: dict[str, Any] = {
+    "type": "object",
+    "required": ["access_token", "token_type", "scope"],
+    "properties": {
+        "access_token": {"type": "string"},
+        "token_type": {"type": "string", "enum": ["bearer"]},
+        "scope": _string("The granted scopes, space-separated."),
+        "expires_in": {"type": "integer", "description": "Only for apps with expiring tokens."},
+        "refresh_token": {"type": "string", "description": "Only for apps with expiring tokens."},
+        "id_token": {"type": "string", "description": "With scope openid (OpenID Connect Core §3.1.3.3)."},
+    },
+}
+TOKEN_OPERATION: dict[str, Any] = {
+    "description": "RFC 6749 §3.2. The app authenticates with HTTP Basic (client_secret_basic) or "
+    "client_id and client_secret in the body; public apps send client_id only, with PKCE. "
+    "Parameters in the query string are accepted unless strict mode is on (docs/decisions.md §2).",
+    "security": [{"clientBasic": []}, {}],
+    "requestBody": {"required": True, "content": {FORM: {"schema": TOKEN_REQUEST}}},
+    "responses": {
+        "200": {
+            "description": "The token",
+            "headers": NO_STORE,
+            "content": {JSON: {"schema": TOKEN_RESPONSE}},
+        },
+        **{
+            **CLIENT_ERRORS,
+            "400": error(
+                "invalid_request, invalid_grant (a bad, expired or used code, refresh token or "
+                "password), unauthorized_client, unsupported_grant_type or invalid_scope"
+            ),
+        },
+    },
+}
+TOKEN_PARAMETER = {
+    "token": _string("The token."),
+    "token_type_hint": _string(
+        "access_token or refresh_token (a hint only).", enum=["access_token", "refresh_token"]
+    ),
+}
+
+AUTHORIZE_PARAMETERS: list[dict[str, Any]] = [
+    {"name": name, "in": "query", "required": required, "schema": _string(text)}
+    for name, required, text in (
+        ("response_type", True, "code (the only one)."),
+        ("client_id", True, "The app's client id."),
+        (
+            "redirect_uri",
+            False,
+            "One of the app's registered redirect URIs (may be left out when it has one).",
+        ),
+        ("scope", False, "Space-separated scopes (default: the app's)."),
+        ("state", False, "Returned unchanged with the answer."),
+        ("code_challenge", False, "PKCE (RFC 7636); required for public apps."),
+        ("code_challenge_method", False, "S256."),
+        ("nonce", False, "Copied into the ID token."),
+        ("prompt", False, "none, login or consent."),
+        ("max_age", False, "Seconds since the last login, else log in again."),
+    )
+]
+
+# (method, path) → the parts of the operation that FastAPI cannot see. Paths not registered
+# with FastAPI's schema (the authorization endpoint is a page for people) get a whole operation.
+# The body of the revocation and introspection endpoints (RFC 7009 §2.1, RFC 7662 §2.1).
+TOKEN_FORM: dict[str, Any] = {
+    "required": True,
+    "content": {
+        FORM: {
+            "schema": {
+                "type": "object",
+                "required": ["token"],
+                "properties": {**TOKEN_PARAMETER, **CLIENT_CREDENTIALS},
+            }
+        }
+    },
+}
+OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/oauth/access_token"): TOKEN_OPERATION,
+    ("post", "/oauth/token"): TOKEN_OPERATION,
+    ("post", "/oauth/revoke"): {
+        "description": "RFC 7009. Revokes an access or refresh token of the authenticated app (and "
+        "what was issued with it). Answers 200 for unknown tokens too (§2.2).",
+        "security": [{"clientBasic": []}, {}],
+        "requestBody": TOKEN_FORM,
+        "responses": {"200": {"description": "Revoked (or unknown)", "headers": NO_STORE}, **CLIENT_ERRORS},
+    },
+    ("post", "/oauth/introspect"): {
+        "description": "RFC 7662. An app may introspect its own tokens; a resource server "
+        'allowed to introspect, any. Anything else is {"active": false}.',
+        "security": [{"clientBasic": []}, {}],
+        "requestBody": TOKEN_FORM,
+        "responses": {
+            "200": {
+                "description": "The token's state (RFC 7662 §2.2)",
+                "headers": NO_STORE,
+                "content": {
+                    JSON: {
+                        "schema": {
+                            "type": "object",
+                            "required": ["active"],
+                            "properties": {
+                                "active": {"type": "boolean"},
+                                "scope": {"type": "string"},
+                                "client_id": {"type": "string"},
+                                "sub": {"type": "string"},
+                                "username": {"type": "string"},
+                                "token_type": {"type": "string", "enum": ["bearer", "refresh_token"]},
+                                "iat": {"type": "integer"},
+                                "exp": {"type": "integer"},
+                                "iss": {"type": "string"},
+                                "space": _string("The subdomain of a space token's space."),
+                            },
+                        }
+                    }
+                },
+            },
+            **CLIENT_ERRORS,
+        },
+    },
+    ("post", "/oauth/register"): {
+        "description": "RFC 7591. Registers a public app (PKCE, no secret). Off when "
+        "FRONTDESK_DYNAMIC_REGISTRATION=false (404).",
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON: {
+                    "schema": {
+                        "type": "object",
+                        "required": ["redirect_uris"],
+                        "properties": {
+                            "redirect_uris": {"type": "array", "items": {"type": "string", "format": "uri"}},
+                            "client_name": {"type": "string"},
+                            "client_uri": {"type": "string", "format": "uri"},
+                            "scope": _string("Space-separated scopes."),
+                            "grant_types": {
+                                "type": "array",
+                                "items": {"type": "string", "enum": ["authorization_code", "refresh_token"]},
+                            },
+                            "response_types": {
+                                "type": "array",
+                                "items": {"type": "string", "enum": ["code"]},
+                            },
+                            "token_endpoint_auth_method": {"type": "string", "enum": ["none"]},
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {
+            "201": {
+                "description": "Registered: the client id and the registered metadata (§3.2.1)",
+                "headers": NO_STORE,
+                "content": {
+                    JSON: {
+                        "schema": {
+                            "type": "object",
+                            "required": ["client_id", "client_id_issued_at", "redirect_uris"],
+                            "properties": {
+                                "client_id": {"type": "string"},
+                                "client_id_issued_at": {"type": "integer"},
+                                "client_name": {"type": "string"},
+                                "client_uri": {"type": "string"},
+                                "redirect_uris": {"type": "array", "items": {"type": "string"}},
+                                "grant_types": {"type": "array", "items": {"type": "string"}},
+                                "response_types": {"type": "array", "items": {"type": "string"}},
+                                "token_endpoint_auth_method": {"type": "string"},
+                                "scope": {"type": "string"},
+                            },
+                        }
+                    }
+                },
+            },
+            "400": error("invalid_client_metadata or invalid_redirect_uri (RFC 7591 §3.2.2)"),
+            "404": {"description": "Dynamic registration is switched off"},
+            "413": error(TOO_LARGE),
+            "429": error(RATE_LIMITED, headers={"Retry-After": "Seconds to wait"}),
+        },
+    },
+    ("get", "/oauth/authorize"): {
+        "tags": ["oauth"],
+        "summary": "Authorization endpoint (RFC 6749 §4.1.1)",
+        "description": "A page for people: the browser is sent here, not an API client. With "
+        "the person logged in and consent on record, the browser goes back to the app at once.",
+        "operationId": "authorize_oauth_authorize_get",
+        "parameters": AUTHORIZE_PARAMETERS,
+        "responses": {
+            "200": {"description": "The consent page (HTML)", "content": {"text/html": {}}},
+            "302": {
+                "description": "Back to the app's redirect URI with code, state and iss, or with "
+                "error (invalid_request, unauthorized_client, access_denied, "
+                "unsupported_response_type, invalid_scope, login_required, consent_required)",
+                "headers": {"Location": {"schema": {"type": "string"}}},
+            },
+            "303": {
+                "description": "To this host's login page first",
+                "headers": {"Location": {"schema": {"type": "string"}}},
+            },
+            "400": {
+                "description": "An unknown client_id or a redirect_uri the app did not register: shown "
+                "as a page, never redirected (RFC 9700 §4.11.2)",
+                "content": {"text/html": {}},
+            },
+        },
+    },
+    ("post", "/api/userinfo"): {
+        "requestBody": {
+            "required": False,
+            "content": {
+                FORM: {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"access_token": _string("The token (or send it as a bearer).")},
+                    }
+                }
+            },
+        },
+    },
+    ("post", "/api/access_tokens/{token}/space"): {
+        "requestBody": {
+            "required": True,
+            "content": {
+                media: {
+                    "schema": {
+                        "type": "object",
+                        "required": ["space_id"],
+                        "properties": {"space_id": _string("The space's id or subdomain.")},
+                    }
+                }
+                for media in (JSON, FORM)
+            },
+        },
+    },
+}
