@@ -27,6 +27,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "argon2_memory_kib": 64,
         "argon2_parallelism": 1,
         "hash_concurrency": 2,
+        # No webhook delivery task polling the database behind a test's back; the webhook
+        # tests drive the worker themselves (tests/webhooks/conftest.py) or run a server.
+        "webhooks_worker": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import delete
+
 from frontdesk import events
 from frontdesk.store.db import Database
 from frontdesk.store.models import AuditEvent
@@ -19,6 +21,8 @@ def add_events(database_url: str, rows: list[dict[str, Any]]) -> None:
         db = Database(make_settings(database_url))
         try:
             async with db.session() as session:
+                # Exactly these rows (not the user.created/app.created events of the setup).
+                await session.execute(delete(AuditEvent))
                 for row in rows:
                     session.add(AuditEvent(**row))
                 await session.commit()

@@ -71,7 +71,12 @@ def test_create_show_update_list(cli: Any, owner: str, database_url: str) -> Non
     ok, info = check_credentials(
         database_url, client_id, created["client_secret"], created["test_access_token"]
     )
-    assert ok is True and info.grant_type == "test" and info.scopes == ("read_user", "navigation")
+    # The test token holds the umbrella's scopes too (oauth/scopes.token_scopes).
+    assert (
+        ok is True
+        and info.grant_type == "test"
+        and info.scopes == ("read_user", "navigation", "read_navigation_links", "write_navigation_links")
+    )
 
     shown = ok_json(cli("clients", "show", client_id, "--json"))
     assert shown["redirect_uris"] == ["https://example.com/cb", "http://localhost:9000/cb"]
@@ -105,7 +110,8 @@ def test_create_show_update_list(cli: Any, owner: str, database_url: str) -> Non
     again = ok_json(cli("clients", "update", client_id, "--no-allow-redirect-query", "--json"))
     assert again["name"] == "Renamed" and again["trusted"] and not again["allow_redirect_query"]
     _, info = check_credentials(database_url, client_id, None, created["test_access_token"])
-    assert info.scopes == ("read_user", "navigation")
+    # The test token holds the umbrella's scopes too (oauth/scopes.token_scopes).
+    assert info.scopes == ("read_user", "navigation", "read_navigation_links", "write_navigation_links")
 
     public = ok_json(
         cli(

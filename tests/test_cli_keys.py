@@ -73,4 +73,4 @@ def test_retention_period_decides_what_is_published(
     assert "unpublished" in cli("keys", "list").stdout
     monkeypatch.setenv("FRONTDESK_SIGNING_KEY_RETENTION_DAYS", "soon")
     bad = cli("keys", "list")
-    assert bad.exit_code == 1 and "signing_key_retention_days" in bad.stderr
+    assert bad.exit_code == 1 and "FRONTDESK_SIGNING_KEY_RETENTION_DAYS" in bad.stderr

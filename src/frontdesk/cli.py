@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +27,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from frontdesk.errors import FieldError, FrontdeskError
+from frontdesk.oauth.scopes import load_catalogue, use_catalogue
 from frontdesk.security.passwords import Passwords
 from frontdesk.settings import ConfigurationError, Settings
 from frontdesk.store.db import Database, DatabaseNotMigrated
@@ -108,9 +110,20 @@ def settings(*, follow_server: bool = True) -> Settings:
     ``make run PORT=…`` and the commands in another terminal agree."""
     try:
         cfg = Settings()
+    except ValidationError as exc:
+        fail(f"bad configuration: {'; '.join(setting_error(e) for e in exc.errors())}")
     except (ValueError, ConfigurationError) as exc:
         fail(f"bad configuration: {exc}".replace("\n", " "))
+    # The commands check apps' scopes against the operator's catalogue, as the server does.
+    use_catalogue(load_catalogue(cfg.scopes_file))
     return cfg.following_the_server() if follow_server else cfg
+
+
+def setting_error(error: Any) -> str:
+    """One setting's problem as ``FRONTDESK_<NAME>: <why>`` (pydantic's own wording)."""
+    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    name = "FRONTDESK_" + "_".join(str(part) for part in error.get("loc", ())).upper()
+    return message if message.startswith(name) else f"{name}: {message}"
 
 
 def passwords_for(cfg: Settings) -> Passwords:
@@ -119,6 +132,7 @@ def passwords_for(cfg: Settings) -> Passwords:
         memory_kib=cfg.argon2_memory_kib,
         parallelism=cfg.argon2_parallelism,
         concurrency=cfg.hash_concurrency,
+        bcrypt_pepper=cfg.import_bcrypt_pepper.get_secret_value(),
     )
 
 
@@ -336,6 +350,204 @@ def users_show(email: str, as_json: JsonOpt = False) -> None:
     emit(data, as_json, lines)
 
 
+@users_app.command("list")
+def users_list(
+    search: Annotated[
+        str | None, typer.Option("--search", help="Only users whose email or name contains this.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many users.", min=1, max=10000)] = 100,
+    after: Annotated[
+        str | None, typer.Option("--after", help="Only emails sorting after this one (the next page).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List user accounts by email."""
+    from frontdesk.services import accounts
+
+    async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
+        found = await accounts.list_users(db, search=search, limit=limit, after=after)
+        return {"users": [user_dict(user) for user in found]}
+
+    data = with_db(work)
+    lines = [f"{u['email']}  id={u['id']}  name={u['name']}" for u in data["users"]]
+    emit(data, as_json, lines or ["no users"])
+
+
+async def _user_by_email(db: AsyncSession, email: str) -> Any:
+    from frontdesk.services import accounts
+
+    user = await accounts.find_by_email(db, email)
+    if user is None:
+        raise FrontdeskError(f"no user with email {email}")
+    return user
+
+
+@users_app.command("delete")
+def users_delete(
+    email: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a user: their tokens are revoked, their memberships and apps deleted. Refused
+    while they own spaces."""
+    from frontdesk.services import accounts
+
+    if not yes and sys.stdin.isatty():
+        typer.confirm(f"Delete {email}, their memberships and their apps?", abort=True)
+
+    async def work(cfg: Settings, db: AsyncSession) -> str:
+        user = await _user_by_email(db, email)
+        await accounts.delete_user(db, user.id)
+        return str(user.email)
+
+    typer.echo(f"deleted user {with_db(work)}")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    email: str,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            help="The password. Without it: asked twice at a terminal, else the first line of stdin."
+        ),
+    ] = None,
+) -> None:
+    """Set a user's password (also for accounts imported or created without one)."""
+    from frontdesk.services import accounts
+
+    if password is None:
+        password = read_password()
+
+    async def work(cfg: Settings, db: AsyncSession) -> str:
+        user = await _user_by_email(db, email)
+        return str((await accounts.set_password(db, passwords_for(cfg), user.id, password)).email)
+
+    typer.echo(f"password set for {with_db(work)}")
+
+
+@users_app.command("import")
+def users_import(
+    file: Annotated[Path, typer.Argument(help="A CSV file with a header, or JSON lines; - for stdin.")],
+    file_format: Annotated[
+        str | None,
+        typer.Option("--format", help="csv or jsonl (default: from the file name, else its first line)."),
+    ] = None,
+    update: Annotated[
+        bool,
+        typer.Option("--update", help="Set the name and hash the file gives on accounts that exist already."),
+    ] = False,
+    batch_size: Annotated[int, typer.Option(help="Rows per transaction.", min=1, max=2000)] = 500,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create accounts from a file of email, name, password_hash (docs/integrating.md).
+
+    Accounts that exist are left unchanged (unless --update); each bad row is reported with its
+    line and the rest go on; the exit status is 1 if any row failed."""
+    from frontdesk.services import imports
+
+    if file_format not in (None, "csv", "jsonl"):
+        fail("format: use csv or jsonl")
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0}
+    errors: list[dict[str, Any]] = []
+
+    def report(error: Any) -> None:
+        counts["failed"] += 1
+        if len(errors) < MAX_REPORTED_ERRORS:
+            errors.append(imports.error_dict(error))
+        typer.echo(f"line {error.line}: {error.field}: {error.message}", err=True)
+
+    async def go(cfg: Settings) -> None:
+        require_database(cfg)
+        stream: Any = sys.stdin.buffer if str(file) == "-" else open(file, "rb")  # noqa: SIM115, ASYNC230 - a command, nothing else runs
+        size = os.fstat(stream.fileno()).st_size if stream is not sys.stdin.buffer else 0
+        db = Database(cfg)
+        try:
+            await db.check_migrated()
+            fmt: Any = file_format or imports.guess_format(str(file), stream.peek(64))
+            with _ImportProgress(size) as progress:
+                batch: list[Any] = []
+                unreadable: list[Any] = []  # reported with their batch, in line order
+                rows = 0
+
+                async def flush() -> None:
+                    results = []
+                    if batch:
+                        async with db.unit_of_work() as uow:
+                            results = await imports.import_batch(uow.session, batch, update=update)
+                            await uow.commit()
+                    for result in results:
+                        if result.status != "failed":
+                            counts[result.status] += 1
+                    failed = [r for r in results if r.status == "failed"] + unreadable
+                    for error in sorted(failed, key=lambda e: e.line):
+                        report(error)
+                    batch.clear()
+                    unreadable.clear()
+                    progress.update(rows, stream.tell() if size else 0)
+
+                for item in imports.read_rows(stream, fmt):
+                    rows += 1
+                    if isinstance(item, imports.RowError):
+                        unreadable.append(item)
+                    else:
+                        batch.append(item)
+                    if len(batch) + len(unreadable) >= batch_size:
+                        await flush()
+                if batch or unreadable:
+                    await flush()
+                progress.update(rows, size)
+        except imports.ImportFileError as exc:
+            raise FrontdeskError(str(exc)) from exc
+        finally:
+            if stream is not sys.stdin.buffer:
+                stream.close()
+            await db.dispose()
+
+    run(go)
+    summary = ", ".join(f"{counts[k]} {k}" for k in ("created", "updated", "unchanged", "failed"))
+    emit({**counts, "errors": errors}, as_json, [summary])
+    if counts["failed"]:
+        raise typer.Exit(1)
+
+
+MAX_REPORTED_ERRORS = 1000
+
+
+class _ImportProgress:
+    """A progress bar on a terminal (rich); elsewhere a plain line on stderr per batch."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.bar: Any = None
+        self.task: Any = None
+        self.rows = -1
+
+    def __enter__(self) -> _ImportProgress:
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+            columns = [TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn()]
+            self.bar = Progress(*columns, console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("import", total=self.size or None)
+        return self
+
+    def update(self, rows: int, position: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=position)
+            return
+        if rows == self.rows:
+            return
+        self.rows = rows
+        share = f" ({100 * position // self.size}% of the file)" if self.size and position else ""
+        typer.echo(f"progress: {rows} rows read{share}", err=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
 def read_password() -> str:
     if sys.stdin.isatty():
         entered: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -429,6 +641,27 @@ def spaces_list(as_json: JsonOpt = False) -> None:
     emit(data, as_json, [f"{s['subdomain']:20} {s['url']}" for s in data["spaces"]])
 
 
+@spaces_app.command("delete")
+def spaces_delete(
+    subdomain: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a space with its memberships; every token issued for it is revoked."""
+    from frontdesk.services import spaces
+
+    if not yes and sys.stdin.isatty():
+        typer.confirm(f"Delete the space {subdomain} and its memberships?", abort=True)
+
+    async def work(cfg: Settings, db: AsyncSession) -> str:
+        space = await spaces.get_by_subdomain(db, subdomain)
+        if space is None:
+            raise FrontdeskError(f"no space with subdomain {subdomain}")
+        await spaces.delete_space(db, space)
+        return space.subdomain
+
+    typer.echo(f"deleted space {with_db(work)}")
+
+
 # ---- members -------------------------------------------------------------------------------
 
 
@@ -460,6 +693,25 @@ def members_add(
 
     data = with_db(work)
     emit(data, as_json, [f"{data['email']} is now {data['role']} of {data['space']}"])
+
+
+@members_app.command("remove")
+def members_remove(subdomain: str, email: str) -> None:
+    """Remove a user from a space (the last admin cannot be removed)."""
+    from frontdesk.services import spaces
+
+    async def work(cfg: Settings, db: AsyncSession) -> str:
+        space = await spaces.get_by_subdomain(db, subdomain)
+        if space is None:
+            raise FrontdeskError(f"no space with subdomain {subdomain}")
+        user = await _user_by_email(db, email)
+        membership = await spaces.membership_of(db, space.id, user.id)
+        if membership is None:
+            raise FrontdeskError(f"{user.email} is not a member of {space.subdomain}")
+        await spaces.remove_member(db, space, membership.id)
+        return f"removed {user.email} from {space.subdomain}"
+
+    typer.echo(with_db(work))
 
 
 # ---- clients -------------------------------------------------------------------------------
@@ -495,6 +747,9 @@ def client_dict(app: Any, owner_email: str) -> dict[str, Any]:
         "require_pkce": app.require_pkce or app.public,
         "access_token_ttl": app.access_token_ttl,
         "can_introspect": app.can_introspect,
+        "client_credentials": app.client_credentials,
+        "admin_scopes": list(app.admin_scopes),
+        "jwt_access_tokens": app.jwt_access_tokens,
         "registered_via": app.registered_via,
         "created_at": app.created_at.isoformat() if app.created_at else None,
     }
@@ -504,6 +759,11 @@ def client_lines(data: dict[str, Any]) -> list[str]:
     names = ("public", "trusted", "password_grant", "allow_redirect_query", "require_pkce", "can_introspect")
     flags = [name for name in names if data[name]]
     ttl = data["access_token_ttl"]
+    if data.get("client_credentials"):
+        flags.append("client_credentials")
+    if data.get("jwt_access_tokens"):
+        flags.append("jwt_access_tokens")
+        ttl = ttl or 3600
     lines = [
         f"{data['client_id']}  {data['name']}  owner={data['owner']}",
         f"  scopes:        {' '.join(data['scopes'])}",
@@ -512,6 +772,8 @@ def client_lines(data: dict[str, Any]) -> list[str]:
     ]
     if data["name_in_space"]:
         lines.append(f"  name in space: {data['name_in_space']}")
+    if data.get("admin_scopes"):
+        lines.append(f"  admin scopes:  {' '.join(data['admin_scopes'])}")
     if data["main_url"]:
         lines.append(f"  main url:      {data['main_url']}")
     lines += [f"  redirect uri:  {uri}" for uri in data["redirect_uris"]]
@@ -562,6 +824,31 @@ def clients_create(
     can_introspect: Annotated[
         bool, typer.Option("--can-introspect", help="A resource server: may introspect any token.")
     ] = False,
+    client_credentials: Annotated[
+        bool | None,
+        typer.Option(
+            "--client-credentials/--no-client-credentials",
+            help="May use the client_credentials grant (confidential apps; default: off, on with "
+            "--admin-scopes).",
+        ),
+    ] = None,
+    admin_scopes: Annotated[
+        str | None,
+        typer.Option(
+            "--admin-scopes",
+            metavar="SCOPES",
+            help="Administrative scopes the app may hold (admin:<resource>:read|write, scim), "
+            "through client_credentials only; implies --client-credentials.",
+        ),
+    ] = None,
+    jwt_access_tokens: Annotated[
+        bool | None,
+        typer.Option(
+            "--jwt-access-tokens/--no-jwt-access-tokens",
+            help="Access tokens are JWTs (RFC 9068) that resource servers can verify with the JWKS; "
+            "they always expire (--access-token-ttl, default an hour). Default: opaque tokens.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register an app; prints its client id, client secret and the owner's test access token."""
@@ -589,6 +876,9 @@ def clients_create(
             require_pkce=require_pkce,
             access_token_ttl=access_token_ttl or None,
             can_introspect=can_introspect,
+            client_credentials=client_credentials,
+            admin_scopes=admin_scopes,
+            jwt_access_tokens=bool(jwt_access_tokens),
             registered_via="cli",
         )
         data = client_dict(created.app, user.email)
@@ -669,6 +959,31 @@ def clients_update(
         bool | None,
         typer.Option("--can-introspect/--no-can-introspect", help="May introspect any token."),
     ] = None,
+    client_credentials: Annotated[
+        bool | None,
+        typer.Option(
+            "--client-credentials/--no-client-credentials",
+            help="May use the client_credentials grant; off also drops the admin scopes and "
+            "revokes the app's client_credentials tokens.",
+        ),
+    ] = None,
+    admin_scopes: Annotated[
+        str | None,
+        typer.Option(
+            "--admin-scopes",
+            metavar="SCOPES",
+            help='Replaces the administrative scopes ("" for none); implies --client-credentials. '
+            "Tokens holding a scope taken away are revoked.",
+        ),
+    ] = None,
+    jwt_access_tokens: Annotated[
+        bool | None,
+        typer.Option(
+            "--jwt-access-tokens/--no-jwt-access-tokens",
+            help="Issue JWT access tokens (RFC 9068) from now on, or opaque ones; tokens already "
+            "issued keep working.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change an app's settings; only the options given change."""
@@ -687,6 +1002,9 @@ def clients_update(
             "trusted": trusted,
             "require_pkce": require_pkce,
             "can_introspect": can_introspect,
+            "client_credentials": client_credentials,
+            "admin_scopes": admin_scopes,
+            "jwt_access_tokens": jwt_access_tokens,
         }
         given = {k: v for k, v in changes.items() if v is not None}
         if access_token_ttl is not None:
@@ -710,6 +1028,138 @@ def clients_list(as_json: JsonOpt = False) -> None:
         data,
         as_json,
         [f"{c['client_id']:32}  {c['name']}  ({c['owner']})" for c in data["clients"]] or ["no apps"],
+    )
+
+
+@clients_app.command("delete")
+def clients_delete(
+    client_id: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete an app; every token, code and consent it holds is revoked first."""
+    from frontdesk.services import apps
+
+    if not yes and sys.stdin.isatty():
+        typer.confirm(f"Delete the app {client_id} and revoke its tokens?", abort=True)
+
+    async def work(cfg: Settings, db: AsyncSession) -> str:
+        found, _ = await _client_with_owner(db, client_id)
+        await apps.delete_app(db, found.client_id)
+        return f"deleted app {found.name} ({found.client_id})"
+
+    typer.echo(with_db(work))
+
+
+@clients_app.command("rotate-secret")
+def clients_rotate_secret(
+    client_id: str,
+    overlap: Annotated[
+        int,
+        typer.Option(
+            "--overlap",
+            metavar="SECONDS",
+            help="The previous secret keeps working this long (0 to 604800; default 0: it stops at once).",
+        ),
+    ] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Give an app a new client secret, printed once here (its owner can see it on the app page)."""
+    from frontdesk.security.server_secret import ServerSecret
+    from frontdesk.services import apps
+
+    async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
+        found, _ = await _client_with_owner(db, client_id)
+        rotated = await apps.rotate_secret(
+            db, ServerSecret(cfg.resolve_secret_key()), found.client_id, overlap_seconds=overlap
+        )
+        until = rotated.previous_expires_at
+        return {
+            "client_id": found.client_id,
+            "client_secret": rotated.client_secret,
+            "previous_secret_valid_until": until.isoformat() if until else None,
+        }
+
+    data = with_db(work)
+    until = data["previous_secret_valid_until"]
+    emit(
+        data,
+        as_json,
+        [
+            f"client_secret: {data['client_secret']}",
+            f"the previous secret works until {until}" if until else "the previous secret no longer works",
+        ],
+    )
+
+
+# ---- tokens --------------------------------------------------------------------------------
+
+tokens_app = group(help="Access and refresh tokens.")
+app.add_typer(tokens_app, name="tokens")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token: Annotated[
+        str | None,
+        typer.Argument(
+            help="A token value (access or refresh), or - to read it from stdin (out of the process "
+            "list). Or select with the options."
+        ),
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option("--user", help="Everything this user (email) gave apps.")
+    ] = None,
+    client_id: Annotated[
+        str | None, typer.Option("--app", help="Everything this app (client id) holds.")
+    ] = None,
+    subdomain: Annotated[
+        str | None, typer.Option("--space", help="Every token issued for this space (subdomain).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke a token (with its refresh family), or every token a user, an app or a space holds
+    (--user with --app: that user's grant to that app; --space with --app: that app's tokens in
+    the space)."""
+    from frontdesk.security.server_secret import ServerSecret
+    from frontdesk.services import grants, spaces
+
+    if token is not None and (user or client_id or subdomain):
+        fail("give a token or --user/--app/--space, not both")
+    if token is None and not (user or client_id or subdomain):
+        fail("give a token, or --user, --app or --space (see `frontdesk tokens revoke --help`)")
+    if token == "-":
+        token = sys.stdin.readline().strip()
+
+    async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
+        if token is not None:
+            revoked = await grants.revoke_token_value(db, ServerSecret(cfg.resolve_secret_key()), token)
+            if revoked is None:
+                raise FrontdeskError("no such token")
+        else:
+            user_id = (await _user_by_email(db, user)).id if user else None
+            app_id = (await _client_with_owner(db, client_id))[0].client_id if client_id else None
+            space_id = None
+            if subdomain:
+                space = await spaces.get_by_subdomain(db, subdomain)
+                if space is None:
+                    raise FrontdeskError(f"no space with subdomain {subdomain}")
+                space_id = space.id
+            revoked = await grants.revoke_tokens(db, user_id=user_id, client_id=app_id, space_id=space_id)
+        return {
+            "access_tokens": len(revoked.access_token_ids),
+            "refresh_tokens": revoked.refresh_tokens,
+            "codes": revoked.codes,
+            "consents": revoked.consents,
+        }
+
+    data = with_db(work)
+    emit(
+        data,
+        as_json,
+        [
+            f"revoked {data['access_tokens']} access tokens, {data['refresh_tokens']} refresh tokens, "
+            f"{data['codes']} codes, {data['consents']} consents"
+        ],
     )
 
 
@@ -751,6 +1201,41 @@ def keys_list(as_json: JsonOpt = False) -> None:
         for k in data["keys"]
     ]
     emit(data, as_json, lines or ["no signing keys yet (one is made on first use)"])
+
+
+# ---- scopes --------------------------------------------------------------------------------
+
+scopes_app = group(help="The scope catalogue (FRONTDESK_SCOPES_FILE, docs/reference.md).")
+app.add_typer(scopes_app, name="scopes")
+
+
+@scopes_app.command("list")
+def scopes_list(as_json: JsonOpt = False) -> None:
+    """Every scope apps may ask for: name, hosts, restricted, includes, description."""
+    cat = load_catalogue(settings(follow_server=False).scopes_file)
+    rows = [
+        {
+            "name": info.name,
+            "description": info.description,
+            "hosts": info.hosts,
+            "restricted": info.restricted,
+            "admin": info.admin,
+            "builtin": info.builtin,
+            "includes": list(info.includes),
+        }
+        for info in cat.scopes.values()
+    ]
+    if as_json:
+        typer.echo(json.dumps({"source": cat.source, "scopes": rows}, indent=2))
+        return
+    width = max(len(name) for name in cat.scopes)
+    typer.echo(f"# {len(rows)} scopes from {cat.source}")
+    for info in cat.scopes.values():
+        flags = ",".join(f for f, on in (("restricted", info.restricted), ("admin", info.admin)) if on)
+        line = f"{info.name:<{width}}  {info.hosts:<5}  {flags or '-':<16}  {info.description}"
+        if info.includes:
+            line += f"  [includes {' '.join(info.includes)}]"
+        typer.echo(line)
 
 
 # ---- audit ---------------------------------------------------------------------------------
@@ -805,6 +1290,179 @@ def audit(
         for e in data["events"]
     ]
     emit(data, as_json, lines or ["no events"])
+
+
+# ---- webhooks ------------------------------------------------------------------------------
+
+webhooks_app = group(help="Webhook endpoints (Standard Webhooks) and their deliveries.")
+app.add_typer(webhooks_app, name="webhooks")
+
+
+def endpoint_dict(endpoint: Any) -> dict[str, Any]:
+    return {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "events": list(endpoint.event_types),
+        "space_id": endpoint.space_id,
+        "app_id": endpoint.app_id,
+        "description": endpoint.description,
+        "active": endpoint.active,
+        "disabled_at": endpoint.disabled_at.isoformat() if endpoint.disabled_at else None,
+        "disabled_reason": endpoint.disabled_reason,
+        "failing_since": endpoint.failing_since.isoformat() if endpoint.failing_since else None,
+    }
+
+
+def delivery_dict(delivery: Any) -> dict[str, Any]:
+    when = {
+        key: (value.isoformat() if value else None)
+        for key, value in (
+            ("created_at", delivery.created_at),
+            ("last_attempt_at", delivery.last_attempt_at),
+            ("next_attempt_at", delivery.next_attempt_at),
+            ("delivered_at", delivery.delivered_at),
+        )
+    }
+    return {
+        "delivery": delivery.seq,
+        "message_id": delivery.message_id,
+        "endpoint_id": delivery.endpoint_id,
+        "event": delivery.event_type,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "response_status": delivery.response_status,
+        "last_error": delivery.last_error,
+        **when,
+    }
+
+
+@webhooks_app.command("add")
+def webhooks_add(
+    url: Annotated[str, typer.Argument(help="Where to POST events (https).")],
+    event: Annotated[
+        list[str] | None,
+        typer.Option("--event", help="An event type to send, e.g. user.created (repeatable; default: all)."),
+    ] = None,
+    description: Annotated[str, typer.Option(help="A note for operators.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Add an operator endpoint for events of every space; prints its signing secret once."""
+    from frontdesk.security.server_secret import ServerSecret
+    from frontdesk.services import webhooks
+
+    async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
+        endpoint, secret = await webhooks.create_endpoint(
+            db,
+            ServerSecret(cfg.resolve_secret_key()),
+            cfg,
+            url=url,
+            event_types=event or ["*"],
+            description=description,
+        )
+        return {**endpoint_dict(endpoint), "secret": secret}
+
+    data = with_db(work)
+    emit(
+        data,
+        as_json,
+        [
+            f"endpoint {data['id']}: {data['url']} ({', '.join(data['events'])})",
+            f"signing secret (verify deliveries with it; shown once): {data['secret']}",
+        ],
+    )
+
+
+@webhooks_app.command("list")
+def webhooks_list(as_json: JsonOpt = False) -> None:
+    """Every endpoint: the operator's and the spaces' subscriptions."""
+    from frontdesk.services import webhooks
+
+    async def work(_cfg: Settings, db: AsyncSession) -> dict[str, Any]:
+        return {"endpoints": [endpoint_dict(e) for e in await webhooks.list_endpoints(db)]}
+
+    data = with_db(work)
+    lines = [
+        f"{e['id']}  {'active  ' if e['active'] else 'DISABLED'}  {e['url']}  events={','.join(e['events'])}"
+        f"  space={e['space_id'] or '-'}  app={e['app_id'] or '-'}"
+        + (f"  ({e['disabled_reason']})" if e["disabled_reason"] else "")
+        for e in data["endpoints"]
+    ]
+    emit(data, as_json, lines or ["no endpoints"])
+
+
+@webhooks_app.command("remove")
+def webhooks_remove(endpoint_id: str, as_json: JsonOpt = False) -> None:
+    """Delete an endpoint and its delivery log."""
+    from frontdesk.services import webhooks
+
+    async def work(_cfg: Settings, db: AsyncSession) -> dict[str, Any]:
+        await webhooks.remove_endpoint(db, endpoint_id)
+        return {"removed": endpoint_id}
+
+    emit(with_db(work), as_json, [f"removed {endpoint_id}"])
+
+
+@webhooks_app.command("enable")
+def webhooks_enable(endpoint_id: str, as_json: JsonOpt = False) -> None:
+    """Send to a disabled endpoint again (its waiting messages go first, in order)."""
+    from frontdesk.services import webhooks
+
+    async def work(_cfg: Settings, db: AsyncSession) -> dict[str, Any]:
+        return endpoint_dict(await webhooks.set_active(db, endpoint_id, True))
+
+    emit(with_db(work), as_json, [f"enabled {endpoint_id}"])
+
+
+@webhooks_app.command("disable")
+def webhooks_disable(endpoint_id: str, as_json: JsonOpt = False) -> None:
+    """Stop sending to an endpoint (messages keep waiting for it)."""
+    from frontdesk.services import webhooks
+
+    async def work(_cfg: Settings, db: AsyncSession) -> dict[str, Any]:
+        return endpoint_dict(await webhooks.set_active(db, endpoint_id, False))
+
+    emit(with_db(work), as_json, [f"disabled {endpoint_id}"])
+
+
+@webhooks_app.command("deliveries")
+def webhooks_deliveries(
+    endpoint_id: Annotated[str | None, typer.Option("--endpoint", help="Only this endpoint.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many.", min=1, max=500)] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """The delivery log, newest first: status, attempts, last error, response status."""
+    from frontdesk.services import webhooks
+
+    async def work(_cfg: Settings, db: AsyncSession) -> dict[str, Any]:
+        found = await webhooks.deliveries(db, endpoint_id=endpoint_id, limit=limit)
+        return {"deliveries": [delivery_dict(d) for d in found]}
+
+    data = with_db(work)
+    lines = [
+        f"{d['delivery']}  {d['created_at']}  {d['event']:28} {d['status']:9} attempts={d['attempts']}"
+        f"  endpoint={d['endpoint_id']}"
+        + (f"  http={d['response_status']}" if d["response_status"] else "")
+        + (f"  error={d['last_error']}" if d["last_error"] else "")
+        for d in data["deliveries"]
+    ]
+    emit(data, as_json, lines or ["no deliveries"])
+
+
+@webhooks_app.command("resend")
+def webhooks_resend(
+    delivery: Annotated[
+        int, typer.Argument(help="The delivery number (webhooks deliveries).", min=1, max=2**62)
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Send a delivered or failed message again (same webhook-id), after the endpoint's queue."""
+    from frontdesk.services import webhooks
+
+    async def work(_cfg: Settings, db: AsyncSession) -> dict[str, Any]:
+        return delivery_dict(await webhooks.resend(db, delivery))
+
+    data = with_db(work)
+    emit(data, as_json, [f"queued again as delivery {data['delivery']} ({data['message_id']})"])
 
 
 # ---- seed ----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from frontdesk.oauth.bearer import BearerValidator
 from frontdesk.oauth.config import OAuthConfig
 from frontdesk.oauth.errors import TemporarilyUnavailable
 from frontdesk.oauth.grants.authorization_code import AuthorizationCodeGrant
+from frontdesk.oauth.grants.client_credentials import ClientCredentialsGrant
 from frontdesk.oauth.grants.password import PasswordGrant
 from frontdesk.oauth.grants.refresh_token import RefreshTokenGrant
 from frontdesk.oauth.introspection import IntrospectionEndpoint
@@ -21,7 +22,7 @@ from frontdesk.oauth.models import Person
 from frontdesk.oauth.oidc import IdTokenExtra
 from frontdesk.oauth.refresh import RefreshTokenExtra
 from frontdesk.oauth.revocation import RevocationEndpoint
-from frontdesk.oauth.scopes import catalogue
+from frontdesk.oauth.scopes import load_catalogue, use_catalogue
 from frontdesk.oauth.token_endpoint import TokenEndpoint
 from frontdesk.oauth.tokens import TokenIssuer
 from frontdesk.security.passwords import HashingBusy, Passwords
@@ -128,12 +129,14 @@ class OAuthServer:
             password_grant_enabled=settings.password_grant,
         )
         issuer = TokenIssuer(config, [RefreshTokenExtra(), IdTokenExtra()])
+        # The settings checked the scope file already; this process uses its catalogue.
+        scopes = use_catalogue(load_catalogue(settings.scopes_file))
         return cls(
             config=config,
             authorization=AuthorizationEndpoint(config, server_secret.mac),
             token=TokenEndpoint(
                 config,
-                [AuthorizationCodeGrant, PasswordGrant, RefreshTokenGrant],
+                [AuthorizationCodeGrant, PasswordGrant, RefreshTokenGrant, ClientCredentialsGrant],
                 issuer=issuer,
                 password_limiter=rules.password_grant,
                 client_limiter=rules.client_auth,
@@ -142,7 +145,7 @@ class OAuthServer:
             ),
             revocation=RevocationEndpoint(config, client_limiter=rules.client_auth),
             introspection=IntrospectionEndpoint(config, client_limiter=rules.client_auth),
-            bearer=BearerValidator(catalogue(), config.clock),
+            bearer=BearerValidator(scopes, config.clock),
             issuer=issuer,
         )
 
@@ -176,6 +179,7 @@ class Frontdesk:
                 concurrency=settings.hash_concurrency,
                 queue_limit=settings.hash_queue_limit,
                 nice=settings.hash_nice,
+                bcrypt_pepper=settings.import_bcrypt_pepper.get_secret_value(),
             ),
             throttle=throttle,
             rules=rules,

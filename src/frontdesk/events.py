@@ -32,6 +32,20 @@ TEST_TOKEN_CREATED: Final = "test_token.created"
 TEST_TOKEN_REVOKED: Final = "test_token.revoked"
 SPACE_TOKEN_REVOKED: Final = "space_token.revoked"
 CLIENT_AUTH_FAILED: Final = "client_auth.failed"
+USER_CREATED: Final = "user.created"
+USER_UPDATED: Final = "user.updated"
+USER_DELETED: Final = "user.deleted"
+MEMBERSHIP_CREATED: Final = "membership.created"
+MEMBERSHIP_CHANGED: Final = "membership.changed"
+MEMBERSHIP_REMOVED: Final = "membership.removed"
+APP_CREATED: Final = "app.created"
+APP_DELETED: Final = "app.deleted"
+WEBHOOK_ENDPOINT_DISABLED: Final = "webhook_endpoint.disabled"
+# The wrong password that made the login throttle refuse further attempts (a lockout began).
+ACCOUNT_LOCKED: Final = "account.locked"
+# A change made through the admin API (web/admin_auth.py); detail: the action and the ids.
+ADMIN_ACTION: Final = "admin.action"
+USER_DISABLED: Final = "user.disabled"
 
 # What people read on their activity page, for every event there is.
 DESCRIPTIONS: Final[dict[str, str]] = {
@@ -48,8 +62,46 @@ DESCRIPTIONS: Final[dict[str, str]] = {
     TEST_TOKEN_REVOKED: "Revoked a test token",
     SPACE_TOKEN_REVOKED: "Revoked an app's space tokens",
     CLIENT_AUTH_FAILED: "An app failed to authenticate (wrong client secret)",
+    USER_CREATED: "Account created",
+    USER_UPDATED: "Account changed",
+    USER_DELETED: "Account deleted",
+    MEMBERSHIP_CREATED: "Joined a space",
+    MEMBERSHIP_CHANGED: "Role in a space changed",
+    MEMBERSHIP_REMOVED: "Left a space (membership removed)",
+    APP_CREATED: "Registered an app",
+    APP_DELETED: "Deleted an app",
+    WEBHOOK_ENDPOINT_DISABLED: "A webhook endpoint was disabled (its deliveries kept failing)",
+    ACCOUNT_LOCKED: "Sign-in paused after repeated wrong passwords",
+    ADMIN_ACTION: "An administrative app made a change through the admin API",
+    USER_DISABLED: "Account disabled by an operator",
 }
 EVENTS: Final = tuple(DESCRIPTIONS)
+
+# The webhook event type each audit event is delivered as (docs/integrating.md, "Webhooks");
+# events not named here are never sent. store/audit_storage.record_event writes the outbox.
+WEBHOOK_TYPES: Final[dict[str, str]] = {
+    TOKEN_ISSUED: "token.issued",
+    TOKEN_REVOKED: "token.revoked",
+    SPACE_TOKEN_REVOKED: "token.revoked",
+    TEST_TOKEN_REVOKED: "token.revoked",
+    CONSENT_GRANTED: "consent.granted",
+    CONSENT_REVOKED: "consent.revoked",
+    USER_CREATED: "user.created",
+    USER_UPDATED: "user.updated",
+    USER_DELETED: "user.deleted",
+    USER_DISABLED: "user.disabled",
+    MEMBERSHIP_CREATED: "membership.created",
+    MEMBERSHIP_CHANGED: "membership.changed",
+    MEMBERSHIP_REMOVED: "membership.removed",
+    APP_CREATED: "app.created",
+    APP_DELETED: "app.deleted",
+    CODE_REPLAYED: "security.code_replayed",
+    REFRESH_TOKEN_REUSED: "security.refresh_token_reused",
+    CLIENT_AUTH_FAILED: "security.client_auth_failed",
+    LOGIN_FAILED: "security.login_failed",
+    ACCOUNT_LOCKED: "security.lockout",
+}
+WEBHOOK_EVENT_TYPES: Final = tuple(sorted(set(WEBHOOK_TYPES.values())))
 
 # Keys that would name a secret; ids of secrets are fine ("token_id", "code_id").
 _SECRET_KEYS: Final = frozenset(

@@ -9,7 +9,7 @@ layer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from frontdesk.oauth.models import Person
@@ -38,6 +38,10 @@ class MembershipRecord:
     space: SpaceRef
     user: Person
     created_at: datetime | None = None
+    # Cobot's fields: when the membership took effect (None: not yet confirmed) and its last
+    # day once canceled (services/spaces.py confirm_membership, cancel_membership).
+    confirmed_at: datetime | None = None
+    canceled_to: date | None = None
 
     @property
     def is_admin(self) -> bool:

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     hash_queue_limit: int = 64
     # Scheduling priority of hashing threads (0..19): the API keeps priority over a login flood.
     hash_nice: int = Field(default=10, ge=0, le=19)
+    # Devise's `config.pepper`, for bcrypt hashes imported from a Devise app that set one
+    # (security/passwords.py; docs/integrating.md "Importing users"). Empty: no pepper.
+    import_bcrypt_pepper: SecretStr = SecretStr("")
 
     # Throttles on failures, checked before any expensive work (`limits` syntax); every rule
     # the server applies is one of these (see composition.py and services/throttle.py).
@@ -109,6 +112,12 @@ class Settings(BaseSettings):
     dynamic_registration_rate_limit: str = "10/hour"
     # API requests per user and app (Cobot: 60/minute); "0" or empty switches the limit off.
     api_rate_limit: str = "60/minute"
+    # The scope catalogue (oauth/scopes.py, docs/reference.md "Scopes"): a TOML file of the
+    # platform's scopes; unset: the built-in scopes and Cobot's published ones.
+    scopes_file: Path | None = None
+    # RFC 8707: resources besides this deployment's hosts that apps may request tokens for
+    # (the platform's own APIs on origins of their own), comma-separated absolute URIs.
+    extra_resources: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Custom domain verification (services/domains.py): the DNS server asked for the TXT
     # record, as "host" or "host:port" (empty: the system's resolver), and how long a check may take.
@@ -122,6 +131,20 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=65536, ge=1024, le=64 * 1024 * 1024)
     max_page_body_bytes: int = Field(default=262144, ge=1024, le=64 * 1024 * 1024)
     max_header_bytes: int = Field(default=16384, ge=4096, le=1024 * 1024)
+
+    # Webhooks (docs/integrating.md, "Webhooks"): the delivery worker runs in every server
+    # process; destinations on private, loopback and link-local addresses are refused (after
+    # DNS resolution, at send time) unless allow_private (development only); plain http only
+    # with allow_private or in development. A message is retried with exponential backoff
+    # (retry_base_seconds doubling, at most an hour apart) for retry_hours; an endpoint that
+    # has failed for disable_after_days is disabled.
+    webhooks_worker: bool = True
+    webhooks_allow_private: bool = False
+    webhooks_timeout_seconds: float = Field(default=10, gt=0, le=60)
+    webhooks_retry_base_seconds: float = Field(default=5, gt=0, le=3600)
+    webhooks_retry_hours: float = Field(default=28, gt=0, le=24 * 30)
+    webhooks_disable_after_days: float = Field(default=5, gt=0, le=365)
+    webhooks_poll_seconds: float = Field(default=1, gt=0, le=60)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -139,6 +162,23 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"not an IP address or network: {item!r}") from exc
         return value
+
+    @field_validator("extra_resources", mode="before")
+    @classmethod
+    def _split_resources(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("extra_resources")
+    @classmethod
+    def _check_resources(cls, value: list[str]) -> list[str]:
+        from frontdesk.oauth.resource import InvalidTarget, canonical_resource
+
+        try:
+            return [canonical_resource(item) for item in value]
+        except InvalidTarget as exc:
+            raise ValueError(f"FRONTDESK_EXTRA_RESOURCES: {exc.description}") from exc
 
     @field_validator("database_url")
     @classmethod
@@ -177,6 +217,19 @@ class Settings(BaseSettings):
             parse_limit(value)
         except ValueError as exc:
             raise ValueError(f"not a rate limit like '60/minute': {value!r}") from exc
+        return value
+
+    @field_validator("scopes_file")
+    @classmethod
+    def _scopes_file(cls, value: Path | None) -> Path | None:
+        # Read now, so a bad file is one clear error at startup and in every CLI command.
+        from frontdesk.oauth.scopes import CatalogueError, load_catalogue
+
+        if value is not None:
+            try:
+                load_catalogue(value)
+            except CatalogueError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @field_validator("code_ttl_seconds")

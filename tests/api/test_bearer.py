@@ -72,9 +72,10 @@ async def test_two_methods_at_once_is_invalid_request(browser: Browser, world: W
 async def test_no_token_is_401_without_error_code(browser: Browser, world: World) -> None:
     response = await browser.get("/api/user")
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == f'Bearer realm="{REALM}"'
+    metadata = f"{REALM}/.well-known/oauth-protected-resource"  # RFC 9728 §5.1
+    assert response.headers["www-authenticate"] == f'Bearer realm="{REALM}", resource_metadata="{metadata}"'
     scheme, params = parse_challenge(response.headers["www-authenticate"])
-    assert scheme == "Bearer" and params == {"realm": REALM}
+    assert scheme == "Bearer" and params == {"realm": REALM, "resource_metadata": metadata}
     assert response.json()["error"] == "invalid_token"
 
 

@@ -109,6 +109,7 @@ class AccessRow:
             revoked=self.revoked_at is not None,
             issuer=t.issuer,
             family_id=t.family_id,
+            audience=t.audience,
         )
 
 
@@ -476,6 +477,7 @@ class MemoryStorage:
             code_id=token.code_id,
             access_token_id=token.access_token_id,
             expires_at=token.expires_at,
+            audience=token.audience,
         )
         state.refresh[record.id] = RefreshRow(digest=digest(raw), record=record)
         return record.id
@@ -549,6 +551,8 @@ class MemoryStorage:
         return SpaceRole(id=space.id, subdomain=space.subdomain, role=state.roles.get((space_id, user_id)))
 
     async def acting_person(self, token: TokenInfo) -> Person | None:
+        if token.user_id is None:  # client_credentials
+            return None
         if token.space_id is None:
             return await self.person(token.user_id)
         space = self._read.spaces.get(token.space_id)

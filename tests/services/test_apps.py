@@ -55,7 +55,9 @@ async def test_create_returns_credentials_that_work(db: Any, state: Any, owner: 
     assert not await storage.check_client_secret(client, created.client_secret + "x")
     info = await storage.lookup_token(created.test_access_token)
     assert info is not None and info.user_id == owner.id and info.grant_type == "test"
-    assert info.scopes == ("read_user", "navigation") and info.expires_at is None
+    # The test token holds the umbrella expanded (oauth/scopes.token_scopes).
+    assert info.scopes == ("read_user", "navigation", "read_navigation_links", "write_navigation_links")
+    assert info.expires_at is None
     revealed = await svc.reveal(db, state.server_secret, app.client_id)
     assert revealed == svc.Revealed(created.client_secret, created.test_access_token)
 

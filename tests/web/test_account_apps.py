@@ -262,7 +262,7 @@ async def test_activity_page(
     page = await logged_in.get("/account/activity")
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     shown = re.findall(r'data-event="([^"]+)"', page.text)
-    assert shown == [events.TOKEN_ISSUED, events.CONSENT_GRANTED, events.LOGIN_SUCCEEDED]
+    assert shown == [events.TOKEN_ISSUED, events.CONSENT_GRANTED, events.LOGIN_SUCCEEDED, events.USER_CREATED]
     assert "Calendar Sync" in page.text and "198.51.100.7" in page.text
     assert "authorization code" in page.text  # the grant type
     assert events.LOGIN_FAILED not in page.text  # Sam's, not Pat's
@@ -280,6 +280,7 @@ async def test_activity_page(
         events.TOKEN_ISSUED,
         events.CONSENT_GRANTED,
         events.LOGIN_SUCCEEDED,
+        events.USER_CREATED,
     ]
     assert 'href="/account/activity?page=1"' in second.text and 'rel="next"' not in second.text
     beyond = await logged_in.get("/account/activity?page=9")

@@ -75,7 +75,12 @@ async def test_register_shows_credentials_once(dev: Browser, db: Any, state: Any
     assert client.main_url == "https://x.example/" and client.password_grant
     assert await storage.check_client_secret(client, secret)
     info = await storage.lookup_token(token)
-    assert info is not None and info.grant_type == "test" and info.scopes == ("read_user", "navigation")
+    # The test token holds the umbrella's scopes too (oauth/scopes.token_scopes).
+    assert (
+        info is not None
+        and info.grant_type == "test"
+        and info.scopes == ("read_user", "navigation", "read_navigation_links", "write_navigation_links")
+    )
 
     again = await dev.get(f"/oauth2_clients/{client_id}")
     assert again.status_code == 200 and again.headers["cache-control"] == "no-store"

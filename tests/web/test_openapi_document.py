@@ -20,6 +20,7 @@ import pytest
 from openapi_spec_validator import validate
 from starlette.routing import BaseRoute
 
+from frontdesk.oauth.scopes import ADMIN_SCOPES
 from frontdesk.services import spaces
 from frontdesk.web.limits import is_page
 from tests.oauth_support import basic, make_user, register_app
@@ -139,7 +140,9 @@ async def calls(state: Any, db: Any, new_browser: Any) -> dict[tuple[str, str], 
     owner = await make_user(state, db, "owner@example.com", "Olivia Owner")
     await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=owner)
     await db.commit()
-    app = await register_app(state, db, owner, scopes="openid read_user read_memberships navigation")
+    app = await register_app(
+        state, db, owner, scopes="openid read_user read_memberships navigation write_subscriptions"
+    )
     main: Browser = new_browser()
     at_space: Browser = new_browser("co-up.localhost:8000")
     client = basic(app.client_id, app.client_secret)
@@ -151,7 +154,7 @@ async def calls(state: Any, db: Any, new_browser: Any) -> dict[tuple[str, str], 
                 "grant_type": "password",
                 "username": "owner@example.com",
                 "password": PASSWORD,
-                "scope": "openid read_user read_memberships navigation",
+                "scope": "openid read_user read_memberships navigation write_subscriptions",
             },
             headers=client,
         )
@@ -175,6 +178,16 @@ async def calls(state: Any, db: Any, new_browser: Any) -> dict[tuple[str, str], 
         ident: str = made.json()["id"]
         return ident
 
+    async def subscription() -> str:
+        made = await at_space.post(
+            "/api/subscriptions",
+            json={"event": "membership.created", "callback_url": "https://hooks.example/in"},
+            headers=await bearer(),
+        )
+        assert made.status_code == 201, made.text
+        ident: str = made.json()["id"]
+        return ident
+
     async def membership() -> str:
         listed = await at_space.get("/api/memberships", headers=await bearer())
         ident: str = listed.json()[0]["id"]
@@ -184,7 +197,182 @@ async def calls(state: Any, db: Any, new_browser: Any) -> dict[tuple[str, str], 
         query = {"response_type": "code", "client_id": app.client_id, "redirect_uri": app.redirect_uri}
         return await main.get("/oauth/authorize", params=query)
 
+    # The admin API: an administrative app holding every admin scope (client_credentials).
+    operator = await register_app(state, db, owner, name="Ops", admin_scopes=" ".join(ADMIN_SCOPES))
+    ops_client = basic(operator.client_id, operator.client_secret)
+    made: list[int] = [0]
+
+    async def adm() -> dict[str, str]:
+        response = await main.post(
+            "/oauth/access_token",
+            data={"grant_type": "client_credentials", "scope": " ".join(ADMIN_SCOPES)},
+            headers=ops_client,
+        )
+        assert response.status_code == 200, response.text
+        return {"authorization": f"Bearer {response.json()['access_token']}"}
+
+    def unique(prefix: str) -> str:
+        made[0] += 1
+        return f"{prefix}{made[0]}"
+
+    async def new_user() -> str:
+        response = await main.post(
+            "/api/admin/users", json={"email": f"{unique('u')}@example.com"}, headers=await adm()
+        )
+        ident: str = response.json()["id"]
+        return ident
+
+    async def new_space() -> str:
+        response = await main.post(
+            "/api/admin/spaces",
+            json={"subdomain": unique("space"), "name": "S", "owner_id": owner.id},
+            headers=await adm(),
+        )
+        ident: str = response.json()["id"]
+        return ident
+
+    async def new_membership() -> str:
+        space_id, user_id = await new_space(), await new_user()
+        response = await main.post(
+            f"/api/admin/spaces/{space_id}/memberships", json={"user_id": user_id}, headers=await adm()
+        )
+        return f"/api/admin/spaces/{space_id}/memberships/{response.json()['id']}"
+
+    async def new_app() -> str:
+        response = await main.post(
+            "/api/admin/apps",
+            json={
+                "owner_id": owner.id,
+                "name": "A",
+                "redirect_uris": ["https://app.example/cb"],
+                "scopes": "read_user",
+            },
+            headers=await adm(),
+        )
+        ident: str = response.json()["client_id"]
+        return ident
+
+    async def new_endpoint() -> str:
+        response = await main.post(
+            "/api/admin/webhooks", json={"url": "https://hooks.example/ops"}, headers=await adm()
+        )
+        ident: str = response.json()["id"]
+        return ident
+
+    async def new_delivery() -> int:
+        endpoint = await new_endpoint()
+        await new_user()  # user.created, into the new endpoint's outbox
+        response = await main.get(f"/api/admin/webhooks/{endpoint}/deliveries", headers=await adm())
+        number: int = response.json()["deliveries"][0]["delivery"]
+        return number
+
+    async def admin_call(method: str, path: str, **kwargs: Any) -> Any:
+        return await main.http.request(method, path, headers=await adm(), **kwargs)
+
+    admin_calls = {
+        ("get", "/api/admin/users"): lambda: admin_call("GET", "/api/admin/users"),
+        ("post", "/api/admin/users"): lambda: admin_call(
+            "POST", "/api/admin/users", json={"email": f"{unique('n')}@example.com"}
+        ),
+        ("get", "/api/admin/users/{user_id}"): lambda: _with(
+            new_user, lambda u: admin_call("GET", f"/api/admin/users/{u}")
+        ),
+        ("patch", "/api/admin/users/{user_id}"): lambda: _with(
+            new_user, lambda u: admin_call("PATCH", f"/api/admin/users/{u}", json={"name": "New"})
+        ),
+        ("delete", "/api/admin/users/{user_id}"): lambda: _with(
+            new_user, lambda u: admin_call("DELETE", f"/api/admin/users/{u}")
+        ),
+        ("get", "/api/admin/spaces"): lambda: admin_call("GET", "/api/admin/spaces"),
+        ("post", "/api/admin/spaces"): lambda: admin_call(
+            "POST", "/api/admin/spaces", json={"subdomain": unique("new"), "name": "N", "owner_id": owner.id}
+        ),
+        ("get", "/api/admin/spaces/{space_id}"): lambda: _with(
+            new_space, lambda s: admin_call("GET", f"/api/admin/spaces/{s}")
+        ),
+        ("patch", "/api/admin/spaces/{space_id}"): lambda: _with(
+            new_space, lambda s: admin_call("PATCH", f"/api/admin/spaces/{s}", json={"name": "R"})
+        ),
+        ("delete", "/api/admin/spaces/{space_id}"): lambda: _with(
+            new_space, lambda s: admin_call("DELETE", f"/api/admin/spaces/{s}")
+        ),
+        ("get", "/api/admin/spaces/{space_id}/memberships"): lambda: _with(
+            new_space, lambda s: admin_call("GET", f"/api/admin/spaces/{s}/memberships")
+        ),
+        ("post", "/api/admin/spaces/{space_id}/memberships"): lambda: _with(
+            new_space,
+            lambda s: _with(
+                new_user,
+                lambda u: admin_call("POST", f"/api/admin/spaces/{s}/memberships", json={"user_id": u}),
+            ),
+        ),
+        ("get", "/api/admin/spaces/{space_id}/memberships/{membership_id}"): lambda: _with(
+            new_membership, lambda m: admin_call("GET", m)
+        ),
+        ("patch", "/api/admin/spaces/{space_id}/memberships/{membership_id}"): lambda: _with(
+            new_membership, lambda m: admin_call("PATCH", m, json={"role": "admin"})
+        ),
+        ("delete", "/api/admin/spaces/{space_id}/memberships/{membership_id}"): lambda: _with(
+            new_membership, lambda m: admin_call("DELETE", m)
+        ),
+        ("post", "/api/admin/spaces/{space_id}/memberships/{membership_id}/confirm"): lambda: _with(
+            new_membership, lambda m: admin_call("POST", f"{m}/confirm", json={})
+        ),
+        ("post", "/api/admin/spaces/{space_id}/memberships/{membership_id}/cancel"): lambda: _with(
+            new_membership, lambda m: admin_call("POST", f"{m}/cancel", json={"canceled_to": "2030-01-31"})
+        ),
+        ("get", "/api/admin/apps"): lambda: admin_call("GET", "/api/admin/apps"),
+        ("post", "/api/admin/apps"): lambda: admin_call(
+            "POST",
+            "/api/admin/apps",
+            json={
+                "owner_id": owner.id,
+                "name": "B",
+                "redirect_uris": ["https://b.example/cb"],
+                "scopes": "read_user",
+            },
+        ),
+        ("get", "/api/admin/apps/{client_id}"): lambda: _with(
+            new_app, lambda c: admin_call("GET", f"/api/admin/apps/{c}")
+        ),
+        ("patch", "/api/admin/apps/{client_id}"): lambda: _with(
+            new_app, lambda c: admin_call("PATCH", f"/api/admin/apps/{c}", json={"name": "C"})
+        ),
+        ("delete", "/api/admin/apps/{client_id}"): lambda: _with(
+            new_app, lambda c: admin_call("DELETE", f"/api/admin/apps/{c}")
+        ),
+        ("post", "/api/admin/apps/{client_id}/secret"): lambda: _with(
+            new_app, lambda c: admin_call("POST", f"/api/admin/apps/{c}/secret", json={"overlap_seconds": 60})
+        ),
+        ("get", "/api/admin/apps/{client_id}/tokens"): lambda: _with(
+            new_app, lambda c: admin_call("GET", f"/api/admin/apps/{c}/tokens")
+        ),
+        ("delete", "/api/admin/apps/{client_id}/tokens"): lambda: _with(
+            new_app, lambda c: admin_call("DELETE", f"/api/admin/apps/{c}/tokens")
+        ),
+        ("get", "/api/admin/tokens"): lambda: admin_call("GET", "/api/admin/tokens"),
+        ("post", "/api/admin/tokens/revoke"): lambda: _with(
+            new_app, lambda c: admin_call("POST", "/api/admin/tokens/revoke", json={"client_id": c})
+        ),
+        ("get", "/api/admin/audit"): lambda: admin_call("GET", "/api/admin/audit", params={"kind": "admin"}),
+        ("get", "/api/admin/webhooks"): lambda: admin_call("GET", "/api/admin/webhooks"),
+        ("post", "/api/admin/webhooks"): lambda: admin_call(
+            "POST", "/api/admin/webhooks", json={"url": "https://hooks.example/ops"}
+        ),
+        ("delete", "/api/admin/webhooks/{endpoint_id}"): lambda: _with(
+            new_endpoint, lambda e: admin_call("DELETE", f"/api/admin/webhooks/{e}")
+        ),
+        ("get", "/api/admin/webhooks/{endpoint_id}/deliveries"): lambda: _with(
+            new_endpoint, lambda e: admin_call("GET", f"/api/admin/webhooks/{e}/deliveries")
+        ),
+        ("post", "/api/admin/webhooks/deliveries/resend"): lambda: _with(
+            new_delivery,
+            lambda d: admin_call("POST", "/api/admin/webhooks/deliveries/resend", json={"delivery": d}),
+        ),
+    }
+
     return {
+        **admin_calls,
         ("post", "/oauth/access_token"): lambda: token(),
         ("post", "/oauth/token"): lambda: token("/oauth/token"),
         ("post", "/oauth/revoke"): lambda: _with(
@@ -208,6 +396,12 @@ async def calls(state: Any, db: Any, new_browser: Any) -> dict[tuple[str, str], 
             "/.well-known/openid-configuration"
         ),
         ("get", "/jwks.json"): lambda: main.get("/jwks.json"),
+        ("get", "/.well-known/oauth-protected-resource"): lambda: main.get(
+            "/.well-known/oauth-protected-resource"
+        ),
+        ("head", "/.well-known/oauth-protected-resource"): lambda: main.http.head(
+            "/.well-known/oauth-protected-resource"
+        ),
         ("get", "/healthz"): lambda: main.get("/healthz"),
         ("get", "/healthz/domain"): lambda: main.get(
             "/healthz/domain", params={"domain": "co-up.localhost:8000"}
@@ -252,6 +446,21 @@ async def calls(state: Any, db: Any, new_browser: Any) -> dict[tuple[str, str], 
         ),
         ("delete", "/api/navigation_links/{link_id}"): lambda: _with(
             link, lambda i: _with(bearer, lambda h: at_space.delete(f"/api/navigation_links/{i}", headers=h))
+        ),
+        ("get", "/api/subscriptions"): lambda: _with(
+            bearer, lambda h: at_space.get("/api/subscriptions", headers=h)
+        ),
+        ("post", "/api/subscriptions"): lambda: _with(
+            bearer,
+            lambda h: at_space.post(
+                "/api/subscriptions",
+                json={"event": "created_membership", "callback_url": "https://hooks.example/cobot"},
+                headers=h,
+            ),
+        ),
+        ("delete", "/api/subscriptions/{subscription_id}"): lambda: _with(
+            subscription,
+            lambda i: _with(bearer, lambda h: at_space.delete(f"/api/subscriptions/{i}", headers=h)),
         ),
     }
 

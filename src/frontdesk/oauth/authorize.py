@@ -48,7 +48,15 @@ from frontdesk.oauth.errors import (
 from frontdesk.oauth.metadata import AUTHORIZATION_PATH
 from frontdesk.oauth.models import Client, NewCode
 from frontdesk.oauth.request import OAuthRequest, Params
-from frontdesk.oauth.scopes import format_scope, grant_scopes, parse_scope
+from frontdesk.oauth.resource import requested_resource
+from frontdesk.oauth.scopes import (
+    catalogue,
+    format_scope,
+    grant_scopes,
+    parse_scope,
+    token_scopes,
+    with_builtin_umbrellas,
+)
 from frontdesk.oauth.storage import ClientStore, CodeStore, ConsentStore, EventStore
 from frontdesk.security.randoms import CODE_PREFIX, new_secret
 
@@ -64,6 +72,7 @@ REQUEST_PARAMS = (
     "nonce",
     "prompt",
     "max_age",
+    "resource",
 )
 # The signed "sent to log in again at" stamp on the way back from the login page:
 # ``<moment>.<mac of the moment and the request>`` as the endpoint sends it, and
@@ -186,6 +195,8 @@ class AuthorizationRequest:
     prompt: frozenset[str]
     params: tuple[tuple[str, str], ...]
     max_age: int | None = None
+    # RFC 8707 §2: the resource the tokens will be for (None: every host).
+    resource: str | None = None
 
     @property
     def client(self) -> Client:
@@ -341,12 +352,15 @@ class AuthorizationEndpoint:
     async def validate(self, flow: Flow) -> Outcome | None:
         assert flow.target is not None
         try:
-            flow.areq = self._validate(flow.request, flow.params, flow.target)
+            resource = await requested_resource(flow.request, flow.request.query)
+            flow.areq = self._validate(flow.request, flow.params, flow.target, resource)
         except OAuthError as exc:
             return RedirectToClient(flow.target.error_url(exc), flow.redirect_status)
         return None
 
-    def _validate(self, request: OAuthRequest, params: Params, target: Target) -> AuthorizationRequest:
+    def _validate(
+        self, request: OAuthRequest, params: Params, target: Target, resource: str | None
+    ) -> AuthorizationRequest:
         for name in REQUEST_PARAMS:
             params.get(name)  # raises invalid_request on repeated parameters
         response_type = params.get("response_type")
@@ -355,7 +369,13 @@ class AuthorizationEndpoint:
         if response_type != "code":
             raise UnsupportedResponseType("only response_type=code is supported")
         client = target.client
-        scopes = grant_scopes(parse_scope(params.get("scope")), client.scopes, trusted=client.trusted)
+        scopes = grant_scopes(
+            parse_scope(params.get("scope")),
+            client.scopes,
+            trusted=client.trusted,
+            space_host=request.space_id is not None,
+        )
+        token_scopes(scopes)  # what its tokens would hold must fit (invalid_scope otherwise)
         challenge, method = pkce.check_challenge(
             params.get("code_challenge"), params.get("code_challenge_method"), required=client.pkce_required
         )
@@ -375,6 +395,7 @@ class AuthorizationEndpoint:
             prompt=prompt,
             params=kept,
             max_age=max_age,
+            resource=resource,
         )
 
     # ---- 4. prompt=login and max_age (OpenID Connect Core §3.1.2.1) ----------------------------
@@ -457,15 +478,20 @@ class AuthorizationEndpoint:
         if areq.client.public and redirect_uris.is_native(areq.target.redirect_uri):
             return True
         granted = await store.granted_scopes(user_id, areq.client.client_id, areq.space_id)
-        return not set(areq.scopes) <= granted
+        # Compared with the umbrellas expanded: a scope file that widened an umbrella since
+        # asks again (consents on record before expansion count the built-in umbrellas').
+        return not catalogue().expand(areq.scopes) <= with_builtin_umbrellas(granted)
 
     async def issue_code(
         self, areq: AuthorizationRequest, viewer: Viewer, store: AuthorizationStore, *, remember: bool
     ) -> str:
         """Record consent (unless it is on record already), mint a single-use code and return
         the redirect URL (§4.1.2)."""
+        # The umbrellas expanded now, once: the code, its tokens and the consent on record hold
+        # what the person saw described (oauth/scopes.token_scopes).
+        scopes = token_scopes(areq.scopes)
         if remember:
-            await store.remember_consent(viewer.user_id, areq.client.client_id, areq.space_id, areq.scopes)
+            await store.remember_consent(viewer.user_id, areq.client.client_id, areq.space_id, scopes)
         raw = new_secret(CODE_PREFIX)
         now = self.config.clock()
         await store.save_code(
@@ -477,12 +503,13 @@ class AuthorizationEndpoint:
                 issuer=areq.target.issuer,
                 redirect_uri=areq.target.redirect_uri,
                 redirect_uri_sent=areq.target.redirect_uri_sent,
-                scopes=areq.scopes,
+                scopes=scopes,
                 code_challenge=areq.code_challenge,
                 code_challenge_method=areq.code_challenge_method,
                 nonce=areq.nonce,
                 auth_time=viewer.auth_time,
                 expires_at=now + timedelta(seconds=self.config.code_ttl_seconds),
+                resource=areq.resource,
             ),
         )
         return areq.target.url({"code": raw})

@@ -5,6 +5,9 @@
   uses more than one method is ``invalid_request`` (§2, last paragraph).
 * §3: challenges. No token: 401 with ``WWW-Authenticate: Bearer realm=…`` and no error code;
   a bad token: 401 ``invalid_token``; a missing scope: 403 ``insufficient_scope`` with ``scope``.
+  Every challenge names the host's protected resource metadata (RFC 9728 §5.1).
+* RFC 8707: a token requested for another resource is ``invalid_token`` here (§3.1: "invalid
+  for other reasons"; its audience is not this resource).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from frontdesk.oauth.errors import (
     safe_description,
 )
 from frontdesk.oauth.models import Person, TokenInfo
-from frontdesk.oauth.scopes import Catalogue
+from frontdesk.oauth.scopes import Catalogue, holds
 from frontdesk.oauth.storage import PersonStore, TokenStore
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
@@ -64,16 +67,31 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def challenge(realm: str, error: OAuthError | None = None) -> str:
-    """The ``WWW-Authenticate`` value for an RFC 6750 §3 error response."""
+def challenge(realm: str, error: OAuthError | None = None, resource_metadata: str | None = None) -> str:
+    """The ``WWW-Authenticate`` value for an RFC 6750 §3 error response; ``resource_metadata``
+    is the URL of the protected resource metadata (RFC 9728 §5.1)."""
     parts = [f"realm={_quote(realm)}"]
     if error is not None and not isinstance(error, MissingToken):
         parts.append(f"error={_quote(error.error)}")
         if error.description:
             parts.append(f"error_description={_quote(safe_description(error.description))}")
-        if isinstance(error, InsufficientScope):
+        if isinstance(error, InsufficientScope) and error.scope:
             parts.append(f"scope={_quote(error.scope)}")
+    if resource_metadata is not None:
+        parts.append(f"resource_metadata={_quote(resource_metadata)}")
     return "Bearer " + ", ".join(parts)
+
+
+class NoPerson(InsufficientScope):
+    """A client_credentials token (RFC 6749 §4.4) at an endpoint that acts for a person: 403,
+    as a token that lacks the rights (RFC 6750 §3.1), never a failed lookup of nobody."""
+
+    def __init__(self, scope: str | None) -> None:
+        super().__init__(
+            scope or "",
+            "this token acts for no person (client_credentials grant); this endpoint needs a "
+            "token a person authorized",
+        )
 
 
 class BearerStore(TokenStore, PersonStore, Protocol):
@@ -96,8 +114,9 @@ class BearerValidator:
         self.catalogue = catalogue
         self.clock = clock
 
-    async def validate(self, raw: str | None, store: TokenStore) -> TokenInfo:
-        """The token, live (neither revoked nor expired), or ``invalid_token``."""
+    async def validate(self, raw: str | None, store: TokenStore, resource: str | None = None) -> TokenInfo:
+        """The token, live (neither revoked nor expired) and, when ``resource`` is given, meant
+        for it (RFC 8707), or ``invalid_token``."""
         if raw is None:
             raise MissingToken
         info = await store.lookup_token(raw)
@@ -107,11 +126,19 @@ class BearerValidator:
             raise InvalidToken("the access token was revoked")
         if info.expires_at is not None and info.expires_at <= self.clock():
             raise InvalidToken("the access token expired")
+        # RFC 8707: a token without audience is good at every host (oauth/resource.py).
+        if info.audience is not None and resource is not None and info.audience != resource:
+            raise InvalidToken("the access token is meant for another resource")
         return info
 
-    async def authenticate(self, raw: str | None, store: BearerStore, scope: str | None = None) -> Bearer:
-        """A valid token holding ``scope`` (when given), and who it acts for."""
-        info = await self.validate(raw, store)
+    async def authenticate(
+        self, raw: str | None, store: BearerStore, scope: str | None = None, resource: str | None = None
+    ) -> Bearer:
+        """A valid token holding ``scope`` (when given) for ``resource`` (when given), and who
+        it acts for."""
+        info = await self.validate(raw, store, resource)
+        if info.user_id is None:
+            raise NoPerson(scope)
         person = await store.acting_person(info)
         if person is None:
             raise InvalidToken("the token's user or space no longer exists")
@@ -121,5 +148,7 @@ class BearerValidator:
         return Bearer(token=info, person=person)
 
     def require_scope(self, info: TokenInfo, scope: str) -> None:
-        if scope not in self.catalogue.expand(info.scopes):
+        # The token's stored scopes, with only the built-in umbrellas expanded: the scope
+        # file's umbrellas were expanded when the token was granted (oauth/scopes.py).
+        if not holds(info.scopes, scope):
             raise InsufficientScope(scope)

@@ -11,12 +11,15 @@ An active token is described by (§2.2):
 
 * ``active`` (true), ``scope`` (space-separated), ``client_id``;
 * ``sub`` (the user's id) and ``username`` (the user's email); for a space token, the person
-  it acts for now (its creator while an admin of the space, else the space's owner);
+  it acts for now (its creator while an admin of the space, else the space's owner); for a
+  client_credentials token (no person), ``sub`` is the client id and there is no ``username``;
 * ``token_type``: ``"bearer"`` for access tokens, ``"refresh_token"`` for refresh tokens;
 * ``iat``; ``exp`` only for tokens that expire; ``iss``, the issuer (host) the token was
   obtained at, when it is known;
 * ``space``: for a *space token*, the subdomain of the one space it reaches. User tokens have
-  no ``space`` member at all (they reach every space their user belongs to).
+  no ``space`` member at all (they reach every space their user belongs to);
+* ``aud``: the resource the token was requested for (RFC 8707 §2, RFC 7662 §2.2), only when
+  one was (a token without it is good at every host).
 """
 
 from __future__ import annotations
@@ -65,20 +68,25 @@ class IntrospectionEndpoint:
             return dict(INACTIVE)
         if token.client_id != client.client_id and not client.can_introspect:
             return dict(INACTIVE)
-        if isinstance(token, TokenInfo) and token.space_id is not None:
-            # A space token acts for its creator while she is an admin of the space, then for
-            # the space's owner (PersonStore.acting_person): `sub` is who it acts for now.
-            user = await storage.acting_person(token)
+        if token.user_id is None:
+            # A client_credentials token acts for no person: `sub` names the client itself
+            # (as RFC 9068 §2.2 does for such tokens) and there is no `username`.
+            who: dict[str, Any] = {"sub": token.client_id}
         else:
-            user = await storage.person(token.user_id)
-        if user is None:
-            return dict(INACTIVE)
+            if isinstance(token, TokenInfo) and token.space_id is not None:
+                # A space token acts for its creator while she is an admin of the space, then
+                # for the space's owner (PersonStore.acting_person): `sub` is who it acts for now.
+                user = await storage.acting_person(token)
+            else:
+                user = await storage.person(token.user_id)
+            if user is None:
+                return dict(INACTIVE)
+            who = {"sub": user.id, "username": user.email}
         body: dict[str, Any] = {
             "active": True,
             "scope": format_scope(token.scopes),
             "client_id": token.client_id,
-            "sub": user.id,
-            "username": user.email,
+            **who,
             "token_type": "refresh_token" if isinstance(token, RefreshTokenRecord) else "bearer",
             "iat": _timestamp(token.created_at),
         }
@@ -86,7 +94,9 @@ class IntrospectionEndpoint:
             body["exp"] = _timestamp(token.expires_at)
         if token.issuer:
             body["iss"] = token.issuer
-        if token.space_id is not None:
+        if token.audience:
+            body["aud"] = token.audience
+        if token.space_id is not None and token.user_id is not None:
             space = await storage.space_role(token.space_id, token.user_id)
             if space is None:  # the space is gone
                 return dict(INACTIVE)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from frontdesk.oauth.scopes import Catalogue, catalogue
+from frontdesk.oauth.scopes import Catalogue, catalogue, is_admin_scope
 
 AUTHORIZATION_PATH = "/oauth/authorize"
 TOKEN_PATH = "/oauth/access_token"
@@ -56,10 +56,17 @@ class Capabilities:
     claims: tuple[str, ...] = CLAIMS
 
 
-def public_scopes(cat: Catalogue | None = None) -> tuple[str, ...]:
-    """The catalogue without the scopes only trusted apps may hold (not advertised)."""
+def public_scopes(cat: Catalogue | None = None, *, main_host: bool = False) -> tuple[str, ...]:
+    """The catalogue without the scopes only trusted apps may hold (not advertised), and only
+    those offered on this host (``hosts`` in the scope file); the main host also lists the
+    administrative scopes of its admin API (docs/integrating.md)."""
     cat = cat or catalogue()
-    return tuple(name for name, info in cat.scopes.items() if not info.restricted)
+    return tuple(
+        name
+        for name, info in cat.scopes.items()
+        if (not info.restricted or (main_host and is_admin_scope(name)))
+        and info.offered_on(space=not main_host)
+    )
 
 
 def grant_types(registered: Iterable[str], *, password_grant: bool) -> tuple[str, ...]:

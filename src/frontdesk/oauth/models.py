@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+# JWT access tokens always expire (RFC 9068 §2.2); an app without its own lifetime gets an hour.
+JWT_ACCESS_TOKEN_TTL = 3600
+
 
 @dataclass(frozen=True)
 class Client:
@@ -27,10 +30,24 @@ class Client:
     access_token_ttl: int | None = None
     # A resource server allowed to introspect any token (RFC 7662 §2.1).
     can_introspect: bool = False
+    # RFC 9068 JWT access tokens (they always expire) instead of opaque ones.
+    jwt_access_tokens: bool = False
+    # May use the client_credentials grant (RFC 6749 §4.4), and the administrative scopes
+    # (admin:<resource>:read|write, scim) it may hold that way (docs/integrating.md).
+    client_credentials: bool = False
+    admin_scopes: tuple[str, ...] = ()
     # Bookkeeping for people and operators (the protocol never reads it): where the app was
     # registered (web, cli, seed, dynamic) and when.
     registered_via: str = "web"
     created_at: datetime | None = None
+
+    @property
+    def token_lifetime(self) -> int | None:
+        """Seconds an access token of this app lives: its own lifetime, else one hour for JWT
+        access tokens (they always expire, RFC 9068 §2.2), else None (never expires)."""
+        if self.access_token_ttl:
+            return self.access_token_ttl
+        return JWT_ACCESS_TOKEN_TTL if self.jwt_access_tokens else None
 
     @property
     def pkce_required(self) -> bool:
@@ -49,6 +66,8 @@ class Person:
     # Frontdesk does not confirm addresses yet, so this stays False (OIDC Core §5.1).
     email_verified: bool = False
     created_at: datetime | None = None
+    # A picture the platform set (admin API); None: the generated avatar stands in for it.
+    picture_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +94,8 @@ class NewCode:
     nonce: str | None
     auth_time: datetime
     expires_at: datetime
+    # RFC 8707 §2: the resource the authorization request named (None: none was named).
+    resource: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +116,8 @@ class ConsumedCode:
 @dataclass(frozen=True)
 class NewToken:
     client_id: str
-    user_id: str
+    # None: a client_credentials token, acting for no person (RFC 6749 §4.4).
+    user_id: str | None
     scopes: tuple[str, ...]
     grant_type: str
     space_id: str | None = None
@@ -105,6 +127,8 @@ class NewToken:
     issuer: str | None = None
     expires_at: datetime | None = None
     keep_sealed: bool = False
+    # RFC 8707: the resource the token is good at (None: every host of this deployment).
+    audience: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,7 +137,9 @@ class TokenInfo:
 
     id: str
     client_id: str
-    user_id: str
+    # None: a client_credentials token (RFC 6749 §4.4) acts for no person; endpoints that
+    # need one answer 403 (oauth/bearer.py).
+    user_id: str | None
     space_id: str | None
     scopes: tuple[str, ...]
     grant_type: str
@@ -123,6 +149,8 @@ class TokenInfo:
     issuer: str | None = None
     family_id: str | None = None
     last_used_at: datetime | None = None
+    # RFC 8707: the resource the token is good at (None: every host of this deployment).
+    audience: str | None = None
 
     @property
     def is_space_token(self) -> bool:

@@ -87,6 +87,8 @@ class IdTokenExtra:
         req = issued.request
         if "openid" not in req.scopes or req.grant_type not in ID_TOKEN_GRANTS or not req.issuer:
             return
+        if req.user_id is None:  # no end-user, no ID token (client_credentials)
+            return
         # The space of the host the user authorized on: the code's (user tokens have no
         # space_id), or the token's own space for space tokens.
         space_id = req.auth_space_id or req.space_id

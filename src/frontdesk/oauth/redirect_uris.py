@@ -190,19 +190,45 @@ def match(requested: str, registered: list[str], *, allow_query: bool = False) -
     return Match(False, only_query_differs=only_query)
 
 
-def without_response_params(uri: str) -> str:
-    """``uri`` with the response parameters removed from its query (and a query left empty
-    removed): what a client that sends back the URL it was called at meant by its
-    ``redirect_uri`` (docs/decisions.md §8)."""
-    base, question, query = uri.partition("?")
+# What the authorization response appends to the redirect URI on success (oauth/authorize.py
+# Target.url): the code, the client's state, and this server's issuer (RFC 9207 §2).
+APPENDED_PARAMS = ("code", "state", "iss")
+
+
+def matches_with_appended_response(sent: str, redirect_uri: str, *, code: str, issuer: str) -> bool:
+    """Whether ``sent`` is ``redirect_uri`` (the authorization request's) plus the parameters
+    this server appended to it in the successful response: what a client that sends back the
+    URL it was called at (OmniAuth) gives as ``redirect_uri`` (docs/decisions.md §8).
+
+    Precisely: the query pieces named exactly ``code``, ``state`` or ``iss`` (as this server
+    writes them: not percent-encoded, no ``[]``) are removed, each may appear once, ``code``
+    must be the code being exchanged and ``iss`` the issuer that made it; what remains must be
+    ``redirect_uri`` character for character. ``state`` is the client's own value, which this
+    server does not keep and the client checks itself (RFC 6749 §10.12). Any other parameter
+    (``error``, another ``code``, a percent-encoded name), a repeated one or an empty piece is a
+    difference. A registered URI never carries these names itself (validate_for_registration),
+    so removing them cannot remove anything of the authorization request's own URI."""
+    base, question, query = sent.partition("?")
     if not question:
-        return uri
-    kept = [
-        piece
-        for piece in query.split("&")
-        if piece and not is_response_param(unquote_plus(piece.partition("=")[0]))
-    ]
-    return base + ("?" + "&".join(kept) if kept else "")
+        return False
+    expected = {"code": code, "iss": issuer}
+    kept: list[str] = []
+    seen: set[str] = set()
+    for piece in query.split("&"):
+        name, _, value = piece.partition("=")
+        if name not in APPENDED_PARAMS:
+            kept.append(piece)
+            continue
+        if name in seen or (name in expected and unquote_plus(value) != expected[name]):
+            return False
+        seen.add(name)
+    if not seen:
+        return False
+    stripped = base + ("?" + "&".join(kept) if kept else "")
+    if stripped == redirect_uri:
+        return True
+    # A redirect URI ending in ``?`` or ``&`` got the parameters appended without a separator.
+    return redirect_uri.endswith(("?", "&")) and stripped == redirect_uri[:-1]
 
 
 def is_native(uri: str) -> bool:

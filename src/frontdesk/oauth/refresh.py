@@ -42,10 +42,13 @@ async def mint_refresh_token(
     family_id: str,
     scopes: tuple[str, ...],
     expires_at: datetime | None,
+    audience: str | None,
 ) -> str:
     """Store a new refresh token of ``family_id`` beside the access token just issued."""
     raw = new_secret(REFRESH_TOKEN_PREFIX)
     req = issued.request
+    # Refresh tokens belong to a person's grant; client_credentials issues none (§4.4.3).
+    assert req.user_id is not None, "a refresh token needs a person"
     await storage.save_refresh_token(
         raw,
         NewRefreshToken(
@@ -58,6 +61,7 @@ async def mint_refresh_token(
             issuer=req.issuer or None,
             code_id=req.code_id,
             expires_at=expires_at,
+            audience=audience,
         ),
     )
     return raw
@@ -75,14 +79,19 @@ class RefreshTokenExtra:
 
     async def extend(self, issued: Issued, body: dict[str, Any], storage: Storage) -> None:
         req = issued.request
-        if not req.client.access_token_ttl or req.grant_type not in FAMILY_STARTING_GRANTS:
+        if not req.client.token_lifetime or req.grant_type not in FAMILY_STARTING_GRANTS:
             return
         family_id = req.family_id or new_id()
         if req.family_id is None:
             await storage.assign_token_family(issued.token_id, family_id)
         expires_at = self.clock() + self.lifetime if self.lifetime is not None else None
         body["refresh_token"] = await mint_refresh_token(
-            storage, issued, family_id=family_id, scopes=req.scopes, expires_at=expires_at
+            storage,
+            issued,
+            family_id=family_id,
+            scopes=req.scopes,
+            expires_at=expires_at,
+            audience=req.audience,
         )
 
 
@@ -95,7 +104,7 @@ class RotatedRefreshToken:
         self.previous = previous
 
     async def extend(self, issued: Issued, body: dict[str, Any], storage: Storage) -> None:
-        if not issued.request.client.access_token_ttl:
+        if not issued.request.client.token_lifetime:
             return
         body["refresh_token"] = await mint_refresh_token(
             storage,
@@ -103,4 +112,6 @@ class RotatedRefreshToken:
             family_id=self.previous.family_id,
             scopes=self.previous.scopes,
             expires_at=self.previous.expires_at,
+            # The family's audience, even when this refresh narrowed its access token's.
+            audience=self.previous.audience,
         )

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from frontdesk.oauth.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from frontdesk.oauth.resource import ResourceRegistry
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,8 @@ class OAuthRequest:
     issuer: str = ""
     space_id: str | None = None
     client_ip: str = ""
+    # Which resources tokens may be requested for (RFC 8707); None: this host's only.
+    resources: ResourceRegistry | None = None
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

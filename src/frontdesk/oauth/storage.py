@@ -163,6 +163,8 @@ class NewRefreshToken:
     code_id: str | None = None
     # The family's absolute end (every token of a family shares it); None: never.
     expires_at: datetime | None = None
+    # RFC 8707: the audience of the family's access tokens.
+    audience: str | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,8 @@ class RefreshTokenRecord:
     # on the record a successful rotation returns, not necessarily on a plain lookup.
     auth_time: datetime | None = None
     auth_space_id: str | None = None
+    # RFC 8707: the audience of the family's access tokens.
+    audience: str | None = None
 
     def active(self, now: datetime) -> bool:
         return (

@@ -2,7 +2,9 @@
 
 Tokens are opaque: 256 random bits, base64url, with a fixed prefix so leaked tokens can be
 found by secret scanners. Only their digest is stored. By default they never expire and the
-response carries no ``expires_in`` (docs/decisions.md §5 and §6).
+response carries no ``expires_in`` (docs/decisions.md §5 and §6). An app that opted in gets
+RFC 9068 JWT access tokens instead (:mod:`frontdesk.oauth.resource`); their digest is stored
+the same way. A token requested for one resource (RFC 8707) carries it as its audience.
 
 :class:`TokenIssuer` is the one way a token comes to be: every grant, and the space tokens of
 :mod:`frontdesk.oauth.space_tokens`, issue through it, and it records the ``token.issued``
@@ -13,6 +15,7 @@ Core §3.1.3.3).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -20,9 +23,10 @@ from typing import Any, Protocol
 from frontdesk import events
 from frontdesk.oauth.config import OAuthConfig
 from frontdesk.oauth.models import Client, NewToken
+from frontdesk.oauth.resource import jwt_access_token, resource_of
 from frontdesk.oauth.scopes import format_scope
 from frontdesk.oauth.storage import Storage
-from frontdesk.security.randoms import ACCESS_TOKEN_PREFIX, new_secret
+from frontdesk.security.randoms import ACCESS_TOKEN_PREFIX, new_id, new_secret
 
 # RFC 6749 §5.1: "Cache-Control: no-store" and "Pragma: no-cache" on every token response.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -42,7 +46,8 @@ class IssueRequest:
     """Everything known about the grant when a token is issued."""
 
     client: Client
-    user_id: str
+    # None: the client_credentials grant, no person (RFC 6749 §4.4).
+    user_id: str | None
     scopes: tuple[str, ...]
     grant_type: str
     issuer: str = ""
@@ -60,6 +65,8 @@ class IssueRequest:
     expiring: bool = True
     # The caller's address, for the audit log.
     ip: str = ""
+    # RFC 8707: the one resource the token is for (None: every host of this deployment).
+    audience: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,10 +95,21 @@ class TokenIssuer:
         """This issuer with ``first`` running before its own extras (one request's needs)."""
         return TokenIssuer(self.config, [*first, *self.extras])
 
+    def without_extras(self) -> TokenIssuer:
+        """This issuer adding nothing to the response: no refresh token, no ID token (the
+        client_credentials grant, RFC 6749 §4.4.3)."""
+        alone = copy.copy(self)
+        alone.extras = []
+        return alone
+
     async def issue(self, storage: Storage, req: IssueRequest) -> Issued:
-        raw = new_secret(ACCESS_TOKEN_PREFIX)
-        ttl = req.client.access_token_ttl if req.expiring else None
-        expires_at = self.config.clock() + timedelta(seconds=ttl) if ttl else None
+        ttl = req.client.token_lifetime if req.expiring else None
+        now = self.config.clock()
+        expires_at = now + timedelta(seconds=ttl) if ttl else None
+        if req.client.jwt_access_tokens and expires_at is not None and req.issuer:
+            raw = await self._jwt(storage, req, now, expires_at)
+        else:
+            raw = new_secret(ACCESS_TOKEN_PREFIX)
         token_id = await storage.save_token(
             raw,
             NewToken(
@@ -105,6 +123,7 @@ class TokenIssuer:
                 family_id=req.family_id,
                 issuer=req.issuer or None,
                 expires_at=expires_at,
+                audience=req.audience,
             ),
         )
         body: dict[str, Any] = {
@@ -132,3 +151,25 @@ class TokenIssuer:
             detail=detail,
         )
         return issued
+
+    async def _jwt(self, storage: Storage, req: IssueRequest, now: datetime, expires_at: datetime) -> str:
+        """An RFC 9068 access token: ``aud`` is the requested resource, else the resource of
+        the host it was obtained at (§2.2 requires an audience)."""
+        extra: dict[str, Any] = {}
+        if req.space_id is not None and req.user_id is not None:
+            role = await storage.space_role(req.space_id, req.user_id)
+            if role is not None:
+                extra["space"] = role.subdomain
+        return jwt_access_token(
+            await storage.signing_key(),
+            issuer=req.issuer,
+            audience=req.audience or resource_of(req.issuer),
+            # RFC 9068 §2.2: a token without a resource owner names its client.
+            subject=req.user_id or req.client.client_id,
+            client_id=req.client.client_id,
+            scope=format_scope(req.scopes),
+            issued_at=now,
+            expires_at=expires_at,
+            jti=new_id(),
+            extra=extra,
+        )

@@ -6,16 +6,25 @@ from __future__ import annotations
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk import names
-from frontdesk.errors import FieldError
+from frontdesk import events, names
+from frontdesk.errors import Conflict, FieldError, NotFound
 from frontdesk.oauth.models import Person
-from frontdesk.security.passwords import Passwords, check_password_strength
+from frontdesk.oauth.web_urls import WebUrlError, normalize_web_url
+from frontdesk.security.passwords import (
+    NO_PASSWORD,
+    Passwords,
+    UnsupportedHash,
+    check_password_strength,
+    hash_scheme,
+)
 from frontdesk.security.randoms import new_id
+from frontdesk.store.audit_storage import record_event
 from frontdesk.store.inserts import insert_unless_taken
-from frontdesk.store.models import User
+from frontdesk.store.models import App, Space, User
+from frontdesk.store.revocation import revoke_grant
 from frontdesk.store.sql_storage import person_of
 from frontdesk.store.types import utcnow
 
@@ -63,14 +72,33 @@ async def get_person(db: AsyncSession, user_id: str) -> Person | None:
 
 
 async def create_user(
-    db: AsyncSession, passwords: Passwords, *, email: str, password: str, name: str | None = None
+    db: AsyncSession,
+    passwords: Passwords,
+    *,
+    email: str,
+    password: str | None = None,
+    name: str | None = None,
+    password_hash: str | None = None,
 ) -> Person:
-    """Validate and create an account. Raises :class:`FieldError`."""
+    """Validate and create an account. Raises :class:`FieldError`.
+
+    Give at most one of ``password`` (checked for strength, hashed with Argon2id) and
+    ``password_hash`` (a hash another system wrote, kept as it is and re-hashed at the next
+    login: ``security/passwords.hash_scheme`` lists what is accepted). With neither, the
+    account has no password and cannot log in with one until a password is set."""
     display, key = normalize_email(email)
     clean = clean_name(name or "", required=False) or display.split("@", 1)[0]
-    problem = check_password_strength(password, email=display)
-    if problem:
-        raise FieldError("password", problem)
+    if password is not None and password_hash is not None:
+        raise FieldError("password_hash", "Give either a password or a password hash, not both.")
+    if password is not None:
+        problem = check_password_strength(password, email=display)
+        if problem:
+            raise FieldError("password", problem)
+    elif password_hash is not None:
+        try:
+            hash_scheme(password_hash)
+        except UnsupportedHash as exc:
+            raise FieldError("password_hash", str(exc)) from exc
     if await _row_by_email(db, display) is not None:
         raise FieldError("email", "An account with this email address already exists.")
     user_id = new_id()
@@ -79,11 +107,14 @@ async def create_user(
         "email": display,
         "email_key": key,
         "name": clean,
-        "password_hash": await passwords.hash(password),
+        "password_hash": (
+            await passwords.hash(password) if password is not None else password_hash or NO_PASSWORD
+        ),
         "created_at": utcnow(),
     }
     if not await insert_unless_taken(db, User, values):  # lost a race with a concurrent sign-up
         raise FieldError("email", "An account with this email address already exists.")
+    await record_event(db, events.USER_CREATED, user_id=user_id)
     return Person(id=user_id, email=display, name=clean, created_at=values["created_at"])
 
 
@@ -94,9 +125,89 @@ async def check_credentials(
     made with older parameters are upgraded on success (staged with the caller's work)."""
     user = await _row_by_email(db, email) if email else None
     ok, needs_rehash = await passwords.verify(user.password_hash if user else None, password)
-    if not ok or user is None:
+    # A disabled account (admin API) answers like a wrong password, after the same work.
+    if not ok or user is None or user.disabled_at is not None:
         return None
     if needs_rehash:
         user.password_hash = await passwords.hash(password)
         await db.flush()
+    return person_of(user)
+
+
+# ---- operator's tools (CLI and admin API) --------------------------------------------------------
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def list_users(
+    db: AsyncSession, *, search: str | None = None, limit: int = 100, after: str | None = None
+) -> list[Person]:
+    """Accounts ordered by email, at most ``limit``; ``search`` matches any part of the email
+    (case-insensitive) or the name; ``after``: only emails sorting after this one (paging)."""
+    stmt = select(User).order_by(User.email_key).limit(max(1, min(limit, 10_000)))
+    if search:
+        pattern = _like_pattern(search.strip())
+        stmt = stmt.where(
+            User.email_key.like(pattern, escape="\\") | func.lower(User.name).like(pattern, escape="\\")
+        )
+    if after:
+        stmt = stmt.where(User.email_key > email_key(after))
+    return [person_of(user) for user in (await db.execute(stmt)).scalars()]
+
+
+async def set_password(db: AsyncSession, passwords: Passwords, user_id: str, password: str) -> Person:
+    """Give the account a new password (checked for strength, hashed with Argon2id)."""
+    user = await db.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    problem = check_password_strength(password, email=user.email)
+    if problem:
+        raise FieldError("password", problem)
+    user.password_hash = await passwords.hash(password)
+    await db.flush()
+    await record_event(db, events.USER_UPDATED, user_id=user_id, detail={"changed": ["password"]})
+    return person_of(user)
+
+
+async def delete_user(db: AsyncSession, user_id: str) -> None:
+    """Revoke everything the account holds and delete it, with its memberships and apps. A
+    user who still owns spaces is refused (delete or hand over those spaces first)."""
+    # Imported here: both import modules that import this one.
+    from frontdesk.services import apps as app_service
+    from frontdesk.services import grants
+
+    user = await db.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    owned = list((await db.execute(select(Space.subdomain).where(Space.owner_id == user_id))).scalars())
+    if owned:
+        raise Conflict(f"{user.email} owns the spaces {', '.join(sorted(owned))}; delete them first")
+    for client_id in (await db.execute(select(App.client_id).where(App.owner_id == user_id))).scalars().all():
+        await app_service.delete_app(db, client_id)
+    for selector in await grants.user_grants(db, user_id):
+        await revoke_grant(db, selector, descendants=True)
+    # Recorded (and sent to the outbox) before the row goes; the event keeps the id.
+    await record_event(db, events.USER_DELETED, user_id=user_id, detail={"user_id": user_id})
+    await db.delete(user)
+    await db.flush()
+
+
+async def set_picture_url(db: AsyncSession, user_id: str, url: str | None) -> Person:
+    """Set the picture ``/api/user`` and memberships report for the person (an https URL the
+    platform serves), or clear it with ``None`` or ``""`` (the generated avatar is reported
+    again; docs/compatibility.md, "Pictures")."""
+    user = await db.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    if url is None or not url.strip():
+        user.picture_url = None
+    else:
+        try:
+            user.picture_url = normalize_web_url(url)
+        except WebUrlError as exc:
+            raise FieldError("picture_url", str(exc)) from None
+    await db.flush()
     return person_of(user)

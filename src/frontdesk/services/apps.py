@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -23,7 +24,7 @@ from frontdesk.errors import FieldError, NotFound
 from frontdesk.inputs import BadInput, ascii_int
 from frontdesk.oauth.models import Client, NewToken, Person
 from frontdesk.oauth.redirect_uris import RedirectUriError, validate_for_registration
-from frontdesk.oauth.scopes import catalogue, format_scope, parse_scope
+from frontdesk.oauth.scopes import MAX_SCOPE_STRING, catalogue, format_scope, is_admin_scope, parse_scope
 from frontdesk.oauth.storage import AppGrants, TokenGrant
 from frontdesk.oauth.web_urls import WebUrlError, normalize_web_url
 from frontdesk.security.randoms import ACCESS_TOKEN_PREFIX, CLIENT_SECRET_PREFIX, new_id, new_secret
@@ -36,6 +37,9 @@ from frontdesk.store.sql_storage import SqlStorage, client_from_row
 from frontdesk.store.types import utcnow
 
 TEST_GRANT = "test"
+CLIENT_CREDENTIALS = "client_credentials"
+# A rotated secret's overlap window: at most a week (services/apps.rotate_secret).
+MAX_SECRET_OVERLAP = 7 * 24 * 3600
 MAX_REDIRECT_URIS = 50
 # The column holds 32 characters (the shape of generated ids); seeded ids may be shorter.
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
@@ -56,6 +60,9 @@ EDITABLE = frozenset(
         "require_pkce",
         "access_token_ttl",
         "can_introspect",
+        "client_credentials",
+        "admin_scopes",
+        "jwt_access_tokens",
     }
 )
 # Opt-in expiring access tokens (docs/decisions.md §5): from 5 minutes to a year.
@@ -118,11 +125,44 @@ def validate_scopes(raw: str | Iterable[str], *, trusted: bool) -> tuple[str, ..
     for name in scopes:
         if not _SCOPE_TOKEN.match(name) or name not in cat:
             raise FieldError("scopes", f"Unknown scope “{name}”.")
+        if is_admin_scope(name):
+            raise FieldError("scopes", f"“{name}” is an administrative scope: set it in the admin scopes.")
         if cat.scopes[name].restricted and not trusted:
             raise FieldError("scopes", f"The scope “{name}” is for trusted apps only.")
     if not scopes:
         raise FieldError("scopes", "Choose at least one scope.")
+    if len(format_scope(cat.expand_ordered(scopes))) > MAX_SCOPE_STRING:
+        # What its tokens would hold (umbrellas expanded) must fit where tokens are stored.
+        raise FieldError("scopes", "Too many scopes for one app: choose fewer.")
     return scopes
+
+
+def validate_admin_scopes(raw: str | Iterable[str] | None) -> tuple[str, ...]:
+    """Administrative scopes (admin:<resource>:read|write, scim) an app may hold through the
+    client_credentials grant (docs/integrating.md, "Admin API"); may be empty."""
+    text = raw if isinstance(raw, str) or raw is None else " ".join(raw)
+    scopes = parse_scope(text)
+    cat = catalogue()
+    for name in scopes:
+        if not is_admin_scope(name) or name not in cat:
+            raise FieldError(
+                "admin_scopes",
+                f"“{name}” is not an administrative scope (admin:<resource>:read|write or scim).",
+            )
+    return scopes
+
+
+def _client_credentials_flags(
+    public: bool, client_credentials: bool | None, admin_scopes: tuple[str, ...]
+) -> bool:
+    """The client_credentials switch: administrative scopes imply it; public apps (no secret)
+    cannot have it (RFC 6749 §4.4)."""
+    wanted = bool(client_credentials) or (client_credentials is None and bool(admin_scopes))
+    if admin_scopes and client_credentials is False:
+        raise FieldError("client_credentials", "Administrative scopes need the client_credentials grant.")
+    if public and wanted:
+        raise FieldError("client_credentials", "Public apps cannot use the client_credentials grant.")
+    return wanted
 
 
 def validate_main_url(raw: str | None) -> str:
@@ -271,7 +311,8 @@ async def _issue_test_token(db: AsyncSession, server_secret: ServerSecret, app: 
         NewToken(
             client_id=app.client_id,
             user_id=app.owner_id,
-            scopes=parse_scope(app.scopes),
+            # A grant of the app's scopes: umbrellas expanded now (oauth/scopes.token_scopes).
+            scopes=catalogue().expand_ordered(parse_scope(app.scopes)),
             grant_type=TEST_GRANT,
             keep_sealed=True,
         ),
@@ -296,6 +337,9 @@ async def register_app(
     require_pkce: bool = False,
     access_token_ttl: int | str | None = None,
     can_introspect: bool = False,
+    client_credentials: bool | None = None,
+    admin_scopes: str | list[str] | None = None,
+    jwt_access_tokens: bool = False,
     client_id: str | None = None,
     client_secret: str | None = None,
     registered_via: str = "web",
@@ -307,7 +351,10 @@ async def register_app(
     ``registered_via`` records where the app came from (web, cli, seed).
     ``require_pkce`` is always on for public apps; ``access_token_ttl`` (seconds) opts in to
     expiring access tokens with refresh tokens; ``can_introspect`` makes the app a resource
-    server that may introspect any token (RFC 7662)."""
+    server that may introspect any token (RFC 7662). ``client_credentials`` lets the app use
+    that grant (RFC 6749 §4.4; ``None``: on when ``admin_scopes`` are given, which need it).
+    ``jwt_access_tokens`` gives the app RFC 9068 JWT access tokens (they always expire: after
+    ``access_token_ttl``, else an hour)."""
     clean = clean_app_name(name)
     assert clean is not None
     in_space = clean_app_name(name_in_space, field="name_in_space", required=False)
@@ -316,6 +363,8 @@ async def register_app(
     url = validate_main_url(main_url)
     password = _grant_flags(public, password_grant)
     ttl = clean_access_token_ttl(access_token_ttl)
+    admin = validate_admin_scopes(admin_scopes)
+    machine = _client_credentials_flags(public, client_credentials, admin)
     cid = _validate_client_id(client_id) if client_id is not None else new_id()
     if client_secret is not None:
         if public:
@@ -336,6 +385,9 @@ async def register_app(
         "require_pkce": bool(require_pkce) or public,
         "access_token_ttl": ttl,
         "can_introspect": bool(can_introspect),
+        "jwt_access_tokens": bool(jwt_access_tokens),
+        "client_credentials": machine,
+        "admin_scopes": format_scope(admin),
         "registered_via": registered_via,
     }
     if not await insert_unless_taken(db, App, values):
@@ -347,6 +399,7 @@ async def register_app(
         _seal_secret(server_secret, app, secret)
         await db.flush()
     token = await _issue_test_token(db, server_secret, app)
+    await record_event(db, events.APP_CREATED, user_id=owner.id, app_id=cid, detail={"name": app.name})
     return CreatedApp(app=client_from_row(app, owner.name), client_secret=secret, test_access_token=token)
 
 
@@ -387,24 +440,104 @@ async def update_app(db: AsyncSession, client_id: str, **fields: Any) -> Client:
         changes["access_token_ttl"] = clean_access_token_ttl(fields["access_token_ttl"])
     if "can_introspect" in fields:
         changes["can_introspect"] = bool(fields["can_introspect"])
+    if "jwt_access_tokens" in fields:
+        changes["jwt_access_tokens"] = bool(fields["jwt_access_tokens"])
+    if "client_credentials" in fields or "admin_scopes" in fields:
+        admin = (
+            validate_admin_scopes(fields["admin_scopes"])
+            if "admin_scopes" in fields
+            else parse_scope(app.admin_scopes)
+        )
+        # Turning the grant off keeps no administrative scopes; adding scopes turns it on.
+        switch = fields.get("client_credentials")
+        if switch is False and "admin_scopes" not in fields:
+            admin = ()
+        if switch is None:
+            switch = True if admin else app.client_credentials
+        changes["client_credentials"] = _client_credentials_flags(app.public, switch, admin)
+        changes["admin_scopes"] = format_scope(admin)
+        # Tokens never keep rights the app lost: its client_credentials tokens go when the
+        # grant is switched off or an administrative scope is taken away.
+        lost = set(parse_scope(app.admin_scopes)) - set(admin)
+        if lost or (app.client_credentials and not changes["client_credentials"]):
+            await _revoke_machine_tokens(db, client_id)
     for key, value in changes.items():
         setattr(app, key, value)
     await db.flush()
     return client_from_row(app)
 
 
+async def _revoke_machine_tokens(db: AsyncSession, client_id: str) -> int:
+    """Revoke the app's live client_credentials tokens."""
+    stmt = select(AccessToken.id).where(
+        AccessToken.app_id == client_id,
+        AccessToken.grant_type == CLIENT_CREDENTIALS,
+        AccessToken.revoked_at.is_(None),
+    )
+    count = 0
+    for token_id in list((await db.execute(stmt)).scalars()):
+        count += len((await revocation.revoke_grant(db, TokenGrant(token_id))).access_token_ids)
+    return count
+
+
 async def regenerate_secret(
     db: AsyncSession, server_secret: ServerSecret, client_id: str, *, by: str | None = None, ip: str = ""
 ) -> str:
     """A new client secret; the old one stops working once this commits."""
+    return (await rotate_secret(db, server_secret, client_id, overlap_seconds=0, by=by, ip=ip)).client_secret
+
+
+@dataclass(frozen=True)
+class RotatedSecret:
+    client_secret: str
+    # Until when the previous secret still works; None: it stopped at once.
+    previous_expires_at: datetime | None
+
+
+def clean_overlap(raw: int | str | None) -> int:
+    """Seconds the previous secret keeps working after a rotation: 0 to a week."""
+    if raw is None or isinstance(raw, bool) or str(raw).strip() == "":
+        return 0
+    try:
+        seconds = ascii_int(str(raw).strip())
+    except BadInput as exc:
+        raise FieldError("overlap_seconds", "Enter a whole number of seconds.") from exc
+    if not 0 <= seconds <= MAX_SECRET_OVERLAP:
+        raise FieldError("overlap_seconds", f"Use 0 to {MAX_SECRET_OVERLAP} seconds (a week).")
+    return seconds
+
+
+async def rotate_secret(
+    db: AsyncSession,
+    server_secret: ServerSecret,
+    client_id: str,
+    *,
+    overlap_seconds: int | str | None = 0,
+    by: str | None = None,
+    ip: str = "",
+) -> RotatedSecret:
+    """A new client secret. With an overlap window the previous secret keeps working until
+    it closes (both are accepted meanwhile: the app's servers can switch one by one); with
+    none it stops once this commits. A secret that was already the previous one is dropped."""
+    overlap = clean_overlap(overlap_seconds)
     app = await _existing(db, client_id)
     if app.public:
         raise FieldError("client_secret", "Public apps have no client secret.")
+    until = utcnow() + timedelta(seconds=overlap) if overlap and app.secret_digest else None
+    app.previous_secret_digest = app.secret_digest if until else None
+    app.previous_secret_expires_at = until
     raw = new_secret(CLIENT_SECRET_PREFIX)
     _seal_secret(server_secret, app, raw)
     await db.flush()
-    await record_event(db, events.CLIENT_SECRET_REGENERATED, user_id=by, app_id=client_id, ip=ip)
-    return raw
+    await record_event(
+        db,
+        events.CLIENT_SECRET_REGENERATED,
+        user_id=by,
+        app_id=client_id,
+        ip=ip,
+        detail={"overlap_seconds": overlap} if overlap else None,
+    )
+    return RotatedSecret(client_secret=raw, previous_expires_at=until)
 
 
 async def revoke_test_token(db: AsyncSession, client_id: str, *, by: str | None = None, ip: str = "") -> bool:
@@ -446,6 +579,10 @@ async def delete_app(db: AsyncSession, client_id: str) -> None:
     codes and consents with it)."""
     app = await _existing(db, client_id)
     await revocation.revoke_grant(db, AppGrants(client_id))
+    # Recorded before the row goes (the event's app id is kept in its detail).
+    await record_event(
+        db, events.APP_DELETED, user_id=app.owner_id, app_id=client_id, detail={"client_id": client_id}
+    )
     await db.delete(app)
     await db.flush()
 

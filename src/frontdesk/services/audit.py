@@ -23,13 +23,19 @@ from frontdesk.store.models import App, AuditEvent, Space, User
 from frontdesk.store.types import utcnow
 
 
-async def record_login_failure(db: AsyncSession, email: str, *, ip: str, space_id: str | None) -> None:
-    """A wrong password (or unknown account) at a login form.
+async def record_login_failure(
+    db: AsyncSession, email: str, *, ip: str, space_id: str | None, locked: bool = False
+) -> None:
+    """A wrong password (or unknown account) at a login form; ``locked``: it was the failure
+    that made the failure throttle refuse further attempts (``account.locked`` too).
 
     The event names the account when it exists, so its owner sees the attempt. What was typed
     is never stored: people type passwords into the email field."""
     user = await find_by_email(db, email) if email and len(email) <= 254 else None
-    await record_event(db, events.LOGIN_FAILED, user_id=user.id if user else None, space_id=space_id, ip=ip)
+    user_id = user.id if user else None
+    await record_event(db, events.LOGIN_FAILED, user_id=user_id, space_id=space_id, ip=ip)
+    if locked:
+        await record_event(db, events.ACCOUNT_LOCKED, user_id=user_id, space_id=space_id, ip=ip)
 
 
 # ---- reading --------------------------------------------------------------------------------
@@ -174,3 +180,8 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
             f"not a time: {text!r} (use ISO 8601 like 2024-05-01T12:00, or 30m, 1h, 7d)"
         ) from exc
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+# The admin API's cursor pages (services/admin.py) read through the same query.
+rows_query = _rows_query
+fetch = _fetch

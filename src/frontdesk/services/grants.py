@@ -19,15 +19,25 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk import events
+from frontdesk.errors import FieldError
 from frontdesk.oauth.models import Client, Person
 from frontdesk.oauth.scopes import parse_scope
-from frontdesk.oauth.storage import RevokedGrant, SpaceAppGrant, UserAppGrant
+from frontdesk.oauth.storage import (
+    AppGrants,
+    FamilyGrant,
+    GrantSelector,
+    RevokedGrant,
+    SpaceAppGrant,
+    TokenGrant,
+    UserAppGrant,
+)
+from frontdesk.security.server_secret import ServerSecret
 from frontdesk.services.spaces import spaces_of
 from frontdesk.store import revocation
 from frontdesk.store.audit_storage import record_event
-from frontdesk.store.models import AccessToken, App, Consent, RefreshToken, User
+from frontdesk.store.models import AccessToken, App, AuthorizationCode, Consent, RefreshToken, User
 from frontdesk.store.scoping import SpaceScope
-from frontdesk.store.sql_storage import client_from_row, person_of
+from frontdesk.store.sql_storage import SqlStorage, client_from_row, person_of
 from frontdesk.store.types import utcnow
 
 # How many revoked token ids one audit event lists (the count is always exact).
@@ -227,6 +237,8 @@ async def space_grants(db: AsyncSession, space_id: str) -> list[SpaceGrant]:
             grant.created = created
         if last_used is not None and (grant.last_used is None or last_used > grant.last_used):
             grant.last_used = last_used
+        if user_id is None:  # space tokens always have a creator; never the case
+            continue
         creator = users.get(user_id) or Person(id=user_id, email="", name="(deleted account)")
         if creator not in grant.creators:
             grant.creators.append(creator)
@@ -256,3 +268,99 @@ async def revoke_space_app(
         },
     )
     return revoked
+
+
+# ---- the operator revokes (CLI, admin API) -------------------------------------------------------
+
+
+def _sum(results: list[RevokedGrant]) -> RevokedGrant:
+    return RevokedGrant(
+        access_token_ids=tuple(i for r in results for i in r.access_token_ids),
+        refresh_tokens=sum(r.refresh_tokens for r in results),
+        codes=sum(r.codes for r in results),
+        consents=sum(r.consents for r in results),
+    )
+
+
+async def revoke_token_value(db: AsyncSession, server_secret: ServerSecret, raw: str) -> RevokedGrant | None:
+    """Revoke the access or refresh token ``raw`` (with its refresh family, as RFC 7009
+    revocation does: oauth/revocation.py); ``None`` when no token has this value."""
+    storage = SqlStorage(db, server_secret)
+    access = await storage.lookup_token(raw) if raw else None
+    if access is not None:
+        selector: TokenGrant | FamilyGrant = TokenGrant(access.id)
+    else:
+        refresh = await storage.find_refresh_token(raw) if raw else None
+        if refresh is None:
+            return None
+        selector = FamilyGrant(refresh.family_id)
+    revoked = await revocation.revoke_grant(db, selector, descendants=True)
+    await _record_operator_revocation(db, revoked, user_id=None, client_id=None, space_id=None)
+    return revoked
+
+
+async def user_grants(db: AsyncSession, user_id: str) -> list[GrantSelector]:
+    """Everything a person gave apps (per app), and the space tokens they created."""
+    held: set[str] = set()
+    for model in (AccessToken, RefreshToken, Consent, AuthorizationCode):
+        apps_of_user = select(model.app_id).where(model.user_id == user_id).distinct()
+        held.update((await db.execute(apps_of_user)).scalars())
+    selectors: list[GrantSelector] = [UserAppGrant(user_id=user_id, client_id=c) for c in sorted(held)]
+    space_tokens = select(AccessToken.id).where(
+        AccessToken.user_id == user_id, AccessToken.space_id.is_not(None), AccessToken.revoked_at.is_(None)
+    )
+    selectors += [TokenGrant(token_id) for token_id in (await db.execute(space_tokens)).scalars()]
+    return selectors
+
+
+async def _space_grants(db: AsyncSession, space_id: str) -> list[GrantSelector]:
+    holders = SpaceScope(space_id).select(AccessToken).with_only_columns(AccessToken.app_id).distinct()
+    return [SpaceAppGrant(space_id=space_id, client_id=c) for c in (await db.execute(holders)).scalars()]
+
+
+async def revoke_tokens(
+    db: AsyncSession, *, user_id: str | None = None, client_id: str | None = None, space_id: str | None = None
+) -> RevokedGrant:
+    """Revoke, through ``store/revocation.revoke_grant``, what the selection names: a user's
+    grants (to one app with ``client_id``), an app's (everything, or in one space with
+    ``space_id``), or every app's space tokens in a space. A user and a space together are
+    refused: a user's grants are not per space."""
+    if user_id and space_id:
+        raise FieldError("space", "Revoke by user or by space, not both.")
+    selectors: list[GrantSelector]
+    if user_id and client_id:
+        selectors = [UserAppGrant(user_id=user_id, client_id=client_id)]
+    elif space_id and client_id:
+        selectors = [SpaceAppGrant(space_id=space_id, client_id=client_id)]
+    elif client_id:
+        selectors = [AppGrants(client_id)]
+    elif user_id:
+        selectors = await user_grants(db, user_id)
+    elif space_id:
+        selectors = await _space_grants(db, space_id)
+    else:
+        raise FieldError("user", "Name a token, a user, an app or a space.")
+    revoked = _sum([await revocation.revoke_grant(db, s, descendants=True) for s in selectors])
+    await _record_operator_revocation(db, revoked, user_id=user_id, client_id=client_id, space_id=space_id)
+    return revoked
+
+
+async def _record_operator_revocation(
+    db: AsyncSession,
+    revoked: RevokedGrant,
+    *,
+    user_id: str | None,
+    client_id: str | None,
+    space_id: str | None,
+) -> None:
+    if not revoked.anything:
+        return
+    detail = {
+        "by": "operator",
+        "count": len(revoked.access_token_ids),
+        "refresh_tokens": revoked.refresh_tokens,
+        "token_ids": list(revoked.access_token_ids[:MAX_IDS]),
+    }
+    await record_event(
+        db, events.TOKEN_REVOKED, user_id=user_id, app_id=client_id, space_id=space_id, detail=detail
+    )

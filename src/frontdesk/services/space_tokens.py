@@ -39,6 +39,8 @@ async def issue_space_token(
     :class:`Forbidden` (not an admin there)."""
     if token.space_id is not None:
         raise FieldError("token", "this is already a space token; use a user token")
+    if token.user_id is None:
+        raise Forbidden("a token that acts for no person (client_credentials) cannot create a space token")
     space = await spaces.get_by_id_or_subdomain(db, space_ref)
     if space is None:
         raise NotFound("no such space")
@@ -60,6 +62,8 @@ async def issue_space_token(
             issuer=token.issuer or "",
             expiring=False,
             ip=ip,
+            # RFC 8707: a token for one resource never yields a token for more.
+            audience=token.audience,
         ),
     )
     return SpaceToken(raw=issued.raw, token_id=issued.token_id, space=space)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import date, datetime
 
 from sqlalchemy import Row, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk import events
 from frontdesk.errors import Conflict, FieldError, NotFound
 from frontdesk.oauth.models import Person
 from frontdesk.records import MembershipRecord, SpaceRef
@@ -16,10 +18,12 @@ from frontdesk.security.randoms import new_id
 from frontdesk.services import domains
 from frontdesk.services.accounts import clean_name, find_by_email
 from frontdesk.settings import Settings
+from frontdesk.store.audit_storage import record_event
 from frontdesk.store.inserts import insert_unless_taken, update_unless_taken
 from frontdesk.store.models import Membership, Space, User
 from frontdesk.store.scoping import SpaceScope
 from frontdesk.store.sql_storage import membership_record, space_of
+from frontdesk.store.types import utcnow
 
 ROLES = ("member", "admin")
 
@@ -229,7 +233,12 @@ async def create_space(
         values |= {"pending_domain": domain, "domain_token": new_id()}
     if not await insert_unless_taken(db, Space, values):
         raise FieldError("subdomain", "That subdomain or domain was just taken.")
-    db.add(Membership(space_id=space_id, user_id=owner.id, role="admin", admin_name=owner.name))
+    # The owner's own membership takes effect with the space (docs/compatibility.md).
+    db.add(
+        Membership(
+            space_id=space_id, user_id=owner.id, role="admin", admin_name=owner.name, confirmed_at=utcnow()
+        )
+    )
     await db.flush()
     return SpaceRef(id=space_id, subdomain=sub, name=clean, custom_domain=served, owner_id=owner.id)
 
@@ -270,9 +279,20 @@ async def update_space(
 
 
 async def add_member(
-    db: AsyncSession, space: SpaceRef, *, email: str, role: str = "member", admin_name: str | None = None
+    db: AsyncSession,
+    space: SpaceRef,
+    *,
+    email: str,
+    role: str = "member",
+    admin_name: str | None = None,
+    confirmed: bool = True,
 ) -> MembershipRecord:
-    """Add an existing account to the space, or change the role of one already in it."""
+    """Add an existing account to the space, or change the role of one already in it.
+
+    A new membership is confirmed at once (``confirmed_at`` now): Frontdesk has no invitation
+    step, the person's access starts when an admin adds them. A platform with an acceptance
+    step passes ``confirmed=False`` and calls :func:`confirm_membership` when the person
+    accepts (docs/compatibility.md, "Memberships")."""
     if role not in ROLES:
         raise FieldError("role", "Role must be member or admin.")
     user = await find_by_email(db, email)
@@ -288,9 +308,17 @@ async def add_member(
             "user_id": user.id,
             "role": role,
             "admin_name": name_as_admin,
+            "confirmed_at": utcnow() if confirmed else None,
         }
         if not await insert_unless_taken(db, Membership, values):
             raise Conflict("That person was added at the same moment; reload the page.")
+        await record_event(
+            db,
+            events.MEMBERSHIP_CREATED,
+            user_id=user.id,
+            space_id=space.id,
+            detail={"membership_id": values["id"], "role": role},
+        )
     elif row.role == role:
         raise FieldError("email", f"{user.email} is already {'an admin' if role == 'admin' else 'a member'}.")
     else:
@@ -298,6 +326,13 @@ async def add_member(
         row.role = role
         row.admin_name = name_as_admin
         await db.flush()
+        await record_event(
+            db,
+            events.MEMBERSHIP_CHANGED,
+            user_id=user.id,
+            space_id=space.id,
+            detail={"membership_id": row.id, "role": role},
+        )
     found = await membership_of(db, space.id, user.id)
     assert found is not None
     return found
@@ -338,6 +373,13 @@ async def change_role(db: AsyncSession, space: SpaceRef, membership_id: str, rol
     if role == "member":
         membership.admin_name = None
     await db.flush()
+    await record_event(
+        db,
+        events.MEMBERSHIP_CHANGED,
+        user_id=membership.user_id,
+        space_id=space.id,
+        detail={"membership_id": membership_id, "role": role},
+    )
     found = await get_membership(db, space.id, membership_id)
     assert found is not None
     return found
@@ -346,5 +388,95 @@ async def change_role(db: AsyncSession, space: SpaceRef, membership_id: str, rol
 async def remove_member(db: AsyncSession, space: SpaceRef, membership_id: str) -> None:
     membership = await _existing_membership(db, space, membership_id)
     _ensure_admin_remains(space, membership, None)
+    await record_event(
+        db,
+        events.MEMBERSHIP_REMOVED,
+        user_id=membership.user_id,
+        space_id=space.id,
+        detail={"membership_id": membership_id},
+    )
     await db.delete(membership)
     await db.flush()
+
+
+# ---- Cobot's membership fields (docs/compatibility.md, "Memberships") ----------------------------
+
+
+async def _membership_by_id(db: AsyncSession, membership_id: str, space_id: str | None) -> Membership:
+    if space_id is not None:
+        row = await _membership_row(db, space_id, membership_id=membership_id)
+    else:
+        # The operator's admin API works across spaces: a membership id names one space's row.
+        row = await db.get(Membership, membership_id)
+    if row is None:
+        raise NotFound("No such membership.")
+    return row
+
+
+async def _record(db: AsyncSession, row: Membership) -> MembershipRecord:
+    await db.flush()
+    found = await get_membership(db, row.space_id, row.id)
+    assert found is not None
+    return found
+
+
+async def confirm_membership(
+    db: AsyncSession, membership_id: str, at: datetime | None = None, *, space_id: str | None = None
+) -> MembershipRecord:
+    """Record that the membership took effect (Cobot's ``confirmed_at``: the person accepted
+    it). ``at`` defaults to now and must carry a time zone; confirming a confirmed membership
+    again without ``at`` keeps its date (repeating a call changes nothing). ``space_id``
+    restricts the lookup to one space."""
+    if at is not None and at.tzinfo is None:
+        raise FieldError("confirmed_at", "Give the time with its time zone (UTC offset).")
+    row = await _membership_by_id(db, membership_id, space_id)
+    if at is not None:
+        row.confirmed_at = at
+    elif row.confirmed_at is None:
+        row.confirmed_at = utcnow()
+    return await _record(db, row)
+
+
+def _as_date(value: date | str | None) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise FieldError("canceled_to", "Give the last day as a date, like 2027-01-31.") from None
+
+
+async def cancel_membership(
+    db: AsyncSession, membership_id: str, canceled_to: date | str | None, *, space_id: str | None = None
+) -> MembershipRecord:
+    """Cancel the membership as of ``canceled_to`` (its last day, Cobot's ``canceled_to``; a
+    date or ``YYYY-MM-DD``); ``None`` withdraws a cancellation. The membership and its access
+    stay until it is removed: the platform removes it when the day has passed."""
+    day = _as_date(canceled_to)
+    row = await _membership_by_id(db, membership_id, space_id)
+    row.canceled_to = day
+    return await _record(db, row)
+
+
+async def delete_space(db: AsyncSession, space: SpaceRef) -> int:
+    """Revoke every token issued for the space, then delete it with its memberships,
+    navigation links and pending codes (the database cascades). Returns how many apps' space
+    tokens were revoked."""
+    from frontdesk.oauth.storage import SpaceAppGrant
+    from frontdesk.store.models import AccessToken
+    from frontdesk.store.revocation import revoke_grant
+
+    row = await _space_row(db, space.id)
+    if row is None:
+        raise NotFound(f"no space with subdomain {space.subdomain}")
+    holders = SpaceScope(space.id).select(AccessToken).with_only_columns(AccessToken.app_id).distinct()
+    client_ids = list((await db.execute(holders)).scalars())
+    for client_id in client_ids:
+        await revoke_grant(db, SpaceAppGrant(space_id=space.id, client_id=client_id))
+    await db.delete(row)
+    await db.flush()
+    return len(client_ids)

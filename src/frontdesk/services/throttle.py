@@ -173,6 +173,12 @@ class FailureThrottle:
         if rules.ceiling is not None and pair[0]:
             await limiter.hit(rules.ceiling.limit, rules.ceiling.name, pair[0])
 
+    async def exhausted(self, keys: dict[str, str]) -> bool:
+        """Whether this subject may not try again from this address now (checked right after
+        :meth:`failed`: that failure began a lockout). Counts nothing."""
+        limiter, rules, pair = self.throttle.limiter, self.rules, self._pair(keys)
+        return not await limiter.test(rules.pair.limit, rules.pair.name, *pair)
+
     async def succeeded(self, keys: dict[str, str]) -> None:
         if self.rules.reserve:  # the right credential from here: its failures are forgiven
             await self.throttle.limiter.clear(self.rules.pair.limit, self.rules.pair.name, *self._pair(keys))

@@ -1,7 +1,8 @@
 """The one recorder of security events (audit log): every event, from the protocol core
 (:meth:`frontdesk.oauth.storage.EventStore.record_event`), the services and the pages, is
 written here, after :func:`frontdesk.events.check`. The event is staged in the session's
-transaction and committed with the work it describes."""
+transaction and committed with the work it describes, and so are its webhook messages
+(:mod:`frontdesk.store.webhooks`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk import events
 from frontdesk.security.randoms import new_id
+from frontdesk.store import webhooks
 from frontdesk.store.deferred import defer_insert
 from frontdesk.store.models import AuditEvent
 from frontdesk.store.types import utcnow
@@ -32,17 +34,19 @@ async def record_event(
     """Stage one event in ``db``'s transaction (refusing unknown names and secrets); the row is
     sent with the next statement or the commit."""
     events.check(event, detail)
-    defer_insert(
-        db,
-        INSERT_EVENT,
-        {
-            "id": new_id(),
-            "created_at": utcnow(),
-            "event": event,
-            "user_id": user_id,
-            "app_id": app_id,
-            "space_id": space_id,
-            "ip": (ip or "")[:45],
-            "detail": detail or {},
-        },
-    )
+    row = {
+        "id": new_id(),
+        "created_at": utcnow(),
+        "event": event,
+        "user_id": user_id,
+        "app_id": app_id,
+        "space_id": space_id,
+        "ip": (ip or "")[:45],
+        "detail": detail or {},
+    }
+    defer_insert(db, INSERT_EVENT, row)
+    webhook_type = events.WEBHOOK_TYPES.get(event)
+    if webhook_type is not None:
+        # The outbox row of every endpoint that wants it, in this same transaction (a cached
+        # lookup: no query when no endpoint wants this type).
+        await webhooks.stage_event(db, webhook_type, row)

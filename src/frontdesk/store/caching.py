@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import cachetools
 from sqlalchemy import event, inspect
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from frontdesk.oauth.models import ConsumedCode, NewCode, NewToken, Person, SpaceRole, TokenInfo
@@ -101,7 +102,13 @@ SPACES: Final = Kind("spaces", frozenset({"spaces"}), frozenset({"spaces"}))  # 
 SIGNING_KEYS: Final = Kind(
     "signing_keys", frozenset({"signing_keys"}), frozenset({"signing_keys"})
 )  # LoadedKeys by ()
-KINDS: Final = (TOKENS, CLIENTS, CONSENTS, PEOPLE, MEMBERSHIPS, SESSIONS, SPACES, SIGNING_KEYS)
+WEBHOOKS: Final = Kind(
+    "webhooks", frozenset({"webhook_endpoints"}), frozenset({"webhook_endpoints"})
+)  # tuple of store.webhooks.Route by webhook event type (the outbox's lookup, no query when cached)
+KINDS: Final = (TOKENS, CLIENTS, CONSENTS, PEOPLE, MEMBERSHIPS, SESSIONS, SPACES, SIGNING_KEYS, WEBHOOKS)
+# Session info key under which a database's sessions carry its caches (store/db.py), for the
+# reads of the store's own recorders that have a session and no storage (read_in_session).
+CACHES_INFO: Final = "frontdesk_caches"
 
 
 def _by_table(kinds: Iterable[Kind], attr: str) -> dict[str, frozenset[str]]:
@@ -234,6 +241,25 @@ class WriteTracker:
     def _after_rollback(session: Session, _previous: Any) -> None:
         session.info.pop(STAGED, None)
         session.info.pop(_COMMITTING, None)
+
+
+async def read_in_session(
+    session: AsyncSession, kind: Kind, key: Hashable, load: Callable[[], Awaitable[Any]]
+) -> Any:
+    """A cached read for code that holds a session of a :class:`frontdesk.store.db.Database`
+    (the audit recorder's outbox lookup): the same rules as :meth:`CachingStorage._read`."""
+    info = session.info
+    caches = info.get(CACHES_INFO)
+    if not isinstance(caches, Caches) or kind.name in info.get(STAGED, ()):
+        return await load()
+    hit = caches.get(kind, key)
+    if hit is not MISSING:
+        return hit
+    generation = caches.generation(kind)
+    value = await load()
+    if value is not None or kind.keep_none:
+        caches.put(kind, key, value, generation)
+    return value
 
 
 class CachingStorage(ClientReads):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from frontdesk.security.server_secret import ServerSecret
 from frontdesk.settings import ConfigurationError, Settings
 from frontdesk.store import sqlite_inline, sqlite_writes
-from frontdesk.store.caching import Caches, WriteTracker
+from frontdesk.store.caching import CACHES_INFO, Caches, WriteTracker
 from frontdesk.store.deferred import DeferredInserts
 from frontdesk.store.invalidation import Channel, PollChannel, PostgresChannel, RedisChannel
 from frontdesk.store.unit_of_work import UnitOfWork
@@ -83,10 +83,13 @@ class Database:
         self.server_secret = server_secret or ServerSecret(settings.resolve_secret_key())
         self.engine = create_engine(settings)
         session_class = type("FrontdeskSession", (Session,), {})
-        self.sessionmaker = async_sessionmaker(
-            self.engine, expire_on_commit=False, sync_session_class=session_class
-        )
         self.caches = Caches(ttl=settings.cache_ttl_seconds)
+        self.sessionmaker = async_sessionmaker(
+            self.engine,
+            expire_on_commit=False,
+            sync_session_class=session_class,
+            info={CACHES_INFO: self.caches},
+        )
         self.channel = _channel(settings, self.sessionmaker, self.caches)
         tracker = WriteTracker(self.caches, self.channel)
         lock = sqlite_writes.WriteLock() if settings.is_sqlite else None

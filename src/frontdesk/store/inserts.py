@@ -39,3 +39,16 @@ async def update_unless_taken(db: AsyncSession, statement: Executable) -> bool:
     except IntegrityError:
         return False
     return bool(getattr(result, "rowcount", 0))
+
+
+async def insert_many_unless_taken(
+    db: AsyncSession, model: type[Any], rows: list[dict[str, Any]], returning: Any
+) -> set[Any]:
+    """Stage many rows of ``model`` in one statement, skipping each whose unique column is
+    taken already; the ``returning`` values of the rows written."""
+    if not rows:
+        return set()
+    dialect = db.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    result = await db.execute(insert(model).values(rows).on_conflict_do_nothing().returning(returning))
+    return set(result.scalars())

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from frontdesk.security.randoms import new_id
@@ -28,8 +39,12 @@ class User(Base):
     email_key: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(256))
+    # A picture the platform set (admin API); None: /api/user reports the generated avatar.
+    picture_url: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # An operator disabled the account (admin API): no login, its tokens revoked.
+    disabled_at: Mapped[datetime | None]
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -90,6 +105,10 @@ class Membership(Base):
     # How an admin is named inside this space (Cobot's admin_of[].name).
     admin_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Cobot's confirmed_at: when the membership took effect (services/spaces.py
+    # confirm_membership; apps skip memberships without it); canceled_to: its last day.
+    confirmed_at: Mapped[datetime | None]
+    canceled_to: Mapped[date | None] = mapped_column(Date)
 
     user: Mapped[User] = relationship(back_populates="memberships")
     space: Mapped[Space] = relationship()
@@ -122,12 +141,21 @@ class App(Base):
     access_token_ttl: Mapped[int | None]
     # A resource server allowed to introspect any token (RFC 7662 §2.1).
     can_introspect: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # RFC 9068 JWT access tokens instead of opaque ones (they always expire).
+    jwt_access_tokens: Mapped[bool] = mapped_column(default=False, server_default=false())
     # How it was registered: web, cli, seed or dynamic (RFC 7591); and that request's metadata.
     registered_via: Mapped[str] = mapped_column(String(10), default="web", server_default="web")
     registration_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     secret_digest: Mapped[str | None] = mapped_column(DIGEST)
     secret_sealed: Mapped[str | None] = mapped_column(Text)
     secret_created_at: Mapped[datetime | None]
+    # After a rotation with an overlap window the previous secret works until its expiry.
+    previous_secret_digest: Mapped[str | None] = mapped_column(DIGEST)
+    previous_secret_expires_at: Mapped[datetime | None]
+    # May use the client_credentials grant (RFC 6749 §4.4); the administrative scopes it may
+    # hold that way (space-separated, admin:<resource>:read|write and scim).
+    client_credentials: Mapped[bool] = mapped_column(default=False, server_default=false())
+    admin_scopes: Mapped[str] = mapped_column(String(2000), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -167,6 +195,8 @@ class AuthorizationCode(Base):
     code_challenge: Mapped[str | None] = mapped_column(String(128))
     code_challenge_method: Mapped[str | None] = mapped_column(String(10))
     nonce: Mapped[str | None] = mapped_column(String(500))
+    # RFC 8707 §2: the resource the authorization request named (the tokens' audience).
+    resource: Mapped[str | None] = mapped_column(String(2000))
     auth_time: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
@@ -182,10 +212,12 @@ class AccessToken(Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
     digest: Mapped[str] = mapped_column(DIGEST, unique=True)
     app_id: Mapped[str] = mapped_column(ForeignKey("apps.client_id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # None: a client_credentials token (RFC 6749 §4.4), acting for no person.
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     space_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"), index=True)
     scope: Mapped[str] = mapped_column(String(2000))
-    # How it was issued: authorization_code, password, test, space (exchange), refresh_token.
+    # How it was issued: authorization_code, password, test, space (exchange), refresh_token,
+    # client_credentials.
     grant_type: Mapped[str] = mapped_column(String(30))
     code_id: Mapped[str | None] = mapped_column(
         ForeignKey("authorization_codes.id", ondelete="SET NULL"), index=True
@@ -195,6 +227,8 @@ class AccessToken(Base):
     family_id: Mapped[str | None] = mapped_column(ID, index=True)
     # The issuer (host) the token was obtained at; OpenID Connect and introspection report it.
     issuer: Mapped[str | None] = mapped_column(String(300))
+    # RFC 8707: the one resource the token is good at; None: every host of this deployment.
+    audience: Mapped[str | None] = mapped_column(String(2000))
     # Only the app owner's test token is kept sealed, so the owner can see it again.
     sealed: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -203,7 +237,7 @@ class AccessToken(Base):
     last_used_at: Mapped[datetime | None]
 
     app: Mapped[App] = relationship()
-    user: Mapped[User] = relationship()
+    user: Mapped[User | None] = relationship()
 
 
 Index("ix_consents_user_app", Consent.user_id, Consent.app_id)
@@ -223,6 +257,8 @@ class RefreshToken(Base):
     space_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"))
     scope: Mapped[str] = mapped_column(String(2000))
     issuer: Mapped[str | None] = mapped_column(String(300))
+    # RFC 8707: the audience of the family's access tokens (None: every host).
+    audience: Mapped[str | None] = mapped_column(String(2000))
     code_id: Mapped[str | None] = mapped_column(
         ForeignKey("authorization_codes.id", ondelete="SET NULL"), index=True
     )
@@ -291,3 +327,65 @@ class CacheEvent(Base):
     )
     kind: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class WebhookEndpoint(Base):
+    """Where events are delivered (Standard Webhooks, docs/integrating.md "Webhooks"): a space's
+    subscription made by an app (Cobot's ``/api/subscriptions``: ``space_id`` and ``app_id``
+    set) or the operator's endpoint for every event (both None). The signing secret is sealed
+    with the server secret."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    space_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"), index=True)
+    app_id: Mapped[str | None] = mapped_column(ForeignKey("apps.client_id", ondelete="CASCADE"), index=True)
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    url: Mapped[str] = mapped_column(String(2000))
+    # Event types delivered here (services/webhooks.py EVENT_TYPES), ["*"] for all; a Cobot
+    # subscription holds one, under the name it was made with (``subscribed_as``).
+    event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subscribed_as: Mapped[str | None] = mapped_column(String(60))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    secret_sealed: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(default=True)
+    disabled_at: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(String(300))
+    # Start of the current run of failed attempts (None after a success).
+    failing_since: Mapped[datetime | None]
+    # A worker sends to this endpoint until then (one sender per endpoint keeps the order).
+    claimed_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookMessage(Base):
+    """The outbox and the delivery log: one event for one endpoint, written in the transaction
+    of the change it reports, sent in ``seq`` order per endpoint by the worker."""
+
+    __tablename__ = "webhook_messages"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    # The webhook-id header: the same for every attempt and for "send again".
+    message_id: Mapped[str] = mapped_column(String(40), index=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # pending | delivered | failed
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    delivered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+Index(
+    "ix_webhook_messages_endpoint_status_seq",
+    WebhookMessage.endpoint_id,
+    WebhookMessage.status,
+    WebhookMessage.seq,
+)

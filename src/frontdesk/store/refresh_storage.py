@@ -35,6 +35,7 @@ class RefreshStorageMixin:
             space_id=token.space_id,
             scope=format_scope(token.scopes),
             issuer=token.issuer,
+            audience=token.audience,
             code_id=token.code_id,
             access_token_id=token.access_token_id,
             expires_at=token.expires_at,
@@ -120,4 +121,5 @@ def _record(
         revoked_at=row.revoked_at,
         auth_time=auth_time,
         auth_space_id=auth_space_id,
+        audience=row.audience,
     )

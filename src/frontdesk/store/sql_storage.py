@@ -70,7 +70,9 @@ CONSUME_CODE = (
     .values(consumed_at=bindparam("now"))
     .returning(*CODES.c)
 )
-LOAD_PERSON = select(User.id, User.email, User.name, User.created_at).where(User.id == bindparam("user_id"))
+LOAD_PERSON = select(User.id, User.email, User.name, User.created_at, User.picture_url).where(
+    User.id == bindparam("user_id")
+)
 LOAD_SESSION = select(LoginSession).where(LoginSession.id == bindparam("session_id"))
 TOUCH_SESSION = (
     update(SESSIONS_TABLE)
@@ -96,6 +98,9 @@ def client_from_row(app: App, owner_name: str = "") -> Client:
         require_pkce=app.require_pkce,
         access_token_ttl=app.access_token_ttl,
         can_introspect=app.can_introspect,
+        client_credentials=app.client_credentials,
+        admin_scopes=parse_scope(app.admin_scopes),
+        jwt_access_tokens=app.jwt_access_tokens,
         registered_via=app.registered_via,
         created_at=app.created_at,
     )
@@ -115,11 +120,18 @@ def token_info(row: AccessToken) -> TokenInfo:
         issuer=row.issuer,
         family_id=row.family_id,
         last_used_at=row.last_used_at,
+        audience=row.audience,
     )
 
 
 def person_of(user: User) -> Person:
-    return Person(id=user.id, email=user.email, name=user.name, created_at=user.created_at)
+    return Person(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        created_at=user.created_at,
+        picture_url=user.picture_url,
+    )
 
 
 def space_of(space: Space) -> SpaceRef:
@@ -154,6 +166,8 @@ def membership_record(membership: Membership, space: Space, user: User) -> Membe
         space=space_of(space),
         user=person_of(user),
         created_at=membership.created_at,
+        confirmed_at=membership.confirmed_at,
+        canceled_to=membership.canceled_to,
     )
 
 
@@ -163,6 +177,9 @@ class ClientEntry:
 
     client: Client
     secret_digest: str | None
+    # After a rotation with an overlap window: the previous secret, valid until then.
+    previous_digest: str | None = None
+    previous_expires_at: datetime | None = None
 
 
 class ClientReads:
@@ -189,7 +206,14 @@ def secret_matches(server_secret: ServerSecret, entry: ClientEntry | None, secre
     if stored is None:
         hmac.compare_digest(presented, presented)  # same work either way
         return False
-    return hmac.compare_digest(stored, presented)
+    assert entry is not None
+    current = hmac.compare_digest(stored, presented)
+    # The previous secret of a rotation with an overlap window (services/apps.rotate_secret)
+    # works until the window closes.
+    previous, until = entry.previous_digest, entry.previous_expires_at
+    if previous is None or until is None or until <= utcnow():
+        return current
+    return hmac.compare_digest(previous, presented) or current
 
 
 class SqlStorage(ClientReads, RefreshStorageMixin, KeyStorageMixin):
@@ -204,7 +228,15 @@ class SqlStorage(ClientReads, RefreshStorageMixin, KeyStorageMixin):
         if not client_id or len(client_id) > 64:
             return None
         row = (await self.db.execute(LOAD_CLIENT, {"client_id": client_id})).first()
-        return ClientEntry(client_from_row(row[0], row[1]), row[0].secret_digest) if row else None
+        if not row:
+            return None
+        app = row[0]
+        return ClientEntry(
+            client_from_row(app, row[1]),
+            app.secret_digest,
+            app.previous_secret_digest,
+            app.previous_secret_expires_at,
+        )
 
     # ---- codes -----------------------------------------------------------------------------
 
@@ -229,6 +261,7 @@ class SqlStorage(ClientReads, RefreshStorageMixin, KeyStorageMixin):
                 "code_challenge": code.code_challenge,
                 "code_challenge_method": code.code_challenge_method,
                 "nonce": code.nonce,
+                "resource": code.resource,
                 "auth_time": code.auth_time,
                 "expires_at": code.expires_at,
                 "created_at": utcnow(),
@@ -267,6 +300,7 @@ class SqlStorage(ClientReads, RefreshStorageMixin, KeyStorageMixin):
                 "parent_id": token.parent_id,
                 "family_id": token.family_id,
                 "issuer": token.issuer,
+                "audience": token.audience,
                 "expires_at": token.expires_at,
                 "sealed": self.server_secret.encrypt(raw, f"token:{token_id}") if token.keep_sealed else None,
                 "created_at": utcnow(),
@@ -328,7 +362,9 @@ class SqlStorage(ClientReads, RefreshStorageMixin, KeyStorageMixin):
 
     async def person(self, user_id: str) -> Person | None:
         row = (await self.db.execute(LOAD_PERSON, {"user_id": user_id})).first()
-        return Person(id=row[0], email=row[1], name=row[2], created_at=row[3]) if row else None
+        if row is None:
+            return None
+        return Person(id=row[0], email=row[1], name=row[2], created_at=row[3], picture_url=row[4])
 
     async def space_role(self, space_id: str, user_id: str) -> SpaceRole | None:
         row = (
@@ -341,6 +377,8 @@ class SqlStorage(ClientReads, RefreshStorageMixin, KeyStorageMixin):
         return SpaceRole(id=row[0], subdomain=row[1], role=row[2]) if row else None
 
     async def acting_person(self, token: TokenInfo) -> Person | None:
+        if token.user_id is None:  # a client_credentials token acts for no person
+            return None
         if token.space_id is None:
             return await self.person(token.user_id)
         space = (await self.db.execute(select(Space.owner_id).where(Space.id == token.space_id))).first()
@@ -461,4 +499,5 @@ def _code_record(row: Any) -> CodeRecord:
         nonce=row["nonce"],
         auth_time=row["auth_time"],
         expires_at=row["expires_at"],
+        resource=row["resource"],
     )

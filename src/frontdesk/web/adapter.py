@@ -99,6 +99,7 @@ def oauth_request(
         issuer=site.origin,
         space_id=site.space.id if site.space else None,
         client_ip=request.state.client_ip,
+        resources=get_state(request).resolver,
     )
 
 

@@ -50,8 +50,9 @@ async def presented_token(request: Request) -> str | None:
 
 
 async def caller_for(request: Request, uow: UnitOfWork, raw: str | None) -> Caller:
-    """The caller for the token ``raw`` (RFC 6750 §2): valid, and who it acts for."""
-    bearer = await get_state(request).oauth.bearer.authenticate(raw, uow.storage)
+    """The caller for the token ``raw`` (RFC 6750 §2): valid for this host, and who it acts for."""
+    resource = request.state.site.origin
+    bearer = await get_state(request).oauth.bearer.authenticate(raw, uow.storage, resource=resource)
     return Caller(token=bearer.token, user=bearer.person)
 
 
@@ -66,9 +67,11 @@ async def _rate_limit(st: AppState, token: TokenInfo) -> None:
 
 
 async def authenticate(request: Request, uow: UnitOfWork, scope: str | None) -> Caller:
-    """A valid bearer token of this request, within the rate limit, holding ``scope`` (§3.1)."""
+    """A valid bearer token of this request, within the rate limit, holding ``scope`` (§3.1),
+    and meant for this host unless it was requested for no resource at all (RFC 8707)."""
     st = get_state(request)
-    bearer = await st.oauth.bearer.authenticate(await presented_token(request), uow.storage)
+    raw = await presented_token(request)
+    bearer = await st.oauth.bearer.authenticate(raw, uow.storage, resource=request.state.site.origin)
     await _rate_limit(st, bearer.token)
     if scope is not None:
         st.oauth.bearer.require_scope(bearer.token, scope)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from pydantic import BaseModel, Field
 
 
@@ -24,6 +26,9 @@ class UserOut(BaseModel):
     id: str
     email: str
     name: str
+    picture: str = Field(
+        description="URL of the person's picture: the one the platform set, else a generated avatar"
+    )
     memberships: list[MembershipRef]
     admin_of: list[AdminOf]
 
@@ -36,6 +41,15 @@ class SpaceOut(BaseModel):
     custom_domain: str | None = None
 
 
+class MembershipUser(BaseModel):
+    id: str
+    email: str
+
+
+class MembershipAddress(BaseModel):
+    name: str = Field(description="The member's name")
+
+
 class MembershipOut(BaseModel):
     id: str
     user_id: str
@@ -43,6 +57,13 @@ class MembershipOut(BaseModel):
     email: str
     role: str = Field(description="member or admin")
     link: str
+    user: MembershipUser
+    address: MembershipAddress
+    picture: str = Field(description="URL of the member's picture (see /api/user)")
+    confirmed_at: datetime | None = Field(
+        description="When the membership took effect (RFC 3339); null while it waits for confirmation"
+    )
+    canceled_to: date | None = Field(description="The membership's last day once canceled (YYYY-MM-DD)")
 
 
 class TokenScopeOut(BaseModel):

@@ -20,19 +20,33 @@ from frontdesk.web.https import HttpsMiddleware
 from frontdesk.web.limits import RequestLimitsMiddleware
 from frontdesk.web.middleware import SecurityHeadersMiddleware
 from frontdesk.web.routes.api import access_tokens, health, navigation_links, user, userinfo
+from frontdesk.web.routes.api import admin as admin_api
 from frontdesk.web.routes.api import spaces as api_spaces
+from frontdesk.web.routes.api import subscriptions as api_subscriptions
 from frontdesk.web.routes.oauth import (
     authorize,
     introspection,
     jwks,
     metadata,
+    protected_resource,
     registration,
     revocation,
     token,
 )
-from frontdesk.web.routes.pages import account, api_docs, apps, auth, home, navigation, space_apps, spaces
+from frontdesk.web.routes.pages import (
+    account,
+    api_docs,
+    apps,
+    auth,
+    avatars,
+    home,
+    navigation,
+    space_apps,
+    spaces,
+)
 from frontdesk.web.routing import FastLane
 from frontdesk.web.state import AppState
+from frontdesk.webhook_worker import WebhookWorker
 
 STATIC = Path(__file__).with_name("static")
 
@@ -47,7 +61,13 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         if check_schema:
             await state.db.check_migrated()
         state.db.start_background()
+        # The webhook outbox's sender (frontdesk/webhook_worker.py), one per worker process.
+        worker = WebhookWorker(state.db, settings) if settings.webhooks_worker else None
+        if worker is not None:
+            worker.start()
         yield
+        if worker is not None:
+            await worker.stop()
         await state.db.dispose()
 
     app = FastAPI(
@@ -69,10 +89,12 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.include_router(access_tokens.router)
     app.include_router(api_spaces.router)
     app.include_router(navigation_links.router)
+    app.include_router(api_subscriptions.router)
     app.include_router(userinfo.router)
     app.include_router(revocation.router)
     app.include_router(introspection.router)
     app.include_router(metadata.router)
+    app.include_router(protected_resource.router)
     app.include_router(jwks.router)
     app.include_router(registration.router)
     app.include_router(home.router)
@@ -83,6 +105,9 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.include_router(space_apps.router)
     app.include_router(navigation.router)
     app.include_router(api_docs.router)
+    app.include_router(avatars.router)
+    for admin_router in admin_api.ROUTERS:
+        app.include_router(admin_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)
 

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from frontdesk.errors import Conflict, FieldError, Forbidden, FrontdeskError, NotFound
 from frontdesk.oauth.bearer import MissingToken, challenge
 from frontdesk.oauth.errors import InvalidClient, InvalidRequest, OAuthError
+from frontdesk.oauth.resource import METADATA_PATH
 from frontdesk.oauth.tokens import NO_STORE
 
 if TYPE_CHECKING:
@@ -87,10 +88,11 @@ def oauth_error_response(exc: OAuthError) -> JSONResponse:
 
 def bearer_error_response(exc: OAuthError, realm: str) -> JSONResponse:
     """RFC 6750 §3: a challenge matching the error (malformed credentials too: §3.1
-    ``invalid_request``), and the error as JSON too."""
+    ``invalid_request``), naming the host's resource metadata (RFC 9728 §5.1; ``realm`` is the
+    host's issuer), and the error as JSON too."""
     headers: dict[str, str] = {}
     if exc.status_code in (401, 403) or isinstance(exc, MissingToken | InvalidRequest):
-        headers["WWW-Authenticate"] = challenge(realm, exc)
+        headers["WWW-Authenticate"] = challenge(realm, exc, realm + METADATA_PATH)
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
     body = exc.body()

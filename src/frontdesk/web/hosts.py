@@ -83,6 +83,18 @@ class SiteResolver:
             return None
         return Site(host=host, origin=self.settings.custom_domain_url(host), space=space)
 
+    async def known_resource(self, resource: str) -> bool:
+        """RFC 8707: is ``resource`` (canonical, oauth/resource.py) one this deployment issues
+        tokens for? A host's resource is its origin exactly as its issuer says it; the operator
+        may name others (``FRONTDESK_EXTRA_RESOURCES``). Asked only when a request names one."""
+        if resource in self.settings.extra_resources:
+            return True
+        _, sep, rest = resource.partition("://")
+        if not sep or "/" in rest or "?" in rest or "@" in rest:
+            return False
+        site = await self.resolve(normalize_host(rest))
+        return site is not None and site.origin == resource
+
 
 def _first_header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
     for key, value in headers:
@@ -160,4 +172,58 @@ class HostMiddleware:
             await self.not_found(scope, receive, send)
             return
         state["site"] = site
+        if scope["type"] == "http":
+            target = custom_domain_redirect(self.settings, site, scope)
+            if target is not None:
+                await _redirect(target, send)
+                return
         await self.app(scope, receive, send)
+
+
+# Where a person's browser starts an authorization or logs in: on a space's subdomain these
+# move to the space's verified custom domain (docs/compatibility.md, "Custom domains").
+BROWSER_ENTRY_PATHS = frozenset({"/oauth/authorize", "/login", "/signup"})
+
+
+def custom_domain_redirect(settings: Settings, site: Site, scope: Scope) -> str | None:
+    """The same request on the space's custom domain, when ``site`` is a space's subdomain
+    with a verified custom domain and the request is a browser's GET (or HEAD) of a page where
+    authorization or login happens; else ``None``.
+
+    Path and query are kept byte for byte. Only these GETs move: the person's session, cookies
+    and login live on the host they are on, so an authorization started on the subdomain would
+    log them in on a host the space does not use ("OAuth happens on the space's subdomain or
+    custom domain if one is set up", the source document). Nothing else moves: API calls and
+    the token, revocation and introspection endpoints are made by programs, which do not
+    follow redirects with their credentials (HTTP clients drop ``Authorization`` on a redirect
+    to another host, and a POST body is not resent after 302/303); form posts (the consent
+    decision, login) belong to the session of the host whose page posted them; and discovery
+    documents name the subdomain as issuer (RFC 8414 §3.3)."""
+    space = site.space
+    if space is None or not space.custom_domain or site.host == space.custom_domain:
+        return None
+    if scope["method"] not in ("GET", "HEAD") or scope["path"] not in BROWSER_ENTRY_PATHS:
+        return None
+    # The path as received (some servers put the query in raw_path too: it comes from
+    # query_string alone).
+    raw_path: bytes = (scope.get("raw_path") or scope["path"].encode()).split(b"?", 1)[0]
+    query: bytes = scope.get("query_string", b"")
+    target = settings.custom_domain_url(space.custom_domain) + raw_path.decode("latin-1")
+    return target + ("?" + query.decode("latin-1") if query else "")
+
+
+async def _redirect(location: str, send: Send) -> None:
+    """302 Found: a GET stays a GET (RFC 9110 §15.4.3), and the move is not cached for good
+    (the space may drop its domain)."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 302,
+            "headers": [
+                (b"location", location.encode("latin-1")),
+                (b"cache-control", b"no-store"),
+                (b"content-length", b"0"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})

@@ -25,8 +25,8 @@ OAUTH_ERROR_SCHEMA: dict[str, Any] = {
         "error": {
             "type": "string",
             "description": "The error code, e.g. invalid_request, invalid_client, invalid_grant, "
-            "unauthorized_client, unsupported_grant_type, invalid_scope, invalid_client_metadata, "
-            "invalid_redirect_uri.",
+            "unauthorized_client, unsupported_grant_type, invalid_scope, invalid_target, "
+            "invalid_client_metadata, invalid_redirect_uri.",
         },
         "error_description": {"type": "string", "description": "What was wrong, for the developer."},
         "error_uri": {"type": "string", "format": "uri"},
@@ -76,13 +76,18 @@ TOKEN_REQUEST: dict[str, Any] = {
         "code": _string("authorization_code: the code from the redirect."),
         "redirect_uri": _string(
             "authorization_code: the redirect URI of the authorization request (may be left out, "
-            "docs/decisions.md §7)."
+            "docs/decisions.md §7), or that URI with the code, state and iss this server appended "
+            "to it (the callback URL as OmniAuth sends it; nothing else may differ, §8)."
         ),
         "code_verifier": _string("authorization_code: the PKCE verifier (RFC 7636)."),
         "username": _string("password: the person's email."),
         "password": _string("password: the person's password."),
         "refresh_token": _string("refresh_token: the refresh token."),
         "scope": _string("Space-separated scopes (password, refresh_token, client_credentials)."),
+        "resource": _string(
+            "RFC 8707: the one resource the token is for (a host's issuer URL or a configured "
+            "resource); with a code, only the authorization request's; else invalid_target."
+        ),
         **CLIENT_CREDENTIALS,
     },
 }
@@ -90,7 +95,11 @@ TOKEN_RESPONSE: dict[str, Any] = {
     "type": "object",
     "required": ["access_token", "token_type", "scope"],
     "properties": {
-        "access_token": {"type": "string"},
+        "access_token": {
+            "type": "string",
+            "description": "Opaque (fdat_…), or an RFC 9068 JWT (typ at+jwt) for apps with JWT "
+            "access tokens.",
+        },
         "token_type": {"type": "string", "enum": ["bearer"]},
         "scope": _string("The granted scopes, space-separated."),
         "expires_in": {"type": "integer", "description": "Only for apps with expiring tokens."},
@@ -114,7 +123,8 @@ TOKEN_OPERATION: dict[str, Any] = {
             **CLIENT_ERRORS,
             "400": error(
                 "invalid_request, invalid_grant (a bad, expired or used code, refresh token or "
-                "password), unauthorized_client, unsupported_grant_type or invalid_scope"
+                "password), unauthorized_client, unsupported_grant_type, invalid_scope or "
+                "invalid_target (RFC 8707 resource)"
             ),
         },
     },
@@ -143,6 +153,7 @@ AUTHORIZE_PARAMETERS: list[dict[str, Any]] = [
         ("nonce", False, "Copied into the ID token."),
         ("prompt", False, "none, login or consent."),
         ("max_age", False, "Seconds since the last login, else log in again."),
+        ("resource", False, "RFC 8707: the one resource the tokens are for (else invalid_target)."),
     )
 ]
 
@@ -196,6 +207,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                 "exp": {"type": "integer"},
                                 "iss": {"type": "string"},
                                 "space": _string("The subdomain of a space token's space."),
+                                "aud": _string("The resource the token was requested for (RFC 8707)."),
                             },
                         }
                     }
@@ -275,7 +287,9 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             "302": {
                 "description": "Back to the app's redirect URI with code, state and iss, or with "
                 "error (invalid_request, unauthorized_client, access_denied, "
-                "unsupported_response_type, invalid_scope, login_required, consent_required)",
+                "unsupported_response_type, invalid_scope, login_required, consent_required). On "
+                "the subdomain of a space with a verified custom domain: to the same path and "
+                "query on that domain",
                 "headers": {"Location": {"schema": {"type": "string"}}},
             },
             "303": {

@@ -5,6 +5,7 @@ check, so a code is burned even when the request is wrong, and two concurrent re
 yield one token. A code presented again fails with ``invalid_grant`` and revokes every token
 it issued (§4.1.2, §10.5); the message says whether there were any (a code burned by a failed
 exchange issued none: "already presented"). PKCE per RFC 7636 §4.6 with the downgrade defence.
+A ``resource`` (RFC 8707 §2.2) must be the one the authorization request named, if it named one.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from frontdesk.oauth import pkce, redirect_uris
 from frontdesk.oauth.errors import InvalidGrant, OAuthError, wait_in_words
 from frontdesk.oauth.grants import Grant
 from frontdesk.oauth.models import CodeRecord
+from frontdesk.oauth.resource import narrowed, requested_resource
 from frontdesk.oauth.storage import CodeGrant
 from frontdesk.oauth.tokens import IssueRequest, TokenResponse
 
@@ -22,10 +24,12 @@ class AuthorizationCodeGrant(Grant):
     grant_type = "authorization_code"
 
     code: CodeRecord
+    audience: str | None = None
 
     async def validate_token_request(self) -> None:
         params = self.ctx.params
         raw = params.require("code")
+        resource = await requested_resource(self.ctx.request, self.ctx.request.form + self.ctx.request.query)
         redirect_uri = params.get("redirect_uri")
         verifier = params.get("code_verifier")
         storage = self.ctx.storage
@@ -66,12 +70,13 @@ class AuthorizationCodeGrant(Grant):
         # On success the consumption commits together with the token, so a concurrent replay,
         # which waits for this transaction, finds the token to revoke.
         try:
-            self._check_code(redirect_uri, verifier)
+            self._check_code(raw, redirect_uri, verifier)
+            self.audience = narrowed(self.code.resource, resource)
         except OAuthError as exc:
             exc.persist = True
             raise
 
-    def _check_code(self, redirect_uri: str | None, verifier: str | None) -> None:
+    def _check_code(self, raw_code: str, redirect_uri: str | None, verifier: str | None) -> None:
         code = self.code
         if code.client_id != self.client.client_id:
             raise InvalidGrant("the code was issued to another client")
@@ -82,10 +87,10 @@ class AuthorizationCodeGrant(Grant):
         # (where Cobot clients always send it); never at another space's host.
         if request.space_id is not None and request.issuer != code.issuer:
             raise InvalidGrant("the code was issued by another issuer")
-        self._check_redirect_uri(redirect_uri)
+        self._check_redirect_uri(redirect_uri, raw_code)
         pkce.verify(code.code_challenge, verifier)
 
-    def _check_redirect_uri(self, sent: str | None) -> None:
+    def _check_redirect_uri(self, sent: str | None, raw_code: str) -> None:
         code = self.code
         if sent is None:
             # docs/decisions.md §7: Cobot's documented exchange omits redirect_uri; strict mode follows
@@ -95,20 +100,13 @@ class AuthorizationCodeGrant(Grant):
             return
         if sent == code.redirect_uri:
             return
-        # docs/decisions.md §8: a client may send back the URL it was called at, with the
-        # response parameters this server appended (code, state, iss); without them it must be
-        # the authorization request's. A registered URI never has them in its own query.
-        sent = redirect_uris.without_response_params(sent)
-        if sent == redirect_uris.without_response_params(code.redirect_uri):
+        # docs/decisions.md §8: a client may send back the URL it was called at, i.e. with the
+        # code, state and iss this server appended; nothing else may differ, whatever the app's
+        # settings (query-tolerant matching applies at the authorization endpoint only).
+        if redirect_uris.matches_with_appended_response(
+            sent, code.redirect_uri, code=raw_code, issuer=code.issuer
+        ):
             return
-        if self.client.allow_redirect_query:
-            # The same path, each side a query-tolerant match of a registered URI (no registered
-            # parameter changed, no response parameter injected).
-            registered = list(self.client.redirect_uris)
-            a = redirect_uris.match(sent, registered, allow_query=True)
-            b = redirect_uris.match(code.redirect_uri, registered, allow_query=True)
-            if a.ok and b.ok and _base(sent) == _base(code.redirect_uri):
-                return
         raise InvalidGrant("redirect_uri differs from the authorization request")
 
     async def create_token_response(self) -> TokenResponse:
@@ -118,6 +116,7 @@ class AuthorizationCodeGrant(Grant):
             IssueRequest(
                 client=self.client,
                 user_id=code.user_id,
+                # Expanded when the code was issued (oauth/authorize.py).
                 scopes=code.scopes,
                 grant_type=self.grant_type,
                 issuer=code.issuer,
@@ -127,10 +126,7 @@ class AuthorizationCodeGrant(Grant):
                 auth_time=code.auth_time,
                 auth_space_id=code.space_id,
                 ip=self.ctx.request.client_ip,
+                audience=self.audience,
             ),
         )
         return issued.response
-
-
-def _base(uri: str) -> str:
-    return uri.split("?", 1)[0]

@@ -10,7 +10,8 @@ from __future__ import annotations
 from frontdesk.oauth.errors import InvalidGrant, InvalidRequest, UnauthorizedClient, wait_in_words
 from frontdesk.oauth.grants import Grant
 from frontdesk.oauth.models import Person
-from frontdesk.oauth.scopes import grant_scopes, parse_scope
+from frontdesk.oauth.resource import requested_resource
+from frontdesk.oauth.scopes import grant_scopes, parse_scope, token_scopes
 from frontdesk.oauth.tokens import IssueRequest, TokenResponse
 
 
@@ -19,6 +20,7 @@ class PasswordGrant(Grant):
 
     user: Person
     scopes: tuple[str, ...]
+    audience: str | None = None
 
     async def validate_token_request(self) -> None:
         ctx = self.ctx
@@ -29,9 +31,16 @@ class PasswordGrant(Grant):
         password = ctx.params.get("password")
         if username is None or password is None:
             raise InvalidRequest("username and password are required")
-        self.scopes = grant_scopes(
-            parse_scope(ctx.params.get("scope")), client.scopes, trusted=client.trusted
+        self.scopes = token_scopes(
+            grant_scopes(
+                parse_scope(ctx.params.get("scope")),
+                client.scopes,
+                trusted=client.trusted,
+                space_host=ctx.request.space_id is not None,
+            )
         )
+        # RFC 8707 §2.2: checked before any password is hashed.
+        self.audience = await requested_resource(ctx.request, ctx.request.form + ctx.request.query)
         keys = {
             "account": username.strip().casefold(),
             "client": client.client_id,
@@ -67,6 +76,7 @@ class PasswordGrant(Grant):
                 auth_space_id=self.ctx.request.space_id,
                 auth_time=self.ctx.config.clock(),
                 ip=self.ctx.request.client_ip,
+                audience=self.audience,
             ),
         )
         return issued.response

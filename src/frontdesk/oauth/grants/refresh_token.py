@@ -28,7 +28,8 @@ from frontdesk import events
 from frontdesk.oauth.errors import InvalidGrant, InvalidScope
 from frontdesk.oauth.grants import Grant
 from frontdesk.oauth.refresh import RotatedRefreshToken
-from frontdesk.oauth.scopes import format_scope, parse_scope
+from frontdesk.oauth.resource import narrowed, requested_resource
+from frontdesk.oauth.scopes import format_scope, narrowed_scopes, parse_scope
 from frontdesk.oauth.storage import FamilyGrant, RefreshTokenRecord
 from frontdesk.oauth.tokens import IssueRequest, TokenResponse
 
@@ -41,11 +42,14 @@ class RefreshTokenGrant(Grant):
 
     record: RefreshTokenRecord
     scopes: tuple[str, ...]
+    audience: str | None = None
 
     async def validate_token_request(self) -> None:
         ctx = self.ctx
         raw = ctx.params.require("refresh_token")
         requested = parse_scope(ctx.params.get("scope"))
+        # RFC 8707 §2.2: the family's resource, or a first narrowing; checked before rotating.
+        resource = await requested_resource(ctx.request, ctx.request.form + ctx.request.query)
         now = ctx.config.clock()
         rotation = await ctx.storage.rotate_refresh_token(raw, self.client.client_id, now)
         record = rotation.rotated
@@ -62,9 +66,12 @@ class RefreshTokenGrant(Grant):
                     f"the refresh token does not cover {format_scope(beyond)}; ask for "
                     f"{format_scope(record.scopes)} or less"
                 )
-            self.scopes = requested
+            # What the requested scopes include, as far as the refresh token holds it: a
+            # narrowing never widens under a changed scope file (oauth/scopes.py).
+            self.scopes = narrowed_scopes(requested, record.scopes)
         else:
             self.scopes = record.scopes
+        self.audience = narrowed(record.audience, resource)
         self.record = record
 
     async def _refuse(self, found: RefreshTokenRecord | None, now: datetime) -> NoReturn:
@@ -121,6 +128,7 @@ class RefreshTokenGrant(Grant):
                 auth_time=record.auth_time,
                 auth_space_id=record.auth_space_id,
                 ip=ctx.request.client_ip,
+                audience=self.audience,
             ),
         )
         return issued.response

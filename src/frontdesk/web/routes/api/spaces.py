@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
@@ -16,11 +17,13 @@ from starlette.responses import JSONResponse
 from frontdesk.records import MembershipRecord, SpaceRef
 from frontdesk.services import spaces as space_service
 from frontdesk.services.work import UnitOfWork
+from frontdesk.settings import Settings
 from frontdesk.web import routing
 from frontdesk.web.api_auth import ApiError, ReadMemberships, space_rights
 from frontdesk.web.api_models import ErrorOut, MembershipOut, SpaceOut
 from frontdesk.web.deps import State, Work
 from frontdesk.web.routes.api.links import membership_link
+from frontdesk.web.routes.pages.avatars import picture_url
 
 router = routing.router(tags=["spaces"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}}
@@ -57,21 +60,36 @@ async def get_space(subdomain: str, st: State, uow: Work) -> JSONResponse:
     )
 
 
-def _membership_json(st: State, membership: MembershipRecord) -> dict[str, str]:
+def _timestamp(moment: datetime) -> str:
+    """RFC 3339 in UTC, to the second (``2026-12-06T10:40:00Z``)."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def membership_json(settings: Settings, membership: MembershipRecord) -> dict[str, Any]:
+    """A membership as Cobot's API 1 shows one, with the fields Frontdesk can fill
+    (docs/compatibility.md, "Memberships"); the first six are Frontdesk's own, kept as they were."""
+    user = membership.user
+    confirmed = membership.confirmed_at
+    canceled = membership.canceled_to
     return {
         "id": membership.id,
-        "user_id": membership.user.id,
-        "name": membership.user.name,
-        "email": membership.user.email,
+        "user_id": user.id,
+        "name": user.name,
+        "email": user.email,
         "role": membership.role,
-        "link": membership_link(st.settings, membership.space.subdomain, membership.id),
+        "link": membership_link(settings, membership.space.subdomain, membership.id),
+        "user": {"id": user.id, "email": user.email},
+        "address": {"name": user.name},
+        "picture": picture_url(settings, user),
+        "confirmed_at": _timestamp(confirmed) if confirmed is not None else None,
+        "canceled_to": canceled.isoformat() if canceled is not None else None,
     }
 
 
 async def _memberships(st: State, uow: UnitOfWork, caller: ReadMemberships, space: SpaceRef) -> JSONResponse:
     await space_rights(uow, caller, space, admin=True)
     rows = await space_service.list_members(uow.session, space.id)
-    return JSONResponse([_membership_json(st, m) for m in rows])
+    return JSONResponse([membership_json(st.settings, m) for m in rows])
 
 
 @router.get(
@@ -110,4 +128,4 @@ async def host_membership(
     await space_rights(uow, caller, space, admin=not own)
     if found is None:
         raise ApiError(404, "not_found", "no such membership in this space")
-    return JSONResponse(_membership_json(st, found))
+    return JSONResponse(membership_json(st.settings, found))

@@ -21,6 +21,7 @@ from frontdesk.web.adapter import get_state
 from frontdesk.web.api_auth import authenticate
 from frontdesk.web.api_models import UserOut
 from frontdesk.web.routes.api.links import membership_link, space_api_link
+from frontdesk.web.routes.pages.avatars import picture_url
 from frontdesk.web.routing import RawRoute
 
 router = routing.router(tags=["user"])
@@ -50,7 +51,14 @@ def user_document(settings: Settings, user: Person, memberships: tuple[Membershi
                     "link": membership_link(settings, m.space.subdomain, m.id),
                 }
             )
-    body = {"id": user.id, "email": user.email, "name": user.name, "memberships": plain, "admin_of": admin_of}
+    body = {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "picture": picture_url(settings, user),
+        "memberships": plain,
+        "admin_of": admin_of,
+    }
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 

@@ -3,7 +3,8 @@
 A bearer token with scope ``openid`` (else 403 ``insufficient_scope``) yields ``sub``, plus
 ``email``/``email_verified`` with scope ``email``, ``name`` with scope ``profile``, and
 ``space`` = ``{"id", "subdomain", "role"}`` when the token was obtained on a space's host (its
-issuer is that space's origin) or is a space token. The claims are those of the ID token.
+issuer is that space's origin) or is a space token. The claims are those of the ID token,
+plus ``scope``: the token's scopes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.responses import JSONResponse
 
 from frontdesk.oauth.errors import InvalidToken
 from frontdesk.oauth.oidc import claims_for
+from frontdesk.oauth.scopes import format_scope
 from frontdesk.web import routing
 from frontdesk.web.api_auth import Caller, require
 from frontdesk.web.deps import State, Work
@@ -43,4 +45,7 @@ async def userinfo(caller: OpenIdCaller, st: State, uow: Work) -> JSONResponse:
     claims = await claims_for(uow.storage, caller.user.id, space_id, token.scopes)
     if claims is None:
         raise InvalidToken("the token's user no longer exists")
+    # The token's scopes too (space-separated, as RFC 8693 §4.2 and RFC 9068 §2.2.3 write
+    # them), those the platform's own API enforces among them (docs/integrating.md, "Scopes").
+    claims["scope"] = format_scope(token.scopes)
     return JSONResponse(claims, headers={"Cache-Control": "no-store"})

@@ -37,7 +37,7 @@ def capabilities(request: Request) -> Capabilities:
     site: Site = request.state.site
     return Capabilities(
         grant_types=grant_types(oauth.token.grant_types, password_grant=oauth.config.password_grant_enabled),
-        scopes=public_scopes(),
+        scopes=public_scopes(main_host=site.space is None),
         registration=st.settings.dynamic_registration,
         claims=CLAIMS + SPACE_CLAIMS if site.space is not None else CLAIMS,
     )

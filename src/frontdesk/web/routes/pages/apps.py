@@ -16,14 +16,15 @@ from fastapi import HTTPException, Request
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from frontdesk.errors import FieldError
+from frontdesk.errors import FieldError, NotFound
+from frontdesk.inputs import ascii_int
 from frontdesk.oauth.config import utcnow
 from frontdesk.oauth.errors import wait_in_words
 from frontdesk.oauth.models import Client, Person
 from frontdesk.oauth.scopes import catalogue, parse_scope
 from frontdesk.records import SessionRecord
 from frontdesk.security.passwords import HashingBusy
-from frontdesk.services import accounts
+from frontdesk.services import accounts, webhooks
 from frontdesk.services import apps as app_service
 from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
@@ -37,7 +38,14 @@ router = routing.router()
 REAUTH_WINDOW = timedelta(minutes=10)
 # How long a one-time "show the new credentials" grant stays usable.
 REVEAL_ONCE_SECONDS = 600
-FLAGS = ("password_grant", "public", "allow_redirect_query", "require_pkce")
+FLAGS = (
+    "password_grant",
+    "public",
+    "allow_redirect_query",
+    "require_pkce",
+    "jwt_access_tokens",
+    "client_credentials",
+)
 # The credentials a one-time grant can name.
 SECRET, TOKEN = "secret", "token"
 CREDENTIALS = frozenset({SECRET, TOKEN})
@@ -84,11 +92,14 @@ def _app_values(app: Client) -> dict[str, Any]:
         "allow_redirect_query": app.allow_redirect_query,
         "require_pkce": app.require_pkce or app.public,
         "access_token_ttl": str(app.access_token_ttl) if app.access_token_ttl else "",
+        "jwt_access_tokens": app.jwt_access_tokens,
+        "client_credentials": app.client_credentials,
     }
 
 
 def _scope_choices() -> list[Any]:
-    return list(catalogue().scopes.values())
+    # Administrative scopes are the operator's to give (`frontdesk clients update --admin-scopes`).
+    return [info for info in catalogue().scopes.values() if not info.admin]
 
 
 # ---- who may see what -----------------------------------------------------------------------
@@ -188,6 +199,8 @@ async def _show(
         "show_token": TOKEN in show,
         "shown_once": bool(once) and show == once,
         "has_test_token": await app_service.has_test_token(uow.session, app.client_id),
+        "webhook_endpoints": await webhooks.list_endpoints(uow.session, app_id=app.client_id),
+        "webhook_deliveries": await webhooks.deliveries(uow.session, app_id=app.client_id, limit=20),
     }
     return render(request, "apps_show.html", context, status_code=status_code, headers=headers)
 
@@ -232,6 +245,8 @@ async def register_app(request: Request, site: MainSite, st: State, uow: Work, u
             allow_redirect_query=values["allow_redirect_query"],
             require_pkce=values["require_pkce"],
             access_token_ttl=values["access_token_ttl"],
+            jwt_access_tokens=values["jwt_access_tokens"],
+            client_credentials=values["client_credentials"] and not public,
         )
     except FieldError as exc:
         return render(
@@ -270,9 +285,11 @@ async def update_app(
         "allow_redirect_query": values["allow_redirect_query"],
         "require_pkce": values["require_pkce"],
         "access_token_ttl": values["access_token_ttl"],
+        "jwt_access_tokens": values["jwt_access_tokens"],
     }
     if not app.public:
         changes["password_grant"] = values["password_grant"]
+        changes["client_credentials"] = values["client_credentials"]
     try:
         await app_service.update_app(uow.session, app.client_id, **changes)
     except FieldError as exc:  # raised before anything changed
@@ -360,6 +377,20 @@ async def test_token(
             request, _app_url(app), "Created a new test token; any previous one is revoked. Copy it now."
         )
     raise HTTPException(400, "Unknown action.")
+
+
+@router.post("/oauth2_clients/{client_id}/webhooks/{delivery}/resend", include_in_schema=False)
+async def resend_webhook(
+    request: Request, client_id: str, delivery: str, site: MainSite, uow: Work, user: CurrentUser
+) -> Response:
+    """ "Send again": the message is queued once more (same webhook-id) after the endpoint's queue."""
+    await checked_form(request)
+    app = await _owned_app(uow, user, client_id)
+    try:
+        await webhooks.resend(uow.session, ascii_int(delivery), app_id=app.client_id)
+    except (NotFound, ValueError) as exc:
+        raise HTTPException(404, "No such delivery.") from exc
+    return _see_other(request, _app_url(app) + "#webhooks", "Queued the delivery to be sent again.")
 
 
 @router.post("/oauth2_clients/{client_id}/delete", include_in_schema=False)

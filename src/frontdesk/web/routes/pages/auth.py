@@ -139,7 +139,8 @@ async def login(request: Request, st: State, uow: Work, user: OptionalUser) -> R
     space_id, ip = getattr(request.state.site.space, "id", None), request.state.client_ip
     if found is None:
         await st.rules.login.failed(keys)
-        await audit.record_login_failure(uow.session, email, ip=ip, space_id=space_id)
+        locked = await st.rules.login.exhausted(keys)
+        await audit.record_login_failure(uow.session, email, ip=ip, space_id=space_id, locked=locked)
         return again("Wrong email or password.", 401)
     await st.rules.login.succeeded(keys)
     await uow.storage.record_event(events.LOGIN_SUCCEEDED, user_id=found.id, space_id=space_id, ip=ip)

@@ -1,0 +1,62 @@
+"""What every admin API route shares: reading a JSON body into its model, turning domain
+errors into JSON answers, and the documented error answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from frontdesk.errors import Conflict, FieldError, Forbidden, NotFound
+from frontdesk.web.api_models import ErrorOut
+from frontdesk.web.bodies import JSON_TYPE, api_json, media_type
+from frontdesk.web.errors import ApiError
+
+M = TypeVar("M", bound=BaseModel)
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "No such resource"},
+    409: {"model": ErrorOut, "description": "Conflicts with the current state"},
+}
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` documenting a JSON request body (read by :func:`read_body`)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {JSON_TYPE: {"schema": model.model_json_schema()}},
+        }
+    }
+
+
+async def read_body(request: Request, model: type[M]) -> M:
+    """The JSON body (web/bodies.py reads it) as ``model``; 400 ``invalid_request`` otherwise."""
+    if media_type(request) != JSON_TYPE:
+        raise ApiError(400, "invalid_request", "send a JSON body (Content-Type: application/json)")
+    raw = await api_json(request, empty={})
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+        raise ApiError(400, "invalid_request", f"{where}: {first.get('msg', 'invalid')}") from None
+
+
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    """Domain errors of the services as the API's JSON errors."""
+    try:
+        yield
+    except FieldError as exc:
+        raise ApiError(400, "invalid_request", f"{exc.field}: {exc.message}") from exc
+    except NotFound as exc:
+        raise ApiError(404, "not_found", exc.message) from exc
+    except Forbidden as exc:
+        raise ApiError(403, "forbidden", exc.message) from exc
+    except Conflict as exc:
+        raise ApiError(409, "conflict", exc.message) from exc

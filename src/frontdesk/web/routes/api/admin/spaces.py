@@ -1,0 +1,132 @@
+"""``/api/admin/spaces``: spaces and their custom domains (scopes ``admin:spaces:read`` and
+``admin:spaces:write``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.responses import JSONResponse, Response
+
+from frontdesk.errors import NotFound
+from frontdesk.records import SpaceRef
+from frontdesk.services import accounts, domains
+from frontdesk.services import spaces as space_service
+from frontdesk.services.work import UnitOfWork
+from frontdesk.settings import Settings
+from frontdesk.web import routing
+from frontdesk.web.admin_auth import AdminCaller, require_admin
+from frontdesk.web.deps import State, Work
+from frontdesk.web.routes.api.admin.common import ERRORS, body_doc, domain_errors, read_body
+from frontdesk.web.routes.api.admin.models import AdminSpaceIn, AdminSpaceList, AdminSpaceOut, AdminSpacePatch
+
+router = routing.router(tags=["admin: spaces"])
+Reader = Annotated[AdminCaller, Depends(require_admin("admin:spaces:read"))]
+Writer = Annotated[AdminCaller, Depends(require_admin("admin:spaces:write"))]
+
+
+async def existing_space(uow: UnitOfWork, space_id: str) -> SpaceRef:
+    """The space with this id (or subdomain), else 404."""
+    with domain_errors():
+        space = await space_service.get_by_id_or_subdomain(uow.session, space_id)
+        if space is None:
+            raise NotFound("no such space")
+    return space
+
+
+async def space_json(uow: UnitOfWork, settings: Settings, space: SpaceRef) -> dict[str, object]:
+    state = await domains.domain_state(uow.session, space.id)
+    return AdminSpaceOut(
+        id=space.id,
+        subdomain=space.subdomain,
+        name=space.name,
+        owner_id=space.owner_id,
+        url=space_service.space_url(settings, space),
+        custom_domain=space.custom_domain,
+        domain={
+            "verified": state.verified,
+            "pending": state.pending,
+            "record_name": state.record_name,
+            "record_value": state.record_value,
+        },
+    ).model_dump(mode="json")
+
+
+@router.get("/api/admin/spaces", response_model=AdminSpaceList, summary="List spaces")
+async def list_spaces(caller: Reader, st: State, uow: Work) -> JSONResponse:
+    found = await space_service.list_spaces(uow.session)
+    return JSONResponse({"spaces": [await space_json(uow, st.settings, s) for s in found]})
+
+
+@router.post(
+    "/api/admin/spaces",
+    status_code=201,
+    response_model=AdminSpaceOut,
+    responses=ERRORS,
+    openapi_extra=body_doc(AdminSpaceIn),
+    summary="Create a space",
+)
+async def create_space(request: Request, caller: Writer, st: State, uow: Work) -> JSONResponse:
+    body = await read_body(request, AdminSpaceIn)
+    with domain_errors():
+        owner = await accounts.get_person(uow.session, body.owner_id)
+        if owner is None:
+            raise NotFound("no user with that owner_id")
+        space = await space_service.create_space(
+            uow.session,
+            st.settings,
+            subdomain=body.subdomain,
+            name=body.name,
+            owner=owner,
+            custom_domain=body.custom_domain or None,
+        )
+    await caller.record("spaces.create", space_id=space.id, user_id=owner.id)
+    return JSONResponse(await space_json(uow, st.settings, space), status_code=201)
+
+
+@router.get(
+    "/api/admin/spaces/{space_id}",
+    response_model=AdminSpaceOut,
+    responses=ERRORS,
+    summary="One space (by id or subdomain)",
+)
+async def get_space(space_id: str, caller: Reader, st: State, uow: Work) -> JSONResponse:
+    return JSONResponse(await space_json(uow, st.settings, await existing_space(uow, space_id)))
+
+
+@router.patch(
+    "/api/admin/spaces/{space_id}",
+    response_model=AdminSpaceOut,
+    responses=ERRORS,
+    openapi_extra=body_doc(AdminSpacePatch),
+    summary="Rename a space, set or remove its custom domain",
+)
+async def update_space(space_id: str, request: Request, caller: Writer, st: State, uow: Work) -> JSONResponse:
+    body = await read_body(request, AdminSpacePatch)
+    space = await existing_space(uow, space_id)
+    given = body.model_fields_set
+    if "custom_domain" in given:
+        domain = body.custom_domain or None
+    else:
+        state = await domains.domain_state(uow.session, space.id)
+        domain = state.pending or state.verified
+    with domain_errors():
+        changed = await space_service.update_space(
+            uow.session,
+            st.settings,
+            space.id,
+            name=body.name if body.name is not None else space.name,
+            custom_domain=domain,
+        )
+    await caller.record("spaces.update", space_id=space.id, fields=sorted(given))
+    return JSONResponse(await space_json(uow, st.settings, changed))
+
+
+@router.delete("/api/admin/spaces/{space_id}", status_code=204, responses=ERRORS, summary="Delete a space")
+async def delete_space(space_id: str, caller: Writer, uow: Work) -> Response:
+    space = await existing_space(uow, space_id)
+    with domain_errors():
+        await space_service.delete_space(uow.session, space)
+    # The space's id is kept in the detail only: the row is gone.
+    await caller.record("spaces.delete", deleted_space_id=space.id, subdomain=space.subdomain)
+    return Response(status_code=204)
