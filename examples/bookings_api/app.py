@@ -23,9 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from frontdesk.client.adapters.starlette import requires_token
-from frontdesk.client.resource_server import AsyncResourceServer, Principal
-
-METADATA_PATH = "/.well-known/oauth-protected-resource"
+from frontdesk.client.resource_server import METADATA_PATH, AsyncResourceServer, Principal
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,9 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from frontdesk.errors import FieldError, FrontdeskError
-from frontdesk.oauth.scopes import load_catalogue, use_catalogue
+from frontdesk.oauth.models import JWT_ACCESS_TOKEN_TTL, Person
+from frontdesk.oauth.scopes import catalogue, load_catalogue, use_catalogue
+from frontdesk.records import SpaceRef
 from frontdesk.security.passwords import Passwords
 from frontdesk.settings import ConfigurationError, Settings
 from frontdesk.store.db import Database, DatabaseNotMigrated
@@ -96,6 +98,14 @@ app.add_typer(members_app, name="members")
 app.add_typer(clients_app, name="clients")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+YesOpt = Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")]
+PasswordOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="The password. Without it: asked twice at a terminal, else the first line of "
+        "standard input (e.g. piped from a password manager; keeps it out of the process list)."
+    ),
+]
 T = TypeVar("T")
 
 
@@ -192,6 +202,12 @@ def with_db(work: Callable[[Settings, AsyncSession], Awaitable[T]]) -> T:
             await db.dispose()
 
     return run(go)
+
+
+def confirm(yes: bool, question: str) -> None:
+    """Ask before deleting, unless ``--yes`` or nobody is at a terminal to answer."""
+    if not yes and sys.stdin.isatty():
+        typer.confirm(question, abort=True)
 
 
 def emit(data: dict[str, Any], as_json: bool, lines: list[str]) -> None:
@@ -305,21 +321,14 @@ def user_dict(user: Any) -> dict[str, Any]:
 @users_app.command("create")
 def users_create(
     email: str,
-    password: Annotated[
-        str | None,
-        typer.Option(
-            help="The password. Without it: asked twice at a terminal, else the first line of "
-            "standard input (e.g. piped from a password manager; keeps it out of the process list)."
-        ),
-    ] = None,
+    password: PasswordOpt = None,
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a user account."""
     from frontdesk.services.accounts import create_user
 
-    if password is None:
-        password = read_password()
+    password = read_password(password)
 
     async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
         user = await create_user(db, passwords_for(cfg), email=email, password=password, name=name)
@@ -332,12 +341,10 @@ def users_create(
 @users_app.command("show")
 def users_show(email: str, as_json: JsonOpt = False) -> None:
     """Show a user and their spaces."""
-    from frontdesk.services import accounts, spaces
+    from frontdesk.services import spaces
 
     async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
-        user = await accounts.find_by_email(db, email)
-        if user is None:
-            raise FrontdeskError(f"no user with email {email}")
+        user = await _user_by_email(db, email)
         data = user_dict(user)
         data["spaces"] = [
             {"subdomain": s.space.subdomain, "role": s.role} for s in await spaces.spaces_of(db, user.id)
@@ -373,7 +380,7 @@ def users_list(
     emit(data, as_json, lines or ["no users"])
 
 
-async def _user_by_email(db: AsyncSession, email: str) -> Any:
+async def _user_by_email(db: AsyncSession, email: str) -> Person:
     from frontdesk.services import accounts
 
     user = await accounts.find_by_email(db, email)
@@ -385,14 +392,13 @@ async def _user_by_email(db: AsyncSession, email: str) -> Any:
 @users_app.command("delete")
 def users_delete(
     email: str,
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    yes: YesOpt = False,
 ) -> None:
     """Delete a user: their tokens are revoked, their memberships and apps deleted. Refused
     while they own spaces."""
     from frontdesk.services import accounts
 
-    if not yes and sys.stdin.isatty():
-        typer.confirm(f"Delete {email}, their memberships and their apps?", abort=True)
+    confirm(yes, f"Delete {email}, their memberships and their apps?")
 
     async def work(cfg: Settings, db: AsyncSession) -> str:
         user = await _user_by_email(db, email)
@@ -405,18 +411,12 @@ def users_delete(
 @users_app.command("set-password")
 def users_set_password(
     email: str,
-    password: Annotated[
-        str | None,
-        typer.Option(
-            help="The password. Without it: asked twice at a terminal, else the first line of stdin."
-        ),
-    ] = None,
+    password: PasswordOpt = None,
 ) -> None:
     """Set a user's password (also for accounts imported or created without one)."""
     from frontdesk.services import accounts
 
-    if password is None:
-        password = read_password()
+    password = read_password(password)
 
     async def work(cfg: Settings, db: AsyncSession) -> str:
         user = await _user_by_email(db, email)
@@ -548,7 +548,10 @@ class _ImportProgress:
             self.bar.stop()
 
 
-def read_password() -> str:
+def read_password(given: str | None) -> str:
+    """``--password`` if given, else asked twice at a terminal, else stdin's first line."""
+    if given is not None:
+        return given
     if sys.stdin.isatty():
         entered: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
         return entered
@@ -559,6 +562,15 @@ def read_password() -> str:
 
 
 # ---- spaces --------------------------------------------------------------------------------
+
+
+async def _space_by_subdomain(db: AsyncSession, subdomain: str) -> SpaceRef:
+    from frontdesk.services import spaces
+
+    space = await spaces.get_by_subdomain(db, subdomain)
+    if space is None:
+        raise FrontdeskError(f"no space with subdomain {subdomain}")
+    return space
 
 
 def space_dict(cfg: Settings, space: Any) -> dict[str, Any]:
@@ -584,14 +596,12 @@ def spaces_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a space."""
-    from frontdesk.services import accounts, spaces
+    from frontdesk.services import spaces
 
     async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
         spaces.validate_subdomain(subdomain)
         spaces.validate_custom_domain(custom_domain, cfg)
-        owner = await accounts.find_by_email(db, admin)
-        if owner is None:
-            raise FrontdeskError(f"no user with email {admin}")
+        owner = await _user_by_email(db, admin)
         space = await spaces.create_space(
             db,
             cfg,
@@ -613,9 +623,7 @@ def spaces_show(subdomain: str, as_json: JsonOpt = False) -> None:
     from frontdesk.services import spaces
 
     async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
-        space = await spaces.get_by_subdomain(db, subdomain)
-        if space is None:
-            raise FrontdeskError(f"no space with subdomain {subdomain}")
+        space = await _space_by_subdomain(db, subdomain)
         data = space_dict(cfg, space)
         data["members"] = [
             {"email": m.user.email, "role": m.role, "user_id": m.user.id}
@@ -644,18 +652,15 @@ def spaces_list(as_json: JsonOpt = False) -> None:
 @spaces_app.command("delete")
 def spaces_delete(
     subdomain: str,
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    yes: YesOpt = False,
 ) -> None:
     """Delete a space with its memberships; every token issued for it is revoked."""
     from frontdesk.services import spaces
 
-    if not yes and sys.stdin.isatty():
-        typer.confirm(f"Delete the space {subdomain} and its memberships?", abort=True)
+    confirm(yes, f"Delete the space {subdomain} and its memberships?")
 
     async def work(cfg: Settings, db: AsyncSession) -> str:
-        space = await spaces.get_by_subdomain(db, subdomain)
-        if space is None:
-            raise FrontdeskError(f"no space with subdomain {subdomain}")
+        space = await _space_by_subdomain(db, subdomain)
         await spaces.delete_space(db, space)
         return space.subdomain
 
@@ -677,9 +682,7 @@ def members_add(
     from frontdesk.services import spaces
 
     async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
-        space = await spaces.get_by_subdomain(db, subdomain)
-        if space is None:
-            raise FrontdeskError(f"no space with subdomain {subdomain}")
+        space = await _space_by_subdomain(db, subdomain)
         m = await spaces.add_member(
             db, space, email=email, role="admin" if admin else "member", admin_name=admin_name
         )
@@ -701,9 +704,7 @@ def members_remove(subdomain: str, email: str) -> None:
     from frontdesk.services import spaces
 
     async def work(cfg: Settings, db: AsyncSession) -> str:
-        space = await spaces.get_by_subdomain(db, subdomain)
-        if space is None:
-            raise FrontdeskError(f"no space with subdomain {subdomain}")
+        space = await _space_by_subdomain(db, subdomain)
         user = await _user_by_email(db, email)
         membership = await spaces.membership_of(db, space.id, user.id)
         if membership is None:
@@ -763,7 +764,7 @@ def client_lines(data: dict[str, Any]) -> list[str]:
         flags.append("client_credentials")
     if data.get("jwt_access_tokens"):
         flags.append("jwt_access_tokens")
-        ttl = ttl or 3600
+        ttl = ttl or JWT_ACCESS_TOKEN_TTL  # as Client.token_lifetime (oauth/models.py)
     lines = [
         f"{data['client_id']}  {data['name']}  owner={data['owner']}",
         f"  scopes:        {' '.join(data['scopes'])}",
@@ -853,13 +854,11 @@ def clients_create(
 ) -> None:
     """Register an app; prints its client id, client secret and the owner's test access token."""
     from frontdesk.security.server_secret import ServerSecret
-    from frontdesk.services import accounts, apps
+    from frontdesk.services import apps
 
     async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
         server_secret = ServerSecret(cfg.resolve_secret_key())
-        user = await accounts.find_by_email(db, owner)
-        if user is None:
-            raise FrontdeskError(f"no user with email {owner}")
+        user = await _user_by_email(db, owner)
         created = await apps.register_app(
             db,
             server_secret,
@@ -1034,13 +1033,12 @@ def clients_list(as_json: JsonOpt = False) -> None:
 @clients_app.command("delete")
 def clients_delete(
     client_id: str,
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    yes: YesOpt = False,
 ) -> None:
     """Delete an app; every token, code and consent it holds is revoked first."""
     from frontdesk.services import apps
 
-    if not yes and sys.stdin.isatty():
-        typer.confirm(f"Delete the app {client_id} and revoke its tokens?", abort=True)
+    confirm(yes, f"Delete the app {client_id} and revoke its tokens?")
 
     async def work(cfg: Settings, db: AsyncSession) -> str:
         found, _ = await _client_with_owner(db, client_id)
@@ -1121,7 +1119,7 @@ def tokens_revoke(
     (--user with --app: that user's grant to that app; --space with --app: that app's tokens in
     the space)."""
     from frontdesk.security.server_secret import ServerSecret
-    from frontdesk.services import grants, spaces
+    from frontdesk.services import grants
 
     if token is not None and (user or client_id or subdomain):
         fail("give a token or --user/--app/--space, not both")
@@ -1138,12 +1136,7 @@ def tokens_revoke(
         else:
             user_id = (await _user_by_email(db, user)).id if user else None
             app_id = (await _client_with_owner(db, client_id))[0].client_id if client_id else None
-            space_id = None
-            if subdomain:
-                space = await spaces.get_by_subdomain(db, subdomain)
-                if space is None:
-                    raise FrontdeskError(f"no space with subdomain {subdomain}")
-                space_id = space.id
+            space_id = (await _space_by_subdomain(db, subdomain)).id if subdomain else None
             revoked = await grants.revoke_tokens(db, user_id=user_id, client_id=app_id, space_id=space_id)
         return {
             "access_tokens": len(revoked.access_token_ids),
@@ -1212,7 +1205,8 @@ app.add_typer(scopes_app, name="scopes")
 @scopes_app.command("list")
 def scopes_list(as_json: JsonOpt = False) -> None:
     """Every scope apps may ask for: name, hosts, restricted, includes, description."""
-    cat = load_catalogue(settings(follow_server=False).scopes_file)
+    settings(follow_server=False)  # installs the operator's catalogue
+    cat = catalogue()
     rows = [
         {
             "name": info.name,
@@ -1273,10 +1267,8 @@ def audit(
         fail(f"since: {exc}")
 
     async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
-        from frontdesk.services.accounts import find_by_email
-
-        if user is not None and await find_by_email(db, user) is None:
-            raise FrontdeskError(f"no user with email {user}")
+        if user is not None:
+            await _user_by_email(db, user)
         found = await audit_service.search(
             db, user_email=user, event=event, app_id=client_id, since=after, limit=limit
         )

@@ -63,28 +63,26 @@ class Rules:
             reserve=True,
         )
         password_client = Rule.parse("password-grant-client", settings.password_grant_failures_per_client)
+
+        def per_client_and_address(name: str, pair: str, address: str) -> FailureThrottle:
+            """Failures of a client's secret or codes: per client and address, per address."""
+            rules = FailureRules(
+                subject="client",
+                pair=Rule.parse(f"{name}-client-address", pair),
+                address=Rule.parse(f"{name}-address", address),
+            )
+            return FailureThrottle(throttle, rules)
+
         return cls(
             login=FailureThrottle(throttle, login),
             password_grant=FailureThrottle(throttle, replace(login, others=(("client", password_client),))),
-            client_auth=FailureThrottle(
-                throttle,
-                FailureRules(
-                    subject="client",
-                    pair=Rule.parse(
-                        "client-auth-client-address", settings.client_auth_failures_per_client_address
-                    ),
-                    address=Rule.parse("client-auth-address", settings.client_auth_failures_per_address),
-                ),
+            client_auth=per_client_and_address(
+                "client-auth",
+                settings.client_auth_failures_per_client_address,
+                settings.client_auth_failures_per_address,
             ),
-            code=FailureThrottle(
-                throttle,
-                FailureRules(
-                    subject="client",
-                    pair=Rule.parse(
-                        "code-failures-client-address", settings.code_failures_per_client_address
-                    ),
-                    address=Rule.parse("code-failures-address", settings.code_failures_per_address),
-                ),
+            code=per_client_and_address(
+                "code-failures", settings.code_failures_per_client_address, settings.code_failures_per_address
             ),
             api=rate("api", settings.api_rate_limit),
             dynamic_registration=rate("dynamic-registration", settings.dynamic_registration_rate_limit),

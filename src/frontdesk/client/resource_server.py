@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
@@ -44,8 +44,6 @@ from frontdesk.client._oauth import OAuthCore
 from frontdesk.client._sansio import Op
 from frontdesk.client.config import ClientConfig, RetryPolicy, normalize_issuer
 from frontdesk.client.errors import ConfigurationError, FrontdeskError, TokenValidationError
-
-T = TypeVar("T")
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 METADATA_PATH = "/.well-known/oauth-protected-resource"
@@ -279,6 +277,23 @@ class ResourceServerCore:
         self.authorize(principal, scopes=scopes, space=space)
         return principal
 
+    def authenticate_request(
+        self,
+        authorization: str | None,
+        query: Iterable[tuple[str, str]] = (),
+        form: Iterable[tuple[str, str]] = (),
+        *,
+        scopes: Collection[str] = (),
+        space: str | None = None,
+    ) -> Op[Principal]:
+        """:func:`bearer_token` of the request's parts (its challenges in this resource's
+        realm), then :meth:`authenticate`."""
+        try:
+            token = bearer_token(authorization, query, form, allow_query=self.config.allow_query)
+        except Challenge as exc:
+            raise self.challenge(exc.status, exc.error, exc.description) from None
+        return (yield from self.authenticate(token, scopes=scopes, space=space))
+
     def authorize(
         self, principal: Principal, *, scopes: Collection[str] = (), space: str | None = None
     ) -> None:
@@ -408,15 +423,23 @@ class ResourceServerCore:
 # ---- the shells ---------------------------------------------------------------------------------
 
 
-def _config(config: ResourceServerConfig | None, kwargs: dict[str, Any]) -> ResourceServerConfig:
-    if config is not None:
-        if kwargs:
+class _Shell:
+    """What both shells share: the configuration and the core they drive."""
+
+    def __init__(self, config: ResourceServerConfig | None, settings: dict[str, Any]) -> None:
+        if config is not None and settings:
             raise ConfigurationError("pass either a ResourceServerConfig or keyword settings")
-        return config
-    return ResourceServerConfig(**kwargs)
+        self.config = config if config is not None else ResourceServerConfig(**settings)
+        self._core = ResourceServerCore(self.config)
+
+    def challenge(self, status: int, error: str | None, description: str | None = None) -> Challenge:
+        return self._core.challenge(status, error, description)
+
+    def clear_cache(self) -> None:
+        self._core.clear_cache()
 
 
-class ResourceServer:
+class ResourceServer(_Shell):
     """Blocking validation (Flask, Django, any WSGI app).
 
     >>> rs = ResourceServer(issuer="http://localhost:8000", resource="http://localhost:9100",
@@ -432,21 +455,17 @@ class ResourceServer:
         transport: httpx.BaseTransport | None = None,
         **settings: Any,
     ) -> None:
-        self.config = _config(config, settings)
-        self._core = ResourceServerCore(self.config)
+        super().__init__(config, settings)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
             transport=transport, timeout=self._core.oauth.http.httpx_timeout
         )
         self._driver = SyncDriver(self._http)
 
-    def _run(self, op: Op[T]) -> T:
-        return self._driver.run(op)
-
     def authenticate(
         self, token: str | None, *, scopes: Collection[str] = (), space: str | None = None
     ) -> Principal:
-        return self._run(self._core.authenticate(token, scopes=scopes, space=space))
+        return self._driver.run(self._core.authenticate(token, scopes=scopes, space=space))
 
     def authenticate_request(
         self,
@@ -458,17 +477,8 @@ class ResourceServer:
         space: str | None = None,
     ) -> Principal:
         """:func:`bearer_token` of the request's parts, then :meth:`authenticate`."""
-        try:
-            token = bearer_token(authorization, query, form, allow_query=self.config.allow_query)
-        except Challenge as exc:
-            raise self._core.challenge(exc.status, exc.error, exc.description) from None
-        return self.authenticate(token, scopes=scopes, space=space)
-
-    def challenge(self, status: int, error: str | None, description: str | None = None) -> Challenge:
-        return self._core.challenge(status, error, description)
-
-    def clear_cache(self) -> None:
-        self._core.clear_cache()
+        op = self._core.authenticate_request(authorization, query, form, scopes=scopes, space=space)
+        return self._driver.run(op)
 
     def close(self) -> None:
         if self._owns_http:
@@ -481,7 +491,7 @@ class ResourceServer:
         self.close()
 
 
-class AsyncResourceServer:
+class AsyncResourceServer(_Shell):
     """Asyncio validation (Starlette, FastAPI, any ASGI app); the same as :class:`ResourceServer`."""
 
     def __init__(
@@ -492,21 +502,17 @@ class AsyncResourceServer:
         transport: httpx.AsyncBaseTransport | None = None,
         **settings: Any,
     ) -> None:
-        self.config = _config(config, settings)
-        self._core = ResourceServerCore(self.config)
+        super().__init__(config, settings)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
             transport=transport, timeout=self._core.oauth.http.httpx_timeout
         )
         self._driver = AsyncDriver(self._http)
 
-    async def _run(self, op: Op[T]) -> T:
-        return await self._driver.run(op)
-
     async def authenticate(
         self, token: str | None, *, scopes: Collection[str] = (), space: str | None = None
     ) -> Principal:
-        return await self._run(self._core.authenticate(token, scopes=scopes, space=space))
+        return await self._driver.run(self._core.authenticate(token, scopes=scopes, space=space))
 
     async def authenticate_request(
         self,
@@ -517,17 +523,9 @@ class AsyncResourceServer:
         scopes: Collection[str] = (),
         space: str | None = None,
     ) -> Principal:
-        try:
-            token = bearer_token(authorization, query, form, allow_query=self.config.allow_query)
-        except Challenge as exc:
-            raise self._core.challenge(exc.status, exc.error, exc.description) from None
-        return await self.authenticate(token, scopes=scopes, space=space)
-
-    def challenge(self, status: int, error: str | None, description: str | None = None) -> Challenge:
-        return self._core.challenge(status, error, description)
-
-    def clear_cache(self) -> None:
-        self._core.clear_cache()
+        """:func:`bearer_token` of the request's parts, then :meth:`authenticate`."""
+        op = self._core.authenticate_request(authorization, query, form, scopes=scopes, space=space)
+        return await self._driver.run(op)
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -542,6 +540,7 @@ class AsyncResourceServer:
 
 __all__ = [
     "ACCESS_TOKEN_TYPE",
+    "METADATA_PATH",
     "AccessTokenError",
     "AsyncResourceServer",
     "Challenge",

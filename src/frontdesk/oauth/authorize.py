@@ -352,7 +352,7 @@ class AuthorizationEndpoint:
     async def validate(self, flow: Flow) -> Outcome | None:
         assert flow.target is not None
         try:
-            resource = await requested_resource(flow.request, flow.request.query)
+            resource = await requested_resource(flow.request, flow.params.values("resource"))
             flow.areq = self._validate(flow.request, flow.params, flow.target, resource)
         except OAuthError as exc:
             return RedirectToClient(flow.target.error_url(exc), flow.redirect_status)

@@ -16,17 +16,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from frontdesk import names
 from frontdesk.oauth.errors import InvalidClientMetadata, InvalidRedirectUriMetadata, InvalidScope
 from frontdesk.oauth.redirect_uris import RedirectUriError, validate_for_registration
 from frontdesk.oauth.scopes import Catalogue, catalogue, check_known, format_scope, parse_scope
+from frontdesk.oauth.web_urls import WebUrlError, normalize_web_url
 
 DEFAULT_NAME = "Unnamed app"
 DEFAULT_SCOPE = ("openid", "read_user")
 MAX_NAME = 100
-MAX_URL = 2000
 MAX_REDIRECT_URIS = 50
 AUTH_METHOD = "none"
 GRANT_TYPES = ("authorization_code", "refresh_token")
@@ -116,17 +115,10 @@ def _client_uri(body: Mapping[str, Any]) -> str | None:
     url = _optional_string(body, "client_uri")
     if url is None or url == "":
         return None
-    bad = InvalidClientMetadata("client_uri must be an absolute http(s) URL without user information")
-    if len(url) > MAX_URL or any(ord(c) < 0x21 or c in '"<>\\^`{|}' for c in url):
-        raise bad
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError as exc:
-        raise bad from exc
-    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
-        raise bad
-    return url
+    try:  # the check every page URL gets (oauth/web_urls.py); stored as it returns it
+        return normalize_web_url(url, allow_http=True)
+    except WebUrlError as exc:
+        raise InvalidClientMetadata(f"client_uri: {exc}") from exc
 
 
 def _scope(body: Mapping[str, Any], cat: Catalogue, default: tuple[str, ...]) -> tuple[str, ...]:

@@ -58,6 +58,10 @@ class Params:
     def names(self) -> set[str]:
         return set(self._values)
 
+    def values(self, name: str) -> list[str]:
+        """Every value sent for ``name``, repeats kept (for checks of their own)."""
+        return self._values.get(name, [])
+
 
 def token_params(request: OAuthRequest, *, strict: bool) -> Params:
     """Token endpoint parameters: the form body and, unless strict, the query string too

@@ -21,6 +21,7 @@ access tokens (RFC 9068).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -79,10 +80,9 @@ def resource_of(issuer: str) -> str:
     return issuer
 
 
-async def requested_resource(request: OAuthRequest, pairs: tuple[tuple[str, str], ...]) -> str | None:
-    """The resource named by the ``resource`` parameters among ``pairs`` (canonical), or None.
-    One resource per request: a token has one audience here."""
-    values = [v for k, v in pairs if k == "resource"]
+async def requested_resource(request: OAuthRequest, values: Sequence[str]) -> str | None:
+    """The resource named by the request's ``resource`` parameters, ``values`` (canonical), or
+    None. One resource per request: a token has one audience here."""
     if not values:
         return None
     if len(values) > 1:

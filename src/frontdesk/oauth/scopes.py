@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
@@ -124,6 +125,23 @@ class Catalogue:
                     todo.append(member)
         return tuple(result)
 
+    @cached_property
+    def umbrellas(self) -> dict[str, frozenset[str]]:
+        """For each scope, the scopes that include it (transitively), worked out once per
+        catalogue so that checking a token's scope on each request expands nothing."""
+        found: dict[str, set[str]] = {}
+        for name in self.scopes:
+            for member in self.expand_ordered((name,))[1:]:
+                found.setdefault(member, set()).add(name)
+        return {member: frozenset(names) for member, names in found.items()}
+
+    def holds(self, held: Collection[str], scope: str) -> bool:
+        """Whether ``held`` has ``scope`` itself or an umbrella that includes it."""
+        return scope in held or not self.umbrellas.get(scope, _NONE).isdisjoint(held)
+
+
+_NONE: frozenset[str] = frozenset()
+
 
 def token_scopes(granted: Iterable[str], cat: Catalogue | None = None) -> tuple[str, ...]:
     """What a new grant stores (RFC 6749 §3.3): the granted scopes with their umbrellas
@@ -153,7 +171,7 @@ def holds(held: tuple[str, ...], scope: str) -> bool:
     """Whether a token holding ``held`` may use ``scope``: held itself, or included by a
     built-in umbrella (``scopes.toml``; no scope file changes those). Umbrellas of the scope
     file were expanded when the token was granted (:func:`token_scopes`)."""
-    return scope in held or scope in _builtin().expand(held)
+    return _builtin().holds(held, scope)
 
 
 def with_builtin_umbrellas(held: Iterable[str]) -> frozenset[str]:

@@ -148,11 +148,9 @@ def hash_scheme(stored: str) -> str:
         raise UnsupportedHash(f"longer than {MAX_HASH_LENGTH} characters")
     if not stored.isascii() or not stored.isprintable():
         raise UnsupportedHash("a hash is printable ASCII")
-    if stored.startswith(_DJANGO_ARGON2_PREFIX):
-        _argon2_phc(stored)
-        return "django_argon2"
-    if _argon2_phc(stored) is not None:
-        return "argon2"
+    phc = _argon2_phc(stored)
+    if phc is not None:
+        return "argon2" if phc == stored else "django_argon2"
     return _foreign_scheme(stored).name
 
 

@@ -45,16 +45,27 @@ def email_key(email: str) -> str:
     return email.strip().casefold()
 
 
-def clean_name(raw: str, *, field: str = "name", required: bool = True) -> str:
+def clean_name(raw: str | None, *, field: str = "name", required: bool = True, max_length: int = 200) -> str:
+    """A name people see (frontdesk/names.py), trimmed; :class:`FieldError` for ``field``."""
     try:
         name = names.clean_name(raw)
     except names.UnsafeName as exc:
         raise FieldError(field, str(exc)) from exc
     if not name and required:
         raise FieldError(field, "Enter a name.")
-    if len(name) > 200:
-        raise FieldError(field, "Use at most 200 characters.")
+    if len(name) > max_length:
+        raise FieldError(field, f"Use at most {max_length} characters.")
     return name
+
+
+def check_password_hash(password_hash: str) -> str:
+    """A hash another system wrote, if Frontdesk can check it (``security/passwords.hash_scheme``);
+    else :class:`FieldError` for ``password_hash``."""
+    try:
+        hash_scheme(password_hash)
+    except UnsupportedHash as exc:
+        raise FieldError("password_hash", str(exc)) from exc
+    return password_hash
 
 
 async def _row_by_email(db: AsyncSession, email: str) -> User | None:
@@ -95,10 +106,7 @@ async def create_user(
         if problem:
             raise FieldError("password", problem)
     elif password_hash is not None:
-        try:
-            hash_scheme(password_hash)
-        except UnsupportedHash as exc:
-            raise FieldError("password_hash", str(exc)) from exc
+        check_password_hash(password_hash)
     if await _row_by_email(db, display) is not None:
         raise FieldError("email", "An account with this email address already exists.")
     user_id = new_id()

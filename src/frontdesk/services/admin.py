@@ -1,6 +1,6 @@
 """Operations of the admin API (docs/integrating.md, "Admin API") that the other services do
-not offer: changing and disabling accounts, listing an app's tokens, and reading the audit log
-by cursor. Nothing here commits (the caller's unit of work does).
+not offer: changing and disabling accounts, and listing accounts, tokens and the audit log by
+cursor. Nothing here commits (the caller's unit of work does).
 
 Cursors are opaque to callers: base64url of the last row's sort key, so a page never repeats
 or skips a row when rows are added meanwhile (keyset pagination).
@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from frontdesk import events
 from frontdesk.errors import FieldError, NotFound
@@ -23,22 +25,16 @@ from frontdesk.oauth.models import Person
 from frontdesk.oauth.scopes import parse_scope
 from frontdesk.oauth.storage import RevokedGrant, TokenGrant
 from frontdesk.services import accounts, audit, grants
-from frontdesk.store import revocation
+from frontdesk.services.work import AppStorage
 from frontdesk.store.audit_storage import record_event
 from frontdesk.store.inserts import update_unless_taken
-from frontdesk.store.models import AccessToken, AuditEvent, LoginSession, User
+from frontdesk.store.models import AccessToken, AuditEvent, User
 from frontdesk.store.sql_storage import person_of
 from frontdesk.store.types import utcnow
 
+R = TypeVar("R")
 MAX_LIMIT = 200
-
-
-def clean_limit(raw: int | None, default: int = 50) -> int:
-    if raw is None:
-        return default
-    if not 1 <= raw <= MAX_LIMIT:
-        raise FieldError("limit", f"Use a limit from 1 to {MAX_LIMIT}.")
-    return raw
+_BAD_CURSOR = "That cursor is not one this API gave out."
 
 
 def encode_cursor(*parts: str) -> str:
@@ -50,11 +46,34 @@ def decode_cursor(cursor: str, count: int) -> list[str]:
         padded = (cursor + "=" * (-len(cursor) % 4)).encode("ascii")
         raw = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (binascii.Error, ValueError) as exc:  # ValueError: not ASCII, not UTF-8
-        raise FieldError("cursor", "That cursor is not one this API gave out.") from exc
+        raise FieldError("cursor", _BAD_CURSOR) from exc
     parts = raw.split("\x1f")
     if len(parts) != count or not all(parts):
-        raise FieldError("cursor", "That cursor is not one this API gave out.")
+        raise FieldError("cursor", _BAD_CURSOR)
     return parts
+
+
+def _after(
+    created: InstrumentedAttribute[datetime], row_id: InstrumentedAttribute[str], cursor: str
+) -> ColumnElement[bool]:
+    """Rows after the cursor in newest-first ``(created, id)`` order (keyset pagination)."""
+    when, last_id = decode_cursor(cursor, 2)
+    try:
+        at = aware(datetime.fromisoformat(when))
+    except ValueError as exc:
+        raise FieldError("cursor", _BAD_CURSOR) from exc
+    return or_(created < at, and_(created == at, row_id < last_id))
+
+
+def _page(rows: Sequence[R], limit: int, key: Callable[[R], tuple[str, ...]]) -> tuple[list[R], str | None]:
+    """The first ``limit`` of ``limit + 1`` rows read, and the cursor of the next page (None:
+    this was the last)."""
+    page = list(rows[:limit])
+    return page, encode_cursor(*key(page[-1])) if len(rows) > limit and page else None
+
+
+def _newest_first(row: TokenRow | audit.EventRow) -> tuple[str, ...]:
+    return row.created_at.isoformat(), row.id
 
 
 # ---- users -----------------------------------------------------------------------------------
@@ -66,11 +85,33 @@ class Account:
     disabled_at: datetime | None
 
 
-async def get_account(db: AsyncSession, user_id: str) -> Account:
+async def _user(db: AsyncSession, user_id: str) -> User:
     user = await db.get(User, user_id) if user_id and len(user_id) <= 64 else None
     if user is None:
         raise NotFound("no such user")
+    return user
+
+
+def _account(user: User) -> Account:
     return Account(person_of(user), user.disabled_at)
+
+
+async def get_account(db: AsyncSession, user_id: str) -> Account:
+    return _account(await _user(db, user_id))
+
+
+async def users_page(
+    db: AsyncSession, *, search: str | None = None, cursor: str | None = None, limit: int = 50
+) -> tuple[list[Account], str | None]:
+    """Accounts by email (``search``: part of the email or name), and the cursor of the next page."""
+    after = decode_cursor(cursor, 1)[0] if cursor else None
+    people, next_cursor = _page(
+        await accounts.list_users(db, search=search, limit=limit + 1, after=after),
+        limit,
+        lambda p: (p.email,),
+    )
+    disabled = await _disabled_since(db, [p.id for p in people])
+    return [Account(p, disabled.get(p.id)) for p in people], next_cursor
 
 
 async def update_user(
@@ -78,9 +119,7 @@ async def update_user(
 ) -> Account:
     """Change an account's name or email (validated like sign-up; an email taken by another
     account is refused)."""
-    user = await db.get(User, user_id) if user_id and len(user_id) <= 64 else None
-    if user is None:
-        raise NotFound("no such user")
+    user = await _user(db, user_id)
     values: dict[str, Any] = {}
     if name is not None:
         values["name"] = accounts.clean_name(name)
@@ -97,32 +136,26 @@ async def update_user(
             raise FieldError("email", "An account with this email address already exists.")
         await db.refresh(user)
         await record_event(db, events.USER_UPDATED, user_id=user_id, detail={"fields": sorted(values)})
-    return Account(person_of(user), user.disabled_at)
+    return _account(user)
 
 
-async def set_disabled(db: AsyncSession, user_id: str, disabled: bool) -> Account:
+async def set_disabled(db: AsyncSession, sessions: AppStorage, user_id: str, disabled: bool) -> Account:
     """Disable an account (no login, its browser sessions end, everything it gave apps is
     revoked) or enable it again (it logs in afresh; nothing revoked comes back)."""
-    user = await db.get(User, user_id) if user_id and len(user_id) <= 64 else None
-    if user is None:
-        raise NotFound("no such user")
+    user = await _user(db, user_id)
     if disabled and user.disabled_at is None:
         user.disabled_at = utcnow()
-        await db.execute(
-            update(LoginSession)
-            .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
+        await sessions.end_sessions_of(user_id)
         await grants.revoke_tokens(db, user_id=user_id)
         await record_event(db, events.USER_DISABLED, user_id=user_id)
     elif not disabled and user.disabled_at is not None:
         user.disabled_at = None
         await record_event(db, events.USER_UPDATED, user_id=user_id, detail={"fields": ["disabled"]})
     await db.flush()
-    return Account(person_of(user), user.disabled_at)
+    return _account(user)
 
 
-async def disabled_since(db: AsyncSession, user_ids: list[str]) -> dict[str, datetime]:
+async def _disabled_since(db: AsyncSession, user_ids: list[str]) -> dict[str, datetime]:
     """When each of these accounts was disabled (enabled ones are left out)."""
     if not user_ids:
         return {}
@@ -168,17 +201,9 @@ async def live_tokens(
     if space_id is not None:
         stmt = stmt.where(AccessToken.space_id == space_id)
     if cursor:
-        created, token_id = decode_cursor(cursor, 2)
-        at = _parse_time(created)
-        stmt = stmt.where(
-            or_(
-                AccessToken.created_at < at,
-                and_(AccessToken.created_at == at, AccessToken.id < token_id),
-            )
-        )
+        stmt = stmt.where(_after(AccessToken.created_at, AccessToken.id, cursor))
     stmt = stmt.order_by(AccessToken.created_at.desc(), AccessToken.id.desc()).limit(limit + 1)
-    rows = list((await db.execute(stmt)).scalars())
-    page = [
+    rows = [
         TokenRow(
             id=t.id,
             client_id=t.app_id,
@@ -190,19 +215,16 @@ async def live_tokens(
             expires_at=t.expires_at,
             last_used_at=t.last_used_at,
         )
-        for t in rows[:limit]
+        for t in (await db.execute(stmt)).scalars()
     ]
-    more = len(rows) > limit
-    next_cursor = encode_cursor(page[-1].created_at.isoformat(), page[-1].id) if more and page else None
-    return page, next_cursor
+    return _page(rows, limit, _newest_first)
 
 
-def _parse_time(text: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise FieldError("cursor", "That cursor is not one this API gave out.") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+async def revoke_token_id(db: AsyncSession, token_id: str) -> RevokedGrant:
+    """Revoke one access token by id, with its refresh family and what derives from it."""
+    if not token_id or len(token_id) > 64 or await db.get(AccessToken, token_id) is None:
+        raise NotFound("no token with this id")
+    return await grants.revoke_selected(db, TokenGrant(token_id))
 
 
 # ---- the audit log ---------------------------------------------------------------------------
@@ -230,44 +252,16 @@ async def audit_page(
     if space_id:
         stmt = stmt.where(AuditEvent.space_id == space_id)
     if kind:
-        stmt = stmt.where(
-            AuditEvent.event == kind
-            if "." in kind
-            else AuditEvent.event.startswith(kind + ".", autoescape=True)
-        )
+        stmt = stmt.where(audit.of_kind(kind))
     if since is not None:
-        stmt = stmt.where(AuditEvent.created_at >= since)
+        stmt = stmt.where(AuditEvent.created_at >= aware(since))
     if until is not None:
-        stmt = stmt.where(AuditEvent.created_at < until)
+        stmt = stmt.where(AuditEvent.created_at < aware(until))
     if cursor:
-        created, event_id = decode_cursor(cursor, 2)
-        at = _parse_time(created)
-        stmt = stmt.where(
-            or_(AuditEvent.created_at < at, and_(AuditEvent.created_at == at, AuditEvent.id < event_id))
-        )
-    rows = await audit.fetch(db, stmt.limit(limit + 1))
-    page = rows[:limit]
-    more = len(rows) > limit
-    next_cursor = encode_cursor(page[-1].created_at.isoformat(), page[-1].id) if more and page else None
-    return page, next_cursor
+        stmt = stmt.where(_after(AuditEvent.created_at, AuditEvent.id, cursor))
+    return _page(await audit.fetch(db, stmt.limit(limit + 1)), limit, _newest_first)
 
 
-async def revoke_token_id(db: AsyncSession, token_id: str) -> RevokedGrant:
-    """Revoke one access token by id, with its refresh family and what derives from it."""
-    if not token_id or len(token_id) > 64 or await db.get(AccessToken, token_id) is None:
-        raise NotFound("no token with this id")
-    revoked = await revocation.revoke_grant(db, TokenGrant(token_id), descendants=True)
-    if revoked.anything:
-        await record_event(
-            db,
-            events.TOKEN_REVOKED,
-            detail={"by": "operator", "token_ids": list(revoked.access_token_ids[:50])},
-        )
-    return revoked
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    """A time from a query string: UTC unless it says otherwise."""
-    if moment is None:
-        return None
+def aware(moment: datetime) -> datetime:
+    """A time from a query string or a cursor: UTC unless it says otherwise."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

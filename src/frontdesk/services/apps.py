@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk import events, names
+from frontdesk import events
 from frontdesk.errors import FieldError, NotFound
 from frontdesk.inputs import BadInput, ascii_int
 from frontdesk.oauth.models import Client, NewToken, Person
@@ -29,6 +29,7 @@ from frontdesk.oauth.storage import AppGrants, TokenGrant
 from frontdesk.oauth.web_urls import WebUrlError, normalize_web_url
 from frontdesk.security.randoms import ACCESS_TOKEN_PREFIX, CLIENT_SECRET_PREFIX, new_id, new_secret
 from frontdesk.security.server_secret import ServerSecret
+from frontdesk.services import accounts
 from frontdesk.store import revocation
 from frontdesk.store.audit_storage import record_event
 from frontdesk.store.inserts import insert_unless_taken
@@ -87,17 +88,7 @@ class Revealed:
 
 
 def clean_app_name(raw: str | None, *, field: str = "name", required: bool = True) -> str | None:
-    try:
-        name = names.clean_name(raw)
-    except names.UnsafeName as exc:
-        raise FieldError(field, str(exc)) from exc
-    if not name:
-        if required:
-            raise FieldError(field, "Enter a name.")
-        return None
-    if len(name) > 100:
-        raise FieldError(field, "Use at most 100 characters.")
-    return name
+    return accounts.clean_name(raw, field=field, required=required, max_length=100) or None
 
 
 def validate_redirect_uris(uris: Iterable[str]) -> list[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk import events
@@ -91,7 +91,16 @@ class EventPage:
 _Row = Select[AuditEvent, str | None, str | None, str | None, str | None]
 
 
-def _rows_query() -> _Row:
+def of_kind(kind: str) -> ColumnElement[bool]:
+    """``token.issued`` matches that event; a family, ``token``, every ``token.*`` event."""
+    if "." in kind:
+        return AuditEvent.event == kind
+    return AuditEvent.event.startswith(kind + ".", autoescape=True)
+
+
+def rows_query() -> _Row:
+    """Events newest first, with the names of their user, app and space (the CLI's search
+    and the admin API's cursor pages, services/admin.py, read through it)."""
     return (
         select(AuditEvent, User.email, App.name, Space.subdomain, Space.name)
         .outerjoin(User, User.id == AuditEvent.user_id)
@@ -101,7 +110,7 @@ def _rows_query() -> _Row:
     )
 
 
-async def _fetch(db: AsyncSession, stmt: _Row) -> list[EventRow]:
+async def fetch(db: AsyncSession, stmt: _Row) -> list[EventRow]:
     return [
         EventRow(
             id=row.id,
@@ -125,10 +134,8 @@ async def events_of_user(db: AsyncSession, user_id: str, *, page: int = 1, per_p
     """A person's own events, newest first, one page at a time."""
     page = max(1, page)
     per_page = max(1, min(per_page, 200))
-    stmt = (
-        _rows_query().where(AuditEvent.user_id == user_id).offset((page - 1) * per_page).limit(per_page + 1)
-    )
-    rows = await _fetch(db, stmt)
+    stmt = rows_query().where(AuditEvent.user_id == user_id).offset((page - 1) * per_page).limit(per_page + 1)
+    rows = await fetch(db, stmt)
     return EventPage(events=rows[:per_page], page=page, per_page=per_page, has_next=len(rows) > per_page)
 
 
@@ -142,24 +149,19 @@ async def search(
     limit: int = 100,
 ) -> list[EventRow]:
     """Events for operators, newest first. An unknown ``user_email`` matches nothing."""
-    stmt = _rows_query()
+    stmt = rows_query()
     if user_email is not None:
         user = await find_by_email(db, user_email)
         if user is None:
             return []
         stmt = stmt.where(AuditEvent.user_id == user.id)
     if event:
-        # "token" matches every token.* event; "token.issued" only that one.
-        stmt = stmt.where(
-            AuditEvent.event == event
-            if "." in event
-            else AuditEvent.event.startswith(event + ".", autoescape=True)
-        )
+        stmt = stmt.where(of_kind(event))
     if app_id:
         stmt = stmt.where(AuditEvent.app_id == app_id)
     if since is not None:
         stmt = stmt.where(AuditEvent.created_at >= since)
-    return await _fetch(db, stmt.limit(max(1, limit)))
+    return await fetch(db, stmt.limit(max(1, limit)))
 
 
 _RELATIVE = re.compile(r"^([0-9]{1,6})\s*([smhdw])$")  # ASCII digits only (frontdesk/inputs.py)
@@ -180,8 +182,3 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
             f"not a time: {text!r} (use ISO 8601 like 2024-05-01T12:00, or 30m, 1h, 7d)"
         ) from exc
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-# The admin API's cursor pages (services/admin.py) read through the same query.
-rows_query = _rows_query
-fetch = _fetch

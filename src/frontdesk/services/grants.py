@@ -294,6 +294,12 @@ async def revoke_token_value(db: AsyncSession, server_secret: ServerSecret, raw:
         if refresh is None:
             return None
         selector = FamilyGrant(refresh.family_id)
+    return await revoke_selected(db, selector)
+
+
+async def revoke_selected(db: AsyncSession, selector: GrantSelector) -> RevokedGrant:
+    """Revoke one selection (a token, a refresh family) with what derives from it, recorded as
+    the operator's revocation (the CLI and the admin API)."""
     revoked = await revocation.revoke_grant(db, selector, descendants=True)
     await _record_operator_revocation(db, revoked, user_id=None, client_id=None, space_id=None)
     return revoked

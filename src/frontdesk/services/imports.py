@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk import events
 from frontdesk.errors import FieldError
 from frontdesk.inputs import BadInput, check_text, load_json
-from frontdesk.security.passwords import NO_PASSWORD, UnsupportedHash, hash_scheme
+from frontdesk.security.passwords import NO_PASSWORD
 from frontdesk.security.randoms import new_id
 from frontdesk.services import accounts
 from frontdesk.store.audit_storage import record_event
@@ -209,12 +209,9 @@ async def import_batch(
             display, key = accounts.normalize_email(row.email)
             name = accounts.clean_name(row.name or "", required=False) or None
             if row.password_hash is not None:
-                hash_scheme(row.password_hash)
+                accounts.check_password_hash(row.password_hash)
         except FieldError as exc:
             results[index] = _failed(row, exc.field, exc.message)
-            continue
-        except UnsupportedHash as exc:
-            results[index] = _failed(row, "password_hash", str(exc))
             continue
         checked[index] = (display, key, name)
     keys = {key for _, key, _ in checked.values()}

@@ -30,6 +30,7 @@ from standardwebhooks.webhooks import Webhook
 from frontdesk import events
 from frontdesk.errors import Conflict, FieldError, NotFound
 from frontdesk.oauth.web_urls import WebUrlError, normalize_web_url
+from frontdesk.security.randoms import new_id
 from frontdesk.security.server_secret import ServerSecret
 from frontdesk.settings import Settings
 from frontdesk.store import webhooks as outbox
@@ -194,18 +195,18 @@ async def create_endpoint(
         if outside:
             raise FieldError("event", f"not an event of a space: {', '.join(outside)}")
         existing = await db.execute(
-            select(WebhookEndpoint.id).where(
+            select(WebhookEndpoint.event_types).where(
                 WebhookEndpoint.space_id == space_id,
                 WebhookEndpoint.app_id == app_id,
                 WebhookEndpoint.url == url,
             )
         )
-        for (other_id,) in existing:
-            row = await db.get(WebhookEndpoint, other_id)
-            if row is not None and list(row.event_types) == types:
-                raise Conflict("this app already subscribed this callback_url to this event")
+        if any(list(other) == types for (other,) in existing):
+            raise Conflict("this app already subscribed this callback_url to this event")
     secret = new_secret()
+    endpoint_id = new_id()
     row = WebhookEndpoint(
+        id=endpoint_id,
         space_id=space_id,
         app_id=app_id,
         created_by=created_by,
@@ -214,11 +215,9 @@ async def create_endpoint(
         subscribed_as=subscribed_as,
         description=(description or "")[:200],
         active=True,
-        secret_sealed="",
+        secret_sealed=server_secret.encrypt(secret, _context(endpoint_id)),
     )
     db.add(row)
-    await db.flush()
-    row.secret_sealed = server_secret.encrypt(secret, _context(row.id))
     await db.flush()
     return _record(row), secret
 

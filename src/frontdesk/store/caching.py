@@ -62,6 +62,9 @@ MISSING: Final = object()
 NO_INVALIDATION: Final = "frontdesk_no_invalidation"
 STAGED: Final = "frontdesk_stale_kinds"
 _COMMITTING: Final = "frontdesk_committing_kinds"
+# Session info key of read_in_session's reads kept for the rest of the transaction while
+# caching is off (a batch's events look their webhook routes up once, not once each).
+_READ_IN_TRANSACTION: Final = "frontdesk_read_in_transaction"
 # Columns whose changes never make a cached value wrong.
 IGNORED_COLUMNS: Final = frozenset({"last_used_at", "last_seen_at", "updated_at"})
 
@@ -104,7 +107,7 @@ SIGNING_KEYS: Final = Kind(
 )  # LoadedKeys by ()
 WEBHOOKS: Final = Kind(
     "webhooks", frozenset({"webhook_endpoints"}), frozenset({"webhook_endpoints"})
-)  # tuple of store.webhooks.Route by webhook event type (the outbox's lookup, no query when cached)
+)  # store.webhooks.Route tuples by webhook event type, by () (the outbox's lookup, no query when cached)
 KINDS: Final = (TOKENS, CLIENTS, CONSENTS, PEOPLE, MEMBERSHIPS, SESSIONS, SPACES, SIGNING_KEYS, WEBHOOKS)
 # Session info key under which a database's sessions carry its caches (store/db.py), for the
 # reads of the store's own recorders that have a session and no storage (read_in_session).
@@ -149,6 +152,14 @@ class Caches:
 
     def generation(self, kind: Kind) -> int:
         return self._generations[kind.name]
+
+    async def fill(self, kind: Kind, key: Hashable, load: Callable[[], Awaitable[Any]]) -> Any:
+        """A miss: load the value and keep it unless an invalidation came in meanwhile."""
+        generation = self._generations[kind.name]
+        value = await load()
+        if value is not None or kind.keep_none:
+            self.put(kind, key, value, generation)
+        return value
 
     def put(self, kind: Kind, key: Hashable, value: Any, generation: int) -> None:
         if self.enabled and generation == self._generations[kind.name]:
@@ -232,6 +243,7 @@ class WriteTracker:
             session.info[_COMMITTING] = frozenset(kinds)
 
     def _after_commit(self, session: Session) -> None:
+        session.info.pop(_READ_IN_TRANSACTION, None)
         kinds = session.info.pop(_COMMITTING, None)
         if kinds:
             self.caches.invalidate(kinds)
@@ -239,6 +251,7 @@ class WriteTracker:
 
     @staticmethod
     def _after_rollback(session: Session, _previous: Any) -> None:
+        session.info.pop(_READ_IN_TRANSACTION, None)
         session.info.pop(STAGED, None)
         session.info.pop(_COMMITTING, None)
 
@@ -247,19 +260,22 @@ async def read_in_session(
     session: AsyncSession, kind: Kind, key: Hashable, load: Callable[[], Awaitable[Any]]
 ) -> Any:
     """A cached read for code that holds a session of a :class:`frontdesk.store.db.Database`
-    (the audit recorder's outbox lookup): the same rules as :meth:`CachingStorage._read`."""
+    (the audit recorder's outbox lookup): the same rules as :meth:`CachingStorage._read`.
+    While caching is off (a command, or the invalidation channel is down) the value read is
+    kept for the rest of the transaction, so a batch reads it once."""
     info = session.info
     caches = info.get(CACHES_INFO)
     if not isinstance(caches, Caches) or kind.name in info.get(STAGED, ()):
         return await load()
+    if not caches.enabled:
+        kept: dict[tuple[str, Hashable], Any] = info.setdefault(_READ_IN_TRANSACTION, {})
+        if (kind.name, key) not in kept:
+            kept[kind.name, key] = await load()
+        return kept[kind.name, key]
     hit = caches.get(kind, key)
     if hit is not MISSING:
         return hit
-    generation = caches.generation(kind)
-    value = await load()
-    if value is not None or kind.keep_none:
-        caches.put(kind, key, value, generation)
-    return value
+    return await caches.fill(kind, key, load)
 
 
 class CachingStorage(ClientReads):
@@ -293,11 +309,7 @@ class CachingStorage(ClientReads):
         hit = caches.get(kind, key)
         if hit is not MISSING:
             return hit
-        generation = caches.generation(kind)
-        value = await load()
-        if value is not None or kind.keep_none:
-            caches.put(kind, key, value, generation)
-        return value
+        return await caches.fill(kind, key, load)
 
     # ---- clients ---------------------------------------------------------------------------
 

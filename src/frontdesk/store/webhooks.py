@@ -18,13 +18,16 @@ oldest first: message N+1 is never sent while N waits for its retry.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any, Final, cast
 
 from sqlalchemy import Table, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.events import WEBHOOK_EVENT_TYPES as EVENT_TYPES
 from frontdesk.store.deferred import defer_insert
 from frontdesk.store.models import WebhookEndpoint, WebhookMessage
 
@@ -61,33 +64,33 @@ class Route:
         return app_id is None or self.app_id is None or app_id == self.app_id
 
 
-async def routes_for(db: AsyncSession, event_type: str) -> tuple[Route, ...]:
-    # Imported here: caching imports sql_storage, which imports the audit recorder and so this.
-    from frontdesk.store import caching
-
-    async def load() -> tuple[Route, ...]:
-        rows = await db.execute(
-            select(
-                WebhookEndpoint.id,
-                WebhookEndpoint.space_id,
-                WebhookEndpoint.app_id,
-                WebhookEndpoint.event_types,
-            ).where(WebhookEndpoint.active.is_(True))
-        )
-        return tuple(
-            Route(endpoint_id, space_id, app_id)
-            for endpoint_id, space_id, app_id, types in rows
-            if event_type in (types or ()) or ALL in (types or ())
-        )
-
-    routes: tuple[Route, ...] = await caching.read_in_session(db, caching.WEBHOOKS, event_type, load)
-    return routes
+async def _route_table(db: AsyncSession) -> Mapping[str, tuple[Route, ...]]:
+    """The active endpoints by the event types they want (every type for ``*``)."""
+    rows = await db.execute(
+        select(
+            WebhookEndpoint.id, WebhookEndpoint.space_id, WebhookEndpoint.app_id, WebhookEndpoint.event_types
+        ).where(WebhookEndpoint.active.is_(True))
+    )
+    table: dict[str, list[Route]] = {}
+    for endpoint_id, space_id, app_id, types in rows:
+        wanted = set(types or ())
+        route = Route(endpoint_id, space_id, app_id)
+        for event_type in EVENT_TYPES if ALL in wanted else wanted:
+            table.setdefault(event_type, []).append(route)
+    return MappingProxyType({event_type: tuple(routes) for event_type, routes in table.items()})
 
 
 async def stage_event(db: AsyncSession, event_type: str, event: dict[str, Any]) -> int:
     """Stage the message of one recorded event for every endpoint that wants it (in ``db``'s
-    transaction); returns how many."""
-    routes = [r for r in await routes_for(db, event_type) if r.wants(event["space_id"], event["app_id"])]
+    transaction); returns how many. Which endpoints want which type is one cached read of
+    every type's routes (one query for all types on a miss)."""
+    # Imported here: caching imports sql_storage, which imports the audit recorder and so this.
+    from frontdesk.store import caching
+
+    table: Mapping[str, tuple[Route, ...]] = await caching.read_in_session(
+        db, caching.WEBHOOKS, (), lambda: _route_table(db)
+    )
+    routes = [r for r in table.get(event_type, ()) if r.wants(event["space_id"], event["app_id"])]
     if not routes:
         return 0
     created: datetime = event["created_at"]
@@ -197,7 +200,8 @@ async def renew(db: AsyncSession, endpoint_id: str, until: datetime | None) -> N
 
 
 async def head_message(db: AsyncSession, endpoint_id: str, now: datetime) -> Outgoing | None:
-    """The endpoint's oldest pending message if it is due (else None: later ones wait)."""
+    """The endpoint's oldest pending message if it is due (else None: later ones wait). Read in
+    the transaction that :func:`renew` then commits."""
     row = (
         await db.execute(
             select(WebhookMessage)
@@ -206,7 +210,6 @@ async def head_message(db: AsyncSession, endpoint_id: str, now: datetime) -> Out
             .limit(1)
         )
     ).scalar_one_or_none()
-    await db.commit()
     if row is None or row.next_attempt_at > now:
         return None
     return Outgoing(row.seq, row.message_id, row.event_type, row.payload, row.attempts, row.created_at)

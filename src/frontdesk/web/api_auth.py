@@ -19,7 +19,7 @@ from frontdesk.oauth.bearer import extract_token
 from frontdesk.oauth.errors import OAuthError
 from frontdesk.oauth.models import Person, TokenInfo
 from frontdesk.records import MembershipRecord, SpaceRef
-from frontdesk.services.spaces import membership_of
+from frontdesk.services.spaces import get_space, membership_of
 from frontdesk.services.work import UnitOfWork
 from frontdesk.web.adapter import get_state, read_form, unit_of_work
 from frontdesk.web.errors import ApiError
@@ -51,8 +51,9 @@ async def presented_token(request: Request) -> str | None:
 
 async def caller_for(request: Request, uow: UnitOfWork, raw: str | None) -> Caller:
     """The caller for the token ``raw`` (RFC 6750 §2): valid for this host, and who it acts for."""
-    resource = request.state.site.origin
-    bearer = await get_state(request).oauth.bearer.authenticate(raw, uow.storage, resource=resource)
+    bearer = await get_state(request).oauth.bearer.authenticate(
+        raw, uow.storage, resource=request.state.site.origin
+    )
     return Caller(token=bearer.token, user=bearer.person)
 
 
@@ -70,12 +71,11 @@ async def authenticate(request: Request, uow: UnitOfWork, scope: str | None) -> 
     """A valid bearer token of this request, within the rate limit, holding ``scope`` (§3.1),
     and meant for this host unless it was requested for no resource at all (RFC 8707)."""
     st = get_state(request)
-    raw = await presented_token(request)
-    bearer = await st.oauth.bearer.authenticate(raw, uow.storage, resource=request.state.site.origin)
-    await _rate_limit(st, bearer.token)
+    caller = await caller_for(request, uow, await presented_token(request))
+    await _rate_limit(st, caller.token)
     if scope is not None:
-        st.oauth.bearer.require_scope(bearer.token, scope)
-    return Caller(token=bearer.token, user=bearer.person)
+        st.oauth.bearer.require_scope(caller.token, scope)
+    return caller
 
 
 def require(scope: str | None) -> Callable[[Request], Awaitable[Caller]]:
@@ -108,4 +108,17 @@ async def space_rights(
     return membership
 
 
-__all__ = ["ApiError", "Caller", "OAuthError", "RateLimited", "require", "space_rights"]
+async def admin_space(request: Request, uow: UnitOfWork, caller: Caller, *, elsewhere: str) -> SpaceRef:
+    """The space of the request's host, which the caller administers (:func:`space_rights`);
+    404 with ``elsewhere`` on the main host."""
+    site = request.state.site
+    if site.space is None:
+        raise ApiError(404, "not_found", elsewhere)
+    space = await get_space(uow.session, site.space.id)
+    if space is None:
+        raise ApiError(404, "not_found", "no such space")
+    await space_rights(uow, caller, space, admin=True)
+    return space
+
+
+__all__ = ["ApiError", "Caller", "OAuthError", "RateLimited", "admin_space", "require", "space_rights"]

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.requests import Request
 
 from frontdesk.inputs import BadInput, load_json
+from frontdesk.web.adapter import read_form
 from frontdesk.web.errors import ApiError
 
 JSON_TYPE = "application/json"
@@ -40,3 +41,14 @@ async def api_json(request: Request, *, empty: Any = None) -> Any:
         return await read_json(request, empty=empty)
     except BadInput as exc:
         raise ApiError(400, "invalid_request", str(exc)) from exc
+
+
+async def api_object(request: Request) -> dict[str, Any]:
+    """The body of an API request that takes a JSON object or a form (Cobot's API takes
+    both): a JSON object (400 ``invalid_request`` for any other JSON), else the form fields."""
+    if media_type(request) != JSON_TYPE:
+        return dict(await read_form(request))
+    body = await api_json(request, empty={})
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "send a JSON object")
+    return body

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from frontdesk.errors import Conflict, FieldError, Forbidden, FrontdeskError, NotFound
 from frontdesk.oauth.bearer import MissingToken, challenge
 from frontdesk.oauth.errors import InvalidClient, InvalidRequest, OAuthError
-from frontdesk.oauth.resource import METADATA_PATH
+from frontdesk.oauth.resource import metadata_url
 from frontdesk.oauth.tokens import NO_STORE
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def bearer_error_response(exc: OAuthError, realm: str) -> JSONResponse:
     host's issuer), and the error as JSON too."""
     headers: dict[str, str] = {}
     if exc.status_code in (401, 403) or isinstance(exc, MissingToken | InvalidRequest):
-        headers["WWW-Authenticate"] = challenge(realm, exc, realm + METADATA_PATH)
+        headers["WWW-Authenticate"] = challenge(realm, exc, metadata_url(realm))
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
     body = exc.body()

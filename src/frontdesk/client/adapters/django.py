@@ -11,11 +11,11 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
-from frontdesk.client.resource_server import Challenge, ResourceServer
+from frontdesk.client.adapters import _blocking
+from frontdesk.client.resource_server import Challenge, Principal, ResourceServer
 
 
 def challenge_response(exc: Challenge) -> Any:
@@ -27,30 +27,26 @@ def challenge_response(exc: Challenge) -> Any:
     return response
 
 
+def _parts(args: tuple[Any, ...]) -> _blocking.RequestParts:
+    request = args[0]
+    form: list[tuple[str, str]] = []
+    if request.content_type == "application/x-www-form-urlencoded":
+        form = [(k, v) for k in request.POST for v in request.POST.getlist(k)]
+    query = [(k, v) for k in request.GET for v in request.GET.getlist(k)]
+    return request.headers.get("Authorization"), query, form
+
+
+def _keep(args: tuple[Any, ...], principal: Principal) -> None:
+    args[0].principal = principal
+
+
 def requires_token(
     rs: ResourceServer, *scopes: str, space_param: str | None = None
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``request.principal`` holds the principal, or the RFC 6750 challenge is answered."""
-
-    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(view)
-        def wrapper(request: Any, *args: Any, **kwargs: Any) -> Any:
-            space = kwargs.get(space_param) if space_param else None
-            form: list[tuple[str, str]] = []
-            if request.content_type == "application/x-www-form-urlencoded":
-                form = [(k, v) for k in request.POST for v in request.POST.getlist(k)]
-            query = [(k, v) for k in request.GET for v in request.GET.getlist(k)]
-            try:
-                request.principal = rs.authenticate_request(
-                    request.headers.get("Authorization"), query, form, scopes=scopes, space=space
-                )
-            except Challenge as exc:
-                return challenge_response(exc)
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
+    return _blocking.requires_token(
+        rs, scopes, space_param, parts=_parts, keep=_keep, respond=challenge_response
+    )
 
 
 __all__ = ["challenge_response", "requires_token"]

@@ -12,11 +12,11 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
-from frontdesk.client.resource_server import Challenge, ResourceServer
+from frontdesk.client.adapters import _blocking
+from frontdesk.client.resource_server import Challenge, Principal, ResourceServer
 
 
 def challenge_response(exc: Challenge) -> Any:
@@ -28,38 +28,31 @@ def challenge_response(exc: Challenge) -> Any:
     return response
 
 
+def _parts(args: tuple[Any, ...]) -> _blocking.RequestParts:
+    import flask
+
+    request = flask.request
+    form = (
+        list(request.form.items(multi=True))
+        if request.mimetype == "application/x-www-form-urlencoded"
+        else []
+    )
+    return request.headers.get("Authorization"), list(request.args.items(multi=True)), form
+
+
+def _keep(args: tuple[Any, ...], principal: Principal) -> None:
+    import flask
+
+    flask.g.principal = principal
+
+
 def requires_token(
     rs: ResourceServer, *scopes: str, space_param: str | None = None
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``flask.g.principal`` holds the principal, or the RFC 6750 challenge is answered."""
-
-    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            import flask
-
-            request = flask.request
-            space = kwargs.get(space_param) if space_param else None
-            form = (
-                list(request.form.items(multi=True))
-                if request.mimetype == "application/x-www-form-urlencoded"
-                else []
-            )
-            try:
-                flask.g.principal = rs.authenticate_request(
-                    request.headers.get("Authorization"),
-                    list(request.args.items(multi=True)),
-                    form,
-                    scopes=scopes,
-                    space=space,
-                )
-            except Challenge as exc:
-                return challenge_response(exc)
-            return view(*args, **kwargs)
-
-        return wrapper
-
-    return decorate
+    return _blocking.requires_token(
+        rs, scopes, space_param, parts=_parts, keep=_keep, respond=challenge_response
+    )
 
 
 __all__ = ["challenge_response", "requires_token"]

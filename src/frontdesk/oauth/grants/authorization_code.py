@@ -29,7 +29,7 @@ class AuthorizationCodeGrant(Grant):
     async def validate_token_request(self) -> None:
         params = self.ctx.params
         raw = params.require("code")
-        resource = await requested_resource(self.ctx.request, self.ctx.request.form + self.ctx.request.query)
+        resource = await requested_resource(self.ctx.request, params.values("resource"))
         redirect_uri = params.get("redirect_uri")
         verifier = params.get("code_verifier")
         storage = self.ctx.storage

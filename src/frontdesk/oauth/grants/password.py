@@ -40,7 +40,7 @@ class PasswordGrant(Grant):
             )
         )
         # RFC 8707 §2.2: checked before any password is hashed.
-        self.audience = await requested_resource(ctx.request, ctx.request.form + ctx.request.query)
+        self.audience = await requested_resource(ctx.request, ctx.params.values("resource"))
         keys = {
             "account": username.strip().casefold(),
             "client": client.client_id,

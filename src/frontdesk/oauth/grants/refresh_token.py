@@ -49,7 +49,7 @@ class RefreshTokenGrant(Grant):
         raw = ctx.params.require("refresh_token")
         requested = parse_scope(ctx.params.get("scope"))
         # RFC 8707 §2.2: the family's resource, or a first narrowing; checked before rotating.
-        resource = await requested_resource(ctx.request, ctx.request.form + ctx.request.query)
+        resource = await requested_resource(ctx.request, ctx.params.values("resource"))
         now = ctx.config.clock()
         rotation = await ctx.storage.rotate_refresh_token(raw, self.client.client_id, now)
         record = rotation.rotated

@@ -15,15 +15,14 @@ from starlette.responses import JSONResponse, Response
 from frontdesk.errors import FieldError, NotFound
 from frontdesk.records import NavigationLinkRecord, SpaceRef
 from frontdesk.services import navigation
-from frontdesk.services.spaces import get_space, space_url
-from frontdesk.services.work import UnitOfWork
+from frontdesk.services.spaces import space_url
 from frontdesk.web import routing
-from frontdesk.web.adapter import read_form
-from frontdesk.web.api_auth import ApiError, Caller, require, space_rights
+from frontdesk.web.api_auth import ApiError, Caller, admin_space, require
 from frontdesk.web.api_models import ErrorOut, NavigationLinkIn, NavigationLinkOut
-from frontdesk.web.bodies import JSON_TYPE, api_json, media_type
+from frontdesk.web.bodies import api_object
 from frontdesk.web.deps import State, Work
 
+ELSEWHERE = "navigation links live on a space's host"
 router = routing.router(tags=["navigation links"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut},
@@ -32,17 +31,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 Reader = Annotated[Caller, Depends(require("read_navigation_links"))]
 Writer = Annotated[Caller, Depends(require("write_navigation_links"))]
-
-
-async def _space(request: Request, uow: UnitOfWork, caller: Caller) -> SpaceRef:
-    site = request.state.site
-    if site.space is None:
-        raise ApiError(404, "not_found", "navigation links live on a space's host")
-    space = await get_space(uow.session, site.space.id)
-    if space is None:
-        raise ApiError(404, "not_found", "no such space")
-    await space_rights(uow, caller, space, admin=True)
-    return space
 
 
 def link_json(st: State, space: SpaceRef, link: NavigationLinkRecord) -> dict[str, Any]:
@@ -66,18 +54,9 @@ def link_json(st: State, space: SpaceRef, link: NavigationLinkRecord) -> dict[st
     summary="This app's navigation links in this space",
 )
 async def list_links(request: Request, caller: Reader, st: State, uow: Work) -> JSONResponse:
-    space = await _space(request, uow, caller)
+    space = await admin_space(request, uow, caller, elsewhere=ELSEWHERE)
     links = await navigation.links_of_app(uow.session, space.id, caller.token.client_id)
     return JSONResponse([link_json(st, space, link) for link in links])
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    if media_type(request) == JSON_TYPE:
-        body = await api_json(request, empty={})
-        if not isinstance(body, dict):
-            raise ApiError(400, "invalid_request", "send a JSON object")
-        return body
-    return dict(await read_form(request))
 
 
 def _bool(value: Any, default: bool = True) -> bool:
@@ -99,8 +78,8 @@ def _bool(value: Any, default: bool = True) -> bool:
     summary="Add a navigation link",
 )
 async def create_link(request: Request, caller: Writer, st: State, uow: Work) -> JSONResponse:
-    space = await _space(request, uow, caller)
-    body = await _body(request)
+    space = await admin_space(request, uow, caller, elsewhere=ELSEWHERE)
+    body = await api_object(request)
     try:
         link = await navigation.create_link(
             uow.session,
@@ -125,7 +104,7 @@ async def create_link(request: Request, caller: Writer, st: State, uow: Work) ->
     summary="One of this app's navigation links",
 )
 async def get_link(link_id: str, request: Request, caller: Reader, st: State, uow: Work) -> JSONResponse:
-    space = await _space(request, uow, caller)
+    space = await admin_space(request, uow, caller, elsewhere=ELSEWHERE)
     try:
         link = await navigation.get_link(uow.session, space.id, link_id)
     except NotFound as exc:
@@ -142,7 +121,7 @@ async def get_link(link_id: str, request: Request, caller: Reader, st: State, uo
     summary="Delete one of this app's navigation links",
 )
 async def delete_link(link_id: str, request: Request, caller: Writer, uow: Work) -> Response:
-    space = await _space(request, uow, caller)
+    space = await admin_space(request, uow, caller, elsewhere=ELSEWHERE)
     try:
         await navigation.delete_link(uow.session, space.id, caller.token.client_id, link_id)
     except NotFound as exc:

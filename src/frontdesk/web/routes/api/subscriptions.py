@@ -19,16 +19,14 @@ from starlette.responses import JSONResponse, Response
 from frontdesk.errors import Conflict, FieldError, NotFound
 from frontdesk.records import SpaceRef
 from frontdesk.services import webhooks
-from frontdesk.services.spaces import get_space
 from frontdesk.services.webhooks import EndpointRecord
-from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
-from frontdesk.web.adapter import read_form
-from frontdesk.web.api_auth import ApiError, Caller, require, space_rights
+from frontdesk.web.api_auth import ApiError, Caller, admin_space, require
 from frontdesk.web.api_models import ErrorOut
-from frontdesk.web.bodies import JSON_TYPE, api_json, media_type
+from frontdesk.web.bodies import api_object
 from frontdesk.web.deps import State, Work
 
+ELSEWHERE = "subscriptions live on a space's host"
 router = routing.router(tags=["webhook subscriptions"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut},
@@ -60,17 +58,6 @@ class CreatedSubscriptionOut(SubscriptionOut):
     secret: str = Field(description="Signing secret (whsec_…) to verify deliveries; shown only now")
 
 
-async def _space(request: Request, uow: UnitOfWork, caller: Caller) -> SpaceRef:
-    site = request.state.site
-    if site.space is None:
-        raise ApiError(404, "not_found", "subscriptions live on a space's host")
-    space = await get_space(uow.session, site.space.id)
-    if space is None:
-        raise ApiError(404, "not_found", "no such space")
-    await space_rights(uow, caller, space, admin=True)
-    return space
-
-
 def subscription_json(st: State, space: SpaceRef, endpoint: EndpointRecord) -> dict[str, Any]:
     origin = st.settings.space_url(space.subdomain)
     return {
@@ -82,15 +69,6 @@ def subscription_json(st: State, space: SpaceRef, endpoint: EndpointRecord) -> d
     }
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    if media_type(request) == JSON_TYPE:
-        body = await api_json(request, empty={})
-        if not isinstance(body, dict):
-            raise ApiError(400, "invalid_request", "send a JSON object")
-        return body
-    return dict(await read_form(request))
-
-
 @router.get(
     "/api/subscriptions",
     response_model=list[SubscriptionOut],
@@ -100,7 +78,7 @@ async def _body(request: Request) -> dict[str, Any]:
 async def list_subscriptions(request: Request, caller: Anyone, st: State, uow: Work) -> JSONResponse:
     if "write_subscriptions" not in caller.token.scopes:
         st.oauth.bearer.require_scope(caller.token, "read_subscriptions")
-    space = await _space(request, uow, caller)
+    space = await admin_space(request, uow, caller, elsewhere=ELSEWHERE)
     found = await webhooks.list_endpoints(uow.session, space_id=space.id, app_id=caller.token.client_id)
     return JSONResponse([subscription_json(st, space, e) for e in found])
 
@@ -116,8 +94,8 @@ async def list_subscriptions(request: Request, caller: Anyone, st: State, uow: W
     summary="Subscribe to an event of this space",
 )
 async def create_subscription(request: Request, caller: Writer, st: State, uow: Work) -> JSONResponse:
-    space = await _space(request, uow, caller)
-    body = await _body(request)
+    space = await admin_space(request, uow, caller, elsewhere=ELSEWHERE)
+    body = await api_object(request)
     event = body.get("event")
     callback_url = body.get("callback_url")
     if not isinstance(event, str) or not isinstance(callback_url, str) or not event or not callback_url:
@@ -148,7 +126,7 @@ async def create_subscription(request: Request, caller: Writer, st: State, uow: 
     summary="Unsubscribe",
 )
 async def delete_subscription(subscription_id: str, request: Request, caller: Writer, uow: Work) -> Response:
-    space = await _space(request, uow, caller)
+    space = await admin_space(request, uow, caller, elsewhere=ELSEWHERE)
     try:
         await webhooks.remove_endpoint(
             uow.session, subscription_id, space_id=space.id, app_id=caller.token.client_id

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 from starlette.responses import JSONResponse, Response
 
-from frontdesk.errors import NotFound
 from frontdesk.oauth.models import Client
 from frontdesk.services import accounts, admin, grants
 from frontdesk.services import apps as app_service
@@ -20,7 +19,14 @@ from frontdesk.web import routing
 from frontdesk.web.admin_auth import AdminCaller, require_admin
 from frontdesk.web.deps import State, Work
 from frontdesk.web.errors import ApiError
-from frontdesk.web.routes.api.admin.common import ERRORS, NO_STORE, body_doc, domain_errors, read_body
+from frontdesk.web.routes.api.admin.common import (
+    ERRORS,
+    NO_STORE,
+    body_doc,
+    domain_errors,
+    found,
+    read_body,
+)
 from frontdesk.web.routes.api.admin.models import (
     AdminAppCreated,
     AdminAppIn,
@@ -63,11 +69,7 @@ def app_json(app: Client) -> dict[str, Any]:
 
 
 async def existing_app(uow: UnitOfWork, client_id: str) -> Client:
-    with domain_errors():
-        found = await app_service.get_app(uow.session, client_id)
-        if found is None:
-            raise NotFound("no app with this client id")
-    return found
+    return found(await app_service.get_app(uow.session, client_id), "no app with this client id")
 
 
 @router.get("/api/admin/apps", response_model=AdminAppList, summary="List apps")
@@ -87,9 +89,7 @@ async def list_apps(caller: Reader, uow: Work) -> JSONResponse:
 async def create_app(request: Request, caller: Writer, st: State, uow: Work) -> JSONResponse:
     body = await read_body(request, AdminAppIn)
     with domain_errors():
-        owner = await accounts.get_person(uow.session, body.owner_id)
-        if owner is None:
-            raise NotFound("no user with that owner_id")
+        owner = found(await accounts.get_person(uow.session, body.owner_id), "no user with that owner_id")
         created = await app_service.register_app(
             uow.session,
             st.server_secret,

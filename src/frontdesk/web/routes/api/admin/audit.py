@@ -41,23 +41,10 @@ async def audit_events(
             app_id=app_id,
             space_id=space_id,
             kind=kind,
-            since=admin.aware(since),
-            until=admin.aware(until),
+            since=since,
+            until=until,
             cursor=cursor,
             limit=limit,
         )
-    events = [
-        AuditEventOut(
-            id=r.id,
-            created_at=r.created_at,
-            event=r.event,
-            description=r.description,
-            user_id=r.user_id,
-            app_id=r.app_id,
-            space_id=r.space_id,
-            ip=r.ip,
-            detail=dict(r.detail or {}),
-        ).model_dump(mode="json")
-        for r in rows
-    ]
+    events = [AuditEventOut.model_validate(r, from_attributes=True).model_dump(mode="json") for r in rows]
     return JSONResponse({"events": events, "next_cursor": next_cursor})

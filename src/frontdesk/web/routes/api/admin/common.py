@@ -1,5 +1,5 @@
 """What every admin API route shares: reading a JSON body into its model, turning domain
-errors into JSON answers, and the documented error answers."""
+errors into JSON answers (a missing resource into a 404), and the documented error answers."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from frontdesk.web.bodies import JSON_TYPE, api_json, media_type
 from frontdesk.web.errors import ApiError
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "No such resource"},
@@ -45,6 +46,13 @@ async def read_body(request: Request, model: type[M]) -> M:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "body"
         raise ApiError(400, "invalid_request", f"{where}: {first.get('msg', 'invalid')}") from None
+
+
+def found(value: T | None, what: str) -> T:
+    """``value``, or a 404 ``not_found`` saying ``what`` is missing."""
+    if value is None:
+        raise ApiError(404, "not_found", what)
+    return value
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.responses import JSONResponse, Response
 
-from frontdesk.errors import Conflict, NotFound
+from frontdesk.errors import Conflict
 from frontdesk.records import MembershipRecord
 from frontdesk.services import accounts
 from frontdesk.services import spaces as space_service
@@ -17,7 +17,7 @@ from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
 from frontdesk.web.admin_auth import AdminCaller, require_admin
 from frontdesk.web.deps import Work
-from frontdesk.web.routes.api.admin.common import ERRORS, body_doc, domain_errors, read_body
+from frontdesk.web.routes.api.admin.common import ERRORS, body_doc, domain_errors, found, read_body
 from frontdesk.web.routes.api.admin.models import (
     AdminCancelIn,
     AdminConfirmIn,
@@ -51,18 +51,19 @@ def membership_json(m: MembershipRecord) -> dict[str, object]:
 
 async def _membership(uow: UnitOfWork, space_id: str, membership_id: str) -> MembershipRecord:
     space = await existing_space(uow, space_id)
-    with domain_errors():
-        found = await space_service.get_membership(uow.session, space.id, membership_id)
-        if found is None:
-            raise NotFound("no such membership in this space")
-    return found
+    membership = await space_service.get_membership(uow.session, space.id, membership_id)
+    return found(membership, "no such membership in this space")
+
+
+async def _record(caller: AdminCaller, action: str, m: MembershipRecord) -> None:
+    await caller.record(action, space_id=m.space.id, user_id=m.user.id, membership_id=m.id)
 
 
 @router.get(BASE, response_model=AdminMembershipList, responses=ERRORS, summary="A space's memberships")
 async def list_memberships(space_id: str, caller: Reader, uow: Work) -> JSONResponse:
     space = await existing_space(uow, space_id)
-    found = await space_service.list_members(uow.session, space.id)
-    return JSONResponse({"memberships": [membership_json(m) for m in found]})
+    members = await space_service.list_members(uow.session, space.id)
+    return JSONResponse({"memberships": [membership_json(m) for m in members]})
 
 
 @router.post(
@@ -77,9 +78,7 @@ async def add_membership(space_id: str, request: Request, caller: Writer, uow: W
     body = await read_body(request, AdminMembershipIn)
     space = await existing_space(uow, space_id)
     with domain_errors():
-        person = await accounts.get_person(uow.session, body.user_id)
-        if person is None:
-            raise NotFound("no user with that user_id")
+        person = found(await accounts.get_person(uow.session, body.user_id), "no user with that user_id")
         if await space_service.membership_of(uow.session, space.id, person.id) is not None:
             raise Conflict("that account is in this space already; change its role instead")
         made = await space_service.add_member(
@@ -90,7 +89,7 @@ async def add_membership(space_id: str, request: Request, caller: Writer, uow: W
             admin_name=body.admin_name,
             confirmed=body.confirmed,
         )
-    await caller.record("memberships.create", space_id=space.id, user_id=person.id, membership_id=made.id)
+    await _record(caller, "memberships.create", made)
     return JSONResponse(membership_json(made), status_code=201)
 
 
@@ -112,12 +111,10 @@ async def change_role(
     space_id: str, membership_id: str, request: Request, caller: Writer, uow: Work
 ) -> JSONResponse:
     body = await read_body(request, AdminMembershipPatch)
-    found = await _membership(uow, space_id, membership_id)
+    m = await _membership(uow, space_id, membership_id)
     with domain_errors():
-        changed = await space_service.change_role(uow.session, found.space, membership_id, body.role)
-    await caller.record(
-        "memberships.change_role", space_id=found.space.id, user_id=found.user.id, membership_id=found.id
-    )
+        changed = await space_service.change_role(uow.session, m.space, membership_id, body.role)
+    await _record(caller, "memberships.change_role", m)
     return JSONResponse(membership_json(changed))
 
 
@@ -132,14 +129,12 @@ async def confirm(
     space_id: str, membership_id: str, request: Request, caller: Writer, uow: Work
 ) -> JSONResponse:
     body = await read_body(request, AdminConfirmIn)
-    found = await _membership(uow, space_id, membership_id)
+    m = await _membership(uow, space_id, membership_id)
     with domain_errors():
         changed = await space_service.confirm_membership(
-            uow.session, membership_id, body.confirmed_at, space_id=found.space.id
+            uow.session, membership_id, body.confirmed_at, space_id=m.space.id
         )
-    await caller.record(
-        "memberships.confirm", space_id=found.space.id, user_id=found.user.id, membership_id=found.id
-    )
+    await _record(caller, "memberships.confirm", m)
     return JSONResponse(membership_json(changed))
 
 
@@ -154,23 +149,19 @@ async def cancel(
     space_id: str, membership_id: str, request: Request, caller: Writer, uow: Work
 ) -> JSONResponse:
     body = await read_body(request, AdminCancelIn)
-    found = await _membership(uow, space_id, membership_id)
+    m = await _membership(uow, space_id, membership_id)
     with domain_errors():
         changed = await space_service.cancel_membership(
-            uow.session, membership_id, body.canceled_to, space_id=found.space.id
+            uow.session, membership_id, body.canceled_to, space_id=m.space.id
         )
-    await caller.record(
-        "memberships.cancel", space_id=found.space.id, user_id=found.user.id, membership_id=found.id
-    )
+    await _record(caller, "memberships.cancel", m)
     return JSONResponse(membership_json(changed))
 
 
 @router.delete(BASE + "/{membership_id}", status_code=204, responses=ERRORS, summary="Remove a membership")
 async def remove(space_id: str, membership_id: str, caller: Writer, uow: Work) -> Response:
-    found = await _membership(uow, space_id, membership_id)
+    m = await _membership(uow, space_id, membership_id)
     with domain_errors():
-        await space_service.remove_member(uow.session, found.space, membership_id)
-    await caller.record(
-        "memberships.remove", space_id=found.space.id, user_id=found.user.id, membership_id=found.id
-    )
+        await space_service.remove_member(uow.session, m.space, membership_id)
+    await _record(caller, "memberships.remove", m)
     return Response(status_code=204)

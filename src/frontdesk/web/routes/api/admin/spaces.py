@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.responses import JSONResponse, Response
 
-from frontdesk.errors import NotFound
 from frontdesk.records import SpaceRef
 from frontdesk.services import accounts, domains
 from frontdesk.services import spaces as space_service
@@ -17,7 +16,7 @@ from frontdesk.settings import Settings
 from frontdesk.web import routing
 from frontdesk.web.admin_auth import AdminCaller, require_admin
 from frontdesk.web.deps import State, Work
-from frontdesk.web.routes.api.admin.common import ERRORS, body_doc, domain_errors, read_body
+from frontdesk.web.routes.api.admin.common import ERRORS, body_doc, domain_errors, found, read_body
 from frontdesk.web.routes.api.admin.models import AdminSpaceIn, AdminSpaceList, AdminSpaceOut, AdminSpacePatch
 
 router = routing.router(tags=["admin: spaces"])
@@ -27,11 +26,7 @@ Writer = Annotated[AdminCaller, Depends(require_admin("admin:spaces:write"))]
 
 async def existing_space(uow: UnitOfWork, space_id: str) -> SpaceRef:
     """The space with this id (or subdomain), else 404."""
-    with domain_errors():
-        space = await space_service.get_by_id_or_subdomain(uow.session, space_id)
-        if space is None:
-            raise NotFound("no such space")
-    return space
+    return found(await space_service.get_by_id_or_subdomain(uow.session, space_id), "no such space")
 
 
 async def space_json(uow: UnitOfWork, settings: Settings, space: SpaceRef) -> dict[str, object]:
@@ -69,9 +64,7 @@ async def list_spaces(caller: Reader, st: State, uow: Work) -> JSONResponse:
 async def create_space(request: Request, caller: Writer, st: State, uow: Work) -> JSONResponse:
     body = await read_body(request, AdminSpaceIn)
     with domain_errors():
-        owner = await accounts.get_person(uow.session, body.owner_id)
-        if owner is None:
-            raise NotFound("no user with that owner_id")
+        owner = found(await accounts.get_person(uow.session, body.owner_id), "no user with that owner_id")
         space = await space_service.create_space(
             uow.session,
             st.settings,

@@ -24,20 +24,7 @@ Writer = Annotated[AdminCaller, Depends(require_admin("admin:tokens:write"))]
 
 
 def tokens_json(rows: list[admin.TokenRow], next_cursor: str | None) -> dict[str, Any]:
-    tokens = [
-        AdminTokenOut(
-            id=t.id,
-            client_id=t.client_id,
-            user_id=t.user_id,
-            space_id=t.space_id,
-            scopes=list(t.scopes),
-            grant_type=t.grant_type,
-            created_at=t.created_at,
-            expires_at=t.expires_at,
-            last_used_at=t.last_used_at,
-        ).model_dump(mode="json")
-        for t in rows
-    ]
+    tokens = [AdminTokenOut.model_validate(t, from_attributes=True).model_dump(mode="json") for t in rows]
     return {"tokens": tokens, "next_cursor": next_cursor}
 
 

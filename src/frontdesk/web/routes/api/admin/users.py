@@ -37,15 +37,8 @@ async def list_users(
     ] = None,
 ) -> JSONResponse:
     with domain_errors():
-        after = admin.decode_cursor(cursor, 1)[0] if cursor else None
-        people = await accounts.list_users(uow.session, search=search, limit=limit + 1, after=after)
-        page = people[:limit]
-        disabled = await admin.disabled_since(uow.session, [p.id for p in page])
-    users = [user_json(admin.Account(p, disabled.get(p.id))) for p in page]
-    more = len(people) > limit
-    return JSONResponse(
-        {"users": users, "next_cursor": admin.encode_cursor(page[-1].email) if more and page else None}
-    )
+        page, next_cursor = await admin.users_page(uow.session, search=search, cursor=cursor, limit=limit)
+    return JSONResponse({"users": [user_json(a) for a in page], "next_cursor": next_cursor})
 
 
 @router.post(
@@ -94,7 +87,7 @@ async def update_user(user_id: str, request: Request, caller: Writer, st: State,
         if body.password is not None:
             await accounts.set_password(uow.session, st.passwords, user_id, body.password)
         if body.disabled is not None:
-            account = await admin.set_disabled(uow.session, user_id, body.disabled)
+            account = await admin.set_disabled(uow.session, uow.storage, user_id, body.disabled)
     changed = sorted(k for k, v in body.model_dump().items() if v is not None)
     await caller.record("users.update", user_id=user_id, fields=changed)
     return JSONResponse(user_json(account))
@@ -103,7 +96,6 @@ async def update_user(user_id: str, request: Request, caller: Writer, st: State,
 @router.delete("/api/admin/users/{user_id}", status_code=204, responses=ERRORS, summary="Delete an account")
 async def delete_user(user_id: str, caller: Writer, uow: Work) -> Response:
     with domain_errors():
-        await admin.get_account(uow.session, user_id)
         await accounts.delete_user(uow.session, user_id)
     await caller.record("users.delete", deleted_user_id=user_id)
     return Response(status_code=204)
