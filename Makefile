@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run check-port test lint install clean bench bench-peers
+.PHONY: run check-port test lint install browser-js clean bench bench-peers
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,20 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# The browser tests' JavaScript (axe-core, pinned in tests/browser/package-lock.json), from the
+# npm registry; it is injected into the test browser and never served by Frontdesk.
+BROWSER_JS := tests/browser/node_modules/.installed
+# Without npm the accessibility checks are skipped (and fail under .ci/run), like the browser
+# tests without Chromium.
+$(BROWSER_JS): tests/browser/package.json tests/browser/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else \
+	  echo "npm not found: the accessibility checks in tests/browser will be skipped (install Node.js and npm)"; \
+	fi
+
+browser-js: $(BROWSER_JS)
 
 ## Start the server on http://localhost:8000 (SQLite file ./frontdesk.db by default).
 # Links and space addresses follow PORT unless FRONTDESK_PUBLIC_URL is set; `frontdesk serve`
@@ -54,7 +68,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 ## The whole suite: lint, types, tests (SQLite; PostgreSQL too when FRONTDESK_TEST_DATABASE_URL is set).
-test: lint
+test: lint $(BROWSER_JS)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## Benchmarks (see docs/performance.md): Frontdesk alone, then against the peers.
@@ -66,4 +80,4 @@ bench-peers: $(STAMP)
 	bench/peers.sh $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/browser/node_modules

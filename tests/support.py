@@ -30,6 +30,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # No webhook delivery task polling the database behind a test's back; the webhook
         # tests drive the worker themselves (tests/webhooks/conftest.py) or run a server.
         "webhooks_worker": False,
+        # Likewise the email outbox's sender (tests/accounts drive it round by round).
+        "email_worker": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -53,3 +53,33 @@ def test_refusals(cli: Any, owner: str) -> None:  # noqa: F811
         "--trusted",
     )
     assert in_scopes.exit_code == 1
+
+
+def test_an_admin_only_app_needs_no_ordinary_scope(cli: Any, owner: str) -> None:  # noqa: F811
+    result = cli(
+        "clients",
+        "create",
+        "Platform backend",
+        "--owner",
+        owner,
+        "--admin-scopes",
+        "admin:users:read",
+        "--client-credentials",
+    )
+    assert result.exit_code == 0, result.output
+    assert "test_access_token: (none: administrative scopes only)" in result.stdout
+    client_id = next(line.split()[-1] for line in result.stdout.splitlines() if line.startswith("client_id:"))
+    shown = ok_json(cli("clients", "show", client_id, "--json"))
+    assert shown["scopes"] == [] and shown["redirect_uris"] == []
+    assert shown["admin_scopes"] == ["admin:users:read"] and shown["client_credentials"] is True
+    # Taking the administrative scopes away would leave it nothing.
+    emptied = cli("clients", "update", client_id, "--no-client-credentials")
+    assert emptied.exit_code == 1
+    assert "Choose at least one scope" in emptied.stderr
+
+
+def test_an_app_asking_for_nothing_is_refused(cli: Any, owner: str) -> None:  # noqa: F811
+    result = cli("clients", "create", "Nothing", "--owner", owner, "--client-credentials")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: scopes: Choose at least one scope.")
+    assert "administrative scopes" in result.stderr

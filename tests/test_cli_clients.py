@@ -224,7 +224,9 @@ def test_seed_apps_is_idempotent_and_prints_no_secret(cli: Any, database_url: st
     data = ok_json(first)
     assert "app Sandbox App (sandbox-app)" in data["created"]
     assert "app Sandbox Mobile (sandbox-mobile)" in data["created"]
+    assert "app Sandbox Platform (sandbox-platform)" in data["created"]
     assert SANDBOX_SECRET not in first.stdout and "fdat_" not in first.stdout
+    assert "sandbox-platform-secret" not in first.stdout
     second = cli("seed", str(SANDBOX))
     assert second.exit_code == 0 and "exists  app Sandbox App (sandbox-app)" in second.stdout
     assert "created" not in second.stdout
@@ -240,6 +242,9 @@ def test_seed_apps_is_idempotent_and_prints_no_secret(cli: Any, database_url: st
     assert ok is True
     mobile = ok_json(cli("clients", "show", "sandbox-mobile", "--json"))
     assert mobile["public"] and not mobile["password_grant"]
+    platform = ok_json(cli("clients", "show", "sandbox-platform", "--json"))
+    assert platform["client_credentials"] is True and platform["scopes"] == []
+    assert "admin:users:write" in platform["admin_scopes"] and "admin:audit:read" in platform["admin_scopes"]
 
 
 def test_seed_apps_without_client_id_match_by_name(cli: Any, owner: str, tmp_path: Path) -> None:  # noqa: F811

@@ -3,7 +3,14 @@ line numbers, idempotent (docs/integrating.md "Importing users")."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +198,63 @@ def test_stdin_and_undecodable_bytes(cli: Any, tmp_path: Path, database_url: str
     assert set(stored_users(database_url)) == {"bob@example.com"}
     piped = cli("users", "import", "-", "--format", "jsonl", input='{"email": "cy@example.com"}\n')
     assert piped.exit_code == 0 and piped.stdout.strip() == "1 created, 0 updated, 0 unchanged, 0 failed"
+
+
+def test_users_create_with_an_imported_hash(cli: Any, database_url: str) -> None:  # noqa: F811
+    created = cli("users", "create", "ann@example.com", "--password-hash", DEVISE, "--name", "Ann", "--json")
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.stdout)["email"] == "ann@example.com"
+    assert stored_users(database_url)["ann@example.com"][2] == DEVISE
+    # The imported hash logs in (and is re-hashed to Argon2id then).
+    assert logs_in(database_url, "ann@example.com", PASSWORD)
+    assert stored_users(database_url)["ann@example.com"][2].startswith("$argon2id$")
+    django = cli("users", "create", "bob@example.com", "--password-hash", DJANGO)
+    assert django.exit_code == 0, django.output
+    assert logs_in(database_url, "bob@example.com", PASSWORD)
+
+
+def test_users_create_refuses_a_bad_hash_and_both_at_once(cli: Any, database_url: str) -> None:  # noqa: F811
+    unknown = cli("users", "create", "cat@example.com", "--password-hash", "md5$salt$5f4dcc3b5aa765d61d")
+    assert unknown.exit_code == 1
+    assert unknown.stderr.startswith("error: password-hash: ") and unknown.stderr.count("\n") == 1
+    both = cli(
+        "users", "create", "dan@example.com", "--password", "a long password", "--password-hash", DEVISE
+    )
+    assert both.exit_code == 1
+    assert both.stderr == "error: password-hash: Give either a password or a password hash, not both.\n"
+    assert "cat@example.com" not in stored_users(database_url)
+    assert "dan@example.com" not in stored_users(database_url)
+
+
+def test_a_terminal_sees_a_progress_bar(cli: Any, tmp_path: Path, database_url: str) -> None:  # noqa: F811
+    """On a terminal (a real pseudo-terminal here) the import draws a progress bar on stderr,
+    not the plain lines above; the summary still goes to stdout."""
+    path = tmp_path / "some.csv"
+    path.write_text("email,name\n" + "".join(f"tty{i:03}@example.com,Tty {i}\n" for i in range(300)))
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"}
+    env.pop("NO_COLOR", None)
+    command = [str(Path(sys.executable).with_name("frontdesk")), "users", "import", str(path)]
+    with subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=secondary, env=env, cwd=tmp_path
+    ) as process:
+        os.close(secondary)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # EIO: the command closed the terminal
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        stdout = process.stdout.read() if process.stdout else b""
+        assert process.wait() == 0, drawn.decode(errors="replace")
+    os.close(primary)
+    screen = drawn.decode(errors="replace")
+    assert "importing" in screen
+    assert "━" in screen  # the bar itself (rich's BarColumn)
+    assert "progress:" not in screen
+    assert stdout.decode().strip() == "300 created, 0 updated, 0 unchanged, 0 failed"
+    assert len(stored_users(database_url)) == 300

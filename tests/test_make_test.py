@@ -12,7 +12,7 @@ REPO = Path(__file__).parents[1]
 
 def test_readme_says_what_make_test_needs() -> None:
     intro = (REPO / "README.md").read_text().split("## A five-minute tour")[0]
-    for needed in ("Python 3.11", "`chromium`", "`nginx`", "`caddy`", "`systemd`", "PostgreSQL"):
+    for needed in ("Python 3.11", "`chromium`", "`npm`", "`nginx`", "`caddy`", "`systemd`", "PostgreSQL"):
         assert needed in intro
 
 

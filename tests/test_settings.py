@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
+from frontdesk.cli import app
 from frontdesk.settings import ConfigurationError, Settings, normalize_database_url
 from tests.support import make_settings
 
@@ -71,3 +73,40 @@ def test_development_secret_is_created_once_next_to_the_database(tmp_path) -> No
 def test_short_secret_key_is_refused() -> None:
     with pytest.raises(ConfigurationError):
         make_settings("sqlite:///x.db", secret_key="short").resolve_secret_key()
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("127.0.0.1:dns", "port must be a number"),
+        ("127.0.0.1:70000", "port must be a number"),
+        ("dns.example.com", "is not an IP address"),
+        ("[::1]x", "[address]:port"),
+    ],
+)
+def test_a_bad_dns_resolver_is_refused_at_startup(value: str, problem: str) -> None:
+    with pytest.raises(ValidationError, match="FRONTDESK_DNS_RESOLVER") as caught:
+        make_settings("sqlite:///x.db", dns_resolver=value)
+    assert problem in str(caught.value)
+
+
+def test_a_bad_dns_resolver_stops_a_command_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRONTDESK_DNS_RESOLVER", "127.0.0.1:fifty-three")
+    result = CliRunner().invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: bad configuration")
+    assert "FRONTDESK_DNS_RESOLVER" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "server"),
+    [
+        ("", None),
+        ("127.0.0.1", ("127.0.0.1", 53)),
+        ("127.0.0.1:5353", ("127.0.0.1", 5353)),
+        ("::1", ("::1", 53)),
+        ("[::1]:5353", ("::1", 5353)),
+    ],
+)
+def test_dns_resolver_is_parsed_once(value: str, server: tuple[str, int] | None) -> None:
+    assert make_settings("sqlite:///x.db", dns_resolver=value).dns_server == server

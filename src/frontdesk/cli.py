@@ -322,16 +322,30 @@ def user_dict(user: Any) -> dict[str, Any]:
 def users_create(
     email: str,
     password: PasswordOpt = None,
+    password_hash: Annotated[
+        str | None,
+        typer.Option(
+            "--password-hash",
+            metavar="HASH",
+            help="A hash from your old system instead of a password (bcrypt as Devise or Django "
+            "write it, Django's PBKDF2-SHA256, Argon2 in PHC form), as `users import` takes it; "
+            "re-hashed at the first login.",
+        ),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create a user account."""
+    """Create a user account with a password, or with an imported password hash."""
     from frontdesk.services.accounts import create_user
 
-    password = read_password(password)
+    # The service checks the hash (accounts.check_password_hash) and refuses both at once.
+    if password_hash is None:
+        password = read_password(password)
 
     async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
-        user = await create_user(db, passwords_for(cfg), email=email, password=password, name=name)
+        user = await create_user(
+            db, passwords_for(cfg), email=email, password=password, password_hash=password_hash, name=name
+        )
         return user_dict(user)
 
     data = with_db(work)
@@ -730,6 +744,47 @@ RedirectOpt = Annotated[
     typer.Option("--redirect-uri", metavar="URI", help="A redirect URI (repeat the option for several)."),
 ]
 
+PostLogoutOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--post-logout-redirect-uri",
+        metavar="URI",
+        help="Where the app may send people after logging them out (OpenID Connect "
+        "RP-Initiated Logout, exact match; repeat for several; on update, replaces the list).",
+    ),
+]
+NoPostLogoutOpt = Annotated[
+    bool, typer.Option("--no-post-logout-redirect-uri", help="Register no post-logout redirect URI.")
+]
+BackchannelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--backchannel-logout-uri",
+        metavar="URI",
+        help="Where the app receives logout tokens when a browser session that signed in to "
+        "it ends (OpenID Connect Back-Channel Logout).",
+    ),
+]
+NoBackchannelOpt = Annotated[
+    bool, typer.Option("--no-backchannel-logout-uri", help="No back-channel logout.")
+]
+
+
+def logout_fields(
+    post_logout: list[str] | None, no_post_logout: bool, backchannel: str | None, no_backchannel: bool
+) -> dict[str, Any]:
+    """The logout settings the options give (absent when neither option of a pair was given)."""
+    given: dict[str, Any] = {}
+    if no_post_logout:
+        given["post_logout_redirect_uris"] = []
+    elif post_logout is not None:
+        given["post_logout_redirect_uris"] = list(post_logout)
+    if no_backchannel:
+        given["backchannel_logout_uri"] = None
+    elif backchannel is not None:
+        given["backchannel_logout_uri"] = backchannel
+    return given
+
 
 def client_dict(app: Any, owner_email: str) -> dict[str, Any]:
     """An app's settings for display; never its secret or tokens."""
@@ -751,6 +806,8 @@ def client_dict(app: Any, owner_email: str) -> dict[str, Any]:
         "client_credentials": app.client_credentials,
         "admin_scopes": list(app.admin_scopes),
         "jwt_access_tokens": app.jwt_access_tokens,
+        "post_logout_redirect_uris": list(app.post_logout_redirect_uris),
+        "backchannel_logout_uri": app.backchannel_logout_uri,
         "registered_via": app.registered_via,
         "created_at": app.created_at.isoformat() if app.created_at else None,
     }
@@ -778,6 +835,9 @@ def client_lines(data: dict[str, Any]) -> list[str]:
     if data["main_url"]:
         lines.append(f"  main url:      {data['main_url']}")
     lines += [f"  redirect uri:  {uri}" for uri in data["redirect_uris"]]
+    lines += [f"  post-logout:   {uri}" for uri in data.get("post_logout_redirect_uris") or ()]
+    if data.get("backchannel_logout_uri"):
+        lines.append(f"  back-channel logout: {data['backchannel_logout_uri']}")
     return lines
 
 
@@ -839,7 +899,8 @@ def clients_create(
             "--admin-scopes",
             metavar="SCOPES",
             help="Administrative scopes the app may hold (admin:<resource>:read|write, scim), "
-            "through client_credentials only; implies --client-credentials.",
+            "through client_credentials only; implies --client-credentials. An app with these "
+            "alone needs no --scope and no --redirect-uri.",
         ),
     ] = None,
     jwt_access_tokens: Annotated[
@@ -850,6 +911,10 @@ def clients_create(
             "they always expire (--access-token-ttl, default an hour). Default: opaque tokens.",
         ),
     ] = None,
+    post_logout_redirect_uri: PostLogoutOpt = None,
+    no_post_logout_redirect_uri: NoPostLogoutOpt = False,
+    backchannel_logout_uri: BackchannelOpt = None,
+    no_backchannel_logout_uri: NoBackchannelOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Register an app; prints its client id, client secret and the owner's test access token."""
@@ -879,6 +944,10 @@ def clients_create(
             admin_scopes=admin_scopes,
             jwt_access_tokens=bool(jwt_access_tokens),
             registered_via="cli",
+            post_logout_redirect_uris=(
+                [] if no_post_logout_redirect_uri else list(post_logout_redirect_uri or ())
+            ),
+            backchannel_logout_uri=None if no_backchannel_logout_uri else backchannel_logout_uri,
         )
         data = client_dict(created.app, user.email)
         data["client_secret"] = created.client_secret
@@ -893,7 +962,7 @@ def clients_create(
             f"created app {data['name']}",
             f"client_id:         {data['client_id']}",
             f"client_secret:     {data['client_secret'] or '(none: public app)'}",
-            f"test_access_token: {data['test_access_token']}",
+            f"test_access_token: {data['test_access_token'] or '(none: administrative scopes only)'}",
         ],
     )
 
@@ -983,6 +1052,10 @@ def clients_update(
             "issued keep working.",
         ),
     ] = None,
+    post_logout_redirect_uri: PostLogoutOpt = None,
+    no_post_logout_redirect_uri: NoPostLogoutOpt = False,
+    backchannel_logout_uri: BackchannelOpt = None,
+    no_backchannel_logout_uri: NoBackchannelOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Change an app's settings; only the options given change."""
@@ -1008,6 +1081,12 @@ def clients_update(
         given = {k: v for k, v in changes.items() if v is not None}
         if access_token_ttl is not None:
             given["access_token_ttl"] = access_token_ttl or None  # 0: never expire
+        given |= logout_fields(
+            post_logout_redirect_uri,
+            no_post_logout_redirect_uri,
+            backchannel_logout_uri,
+            no_backchannel_logout_uri,
+        )
         return client_dict(await apps.update_app(db, found.client_id, **given), owner_email)
 
     data = with_db(work)
@@ -1367,10 +1446,12 @@ def webhooks_add(
 @webhooks_app.command("list")
 def webhooks_list(as_json: JsonOpt = False) -> None:
     """Every endpoint: the operator's and the spaces' subscriptions."""
+    from frontdesk.security.server_secret import ServerSecret
     from frontdesk.services import webhooks
 
-    async def work(_cfg: Settings, db: AsyncSession) -> dict[str, Any]:
-        return {"endpoints": [endpoint_dict(e) for e in await webhooks.list_endpoints(db)]}
+    async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
+        found = await webhooks.list_endpoints(db, ServerSecret(cfg.resolve_secret_key()))
+        return {"endpoints": [endpoint_dict(e) for e in found]}
 
     data = with_db(work)
     lines = [
@@ -1397,10 +1478,12 @@ def webhooks_remove(endpoint_id: str, as_json: JsonOpt = False) -> None:
 @webhooks_app.command("enable")
 def webhooks_enable(endpoint_id: str, as_json: JsonOpt = False) -> None:
     """Send to a disabled endpoint again (its waiting messages go first, in order)."""
+    from frontdesk.security.server_secret import ServerSecret
     from frontdesk.services import webhooks
 
-    async def work(_cfg: Settings, db: AsyncSession) -> dict[str, Any]:
-        return endpoint_dict(await webhooks.set_active(db, endpoint_id, True))
+    async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
+        secret = ServerSecret(cfg.resolve_secret_key())
+        return endpoint_dict(await webhooks.set_active(db, secret, endpoint_id, True))
 
     emit(with_db(work), as_json, [f"enabled {endpoint_id}"])
 
@@ -1408,10 +1491,12 @@ def webhooks_enable(endpoint_id: str, as_json: JsonOpt = False) -> None:
 @webhooks_app.command("disable")
 def webhooks_disable(endpoint_id: str, as_json: JsonOpt = False) -> None:
     """Stop sending to an endpoint (messages keep waiting for it)."""
+    from frontdesk.security.server_secret import ServerSecret
     from frontdesk.services import webhooks
 
-    async def work(_cfg: Settings, db: AsyncSession) -> dict[str, Any]:
-        return endpoint_dict(await webhooks.set_active(db, endpoint_id, False))
+    async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
+        secret = ServerSecret(cfg.resolve_secret_key())
+        return endpoint_dict(await webhooks.set_active(db, secret, endpoint_id, False))
 
     emit(with_db(work), as_json, [f"disabled {endpoint_id}"])
 

@@ -45,10 +45,22 @@ class Rules:
     password_grant: FailureThrottle
     client_auth: FailureThrottle
     code: FailureThrottle
+    # Wrong second-factor codes (services/second_factor.py), per account and address.
+    second_factor: FailureThrottle
     # Rates; None: switched off.
     api: Rule | None
+    # Admin API requests per administrative app (web/admin_auth.py).
+    admin_api: Rule | None
     dynamic_registration: Rule | None
     signup: Rule | None
+    # Emails people ask for: password resets per client address and per entered address
+    # (whether or not it has an account), verification emails per account.
+    password_reset_address: Rule
+    password_reset_account: Rule
+    verification_email: Rule
+    # Email-change requests per account; invitations sent per space.
+    email_change: Rule
+    invitation: Rule
 
     @classmethod
     def from_settings(cls, settings: Settings, throttle: Throttle) -> Rules:
@@ -81,12 +93,36 @@ class Rules:
                 settings.client_auth_failures_per_client_address,
                 settings.client_auth_failures_per_address,
             ),
+            second_factor=FailureThrottle(
+                throttle,
+                FailureRules(
+                    subject="account",
+                    pair=Rule.parse(
+                        "second-factor-account-address", settings.second_factor_failures_per_account_address
+                    ),
+                    address=Rule.parse("second-factor-address", settings.second_factor_failures_per_address),
+                    ceiling=Rule.parse("second-factor-account", settings.second_factor_failures_per_account),
+                    reserve=True,
+                ),
+            ),
             code=per_client_and_address(
                 "code-failures", settings.code_failures_per_client_address, settings.code_failures_per_address
             ),
             api=rate("api", settings.api_rate_limit),
+            admin_api=rate("admin-api", settings.admin_api_rate_limit),
             dynamic_registration=rate("dynamic-registration", settings.dynamic_registration_rate_limit),
             signup=rate("signup", settings.signup_rate_limit),
+            password_reset_address=Rule.parse(
+                "password-reset-address", settings.password_reset_rate_per_address
+            ),
+            password_reset_account=Rule.parse(
+                "password-reset-account", settings.password_reset_rate_per_account
+            ),
+            verification_email=Rule.parse(
+                "verification-email-account", settings.verification_email_rate_per_account
+            ),
+            email_change=Rule.parse("email-change-account", settings.email_change_rate_per_account),
+            invitation=Rule.parse("invitation-space", settings.invitation_rate_per_space),
         )
 
 
@@ -125,6 +161,7 @@ class OAuthServer:
             code_ttl_seconds=settings.code_ttl_seconds,
             strict=settings.strict_mode,
             password_grant_enabled=settings.password_grant,
+            require_verified_email=settings.require_verified_email,
         )
         issuer = TokenIssuer(config, [RefreshTokenExtra(), IdTokenExtra()])
         # The settings checked the scope file already; this process uses its catalogue.

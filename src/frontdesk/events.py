@@ -15,6 +15,7 @@ from frontdesk.security.randoms import (
     ACCESS_TOKEN_PREFIX,
     CLIENT_SECRET_PREFIX,
     CODE_PREFIX,
+    EMAIL_LINK_PREFIX,
     REFRESH_TOKEN_PREFIX,
     SESSION_PREFIX,
 )
@@ -46,6 +47,32 @@ ACCOUNT_LOCKED: Final = "account.locked"
 # A change made through the admin API (web/admin_auth.py); detail: the action and the ids.
 ADMIN_ACTION: Final = "admin.action"
 USER_DISABLED: Final = "user.disabled"
+# Email links (docs/guide.md, "Accounts"): details hold the link's purpose, never its token.
+EMAIL_VERIFICATION_SENT: Final = "email_verification.sent"
+EMAIL_VERIFIED: Final = "email.verified"
+PASSWORD_RESET_SENT: Final = "password_reset.sent"
+PASSWORD_RESET_USED: Final = "password_reset.used"
+PASSWORD_CHANGED: Final = "password.changed"
+# Changing the address (the account page): the link sent to the new address; the change itself
+# is ``user.updated``. Invitations to a space (services/invitations.py); details hold ids and
+# the role, never the token.
+EMAIL_CHANGE_REQUESTED: Final = "email_change.requested"
+INVITATION_SENT: Final = "invitation.sent"
+INVITATION_REVOKED: Final = "invitation.revoked"
+INVITATION_ACCEPTED: Final = "invitation.accepted"
+# Second factors (services/second_factor.py); details name the kind ("totp", "recovery"),
+# never a code or secret.
+SECOND_FACTOR_ENABLED: Final = "second_factor.enabled"
+SECOND_FACTOR_DISABLED: Final = "second_factor.disabled"
+SECOND_FACTOR_FAILED: Final = "second_factor.failed"
+RECOVERY_CODES_CREATED: Final = "recovery_codes.created"
+RECOVERY_CODE_USED: Final = "recovery_code.used"
+# Passkeys (services/passkeys.py); details hold the passkey's id, never key material.
+PASSKEY_ADDED: Final = "passkey.added"
+PASSKEY_REMOVED: Final = "passkey.removed"
+PASSKEY_FAILED: Final = "passkey.failed"
+# A passkey's signature counter went backwards (a cloned authenticator?): the login was refused.
+PASSKEY_SIGN_COUNT_REGRESSED: Final = "passkey.sign_count_regressed"
 
 # What people read on their activity page, for every event there is.
 DESCRIPTIONS: Final[dict[str, str]] = {
@@ -66,7 +93,7 @@ DESCRIPTIONS: Final[dict[str, str]] = {
     USER_UPDATED: "Account changed",
     USER_DELETED: "Account deleted",
     MEMBERSHIP_CREATED: "Joined a space",
-    MEMBERSHIP_CHANGED: "Role in a space changed",
+    MEMBERSHIP_CHANGED: "Membership in a space changed (role, confirmed or canceled)",
     MEMBERSHIP_REMOVED: "Left a space (membership removed)",
     APP_CREATED: "Registered an app",
     APP_DELETED: "Deleted an app",
@@ -74,6 +101,24 @@ DESCRIPTIONS: Final[dict[str, str]] = {
     ACCOUNT_LOCKED: "Sign-in paused after repeated wrong passwords",
     ADMIN_ACTION: "An administrative app made a change through the admin API",
     USER_DISABLED: "Account disabled by an operator",
+    EMAIL_VERIFICATION_SENT: "Verification email sent",
+    EMAIL_VERIFIED: "Email address verified",
+    PASSWORD_RESET_SENT: "Password reset link sent",
+    PASSWORD_RESET_USED: "Password reset with an emailed link",
+    PASSWORD_CHANGED: "Password changed",
+    EMAIL_CHANGE_REQUESTED: "Asked to change the email address (a link was sent to the new one)",
+    INVITATION_SENT: "Invited someone to a space by email",
+    INVITATION_REVOKED: "Withdrew an invitation to a space",
+    INVITATION_ACCEPTED: "Accepted an invitation to a space",
+    SECOND_FACTOR_ENABLED: "Turned on two-step login (authenticator app)",
+    SECOND_FACTOR_DISABLED: "Turned off two-step login",
+    SECOND_FACTOR_FAILED: "Wrong second-factor code at login",
+    RECOVERY_CODES_CREATED: "New recovery codes made (the old ones stopped working)",
+    RECOVERY_CODE_USED: "Logged in with a recovery code",
+    PASSKEY_ADDED: "Added a passkey",
+    PASSKEY_REMOVED: "Removed a passkey",
+    PASSKEY_FAILED: "A passkey could not be verified at login",
+    PASSKEY_SIGN_COUNT_REGRESSED: "A passkey's signature counter went backwards (login refused)",
 }
 EVENTS: Final = tuple(DESCRIPTIONS)
 
@@ -113,6 +158,7 @@ _SECRET_PREFIXES: Final = (
     CODE_PREFIX,
     CLIENT_SECRET_PREFIX,
     SESSION_PREFIX,
+    EMAIL_LINK_PREFIX,
 )
 
 

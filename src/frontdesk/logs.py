@@ -38,8 +38,8 @@ SENSITIVE_PARAMS = frozenset(
 # A value runs to the next "&" (the server's only separator), "#" or whitespace (the end of a
 # request target in a log line).
 _PAIR = re.compile(r"(?P<lead>^|[?&\s\"])(?P<name>[^=&#\s\"?]+)=(?P<value>[^&#\s]*)")
-_PREFIXED = re.compile(r"\b(fd(?:at|rt|ac|cs|ss)_)[A-Za-z0-9_\-]{8,}")
-_SECRET_VALUE = re.compile(r"^fd(?:at|rt|ac|cs|ss)_", re.IGNORECASE)
+_PREFIXED = re.compile(r"\b(fd(?:at|rt|ac|cs|ss|el)_)[A-Za-z0-9_\-]{8,}")
+_SECRET_VALUE = re.compile(r"^fd(?:at|rt|ac|cs|ss|el)_", re.IGNORECASE)
 # An Argon2 hash (its parameters, salt and digest), and the parameters SQLAlchemy prints with a
 # failed statement (one line: the repr of the values).
 _ARGON2 = re.compile(r"\$argon2(?:id|i|d)\$[A-Za-z0-9+/=,$]*")
@@ -50,7 +50,9 @@ _PLAIN = (int, float, bool, type(None))
 def _redact_pair(match: re.Match[str]) -> str:
     name = unquote_plus(match["name"]).lower()
     value = unquote_plus(match["value"])
-    if name in SENSITIVE_PARAMS or _SECRET_VALUE.match(value):
+    # A secret inside an encoded value counts too: a link's token in a login page's ``next``
+    # (/login?next=%2Finvitation%3Ftoken%3Dfdel_…, web/routes/pages/invitations.py).
+    if name in SENSITIVE_PARAMS or _SECRET_VALUE.match(value) or _PREFIXED.search(value):
         return f"{match['lead']}{match['name']}=[redacted]"
     return match.group(0)
 

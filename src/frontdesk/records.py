@@ -25,6 +25,8 @@ class SpaceRef:
     name: str
     custom_domain: str | None = None
     owner_id: str = ""
+    # The space's admin pages need a second factor (web/deps.py space_admin).
+    require_admin_second_factor: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,10 @@ class NewSession:
     expires_at: datetime
     user_agent: str = ""
     ip: str = ""
+    # How the login was made (RFC 8176 values, oauth/amr.py), and whether it still waits for
+    # a second factor (then the session is no login: web/routes/pages/second_factor.py).
+    amr: tuple[str, ...] = ("pwd",)
+    pending_factor: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +97,25 @@ class SessionRecord:
     reauthenticated_at: datetime | None = None
     # Small server-side state (e.g. which app's credentials may be shown once).
     data: dict[str, Any] = field(default_factory=dict)
+    # The public handle (the sessions page, the ID token's ``sid``): never the cookie's secret.
+    public_id: str = ""
+    # How the login was made (RFC 8176 values, oauth/amr.py); when its authentication
+    # completed (the last factor, or a later step up; None: ``created_at``); and whether it
+    # still waits for a second factor (then it is no login: :meth:`usable` is False).
+    amr: tuple[str, ...] = ("pwd",)
+    authenticated_at: datetime | None = None
+    pending_factor: bool = False
+
+    @property
+    def auth_time(self) -> datetime:
+        """OpenID Connect ``auth_time``: when this session's authentication completed."""
+        return self.authenticated_at or self.created_at
 
     def usable(self, host: str, now: datetime) -> bool:
-        return self.revoked_at is None and self.expires_at > now and self.host == host
+        live = self.revoked_at is None and self.expires_at > now and self.host == host
+        return live and not self.pending_factor
+
+    def awaiting_factor(self, host: str, now: datetime) -> bool:
+        """A login that passed its password and waits for the second factor, here and now."""
+        live = self.revoked_at is None and self.expires_at > now and self.host == host
+        return live and self.pending_factor

@@ -38,6 +38,35 @@ def normalize_database_url(url: str) -> str:
     raise ConfigurationError(f"unsupported database {scheme!r}: use sqlite:/// or postgresql://")
 
 
+def parse_dns_server(value: str) -> tuple[str, int]:
+    """``FRONTDESK_DNS_RESOLVER``: an IP address, ``IPv4:port`` or ``[IPv6]:port`` (port 53
+    unless given). Raises ValueError saying what is wrong."""
+    host, port_text = value, ""
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            raise ValueError(
+                f"FRONTDESK_DNS_RESOLVER: write an IPv6 address as [address]:port, not {value!r}"
+            )
+        port_text = rest[1:]
+    elif value.count(":") == 1:
+        host, _, port_text = value.partition(":")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(
+            f"FRONTDESK_DNS_RESOLVER: {host!r} is not an IP address (use the DNS server's address, "
+            "optionally with :port)"
+        ) from None
+    if not port_text:
+        return str(address), 53
+    if not (port_text.isascii() and port_text.isdigit()) or not 1 <= int(port_text) <= 65535:
+        raise ValueError(
+            f"FRONTDESK_DNS_RESOLVER: the port must be a number from 1 to 65535, not {port_text!r}"
+        )
+    return str(address), int(port_text)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRONTDESK_", env_file=".env", extra="ignore", frozen=True)
 
@@ -63,6 +92,9 @@ class Settings(BaseSettings):
 
     # Sessions
     session_days: int = 14
+    # A MaxMind .mmdb file (GeoLite2 City or Country) for the sessions page's places; read
+    # with the optional ``maxminddb`` package (the ``geoip`` extra). Empty: places are unknown.
+    geoip_db: str = ""
 
     # Password hashing: Argon2id, OWASP baseline (m=19 MiB, t=2, p=1).
     argon2_time_cost: int = 2
@@ -86,6 +118,14 @@ class Settings(BaseSettings):
     login_failures_per_account_address: str = "10/15 minutes"
     login_failures_per_address: str = "50/15 minutes"
     login_failures_per_account: str = "100/day"
+    # Wrong second-factor codes (authenticator app or recovery code) at login and when turning
+    # two-step login on or off: per account and address (each attempt counted before the
+    # check), per address across accounts, and a ceiling per account (docs/guide.md).
+    second_factor_failures_per_account_address: str = "5/15 minutes"
+    second_factor_failures_per_address: str = "50/15 minutes"
+    second_factor_failures_per_account: str = "30/day"
+    # The name authenticator apps show beside the account (the otpauth URI's issuer).
+    totp_issuer: str = Field(default="Frontdesk", min_length=1, max_length=60)
     # Wrong passwords at the password grant, per client.
     password_grant_failures_per_client: str = "200/minute"
     # Failed client authentication (token, revocation, introspection), per client and address,
@@ -112,6 +152,8 @@ class Settings(BaseSettings):
     dynamic_registration_rate_limit: str = "10/hour"
     # API requests per user and app (Cobot: 60/minute); "0" or empty switches the limit off.
     api_rate_limit: str = "60/minute"
+    # Admin API requests per administrative app (web/admin_auth.py); "0" or empty: no limit.
+    admin_api_rate_limit: str = "600/minute"
     # The scope catalogue (oauth/scopes.py, docs/reference.md "Scopes"): a TOML file of the
     # platform's scopes; unset: the built-in scopes and Cobot's published ones.
     scopes_file: Path | None = None
@@ -145,6 +187,43 @@ class Settings(BaseSettings):
     webhooks_retry_hours: float = Field(default=28, gt=0, le=24 * 30)
     webhooks_disable_after_days: float = Field(default=5, gt=0, le=365)
     webhooks_poll_seconds: float = Field(default=1, gt=0, le=60)
+
+    # Email (docs/guide.md, "Accounts"): messages go through the email outbox and are sent by
+    # a worker in every server process (email_worker.py). With no smtp_host each message is
+    # written to email_outbox_dir as an .eml file and its link printed (development); unset
+    # directory: "outbox" next to the SQLite database, else ./outbox.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    # starttls (port 587), tls (implicit TLS, port 465) or none (a relay on a private network).
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_timeout_seconds: float = Field(default=15, gt=0, le=120)
+    email_from: str = "Frontdesk <frontdesk@localhost>"
+    email_outbox_dir: Path | None = None
+    email_worker: bool = True
+    email_poll_seconds: float = Field(default=1, gt=0, le=60)
+    # A failed send is retried with exponential backoff (doubling from retry_base_seconds, at
+    # most an hour apart) for retry_hours, then given up and logged.
+    email_retry_base_seconds: float = Field(default=10, gt=0, le=3600)
+    email_retry_hours: float = Field(default=24, gt=0, le=24 * 7)
+    # Accounts: unverified accounts may log in; with this, authorization is refused until the
+    # address is verified.
+    require_verified_email: bool = False
+    verification_link_hours: float = Field(default=48, gt=0, le=24 * 30)
+    password_reset_link_minutes: float = Field(default=60, gt=0, le=24 * 60)
+    # Emails asked for (`limits` syntax): password resets per client address and per entered
+    # address; verification emails per account.
+    password_reset_rate_per_address: str = "10/hour"
+    password_reset_rate_per_account: str = "3/hour"
+    verification_email_rate_per_account: str = "3/hour"
+    # Changing the address: the confirmation link sent to the new one works once, this long;
+    # requests per account. Invitations to a space: how long their link works, and how many a
+    # space may send.
+    email_change_link_hours: float = Field(default=24, gt=0, le=24 * 30)
+    email_change_rate_per_account: str = "5/hour"
+    invitation_days: float = Field(default=7, gt=0, le=90)
+    invitation_rate_per_space: str = "50/day"
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -180,6 +259,15 @@ class Settings(BaseSettings):
         except InvalidTarget as exc:
             raise ValueError(f"FRONTDESK_EXTRA_RESOURCES: {exc.description}") from exc
 
+    @field_validator("dns_resolver")
+    @classmethod
+    def _dns_resolver(cls, value: str | None) -> str | None:
+        # Parsed now, so a bad value is one clear error at startup, not a failed domain check.
+        value = (value or "").strip()
+        if value:
+            parse_dns_server(value)
+        return value or None
+
     @field_validator("database_url")
     @classmethod
     def _db_url(cls, value: str) -> str:
@@ -198,20 +286,32 @@ class Settings(BaseSettings):
     @field_validator(
         "dynamic_registration_rate_limit",
         "api_rate_limit",
+        "admin_api_rate_limit",
         "signup_rate_limit",
         "login_failures_per_account_address",
         "login_failures_per_address",
         "login_failures_per_account",
+        "second_factor_failures_per_account_address",
+        "second_factor_failures_per_address",
+        "second_factor_failures_per_account",
         "password_grant_failures_per_client",
         "client_auth_failures_per_client_address",
         "client_auth_failures_per_address",
         "code_failures_per_client_address",
         "code_failures_per_address",
+        "password_reset_rate_per_address",
+        "password_reset_rate_per_account",
+        "verification_email_rate_per_account",
+        "email_change_rate_per_account",
+        "invitation_rate_per_space",
     )
     @classmethod
     def _rate_limit(cls, value: str, info: ValidationInfo) -> str:
         value = value.strip()
-        if info.field_name in ("api_rate_limit", "signup_rate_limit") and value in ("", "0"):
+        if info.field_name in ("api_rate_limit", "admin_api_rate_limit", "signup_rate_limit") and value in (
+            "",
+            "0",
+        ):
             return ""
         try:
             parse_limit(value)
@@ -281,6 +381,11 @@ class Settings(BaseSettings):
         return frozenset(hosts)
 
     @cached_property
+    def dns_server(self) -> tuple[str, int] | None:
+        """The DNS server for custom domain checks (address, port); None: the system's resolver."""
+        return parse_dns_server(self.dns_resolver) if self.dns_resolver else None
+
+    @cached_property
     def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies)
 
@@ -331,6 +436,14 @@ class Settings(BaseSettings):
         finally:
             tmp.unlink()
         return value
+
+    def outbox_dir(self) -> Path:
+        """Where the development email outbox writes (no SMTP host): the configured folder,
+        else "outbox" next to the SQLite database, else ./outbox."""
+        if self.email_outbox_dir is not None:
+            return self.email_outbox_dir
+        db_path = self.sqlite_path()
+        return db_path.with_name("outbox") if db_path is not None else Path("outbox")
 
     def _default_secret_path(self) -> Path:
         db_path = self.sqlite_path()

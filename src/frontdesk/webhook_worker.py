@@ -16,14 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from datetime import datetime, timedelta
 from typing import Final
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk import events
+from frontdesk.outbox_worker import OutboxWorker, retry_delay
 from frontdesk.services import webhooks as service
 from frontdesk.settings import Settings
 from frontdesk.store import webhooks as outbox
@@ -32,59 +31,19 @@ from frontdesk.store.db import Database
 from frontdesk.store.types import utcnow
 
 log = logging.getLogger("frontdesk.webhooks")
-MAX_DELAY: Final = timedelta(hours=1)
 ENDPOINTS_PER_ROUND: Final = 20
 MESSAGES_PER_CLAIM: Final = 50
 
 
-def retry_delay(attempts: int, base_seconds: float) -> timedelta:
-    """The wait after the ``attempts``-th failure: base, 2×base, 4×base, … (at most an hour),
-    with ±10 % jitter so that endpoints that failed together do not retry together."""
-    seconds = min(base_seconds * 2 ** min(attempts - 1, 30), MAX_DELAY.total_seconds())
-    return timedelta(seconds=seconds * random.uniform(0.9, 1.1))
+class WebhookWorker(OutboxWorker):
+    name = "webhooks"
+    log = log
 
-
-class WebhookWorker:
     def __init__(self, database: Database, settings: Settings) -> None:
+        super().__init__(settings.webhooks_poll_seconds)
         self.database = database
         self.settings = settings
         self.lease = timedelta(seconds=settings.webhooks_timeout_seconds * 2 + 10)
-        self._task: asyncio.Task[None] | None = None
-        self._client: httpx.AsyncClient | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self.run(), name="webhooks")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            # No proxies from the environment (the address checks must see the real peer), no
-            # redirects (a 3xx is a failed delivery), a small pool per endpoint.
-            self._client = httpx.AsyncClient(trust_env=False, follow_redirects=False)
-        return self._client
-
-    async def run(self) -> None:
-        while True:
-            try:
-                busy = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the next round tries again; nothing is lost (the outbox)
-                log.exception("webhook delivery round failed")
-                busy = False
-            if not busy:
-                await asyncio.sleep(self.settings.webhooks_poll_seconds)
 
     async def run_once(self) -> bool:
         """One round; True when it found work."""
@@ -121,12 +80,15 @@ class WebhookWorker:
                 return False
             await outbox.renew(db, endpoint.endpoint_id, now + self.lease)
         settings = self.settings
+        payload = message.payload
+        if endpoint.subscribed_as is not None and endpoint.subdomain is not None:
+            payload = service.cobot_body(settings, endpoint.subdomain, payload)
         outcome = await service.deliver(
             self.client,
-            url=endpoint.url,
+            url=service.reveal_url(self.database.server_secret, endpoint.endpoint_id, endpoint.url_sealed),
             secret=secret,
             message_id=message.message_id,
-            payload=message.payload,
+            payload=payload,
             timeout_seconds=settings.webhooks_timeout_seconds,
             allow_private=settings.webhooks_allow_private,
         )

@@ -20,11 +20,11 @@ class Operator:
     browser: Browser
     owner: Any
 
-    async def token(self, scopes: str) -> str:
+    async def token(self, scopes: str, **extra: str) -> str:
         assert self.app.client_secret is not None
         response = await self.browser.post(
             TOKEN_URL,
-            data={"grant_type": "client_credentials", "scope": scopes},
+            data={"grant_type": "client_credentials", "scope": scopes, **extra},
             headers=basic(self.app.client_id, self.app.client_secret),
         )
         assert response.status_code == 200, response.text

@@ -187,3 +187,35 @@ async def test_an_app_cannot_delete_itself(operator: Operator) -> None:
         f"/api/admin/apps/{operator.app.client_id}", headers=await operator.headers(APPS)
     )
     assert response.status_code == 409
+
+
+async def test_an_admin_only_app_without_ordinary_scopes(operator: Operator, state: Any, db: Any) -> None:
+    dev = await make_user(state, db, "dev@example.com", "Dev")
+    b = operator.browser
+    headers = await operator.headers(APPS)
+    made = await b.post(
+        "/api/admin/apps",
+        json={"owner_id": dev.id, "name": "Sync job", "admin_scopes": "admin:users:read"},
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    app = made.json()
+    assert app["scopes"] == [] and app["redirect_uris"] == []
+    assert app["client_credentials"] is True
+    token = await b.post(
+        TOKEN_URL,
+        data={"grant_type": "client_credentials", "scope": "admin:users:read"},
+        headers=basic(app["client_id"], app["client_secret"]),
+    )
+    assert token.status_code == 200, token.text
+    users = await b.get(
+        "/api/admin/users", headers={"authorization": f"Bearer {token.json()['access_token']}"}
+    )
+    assert users.status_code == 200
+    nothing = await b.post(
+        "/api/admin/apps",
+        json={"owner_id": dev.id, "name": "Nothing", "client_credentials": True},
+        headers=headers,
+    )
+    assert nothing.status_code == 400
+    assert "Choose at least one scope" in nothing.json()["error_description"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from frontdesk.services import spaces
 from tests.api.admin_support import Operator, operator_fixture  # noqa: F401  (the operator fixture)
 from tests.oauth_support import make_user
 
@@ -59,6 +60,43 @@ async def test_custom_domain_waits_for_its_dns_record(operator: Operator, state:
     assert renamed.json()["domain"]["pending"] == "members.quay.example"
     cleared = await b.http.patch(f"/api/admin/spaces/{space_id}", json={"custom_domain": ""}, headers=headers)
     assert cleared.json()["domain"]["pending"] is None
+
+
+async def test_list_with_search_and_cursor(operator: Operator, state: Any, db: Any) -> None:
+    owner = await make_user(state, db, "owner@example.com", "Owner")
+    for n in range(5):
+        await spaces.create_space(db, state.settings, subdomain=f"desk{n}", name=f"Desk {n}", owner=owner)
+    await spaces.create_space(
+        db, state.settings, subdomain="quay", name="Quay", owner=owner, custom_domain="members.quay.example"
+    )
+    await db.commit()
+    headers = await operator.headers(SPACES)
+    b = operator.browser
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"search": "DESK", "limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = await b.get("/api/admin/spaces", params=params, headers=headers)
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert len(body["spaces"]) <= 2
+        seen += [s["subdomain"] for s in body["spaces"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [f"desk{n}" for n in range(5)]
+    # Each space carries its domain's state, read with the page.
+    everything = (await b.get("/api/admin/spaces", headers=headers)).json()
+    assert everything["next_cursor"] is None
+    quay = next(s for s in everything["spaces"] if s["subdomain"] == "quay")
+    assert quay["domain"]["pending"] == "members.quay.example"
+    assert quay["domain"]["record_name"] == "_frontdesk-challenge.members.quay.example"
+    bad = await b.get("/api/admin/spaces", params={"cursor": "%%%"}, headers=headers)
+    assert bad.status_code == 400
+    too_many = await b.get("/api/admin/spaces", params={"limit": 100000}, headers=headers)
+    assert too_many.status_code == 400
 
 
 async def test_bad_space_input_is_400(operator: Operator, state: Any, db: Any) -> None:

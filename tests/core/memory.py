@@ -518,7 +518,9 @@ class MemoryStorage:
             code = state.codes.get(record.code_id)
             if code is None:
                 return record
-            return replace(record, auth_time=code.code.auth_time, auth_space_id=code.code.space_id)
+            return replace(
+                record, auth_time=code.code.auth_time, auth_space_id=code.code.space_id, sid=code.code.sid
+            )
         started = min(
             r.record.created_at for r in state.refresh.values() if r.record.family_id == record.family_id
         )

@@ -758,7 +758,9 @@ async def test_max_age(logged_in: Browser, registered: RegisteredApp, db: Any) -
     assert (await consent(logged_in, registered)).status_code == 303
     recent = await open_authorize(logged_in, **authorize_params(registered, max_age="3600"))
     assert recent.status_code == 302 and "code" in query(recent.headers["location"])
-    await db.execute(update(LoginSession).values(created_at=utcnow() - timedelta(hours=2)))
+    # auth_time is when the login completed (migration 0014's authenticated_at).
+    two_hours_ago = utcnow() - timedelta(hours=2)
+    await db.execute(update(LoginSession).values(created_at=two_hours_ago, authenticated_at=two_hours_ago))
     await db.commit()
     old = await open_authorize(logged_in, **authorize_params(registered, max_age="3600"))
     done = await _log_in_again(logged_in, old)

@@ -210,6 +210,33 @@ async def test_introspection_names_the_client_as_subject(browser: Browser, machi
     assert body["scope"] == "read_user"
 
 
+BOOKINGS = "https://bookings.example"
+
+
+@pytest.mark.rfc("8707 2")
+@pytest.mark.parametrize("settings_overrides", [{"extra_resources": [BOOKINGS]}])
+async def test_resource_narrows_the_audience(browser: Browser, machine: RegisteredApp) -> None:
+    response = await cc_token(browser, machine, resource=BOOKINGS + "/")
+    assert response.status_code == 200, response.text
+    token = response.json()["access_token"]
+    assert machine.client_secret is not None
+    seen = await browser.post(
+        "/oauth/introspect", data={"token": token}, headers=basic(machine.client_id, machine.client_secret)
+    )
+    assert seen.json()["aud"] == BOOKINGS
+    # Meant for the bookings API: this host's own API refuses it (RFC 8707, RFC 6750 §3.1).
+    here = await browser.get("/api/user", headers=bearer(token))
+    assert here.status_code == 401
+    assert parse_challenge(here.headers["www-authenticate"])[1]["error"] == "invalid_token"
+
+
+@pytest.mark.rfc("8707 2")
+async def test_an_unknown_resource_is_invalid_target(browser: Browser, machine: RegisteredApp) -> None:
+    response = await cc_token(browser, machine, resource="https://elsewhere.example")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_target"
+
+
 async def test_the_token_can_be_revoked(browser: Browser, machine: RegisteredApp) -> None:
     token = (await cc_token(browser, machine)).json()["access_token"]
     assert machine.client_secret is not None

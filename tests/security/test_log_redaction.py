@@ -96,6 +96,14 @@ def test_a_semicolon_does_not_end_the_redaction() -> None:
     assert "password=[redacted]&client_id=x" in redacted
 
 
+def test_an_emailed_link_inside_a_login_pages_next_is_redacted() -> None:
+    # "Log in to accept" on an invitation page (web/routes/pages/invitations.py).
+    line = f'127.0.0.1:5000 - "GET /login?next=%2Finvitation%3Ftoken%3Dfdel_{SECRET_TAIL} HTTP/1.1" 200'
+    redacted = redact(line)
+    assert SECRET_TAIL not in redacted
+    assert "GET /login?next=[redacted] HTTP/1.1" in redacted
+
+
 def test_access_log_handler(server_logging: dict[str, io.StringIO]) -> None:
     args: Any = ("127.0.0.1:5000", "POST", f"/oauth/token?code=a;{SECRET_TAIL}", "1.1", 400)
     logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', *args)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Any
 
 import pytest
@@ -125,6 +127,24 @@ async def test_unknown_hosts_get_404_not_a_fallback(spaces: None, browser: Brows
 async def test_unknown_host_404_applies_to_every_path(spaces: None, browser: Browser) -> None:
     for path in ("/login", "/signup", "/static/frontdesk.css", "/admin/members"):
         assert (await browser.get(path, headers={"host": "evil.test"})).status_code == 404
+
+
+async def test_unknown_host_page_has_the_pages_style_inline_allowed_by_its_hash(browser: Browser) -> None:
+    """The unknown-host page is a page like the others (skip link, ``<main id="content">``,
+    Frontdesk's stylesheet with its dark scheme), although /static is not served there: the
+    stylesheet is inline and the page's CSP allows that one style element by its hash."""
+    response = await browser.get("/", headers={"host": "evil.test"})
+    assert response.status_code == 404
+    page = response.text
+    assert '<a class="skip-link" href="#content">Skip to content</a>' in page
+    assert '<main id="content" tabindex="-1">' in page and "<h1>Unknown host</h1>" in page
+    assert "/static/" not in page
+    style = page.split("<style>", 1)[1].split("</style>", 1)[0]
+    assert "@media (prefers-color-scheme: dark)" in style and ".skip-link:focus" in style
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    csp = response.headers["content-security-policy"]
+    assert f"style-src 'sha256-{digest}'" in csp
+    assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp
 
 
 @pytest.mark.rfc("9700 4.13")

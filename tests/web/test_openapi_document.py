@@ -193,6 +193,11 @@ async def calls(state: Any, db: Any, new_browser: Any) -> dict[tuple[str, str], 
         ident: str = listed.json()[0]["id"]
         return ident
 
+    async def member() -> str:
+        listed = await at_space.get("/api/memberships", headers=await bearer())
+        ident: str = listed.json()[0]["user_id"]
+        return ident
+
     async def authorize() -> Any:
         query = {"response_type": "code", "client_id": app.client_id, "redirect_uri": app.redirect_uri}
         return await main.get("/oauth/authorize", params=query)
@@ -237,6 +242,15 @@ async def calls(state: Any, db: Any, new_browser: Any) -> dict[tuple[str, str], 
             f"/api/admin/spaces/{space_id}/memberships", json={"user_id": user_id}, headers=await adm()
         )
         return f"/api/admin/spaces/{space_id}/memberships/{response.json()['id']}"
+
+    async def new_invitation() -> str:
+        space_id = await new_space()
+        response = await main.post(
+            f"/api/admin/spaces/{space_id}/invitations",
+            json={"email": f"{unique('i')}@example.com"},
+            headers=await adm(),
+        )
+        return f"/api/admin/spaces/{space_id}/invitations/{response.json()['id']}"
 
     async def new_app() -> str:
         response = await main.post(
@@ -296,6 +310,9 @@ async def calls(state: Any, db: Any, new_browser: Any) -> dict[tuple[str, str], 
         ("delete", "/api/admin/spaces/{space_id}"): lambda: _with(
             new_space, lambda s: admin_call("DELETE", f"/api/admin/spaces/{s}")
         ),
+        ("post", "/api/admin/spaces/{space_id}/domain/check"): lambda: _with(
+            new_space, lambda s: admin_call("POST", f"/api/admin/spaces/{s}/domain/check", json={})
+        ),
         ("get", "/api/admin/spaces/{space_id}/memberships"): lambda: _with(
             new_space, lambda s: admin_call("GET", f"/api/admin/spaces/{s}/memberships")
         ),
@@ -320,6 +337,18 @@ async def calls(state: Any, db: Any, new_browser: Any) -> dict[tuple[str, str], 
         ),
         ("post", "/api/admin/spaces/{space_id}/memberships/{membership_id}/cancel"): lambda: _with(
             new_membership, lambda m: admin_call("POST", f"{m}/cancel", json={"canceled_to": "2030-01-31"})
+        ),
+        ("get", "/api/admin/spaces/{space_id}/invitations"): lambda: _with(
+            new_space, lambda s: admin_call("GET", f"/api/admin/spaces/{s}/invitations")
+        ),
+        ("post", "/api/admin/spaces/{space_id}/invitations"): lambda: _with(
+            new_space,
+            lambda s: admin_call(
+                "POST", f"/api/admin/spaces/{s}/invitations", json={"email": f"{unique('j')}@example.com"}
+            ),
+        ),
+        ("delete", "/api/admin/spaces/{space_id}/invitations/{invitation_id}"): lambda: _with(
+            new_invitation, lambda i: admin_call("DELETE", i)
         ),
         ("get", "/api/admin/apps"): lambda: admin_call("GET", "/api/admin/apps"),
         ("post", "/api/admin/apps"): lambda: admin_call(
@@ -385,6 +414,7 @@ async def calls(state: Any, db: Any, new_browser: Any) -> dict[tuple[str, str], 
             "/oauth/register", json={"redirect_uris": ["https://app.example/cb"], "client_name": "Reg"}
         ),
         ("get", "/oauth/authorize"): authorize,
+        ("get", "/oauth/logout"): lambda: main.get("/oauth/logout"),
         ("get", "/.well-known/oauth-authorization-server"): lambda: main.get(
             "/.well-known/oauth-authorization-server"
         ),
@@ -446,6 +476,9 @@ async def calls(state: Any, db: Any, new_browser: Any) -> dict[tuple[str, str], 
         ),
         ("delete", "/api/navigation_links/{link_id}"): lambda: _with(
             link, lambda i: _with(bearer, lambda h: at_space.delete(f"/api/navigation_links/{i}", headers=h))
+        ),
+        ("get", "/api/users/{user_id}"): lambda: _with(
+            member, lambda u: _with(bearer, lambda h: at_space.get(f"/api/users/{u}", headers=h))
         ),
         ("get", "/api/subscriptions"): lambda: _with(
             bearer, lambda h: at_space.get("/api/subscriptions", headers=h)

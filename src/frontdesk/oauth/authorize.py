@@ -13,6 +13,8 @@ one of four typed outcomes:
   request; the login page binds it to the session its login starts
   (:meth:`AuthorizationEndpoint.bind_login_stamp`), so that login satisfies the request
   without a loop, and no other session or request can use the stamp.
+* :class:`NeedSecondFactor`: the app asks for a login with a second factor (``acr_values``,
+  :mod:`frontdesk.oauth.amr`) and this session's login had none.
 * :class:`NeedConsent`: the consent page (the person has not granted these scopes yet).
 * :class:`RedirectToClient`: back to the app with a ``code`` or an ``error`` (with ``state``
   and ``iss``, RFC 9207). Errors are sent there only once the person has logged in, so the
@@ -35,11 +37,13 @@ from urllib.parse import parse_qsl, urlencode
 
 from frontdesk import events
 from frontdesk.inputs import BadInput, ascii_int
+from frontdesk.oauth import amr as methods
 from frontdesk.oauth import pkce, redirect_uris
 from frontdesk.oauth.config import OAuthConfig
 from frontdesk.oauth.errors import (
     AccessDenied,
     ConsentRequired,
+    InteractionRequired,
     InvalidRequest,
     LoginRequired,
     OAuthError,
@@ -73,6 +77,7 @@ REQUEST_PARAMS = (
     "prompt",
     "max_age",
     "resource",
+    "acr_values",
 )
 # The signed "sent to log in again at" stamp on the way back from the login page:
 # ``<moment>.<mac of the moment and the request>`` as the endpoint sends it, and
@@ -98,6 +103,13 @@ class Viewer:
     # A stable, non-secret handle of the browser session (its id): a login stamp counts only
     # in the session whose login it led to.
     session: str = ""
+    # Whether the person's email address is verified (read when the operator requires it).
+    email_verified: bool = True
+    # The session's public id: the code's and the ID token's ``sid`` (OpenID Connect
+    # Back-Channel Logout 1.0 §2.4); empty outside a browser session.
+    sid: str = ""
+    # How they logged in (RFC 8176 values, oauth/amr.py); a second factor adds "mfa".
+    amr: tuple[str, ...] = (methods.PASSWORD,)
 
 
 @dataclass(frozen=True)
@@ -153,7 +165,25 @@ class NeedConsent:
     purpose: str
 
 
-Outcome = RedirectToClient | ShowError | NeedLogin | NeedConsent
+@dataclass(frozen=True)
+class NeedVerification:
+    """The operator requires a verified email address and the person's is not: the consent
+    page says to verify it first (FRONTDESK_REQUIRE_VERIFIED_EMAIL)."""
+
+    request: AuthorizationRequest
+
+
+@dataclass(frozen=True)
+class NeedSecondFactor:
+    """The app asks for a login with a second factor (``acr_values``, oauth/amr.py) and this
+    session's login had none: the person confirms a second factor (the factor page tells
+    someone without one to set one up), then comes back to ``return_to``: this very request,
+    its login stamp kept (the session stays the same, so a stamp bound to it still counts)."""
+
+    return_to: str
+
+
+Outcome = RedirectToClient | ShowError | NeedLogin | NeedConsent | NeedVerification | NeedSecondFactor
 
 
 # ---- the validated request ----------------------------------------------------------------------
@@ -197,6 +227,8 @@ class AuthorizationRequest:
     max_age: int | None = None
     # RFC 8707 §2: the resource the tokens will be for (None: every host).
     resource: str | None = None
+    # OpenID Connect Core §3.1.2.1 acr_values: only the multi-factor class will do.
+    requires_mfa: bool = False
 
     @property
     def client(self) -> Client:
@@ -384,6 +416,9 @@ class AuthorizationEndpoint:
             raise InvalidRequest("nonce is too long")
         prompt = _prompt(params)
         max_age = _max_age(params)
+        acr_values = params.get("acr_values")
+        if acr_values is not None and len(acr_values) > 500:
+            raise InvalidRequest("acr_values is too long")
         kept = tuple((k, v) for k, v in request.query if k in REQUEST_PARAMS and v)
         return AuthorizationRequest(
             target=target,
@@ -396,6 +431,7 @@ class AuthorizationEndpoint:
             params=kept,
             max_age=max_age,
             resource=resource,
+            requires_mfa=methods.requires_mfa(acr_values),
         )
 
     # ---- 4. prompt=login and max_age (OpenID Connect Core §3.1.2.1) ----------------------------
@@ -430,11 +466,35 @@ class AuthorizationEndpoint:
             return LoginReason.MAX_AGE
         return None
 
-    # ---- 5. consent and the answer -------------------------------------------------------------
+    # ---- 5. acr_values: a second factor (OpenID Connect Core §3.1.2.1, oauth/amr.py) ----------
+
+    async def check_second_factor(self, flow: Flow) -> Outcome | None:
+        """A request that only the multi-factor class satisfies, in a session whose login had
+        no second factor: the person confirms one first (a step up, which sets the session's
+        ``auth_time`` to when it completed), or is told to set one up. The consent form's
+        POST is checked too: a session cannot lose its second factor, so this only answers
+        there when the page was never shown."""
+        areq, viewer = flow.areq, flow.viewer
+        assert areq is not None and viewer is not None
+        if not areq.requires_mfa or methods.MULTI_FACTOR in viewer.amr:
+            return None
+        if "none" in areq.prompt:
+            error = LoginRequired("the app asks for a login with a second factor")
+            return RedirectToClient(areq.target.error_url(error), flow.redirect_status)
+        return NeedSecondFactor(AUTHORIZATION_PATH + "?" + urlencode(list(flow.request.query)))
+
+    # ---- 6. consent and the answer -------------------------------------------------------------
 
     async def decide(self, flow: Flow) -> Outcome:
         areq, viewer = flow.areq, flow.viewer
         assert areq is not None and viewer is not None
+        if self.config.require_verified_email and not viewer.email_verified:
+            if "none" in areq.prompt:  # OIDC Core §3.1.2.6: the person has to do something
+                return RedirectToClient(
+                    areq.target.error_url(InteractionRequired("the user's email address is not verified")),
+                    flow.redirect_status,
+                )
+            return NeedVerification(areq)
         if flow.decision is None:
             if not await self.consent_needed(areq, viewer.user_id, flow.store):
                 # Consent on record already covers this request: nothing to remember again.
@@ -510,6 +570,8 @@ class AuthorizationEndpoint:
                 auth_time=viewer.auth_time,
                 expires_at=now + timedelta(seconds=self.config.code_ttl_seconds),
                 resource=areq.resource,
+                sid=viewer.sid or None,
+                amr=viewer.amr,
             ),
         )
         return areq.target.url({"code": raw})
@@ -577,5 +639,6 @@ CHECKS: tuple[Check, ...] = (
     AuthorizationEndpoint.require_login,
     AuthorizationEndpoint.validate,
     AuthorizationEndpoint.check_reauthentication,
+    AuthorizationEndpoint.check_second_factor,
     AuthorizationEndpoint.decide,
 )

@@ -19,4 +19,6 @@ class OAuthConfig:
     # token endpoint whenever the authorization request had one (docs/decisions.md §2 and §7).
     strict: bool = False
     password_grant_enabled: bool = True
+    # FRONTDESK_REQUIRE_VERIFIED_EMAIL: no authorization for a person whose address is not verified.
+    require_verified_email: bool = False
     clock: Callable[[], datetime] = field(default=utcnow)

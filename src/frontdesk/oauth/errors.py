@@ -162,3 +162,10 @@ class ConsentRequired(OAuthError):
     """OpenID Connect Core §3.1.2.6: ``prompt=none`` but consent would be needed."""
 
     error = "consent_required"
+
+
+class InteractionRequired(OAuthError):
+    """OpenID Connect Core §3.1.2.6: ``prompt=none`` but the person has to act first (verify
+    their email address, when the operator requires it)."""
+
+    error = "interaction_required"

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from frontdesk.oauth.amr import ACR_VALUES_SUPPORTED
 from frontdesk.oauth.scopes import Catalogue, catalogue, is_admin_scope
 
 AUTHORIZATION_PATH = "/oauth/authorize"
@@ -22,6 +23,8 @@ INTROSPECTION_PATH = "/oauth/introspect"
 REGISTRATION_PATH = "/oauth/register"
 USERINFO_PATH = "/api/userinfo"
 JWKS_PATH = "/jwks.json"
+# OpenID Connect RP-Initiated Logout 1.0 §2 (web/routes/oauth/logout.py).
+LOGOUT_PATH = "/oauth/logout"
 
 OAUTH_METADATA_PATH = "/.well-known/oauth-authorization-server"
 OPENID_METADATA_PATH = "/.well-known/openid-configuration"
@@ -35,8 +38,11 @@ CLAIMS = (
     "exp",
     "iat",
     "auth_time",
+    "amr",
+    "acr",
     "nonce",
     "at_hash",
+    "sid",
     "name",
     "email",
     "email_verified",
@@ -108,11 +114,18 @@ def build_metadata(issuer: str, caps: Capabilities) -> dict[str, Any]:
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "claims_supported": list(caps.claims),
+            # oauth/amr.py: the two classes a login reaches, asked for with acr_values.
+            "acr_values_supported": list(ACR_VALUES_SUPPORTED),
             # Said explicitly: OpenID Discovery's default for request_uri_parameter_supported
             # is true, which would be untrue here.
             "claims_parameter_supported": False,
             "request_parameter_supported": False,
             "request_uri_parameter_supported": False,
+            # OpenID Connect RP-Initiated Logout 1.0 §2.1 and Back-Channel Logout 1.0 §2.1:
+            # ID tokens from a browser session carry ``sid``, and so do logout tokens.
+            "end_session_endpoint": url(LOGOUT_PATH),
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
         }
     )
     if caps.service_documentation:

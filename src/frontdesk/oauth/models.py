@@ -36,6 +36,9 @@ class Client:
     # (admin:<resource>:read|write, scim) it may hold that way (docs/integrating.md).
     client_credentials: bool = False
     admin_scopes: tuple[str, ...] = ()
+    # OpenID Connect RP-Initiated Logout 1.0 §3.1 (exact match) and Back-Channel Logout 1.0 §2.2.
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    backchannel_logout_uri: str | None = None
     # Bookkeeping for people and operators (the protocol never reads it): where the app was
     # registered (web, cli, seed, dynamic) and when.
     registered_via: str = "web"
@@ -63,11 +66,14 @@ class Person:
     id: str
     email: str
     name: str
-    # Frontdesk does not confirm addresses yet, so this stays False (OIDC Core §5.1).
+    # True once the person opened the verification link sent to ``email`` (OIDC Core §5.1).
     email_verified: bool = False
     created_at: datetime | None = None
     # A picture the platform set (admin API); None: the generated avatar stands in for it.
     picture_url: str | None = None
+    # The account has a second factor. Read only where a login is checked
+    # (services/accounts.check_credentials); False elsewhere.
+    second_factor: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +102,11 @@ class NewCode:
     expires_at: datetime
     # RFC 8707 §2: the resource the authorization request named (None: none was named).
     resource: str | None = None
+    # The public id of the browser session it was issued in: the ID token's ``sid``
+    # (OpenID Connect Back-Channel Logout 1.0 §2.4); None outside a browser session.
+    sid: str | None = None
+    # How the person logged in (RFC 8176 values, oauth/amr.py): the ID token's amr and acr.
+    amr: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

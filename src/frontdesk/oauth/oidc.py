@@ -8,7 +8,10 @@ it, with the same ``iss``, ``sub`` and ``aud``, the original ``auth_time`` and n
 
 Claims (§2, §5.1): ``iss`` is the issuer of the host the user authorized on (a space's origin
 on a space host), ``sub`` the user's id, ``aud`` the client id, ``iat``/``exp`` (10 minutes),
-``auth_time``, ``nonce`` (when the authorization request had one), ``at_hash`` (§3.1.3.6),
+``auth_time`` (when the login completed: after the second factor when there was one),
+``amr``/``acr`` (how the person logged in, :mod:`frontdesk.oauth.amr`), ``nonce`` (when the
+authorization request had one), ``at_hash`` (§3.1.3.6), ``sid`` (the public id of the
+browser session the code was issued in, Back-Channel Logout 1.0 §2.4; on refresh too),
 ``email``/``email_verified`` with scope ``email``, ``name`` with scope ``profile``. On a space
 host, ``space`` = ``{"id", "subdomain", "role"}`` with the user's role there (``"admin"``,
 ``"member"`` or null).
@@ -24,6 +27,7 @@ from typing import Any
 
 from joserfc import jwt
 
+from frontdesk.oauth import amr
 from frontdesk.oauth.config import utcnow
 from frontdesk.oauth.models import Person, SpaceRole
 from frontdesk.oauth.storage import PersonStore, SigningKeyPair, Storage
@@ -105,8 +109,13 @@ class IdTokenExtra:
         }
         if req.auth_time is not None:
             claims["auth_time"] = int(req.auth_time.timestamp())
+        if req.amr:  # RFC 8176 §1, OpenID Connect Core §2: how the person logged in
+            claims["amr"] = list(req.amr)
+            claims["acr"] = amr.acr_of(req.amr)
         if req.nonce and req.grant_type != "refresh_token":
             claims["nonce"] = req.nonce
+        if req.sid:  # OpenID Connect Back-Channel Logout 1.0 §2.4
+            claims["sid"] = req.sid
         claims["at_hash"] = at_hash(issued.raw)
         claims.update(about)
         body["id_token"] = sign(key, claims, typ=ID_TOKEN_TYP)

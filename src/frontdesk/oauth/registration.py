@@ -43,6 +43,9 @@ class ClientMetadata:
     grant_types: tuple[str, ...]
     response_types: tuple[str, ...] = RESPONSE_TYPES
     token_endpoint_auth_method: str = AUTH_METHOD
+    # OpenID Connect RP-Initiated Logout 1.0 §3.1 and Back-Channel Logout 1.0 §2.2.
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    backchannel_logout_uri: str | None = None
 
     @property
     def wants_refresh_tokens(self) -> bool:
@@ -59,6 +62,12 @@ class ClientMetadata:
         }
         if self.client_uri:
             data["client_uri"] = self.client_uri
+        if self.post_logout_redirect_uris:
+            data["post_logout_redirect_uris"] = list(self.post_logout_redirect_uris)
+        if self.backchannel_logout_uri:
+            data["backchannel_logout_uri"] = self.backchannel_logout_uri
+            # §2.2: Frontdesk always puts ``sid`` into logout tokens.
+            data["backchannel_logout_session_required"] = True
         return data
 
 
@@ -98,6 +107,30 @@ def _redirect_uris(body: Mapping[str, Any]) -> tuple[str, ...]:
             raise InvalidRedirectUriMetadata(f"{uri}: listed twice")
         result.append(uri)
     return tuple(result)
+
+
+def _post_logout_redirect_uris(body: Mapping[str, Any]) -> tuple[str, ...]:
+    uris = _string_list(body, "post_logout_redirect_uris", ())
+    if len(uris) > MAX_REDIRECT_URIS:
+        raise InvalidClientMetadata(f"register at most {MAX_REDIRECT_URIS} post_logout_redirect_uris")
+    for uri in uris:
+        try:
+            validate_for_registration(uri)
+        except RedirectUriError as exc:
+            raise InvalidClientMetadata(f"post_logout_redirect_uris: {uri}: {exc}") from exc
+    return uris
+
+
+def _backchannel_logout_uri(body: Mapping[str, Any]) -> str | None:
+    url = _optional_string(body, "backchannel_logout_uri")
+    if not url:
+        return None
+    if "#" in url:  # Back-Channel Logout 1.0 §2.2
+        raise InvalidClientMetadata("backchannel_logout_uri must not include a fragment")
+    try:
+        return normalize_web_url(url, allow_http=True)
+    except WebUrlError as exc:
+        raise InvalidClientMetadata(f"backchannel_logout_uri: {exc}") from exc
 
 
 def _client_name(body: Mapping[str, Any]) -> str:
@@ -170,4 +203,6 @@ def validate_client_metadata(
         client_uri=_client_uri(body),
         scope=_scope(body, cat or catalogue(), default_scope),
         grant_types=grants,
+        post_logout_redirect_uris=_post_logout_redirect_uris(body),
+        backchannel_logout_uri=_backchannel_logout_uri(body),
     )

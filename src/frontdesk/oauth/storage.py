@@ -188,8 +188,12 @@ class RefreshTokenRecord:
     # on the record a successful rotation returns, not necessarily on a plain lookup.
     auth_time: datetime | None = None
     auth_space_id: str | None = None
+    # The code's login methods (RFC 8176), for the ID token on refresh.
+    amr: tuple[str, ...] = ()
     # RFC 8707: the audience of the family's access tokens.
     audience: str | None = None
+    # The browser session the family's code was issued in (the ID token's ``sid``).
+    sid: str | None = None
 
     def active(self, now: datetime) -> bool:
         return (

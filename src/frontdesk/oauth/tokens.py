@@ -67,6 +67,10 @@ class IssueRequest:
     ip: str = ""
     # RFC 8707: the one resource the token is for (None: every host of this deployment).
     audience: str | None = None
+    # The browser session's public id (the code's): the ID token's ``sid``.
+    sid: str | None = None
+    # How the person logged in (RFC 8176, oauth/amr.py): the ID token's ``amr`` and ``acr``.
+    amr: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

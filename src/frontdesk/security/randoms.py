@@ -14,6 +14,8 @@ REFRESH_TOKEN_PREFIX = "fdrt_"
 CODE_PREFIX = "fdac_"
 CLIENT_SECRET_PREFIX = "fdcs_"
 SESSION_PREFIX = "fdss_"
+# The token of a link sent by email (verification, password reset; store/models.EmailLink).
+EMAIL_LINK_PREFIX = "fdel_"
 
 
 def new_id() -> str:

@@ -3,6 +3,7 @@ never rows; nothing here commits (the caller's unit of work does)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk import events, names
 from frontdesk.errors import Conflict, FieldError, NotFound
 from frontdesk.oauth.models import Person
+from frontdesk.oauth.storage import UserAppGrant
 from frontdesk.oauth.web_urls import WebUrlError, normalize_web_url
 from frontdesk.security.passwords import (
     NO_PASSWORD,
@@ -21,9 +23,10 @@ from frontdesk.security.passwords import (
     hash_scheme,
 )
 from frontdesk.security.randoms import new_id
+from frontdesk.services import second_factor
 from frontdesk.store.audit_storage import record_event
 from frontdesk.store.inserts import insert_unless_taken
-from frontdesk.store.models import App, Space, User
+from frontdesk.store.models import App, Consent, Space, User
 from frontdesk.store.revocation import revoke_grant
 from frontdesk.store.sql_storage import person_of
 from frontdesk.store.types import utcnow
@@ -90,8 +93,12 @@ async def create_user(
     password: str | None = None,
     name: str | None = None,
     password_hash: str | None = None,
+    email_verified: bool = False,
 ) -> Person:
     """Validate and create an account. Raises :class:`FieldError`.
+
+    ``email_verified``: the operator vouches for the address (admin API); else it is
+    unverified until the person opens a verification link (sign-up sends one).
 
     Give at most one of ``password`` (checked for strength, hashed with Argon2id) and
     ``password_hash`` (a hash another system wrote, kept as it is and re-hashed at the next
@@ -120,10 +127,13 @@ async def create_user(
         ),
         "created_at": utcnow(),
     }
+    values["email_verified_at"] = values["created_at"] if email_verified else None
     if not await insert_unless_taken(db, User, values):  # lost a race with a concurrent sign-up
         raise FieldError("email", "An account with this email address already exists.")
     await record_event(db, events.USER_CREATED, user_id=user_id)
-    return Person(id=user_id, email=display, name=clean, created_at=values["created_at"])
+    return Person(
+        id=user_id, email=display, name=clean, created_at=values["created_at"], email_verified=email_verified
+    )
 
 
 async def check_credentials(
@@ -139,13 +149,15 @@ async def check_credentials(
     if needs_rehash:
         user.password_hash = await passwords.hash(password)
         await db.flush()
-    return person_of(user)
+    # Whoever checks a login must know whether a second factor is still to come.
+    return replace(person_of(user), second_factor=await second_factor.has_second_factor(db, user.id))
 
 
 # ---- operator's tools (CLI and admin API) --------------------------------------------------------
 
 
-def _like_pattern(text: str) -> str:
+def like_pattern(text: str) -> str:
+    """A LIKE pattern (escape ``\\``) matching ``text`` anywhere, compared case-folded."""
     escaped = text.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
@@ -157,7 +169,7 @@ async def list_users(
     (case-insensitive) or the name; ``after``: only emails sorting after this one (paging)."""
     stmt = select(User).order_by(User.email_key).limit(max(1, min(limit, 10_000)))
     if search:
-        pattern = _like_pattern(search.strip())
+        pattern = like_pattern(search.strip())
         stmt = stmt.where(
             User.email_key.like(pattern, escape="\\") | func.lower(User.name).like(pattern, escape="\\")
         )
@@ -185,7 +197,7 @@ async def delete_user(db: AsyncSession, user_id: str) -> None:
     user who still owns spaces is refused (delete or hand over those spaces first)."""
     # Imported here: both import modules that import this one.
     from frontdesk.services import apps as app_service
-    from frontdesk.services import grants
+    from frontdesk.services import grants, spaces
 
     user = await db.get(User, user_id)
     if user is None:
@@ -195,8 +207,26 @@ async def delete_user(db: AsyncSession, user_id: str) -> None:
         raise Conflict(f"{user.email} owns the spaces {', '.join(sorted(owned))}; delete them first")
     for client_id in (await db.execute(select(App.client_id).where(App.owner_id == user_id))).scalars().all():
         await app_service.delete_app(db, client_id)
+    # What goes with the account is recorded before it goes, as if taken away one by one:
+    # its consents, its tokens, its memberships (the pages, the CLI and the admin API all
+    # delete accounts through here).
+    await grants.record_consents_revoked(db, Consent.user_id == user_id, reason="user_deleted")
     for selector in await grants.user_grants(db, user_id):
-        await revoke_grant(db, selector, descendants=True)
+        revoked = await revoke_grant(db, selector, descendants=True)
+        if revoked.tokens:
+            app_id = selector.client_id if isinstance(selector, UserAppGrant) else None
+            await grants.record_revocation(
+                db,
+                revoked,
+                user_id=user_id,
+                client_id=app_id,
+                space_id=None,
+                by="system",
+                reason="user_deleted",
+            )
+    await spaces.record_memberships_removed(
+        db, [(m.id, m.space.id, user_id) for m in await spaces.spaces_of(db, user_id)], reason="user_deleted"
+    )
     # Recorded (and sent to the outbox) before the row goes; the event keeps the id.
     await record_event(db, events.USER_DELETED, user_id=user_id, detail={"user_id": user_id})
     await db.delete(user)

@@ -24,7 +24,8 @@ from frontdesk.errors import FieldError, NotFound
 from frontdesk.oauth.models import Person
 from frontdesk.oauth.scopes import parse_scope
 from frontdesk.oauth.storage import RevokedGrant, TokenGrant
-from frontdesk.services import accounts, audit, grants
+from frontdesk.records import SpaceRef
+from frontdesk.services import accounts, audit, domains, grants, spaces
 from frontdesk.services.work import AppStorage
 from frontdesk.store.audit_storage import record_event
 from frontdesk.store.inserts import update_unless_taken
@@ -114,6 +115,22 @@ async def users_page(
     return [Account(p, disabled.get(p.id)) for p in people], next_cursor
 
 
+# ---- spaces ----------------------------------------------------------------------------------
+
+
+async def spaces_page(
+    db: AsyncSession, *, search: str | None = None, cursor: str | None = None, limit: int = 50
+) -> tuple[list[tuple[SpaceRef, domains.DomainState]], str | None]:
+    """Spaces by subdomain (``search``: part of the subdomain or name), each with its custom
+    domain's state, and the cursor of the next page."""
+    after = decode_cursor(cursor, 1)[0] if cursor else None
+    return _page(
+        await spaces.list_spaces_with_domains(db, search=search, limit=limit + 1, after=after),
+        limit,
+        lambda row: (row[0].subdomain,),
+    )
+
+
 async def update_user(
     db: AsyncSession, user_id: str, *, name: str | None = None, email: str | None = None
 ) -> Account:
@@ -129,6 +146,7 @@ async def update_user(
             taken = await accounts.find_by_email(db, display)
             if taken is not None:
                 raise FieldError("email", "An account with this email address already exists.")
+            values["email_verified_at"] = None  # a new address is not verified
         values |= {"email": display, "email_key": key}
     if values:
         claim = update(User).where(User.id == user_id).values(**values, updated_at=utcnow())
@@ -189,11 +207,7 @@ async def live_tokens(
     limit: int = 50,
 ) -> tuple[list[TokenRow], str | None]:
     """Live access tokens (never their values), newest first, and the cursor of the next page."""
-    now = utcnow()
-    stmt = select(AccessToken).where(
-        AccessToken.revoked_at.is_(None),
-        or_(AccessToken.expires_at.is_(None), AccessToken.expires_at > now),
-    )
+    stmt = select(AccessToken).where(grants.live(AccessToken, utcnow()))
     if client_id is not None:
         stmt = stmt.where(AccessToken.app_id == client_id)
     if user_id is not None:

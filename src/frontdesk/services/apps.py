@@ -29,11 +29,11 @@ from frontdesk.oauth.storage import AppGrants, TokenGrant
 from frontdesk.oauth.web_urls import WebUrlError, normalize_web_url
 from frontdesk.security.randoms import ACCESS_TOKEN_PREFIX, CLIENT_SECRET_PREFIX, new_id, new_secret
 from frontdesk.security.server_secret import ServerSecret
-from frontdesk.services import accounts
+from frontdesk.services import accounts, grants
 from frontdesk.store import revocation
 from frontdesk.store.audit_storage import record_event
 from frontdesk.store.inserts import insert_unless_taken
-from frontdesk.store.models import AccessToken, App, User
+from frontdesk.store.models import AccessToken, App, Consent, User
 from frontdesk.store.sql_storage import SqlStorage, client_from_row
 from frontdesk.store.types import utcnow
 
@@ -64,6 +64,8 @@ EDITABLE = frozenset(
         "client_credentials",
         "admin_scopes",
         "jwt_access_tokens",
+        "post_logout_redirect_uris",
+        "backchannel_logout_uri",
     }
 )
 # Opt-in expiring access tokens (docs/decisions.md §5): from 5 minutes to a year.
@@ -75,7 +77,7 @@ MAX_ACCESS_TOKEN_TTL = 31_536_000
 class CreatedApp:
     app: Client
     client_secret: str | None  # None for public apps
-    test_access_token: str
+    test_access_token: str | None  # None for an app without ordinary scopes (admin API only)
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def clean_app_name(raw: str | None, *, field: str = "name", required: bool = Tru
     return accounts.clean_name(raw, field=field, required=required, max_length=100) or None
 
 
-def validate_redirect_uris(uris: Iterable[str]) -> list[str]:
+def validate_redirect_uris(uris: Iterable[str], *, required: bool = True) -> list[str]:
     result: list[str] = []
     for uri in uris:
         try:
@@ -101,15 +103,54 @@ def validate_redirect_uris(uris: Iterable[str]) -> list[str]:
         if uri in result:
             raise FieldError("redirect_uris", f"{uri}: listed twice.")
         result.append(uri)
-    if not result:
+    if not result and required:
         raise FieldError("redirect_uris", "Enter at least one redirect URI.")
     if len(result) > MAX_REDIRECT_URIS:
         raise FieldError("redirect_uris", f"Register at most {MAX_REDIRECT_URIS} redirect URIs.")
     return result
 
 
-def validate_scopes(raw: str | Iterable[str], *, trusted: bool) -> tuple[str, ...]:
-    """Known scopes from the catalogue, restricted ones only for trusted apps, at least one."""
+def validate_post_logout_redirect_uris(uris: Iterable[str]) -> list[str]:
+    """Where the app may send people after logging them out (OpenID Connect RP-Initiated
+    Logout 1.0 §3.1): the rules of redirect URIs, matched by exact comparison too."""
+    result: list[str] = []
+    for uri in (u.strip() for u in uris):
+        if not uri:
+            continue
+        try:
+            validate_for_registration(uri)
+        except RedirectUriError as exc:
+            raise FieldError("post_logout_redirect_uris", f"{uri}: {exc}") from exc
+        if uri not in result:
+            result.append(uri)
+    if len(result) > MAX_REDIRECT_URIS:
+        raise FieldError(
+            "post_logout_redirect_uris", f"Register at most {MAX_REDIRECT_URIS} post-logout redirect URIs."
+        )
+    return result
+
+
+def validate_backchannel_logout_uri(raw: str | None) -> str | None:
+    """Where the app receives logout tokens (OpenID Connect Back-Channel Logout 1.0 §2.2): an
+    absolute http(s) URL without a fragment; None for none. Private destinations are refused
+    when sending (services/backchannel.py), like webhooks."""
+    url = (raw or "").strip()
+    if not url:
+        return None
+    if "#" in url:
+        raise FieldError("backchannel_logout_uri", "The back-channel logout URI must have no fragment.")
+    try:
+        return normalize_web_url(url, allow_http=True)
+    except WebUrlError as exc:
+        raise FieldError("backchannel_logout_uri", str(exc)) from exc
+
+
+NEEDS_A_SCOPE = "Choose at least one scope. (An app of the admin API may have administrative scopes alone.)"
+
+
+def validate_scopes(raw: str | Iterable[str], *, trusted: bool, required: bool = True) -> tuple[str, ...]:
+    """Known scopes from the catalogue, restricted ones only for trusted apps, at least one
+    unless not ``required`` (an app with administrative scopes alone)."""
     text = raw if isinstance(raw, str) else " ".join(raw)
     scopes = parse_scope(text)
     cat = catalogue()
@@ -120,7 +161,7 @@ def validate_scopes(raw: str | Iterable[str], *, trusted: bool) -> tuple[str, ..
             raise FieldError("scopes", f"“{name}” is an administrative scope: set it in the admin scopes.")
         if cat.scopes[name].restricted and not trusted:
             raise FieldError("scopes", f"The scope “{name}” is for trusted apps only.")
-    if not scopes:
+    if not scopes and required:
         raise FieldError("scopes", "Choose at least one scope.")
     if len(format_scope(cat.expand_ordered(scopes))) > MAX_SCOPE_STRING:
         # What its tokens would hold (umbrellas expanded) must fit where tokens are stored.
@@ -334,6 +375,8 @@ async def register_app(
     client_id: str | None = None,
     client_secret: str | None = None,
     registered_via: str = "web",
+    post_logout_redirect_uris: list[str] | None = None,
+    backchannel_logout_uri: str | None = None,
 ) -> CreatedApp:
     """Register an app for ``owner``; returns it with its raw secret and test token.
 
@@ -349,12 +392,17 @@ async def register_app(
     clean = clean_app_name(name)
     assert clean is not None
     in_space = clean_app_name(name_in_space, field="name_in_space", required=False)
-    uris = validate_redirect_uris(redirect_uris)
-    granted = validate_scopes(scopes, trusted=trusted)
+    admin = validate_admin_scopes(admin_scopes)
+    # An app of the admin API may hold administrative scopes alone: it only ever uses the
+    # client_credentials grant, so it needs no redirect URI either; an app with neither kind
+    # of scope could get no token at all.
+    granted = validate_scopes(scopes, trusted=trusted, required=False)
+    if not granted and not admin:
+        raise FieldError("scopes", NEEDS_A_SCOPE)
+    uris = validate_redirect_uris(redirect_uris, required=bool(granted))
     url = validate_main_url(main_url)
     password = _grant_flags(public, password_grant)
     ttl = clean_access_token_ttl(access_token_ttl)
-    admin = validate_admin_scopes(admin_scopes)
     machine = _client_credentials_flags(public, client_credentials, admin)
     cid = _validate_client_id(client_id) if client_id is not None else new_id()
     if client_secret is not None:
@@ -380,6 +428,8 @@ async def register_app(
         "client_credentials": machine,
         "admin_scopes": format_scope(admin),
         "registered_via": registered_via,
+        "post_logout_redirect_uris": validate_post_logout_redirect_uris(post_logout_redirect_uris or []),
+        "backchannel_logout_uri": validate_backchannel_logout_uri(backchannel_logout_uri),
     }
     if not await insert_unless_taken(db, App, values):
         raise FieldError("client_id", f"The client id “{cid}” is taken.")
@@ -389,7 +439,7 @@ async def register_app(
         secret = client_secret or new_secret(CLIENT_SECRET_PREFIX)
         _seal_secret(server_secret, app, secret)
         await db.flush()
-    token = await _issue_test_token(db, server_secret, app)
+    token = await _issue_test_token(db, server_secret, app) if granted else None
     await record_event(db, events.APP_CREATED, user_id=owner.id, app_id=cid, detail={"name": app.name})
     return CreatedApp(app=client_from_row(app, owner.name), client_secret=secret, test_access_token=token)
 
@@ -420,7 +470,9 @@ async def update_app(db: AsyncSession, client_id: str, **fields: Any) -> Client:
         changes["redirect_uris"] = validate_redirect_uris(fields["redirect_uris"])
     # Re-check the scopes when they change or when the app stops being trusted.
     if "scopes" in fields or trusted != app.trusted:
-        changes["scopes"] = format_scope(validate_scopes(fields.get("scopes", app.scopes), trusted=trusted))
+        changes["scopes"] = format_scope(
+            validate_scopes(fields.get("scopes", app.scopes), trusted=trusted, required=False)
+        )
     if "password_grant" in fields:
         changes["password_grant"] = _grant_flags(app.public, fields["password_grant"])
     if "allow_redirect_query" in fields:
@@ -433,6 +485,12 @@ async def update_app(db: AsyncSession, client_id: str, **fields: Any) -> Client:
         changes["can_introspect"] = bool(fields["can_introspect"])
     if "jwt_access_tokens" in fields:
         changes["jwt_access_tokens"] = bool(fields["jwt_access_tokens"])
+    if "post_logout_redirect_uris" in fields:
+        changes["post_logout_redirect_uris"] = validate_post_logout_redirect_uris(
+            fields["post_logout_redirect_uris"] or []
+        )
+    if "backchannel_logout_uri" in fields:
+        changes["backchannel_logout_uri"] = validate_backchannel_logout_uri(fields["backchannel_logout_uri"])
     if "client_credentials" in fields or "admin_scopes" in fields:
         admin = (
             validate_admin_scopes(fields["admin_scopes"])
@@ -452,6 +510,8 @@ async def update_app(db: AsyncSession, client_id: str, **fields: Any) -> Client:
         lost = set(parse_scope(app.admin_scopes)) - set(admin)
         if lost or (app.client_credentials and not changes["client_credentials"]):
             await _revoke_machine_tokens(db, client_id)
+    if not changes.get("scopes", app.scopes) and not changes.get("admin_scopes", app.admin_scopes):
+        raise FieldError("scopes", NEEDS_A_SCOPE)
     for key, value in changes.items():
         setattr(app, key, value)
     await db.flush()
@@ -543,7 +603,12 @@ async def recreate_test_token(
     db: AsyncSession, server_secret: ServerSecret, client_id: str, *, by: str | None = None, ip: str = ""
 ) -> str:
     """A new test token with the app's current scopes; the old one is revoked."""
-    raw = await _issue_test_token(db, server_secret, await _existing(db, client_id))
+    app = await _existing(db, client_id)
+    if not parse_scope(app.scopes):
+        raise FieldError(
+            "scopes", "This app has administrative scopes only: a test token could hold nothing."
+        )
+    raw = await _issue_test_token(db, server_secret, app)
     await record_event(db, events.TEST_TOKEN_CREATED, user_id=by, app_id=client_id, ip=ip)
     return raw
 
@@ -567,9 +632,16 @@ async def reveal(
 
 async def delete_app(db: AsyncSession, client_id: str) -> None:
     """Revoke everything the app holds, then delete it (the database removes its tokens,
-    codes and consents with it)."""
+    codes and consents with it). What goes with it is recorded: ``consent.revoked`` for each
+    consent people gave it, ``token.revoked`` for its tokens. The pages, the CLI, the admin
+    API and account deletion all delete apps through here."""
     app = await _existing(db, client_id)
-    await revocation.revoke_grant(db, AppGrants(client_id))
+    await grants.record_consents_revoked(db, Consent.app_id == client_id, reason="app_deleted")
+    revoked = await revocation.revoke_grant(db, AppGrants(client_id))
+    if revoked.tokens:
+        await grants.record_revocation(
+            db, revoked, user_id=None, client_id=client_id, space_id=None, by="system", reason="app_deleted"
+        )
     # Recorded before the row goes (the event's app id is kept in its detail).
     await record_event(
         db, events.APP_DELETED, user_id=app.owner_id, app_id=client_id, detail={"client_id": client_id}
@@ -616,6 +688,8 @@ async def register_dynamic_client(
     client_uri: str | None,
     metadata: dict[str, Any],
     access_token_ttl: int | None = None,
+    post_logout_redirect_uris: list[str] | None = None,
+    backchannel_logout_uri: str | None = None,
 ) -> Client:
     """Register a public PKCE client for RFC 7591 dynamic registration. It has no secret and
     no test token, is owned by a system user, and records the registered metadata."""
@@ -640,6 +714,8 @@ async def register_dynamic_client(
         access_token_ttl=access_token_ttl,
         registered_via="dynamic",
         registration_metadata=metadata,
+        post_logout_redirect_uris=validate_post_logout_redirect_uris(post_logout_redirect_uris or []),
+        backchannel_logout_uri=validate_backchannel_logout_uri(backchannel_logout_uri),
         created_at=utcnow(),
     )
     db.add(app)

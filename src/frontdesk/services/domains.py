@@ -89,20 +89,13 @@ async def domain_state(db: AsyncSession, space_id: str) -> DomainState:
 
 
 def _resolver(settings: Settings) -> dns.asyncresolver.Resolver:
-    configured = (settings.dns_resolver or "").strip()
-    if not configured:
+    server = settings.dns_server  # parsed and checked with the settings (settings.py)
+    if server is None:
         resolver = dns.asyncresolver.Resolver()
     else:
         resolver = dns.asyncresolver.Resolver(configure=False)
-        host, port = configured, 53
-        if configured.startswith("["):  # [IPv6]:port
-            host, _, rest = configured[1:].partition("]")
-            port = int(rest[1:]) if rest.startswith(":") else 53
-        elif configured.count(":") == 1:
-            host, _, text = configured.partition(":")
-            port = int(text)
-        resolver.nameservers = [host]
-        resolver.port = port
+        resolver.nameservers = [server[0]]
+        resolver.port = server[1]
     resolver.lifetime = settings.dns_timeout_seconds
     return resolver
 

@@ -34,6 +34,7 @@ from frontdesk.oauth.storage import (
 from frontdesk.security.server_secret import ServerSecret
 from frontdesk.services.spaces import spaces_of
 from frontdesk.store import revocation
+from frontdesk.store import webhooks as outbox
 from frontdesk.store.audit_storage import record_event
 from frontdesk.store.models import AccessToken, App, AuthorizationCode, Consent, RefreshToken, User
 from frontdesk.store.scoping import SpaceScope
@@ -50,7 +51,9 @@ def _add_scopes(scopes: list[str], scope: str) -> None:
             scopes.append(name)
 
 
-def _live(model: type[AccessToken] | type[RefreshToken], now: datetime) -> ColumnElement[bool]:
+def live(model: type[AccessToken] | type[RefreshToken], now: datetime) -> ColumnElement[bool]:
+    """Rows of tokens still good at ``now``: neither revoked nor expired (tokens without expiry
+    never expire, docs/decisions.md §5)."""
     return and_(model.revoked_at.is_(None), or_(model.expires_at.is_(None), model.expires_at > now))
 
 
@@ -99,7 +102,7 @@ async def authorized_apps(db: AsyncSession, user_id: str) -> list[AppGrant]:
             func.min(AccessToken.created_at),
             func.max(AccessToken.last_used_at),
         )
-        .where(AccessToken.user_id == user_id, AccessToken.space_id.is_(None), _live(AccessToken, now))
+        .where(AccessToken.user_id == user_id, AccessToken.space_id.is_(None), live(AccessToken, now))
         .group_by(AccessToken.app_id, AccessToken.scope)
     )
     refresh = (
@@ -108,7 +111,7 @@ async def authorized_apps(db: AsyncSession, user_id: str) -> list[AppGrant]:
             RefreshToken.user_id == user_id,
             RefreshToken.space_id.is_(None),
             RefreshToken.rotated_at.is_(None),
-            _live(RefreshToken, now),
+            live(RefreshToken, now),
         )
         .group_by(RefreshToken.app_id, RefreshToken.scope)
     )
@@ -155,7 +158,7 @@ async def _space_tokens_of(db: AsyncSession, user_id: str, now: datetime) -> lis
             SpaceScope(membership.space.id)
             .select(AccessToken)
             .with_only_columns(AccessToken.app_id)
-            .where(AccessToken.user_id == user_id, _live(AccessToken, now))
+            .where(AccessToken.user_id == user_id, live(AccessToken, now))
             .distinct()
         )
         result += [(app_id, membership.space.name) for app_id in (await db.execute(stmt)).scalars()]
@@ -186,6 +189,36 @@ async def revoke_app(db: AsyncSession, user_id: str, client_id: str, *, ip: str 
     return revoked
 
 
+async def connected_person(db: AsyncSession, *, space_id: str, client_id: str, user_id: str) -> Person | None:
+    """The person, if they connected the app on this space's host (a consent of theirs for it
+    there: Cobot's ``connected_user``) or are a member of the space; else None."""
+    if not 0 < len(user_id) <= 64:
+        return None
+    # The same connections route Cobot's ``updated_connected_user`` (store/webhooks.py).
+    if not (await outbox.connections_of(db, user_id)).link(space_id, client_id):
+        return None
+    user = await db.get(User, user_id)
+    return person_of(user) if user is not None else None
+
+
+async def record_consents_revoked(db: AsyncSession, condition: ColumnElement[bool], *, reason: str) -> None:
+    """``consent.revoked`` for each consent matching ``condition`` that is about to go with a
+    deleted account, app or space (``reason``): read, and recorded, before it is deleted, with
+    the space whose host it was given on (so that space's subscriptions hear it)."""
+    rows = await db.execute(
+        select(Consent.user_id, Consent.app_id, Consent.space_id).where(condition).order_by(Consent.id)
+    )
+    for user_id, app_id, space_id in rows.all():
+        await record_event(
+            db,
+            events.CONSENT_REVOKED,
+            user_id=user_id,
+            app_id=app_id,
+            space_id=space_id,
+            detail={"by": "system", "reason": reason},
+        )
+
+
 # ---- a space's apps ----------------------------------------------------------------------------
 
 
@@ -214,7 +247,7 @@ async def space_grants(db: AsyncSession, space_id: str) -> list[SpaceGrant]:
             func.min(AccessToken.created_at),
             func.max(AccessToken.last_used_at),
         )
-        .where(_live(AccessToken, utcnow()))
+        .where(live(AccessToken, utcnow()))
         .group_by(AccessToken.app_id, AccessToken.scope, AccessToken.user_id)
     )
     rows = (await db.execute(stmt)).all()
@@ -246,10 +279,10 @@ async def space_grants(db: AsyncSession, space_id: str) -> list[SpaceGrant]:
 
 
 async def revoke_space_app(
-    db: AsyncSession, space_id: str, client_id: str, *, by: str, ip: str = ""
+    db: AsyncSession, space_id: str, client_id: str, *, by: str | None, ip: str = ""
 ) -> RevokedGrant | None:
-    """Revoke the app's live space tokens for this space, with the audit event; None when it
-    held none."""
+    """Revoke the app's live space tokens for this space, with the audit event (``by``: the
+    admin who did it; None when the space itself is being deleted); None when it held none."""
     if not 0 < len(client_id) <= 64 or await db.get(App, client_id) is None:
         return None
     revoked = await revocation.revoke_grant(db, SpaceAppGrant(space_id=space_id, client_id=client_id))
@@ -301,7 +334,7 @@ async def revoke_selected(db: AsyncSession, selector: GrantSelector) -> RevokedG
     """Revoke one selection (a token, a refresh family) with what derives from it, recorded as
     the operator's revocation (the CLI and the admin API)."""
     revoked = await revocation.revoke_grant(db, selector, descendants=True)
-    await _record_operator_revocation(db, revoked, user_id=None, client_id=None, space_id=None)
+    await record_revocation(db, revoked, user_id=None, client_id=None, space_id=None)
     return revoked
 
 
@@ -325,7 +358,12 @@ async def _space_grants(db: AsyncSession, space_id: str) -> list[GrantSelector]:
 
 
 async def revoke_tokens(
-    db: AsyncSession, *, user_id: str | None = None, client_id: str | None = None, space_id: str | None = None
+    db: AsyncSession,
+    *,
+    user_id: str | None = None,
+    client_id: str | None = None,
+    space_id: str | None = None,
+    by: str = "operator",
 ) -> RevokedGrant:
     """Revoke, through ``store/revocation.revoke_grant``, what the selection names: a user's
     grants (to one app with ``client_id``), an app's (everything, or in one space with
@@ -347,26 +385,32 @@ async def revoke_tokens(
     else:
         raise FieldError("user", "Name a token, a user, an app or a space.")
     revoked = _sum([await revocation.revoke_grant(db, s, descendants=True) for s in selectors])
-    await _record_operator_revocation(db, revoked, user_id=user_id, client_id=client_id, space_id=space_id)
+    await record_revocation(db, revoked, user_id=user_id, client_id=client_id, space_id=space_id, by=by)
     return revoked
 
 
-async def _record_operator_revocation(
+async def record_revocation(
     db: AsyncSession,
     revoked: RevokedGrant,
     *,
     user_id: str | None,
     client_id: str | None,
     space_id: str | None,
+    by: str = "operator",
+    reason: str | None = None,
 ) -> None:
+    """``token.revoked`` for what one operation revoked (nothing when it revoked nothing):
+    the operator's revocations, and the tokens that went with a deleted account or app."""
     if not revoked.anything:
         return
     detail = {
-        "by": "operator",
+        "by": by,
         "count": len(revoked.access_token_ids),
         "refresh_tokens": revoked.refresh_tokens,
         "token_ids": list(revoked.access_token_ids[:MAX_IDS]),
     }
+    if reason is not None:
+        detail["reason"] = reason
     await record_event(
         db, events.TOKEN_REVOKED, user_id=user_id, app_id=client_id, space_id=space_id, detail=detail
     )

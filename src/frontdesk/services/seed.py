@@ -82,6 +82,8 @@ APP_KEYS = frozenset(
         "can_introspect",
         "client_id",
         "client_secret",
+        "client_credentials",
+        "admin_scopes",
     }
 )
 
@@ -230,6 +232,8 @@ async def _seed_app(
             require_pkce=bool(_flag(entry, "require_pkce", where)),
             access_token_ttl=_ttl(entry, where),
             can_introspect=bool(_flag(entry, "can_introspect", where)),
+            client_credentials=_flag(entry, "client_credentials", where),
+            admin_scopes=_strings(entry, "admin_scopes", where),
             client_id=client_id,
             client_secret=str(secret) if secret is not None else None,
             registered_via="seed",

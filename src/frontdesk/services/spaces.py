@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Row, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +17,7 @@ from frontdesk.oauth.models import Person
 from frontdesk.records import MembershipRecord, SpaceRef
 from frontdesk.security.randoms import new_id
 from frontdesk.services import domains
-from frontdesk.services.accounts import clean_name, find_by_email
+from frontdesk.services.accounts import clean_name, find_by_email, like_pattern
 from frontdesk.settings import Settings
 from frontdesk.store.audit_storage import record_event
 from frontdesk.store.inserts import insert_unless_taken, update_unless_taken
@@ -156,8 +157,36 @@ async def get_by_id_or_subdomain(db: AsyncSession, ref: str) -> SpaceRef | None:
     return space if space is not None else await get_by_subdomain(db, ref)
 
 
-async def list_spaces(db: AsyncSession) -> list[SpaceRef]:
-    return [space_of(row) for row in (await db.execute(select(Space).order_by(Space.subdomain))).scalars()]
+async def _space_rows(
+    db: AsyncSession, *, search: str | None, limit: int | None, after: str | None
+) -> list[Space]:
+    stmt = select(Space).order_by(Space.subdomain)
+    if search and search.strip():
+        pattern = like_pattern(search.strip())
+        stmt = stmt.where(
+            Space.subdomain.like(pattern, escape="\\") | func.lower(Space.name).like(pattern, escape="\\")
+        )
+    if after:
+        stmt = stmt.where(Space.subdomain > after)
+    if limit is not None:
+        stmt = stmt.limit(max(1, limit))
+    return list((await db.execute(stmt)).scalars())
+
+
+async def list_spaces(
+    db: AsyncSession, *, search: str | None = None, limit: int | None = None, after: str | None = None
+) -> list[SpaceRef]:
+    """Spaces by subdomain, at most ``limit``; ``search`` matches any part of the subdomain or
+    the name (case-insensitive); ``after``: only subdomains sorting after this one (paging)."""
+    return [space_of(row) for row in await _space_rows(db, search=search, limit=limit, after=after)]
+
+
+async def list_spaces_with_domains(
+    db: AsyncSession, *, search: str | None = None, limit: int | None = None, after: str | None = None
+) -> list[tuple[SpaceRef, domains.DomainState]]:
+    """:func:`list_spaces`, each with its custom domain's state, from the same one query."""
+    rows = await _space_rows(db, search=search, limit=limit, after=after)
+    return [(space_of(row), domains.state_of(row)) for row in rows]
 
 
 def _membership_record(row: Row[Membership, Space, User]) -> MembershipRecord:
@@ -201,6 +230,16 @@ def space_url(settings: Settings, space: SpaceRef) -> str:
     if space.custom_domain:
         return settings.custom_domain_url(space.custom_domain)
     return settings.space_url(space.subdomain)
+
+
+def membership_api_url(settings: Settings, subdomain: str, membership_id: str) -> str:
+    """Where the API serves one membership (``GET /api/memberships/<id>`` on the space's host)."""
+    return f"{settings.space_url(subdomain)}/api/memberships/{membership_id}"
+
+
+def user_api_url(settings: Settings, subdomain: str, user_id: str) -> str:
+    """Where the space's host serves a person connected to an app (``GET /api/users/<id>``)."""
+    return f"{settings.space_url(subdomain)}/api/users/{user_id}"
 
 
 # ---- changing ----------------------------------------------------------------------------------
@@ -289,8 +328,9 @@ async def add_member(
 ) -> MembershipRecord:
     """Add an existing account to the space, or change the role of one already in it.
 
-    A new membership is confirmed at once (``confirmed_at`` now): Frontdesk has no invitation
-    step, the person's access starts when an admin adds them. A platform with an acceptance
+    A new membership is confirmed at once (``confirmed_at`` now): the person's access starts
+    when an admin adds them, or when they accept an invitation (services/invitations.py calls
+    this then). A platform with an acceptance
     step passes ``confirmed=False`` and calls :func:`confirm_membership` when the person
     accepts (docs/compatibility.md, "Memberships")."""
     if role not in ROLES:
@@ -331,7 +371,7 @@ async def add_member(
             events.MEMBERSHIP_CHANGED,
             user_id=user.id,
             space_id=space.id,
-            detail={"membership_id": row.id, "role": role},
+            detail={"membership_id": row.id, "role": role, "change": "role"},
         )
     found = await membership_of(db, space.id, user.id)
     assert found is not None
@@ -378,7 +418,7 @@ async def change_role(db: AsyncSession, space: SpaceRef, membership_id: str, rol
         events.MEMBERSHIP_CHANGED,
         user_id=membership.user_id,
         space_id=space.id,
-        detail={"membership_id": membership_id, "role": role},
+        detail={"membership_id": membership_id, "role": role, "change": "role"},
     )
     found = await get_membership(db, space.id, membership_id)
     assert found is not None
@@ -413,11 +453,37 @@ async def _membership_by_id(db: AsyncSession, membership_id: str, space_id: str 
     return row
 
 
-async def _record(db: AsyncSession, row: Membership) -> MembershipRecord:
+async def _record(
+    db: AsyncSession, row: Membership, change: dict[str, Any] | None = None
+) -> MembershipRecord:
+    """The membership as it is now; with ``change``, the ``membership.changed`` event saying what."""
     await db.flush()
+    if change is not None:
+        await record_event(
+            db,
+            events.MEMBERSHIP_CHANGED,
+            user_id=row.user_id,
+            space_id=row.space_id,
+            detail={"membership_id": row.id, **change},
+        )
     found = await get_membership(db, row.space_id, row.id)
     assert found is not None
     return found
+
+
+async def record_memberships_removed(
+    db: AsyncSession, memberships: list[tuple[str, str, str]], reason: str
+) -> None:
+    """``membership.removed`` for each (membership id, space id, user id) that goes with a
+    deleted space, account or the like (``reason``), recorded before the rows go."""
+    for membership_id, space_id, user_id in memberships:
+        await record_event(
+            db,
+            events.MEMBERSHIP_REMOVED,
+            user_id=user_id,
+            space_id=space_id,
+            detail={"membership_id": membership_id, "reason": reason},
+        )
 
 
 async def confirm_membership(
@@ -430,11 +496,14 @@ async def confirm_membership(
     if at is not None and at.tzinfo is None:
         raise FieldError("confirmed_at", "Give the time with its time zone (UTC offset).")
     row = await _membership_by_id(db, membership_id, space_id)
+    before = row.confirmed_at
     if at is not None:
         row.confirmed_at = at
     elif row.confirmed_at is None:
         row.confirmed_at = utcnow()
-    return await _record(db, row)
+    confirmed = row.confirmed_at.isoformat() if row.confirmed_at is not None else None
+    change = {"change": "confirmed", "confirmed_at": confirmed} if row.confirmed_at != before else None
+    return await _record(db, row, change)
 
 
 def _as_date(value: date | str | None) -> date | None:
@@ -458,17 +527,24 @@ async def cancel_membership(
     stay until it is removed: the platform removes it when the day has passed."""
     day = _as_date(canceled_to)
     row = await _membership_by_id(db, membership_id, space_id)
+    change = None
+    if row.canceled_to != day:
+        what = "canceled" if day is not None else "uncanceled"
+        change = {"change": what, "canceled_to": day.isoformat() if day is not None else None}
     row.canceled_to = day
-    return await _record(db, row)
+    return await _record(db, row, change)
 
 
-async def delete_space(db: AsyncSession, space: SpaceRef) -> int:
+async def delete_space(db: AsyncSession, space: SpaceRef, *, by: str | None = None) -> int:
     """Revoke every token issued for the space, then delete it with its memberships,
-    navigation links and pending codes (the database cascades). Returns how many apps' space
-    tokens were revoked."""
-    from frontdesk.oauth.storage import SpaceAppGrant
-    from frontdesk.store.models import AccessToken
-    from frontdesk.store.revocation import revoke_grant
+    consents, navigation links and pending codes (the database cascades). What goes with it
+    is recorded first, as if taken away one by one: ``membership.removed`` for each membership,
+    the space tokens' revocation per app (grants.revoke_space_app), ``consent.revoked`` for
+    each consent given on its host. The CLI and the admin API both delete through here.
+    Returns how many apps' space tokens were revoked."""
+    # Imported here: grants imports this module.
+    from frontdesk.services import grants
+    from frontdesk.store.models import AccessToken, Consent
 
     row = await _space_row(db, space.id)
     if row is None:
@@ -476,7 +552,12 @@ async def delete_space(db: AsyncSession, space: SpaceRef) -> int:
     holders = SpaceScope(space.id).select(AccessToken).with_only_columns(AccessToken.app_id).distinct()
     client_ids = list((await db.execute(holders)).scalars())
     for client_id in client_ids:
-        await revoke_grant(db, SpaceAppGrant(space_id=space.id, client_id=client_id))
+        await grants.revoke_space_app(db, space.id, client_id, by=by)
+    members = (await db.execute(SpaceScope(space.id).select(Membership).order_by(Membership.id))).scalars()
+    await record_memberships_removed(
+        db, [(m.id, m.space_id, m.user_id) for m in members], reason="space_deleted"
+    )
+    await grants.record_consents_revoked(db, Consent.space_id == space.id, reason="space_deleted")
     await db.delete(row)
     await db.flush()
     return len(client_ids)

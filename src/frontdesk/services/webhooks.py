@@ -18,7 +18,7 @@ import ipaddress
 import json
 import secrets
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -32,6 +32,7 @@ from frontdesk.errors import Conflict, FieldError, NotFound
 from frontdesk.oauth.web_urls import WebUrlError, normalize_web_url
 from frontdesk.security.randoms import new_id
 from frontdesk.security.server_secret import ServerSecret
+from frontdesk.services import spaces
 from frontdesk.settings import Settings
 from frontdesk.store import webhooks as outbox
 from frontdesk.store.models import WebhookEndpoint, WebhookMessage
@@ -40,13 +41,9 @@ from frontdesk.store.types import utcnow
 SECRET_PREFIX: Final = "whsec_"
 USER_AGENT: Final = "Frontdesk-Webhooks/1"
 EVENT_TYPES: Final = events.WEBHOOK_EVENT_TYPES
-# Cobot's subscription event names (its webhooks API) that mean one of ours.
-COBOT_EVENTS: Final[dict[str, str]] = {
-    "created_membership": "membership.created",
-    "updated_membership_details": "membership.changed",
-    "deleted_membership": "membership.removed",
-    "connected_user": "consent.granted",
-}
+# Cobot's subscription event names (its webhooks API) that Frontdesk honours, and what each
+# one means (store/webhooks.py narrows deliveries by the name a subscription was made with).
+COBOT_EVENTS: Final = outbox.COBOT_EVENTS
 # What a space's apps may subscribe to: events that carry that space's id.
 SPACE_EVENT_TYPES: Final = frozenset(
     {
@@ -95,10 +92,10 @@ class DeliveryRecord:
     created_at: datetime
 
 
-def _record(row: WebhookEndpoint) -> EndpointRecord:
+def _record(row: WebhookEndpoint, server_secret: ServerSecret) -> EndpointRecord:
     return EndpointRecord(
         id=row.id,
-        url=row.url,
+        url=reveal_url(server_secret, row.id, row.url_sealed),
         event_types=tuple(row.event_types or ()),
         subscribed_as=row.subscribed_as,
         space_id=row.space_id,
@@ -142,6 +139,25 @@ def reveal_secret(server_secret: ServerSecret, endpoint_id: str, sealed: str) ->
     return server_secret.decrypt(sealed, _context(endpoint_id))
 
 
+# The callback URL is sealed and digested like a secret: apps put their own secret into it (a
+# Cobot app's per-space secret in the query). Migration 0013 seals existing rows the same way.
+def _url_context(endpoint_id: str) -> str:
+    return f"webhook-url:{endpoint_id}"
+
+
+def seal_url(server_secret: ServerSecret, endpoint_id: str, url: str) -> str:
+    return server_secret.encrypt(url, _url_context(endpoint_id))
+
+
+def reveal_url(server_secret: ServerSecret, endpoint_id: str, sealed: str) -> str:
+    return server_secret.decrypt(sealed, _url_context(endpoint_id))
+
+
+def url_digest(server_secret: ServerSecret, url: str) -> str:
+    """The keyed digest stored beside the sealed URL, to find an endpoint by its URL."""
+    return server_secret.digest(f"webhook-url:{url}")
+
+
 def clean_url(raw: str, settings: Settings) -> str:
     allow_http = settings.webhooks_allow_private or settings.env == "development"
     try:
@@ -155,18 +171,40 @@ def event_type_of(name: str) -> str | None:
     name = (name or "").strip()
     if name in EVENT_TYPES:
         return name
-    return COBOT_EVENTS.get(name)
+    cobot = COBOT_EVENTS.get(name)
+    return cobot.event_type if cobot is not None else None
 
 
-def clean_event_types(names: list[str] | tuple[str, ...]) -> list[str]:
+def _narrowing(name: str | None) -> tuple[str | None, bool]:
+    """What a subscription's name narrows its event type to (nothing for our own names)."""
+    cobot = COBOT_EVENTS.get(name or "")
+    return (cobot.change, cobot.connected) if cobot is not None else (None, False)
+
+
+def accepted_names(*, space: bool) -> list[str]:
+    """The event names an endpoint can be made with: a space's subscriptions take its events'
+    types and Cobot's names; the operator's endpoints take every type."""
+    if not space:
+        return list(EVENT_TYPES)
+    return [t for t in EVENT_TYPES if t in SPACE_EVENT_TYPES] + list(COBOT_EVENTS)
+
+
+def _narrowed(name: str) -> bool:
+    return _narrowing(name) != (None, False)
+
+
+def clean_event_types(names: list[str] | tuple[str, ...], *, space: bool = False) -> list[str]:
     cleaned: list[str] = []
     for name in names:
         name = name.strip()
         if name == outbox.ALL:
             return [outbox.ALL]
         known = event_type_of(name)
-        if known is None:
-            raise FieldError("event", f"unknown event {name!r}; known: {', '.join(EVENT_TYPES)}")
+        if known is None or (not space and _narrowed(name)):
+            # A narrowed Cobot name means only some events of its type: that takes a space's
+            # subscription (one event, the name stored as ``subscribed_as``).
+            accepted = ", ".join(accepted_names(space=space))
+            raise FieldError("event", f"unknown event {name!r}; accepted: {accepted}")
         if known not in cleaned:
             cleaned.append(known)
     if not cleaned:
@@ -187,21 +225,33 @@ async def create_endpoint(
     subscribed_as: str | None = None,
     description: str = "",
 ) -> tuple[EndpointRecord, str]:
-    """Register an endpoint; returns it and its signing secret (shown to its maker)."""
+    """Register an endpoint; returns it and its signing secret (shown to its maker). A space's
+    subscription made with a Cobot name (``subscribed_as``) hears only what that name means
+    (store/webhooks.py COBOT_EVENTS); the same app subscribing the same URL to what means the
+    same again is a Conflict (Cobot's 409)."""
     url = clean_url(url, settings)
-    types = clean_event_types(event_types)
+    types = clean_event_types(event_types, space=space_id is not None)
+    if any(_narrowed(name.strip()) and name.strip() != subscribed_as for name in event_types):
+        # Only the stored name narrows the deliveries (store/webhooks.py Route.wants).
+        raise FieldError("event", "subscribe to one of Cobot's narrower events by itself")
+    digest = url_digest(server_secret, url)
     if space_id is not None:
-        outside = [t for t in types if t not in SPACE_EVENT_TYPES]
+        cobot = COBOT_EVENTS.get(subscribed_as or "")
+        # Cobot's user event means a person connected to the app in this space.
+        outside = [t for t in types if t not in SPACE_EVENT_TYPES and not (cobot and cobot.connected)]
         if outside:
-            raise FieldError("event", f"not an event of a space: {', '.join(outside)}")
+            accepted = ", ".join(accepted_names(space=True))
+            raise FieldError("event", f"not an event of a space: {', '.join(outside)}; accepted: {accepted}")
         existing = await db.execute(
-            select(WebhookEndpoint.event_types).where(
+            select(WebhookEndpoint.event_types, WebhookEndpoint.subscribed_as).where(
                 WebhookEndpoint.space_id == space_id,
                 WebhookEndpoint.app_id == app_id,
-                WebhookEndpoint.url == url,
+                WebhookEndpoint.url_digest == digest,
             )
         )
-        if any(list(other) == types for (other,) in existing):
+        if any(
+            list(other) == types and _narrowing(name) == _narrowing(subscribed_as) for other, name in existing
+        ):
             raise Conflict("this app already subscribed this callback_url to this event")
     secret = new_secret()
     endpoint_id = new_id()
@@ -210,7 +260,8 @@ async def create_endpoint(
         space_id=space_id,
         app_id=app_id,
         created_by=created_by,
-        url=url,
+        url_sealed=seal_url(server_secret, endpoint_id, url),
+        url_digest=digest,
         event_types=types,
         subscribed_as=subscribed_as,
         description=(description or "")[:200],
@@ -219,11 +270,16 @@ async def create_endpoint(
     )
     db.add(row)
     await db.flush()
-    return _record(row), secret
+    return _record(row, server_secret), secret
 
 
 async def list_endpoints(
-    db: AsyncSession, *, space_id: str | None = None, app_id: str | None = None, operator: bool = False
+    db: AsyncSession,
+    server_secret: ServerSecret,
+    *,
+    space_id: str | None = None,
+    app_id: str | None = None,
+    operator: bool = False,
 ) -> list[EndpointRecord]:
     query = select(WebhookEndpoint).order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
     if operator:
@@ -232,28 +288,34 @@ async def list_endpoints(
         query = query.where(WebhookEndpoint.space_id == space_id)
     if app_id is not None:
         query = query.where(WebhookEndpoint.app_id == app_id)
-    return [_record(row) for row in (await db.execute(query)).scalars()]
+    return [_record(row, server_secret) for row in (await db.execute(query)).scalars()]
 
 
-async def get_endpoint(db: AsyncSession, endpoint_id: str) -> EndpointRecord:
+async def _endpoint_row(db: AsyncSession, endpoint_id: str) -> WebhookEndpoint:
     row = await db.get(WebhookEndpoint, endpoint_id) if endpoint_id and len(endpoint_id) <= 64 else None
     if row is None:
         raise NotFound("no such webhook endpoint")
-    return _record(row)
+    return row
+
+
+async def get_endpoint(db: AsyncSession, server_secret: ServerSecret, endpoint_id: str) -> EndpointRecord:
+    return _record(await _endpoint_row(db, endpoint_id), server_secret)
 
 
 async def remove_endpoint(
     db: AsyncSession, endpoint_id: str, *, space_id: str | None = None, app_id: str | None = None
 ) -> None:
     """Delete an endpoint and its log; with ``space_id``/``app_id`` only that app's in that space."""
-    found = await get_endpoint(db, endpoint_id)
+    found = await _endpoint_row(db, endpoint_id)
     if space_id is not None and (found.space_id != space_id or found.app_id != app_id):
         raise NotFound("no such subscription of this app in this space")
     await db.execute(delete(WebhookMessage).where(WebhookMessage.endpoint_id == endpoint_id))
     await db.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id))
 
 
-async def set_active(db: AsyncSession, endpoint_id: str, active: bool) -> EndpointRecord:
+async def set_active(
+    db: AsyncSession, server_secret: ServerSecret, endpoint_id: str, active: bool
+) -> EndpointRecord:
     row = await db.get(WebhookEndpoint, endpoint_id)
     if row is None:
         raise NotFound("no such webhook endpoint")
@@ -266,7 +328,7 @@ async def set_active(db: AsyncSession, endpoint_id: str, active: bool) -> Endpoi
         row.disabled_at = utcnow()
         row.disabled_reason = "disabled by the operator"
     await db.flush()
-    return _record(row)
+    return _record(row, server_secret)
 
 
 async def deliveries(
@@ -388,6 +450,30 @@ def sign(secret: str, message_id: str, timestamp: datetime, body: bytes) -> dict
     }
 
 
+def resource_url(settings: Settings, subdomain: str, payload: dict[str, Any]) -> str:
+    """Cobot's ``url`` of a delivery: where the subscribing app GETs the changed resource with
+    its token (Cobot's webhooks API sends only this). A membership event points at the
+    membership on the space's host (for ``membership.removed`` the address it had, which the
+    receiver can match against the ``link`` it stored); an event about a person at that person
+    (``GET /api/users/<id>`` on the space's host: ``connected_user``); anything else at the
+    space."""
+    data = payload.get("data") or {}
+    membership_id = data.get("membership_id")
+    if str(payload.get("type", "")).startswith("membership.") and isinstance(membership_id, str):
+        return spaces.membership_api_url(settings, subdomain, membership_id)
+    user_id = data.get("user_id")
+    if isinstance(user_id, str):
+        return spaces.user_api_url(settings, subdomain, user_id)
+    return f"{settings.public_url}/api/spaces/{subdomain}"
+
+
+def cobot_body(settings: Settings, subdomain: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The message for a subscription made through Cobot's API: Cobot's ``url`` beside the
+    Standard Webhooks envelope (``type``, ``timestamp``, ``data``). Built at send time from the
+    stored message, so every attempt and "send again" send the same body."""
+    return {"url": resource_url(settings, subdomain, payload), **payload}
+
+
 def body_of(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -402,9 +488,30 @@ async def deliver(
     timeout_seconds: float,
     allow_private: bool,
 ) -> Outcome:
-    """One attempt: resolve, check every address, connect to a checked address (the URL's
-    host stays in ``Host`` and in TLS SNI and certificate checks), never follow redirects. A
-    2xx answer is a delivery; anything else, or no answer in ``timeout_seconds``, is a failure."""
+    """One delivery attempt of a webhook message: its JSON body, signed (Standard Webhooks),
+    POSTed by :func:`post_checked`; a ``410`` also says the receiver is gone."""
+    body = body_of(payload)
+    headers = {"content-type": "application/json", **sign(secret, message_id, utcnow(), body)}
+    outcome = await post_checked(
+        client, url, body, headers, timeout_seconds=timeout_seconds, allow_private=allow_private
+    )
+    return replace(outcome, gone=True) if outcome.status == 410 else outcome
+
+
+async def post_checked(
+    client: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    timeout_seconds: float,
+    allow_private: bool,
+    user_agent: str = USER_AGENT,
+) -> Outcome:
+    """One POST to a URL someone else registered (webhooks, back-channel logout): resolve,
+    check every address, connect to a checked address (the URL's host stays in ``Host`` and
+    in TLS SNI and certificate checks), never follow redirects. A 2xx answer is a delivery;
+    anything else, or no answer in ``timeout_seconds``, is a failure."""
     target = httpx.URL(url)
     host = target.raw_host.decode("ascii")  # the IDNA (ASCII) name: what DNS and SNI see
     port = target.port or (443 if target.scheme == "https" else 80)
@@ -412,13 +519,7 @@ async def deliver(
         addresses = await checked_addresses(host, port, allow_private=allow_private)
     except Refused as exc:
         return Outcome(False, None, str(exc))
-    body = body_of(payload)
-    headers = {
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-        "host": target.netloc.decode("ascii"),
-        **sign(secret, message_id, utcnow(), body),
-    }
+    headers = {**headers, "user-agent": user_agent, "host": target.netloc.decode("ascii")}
     extensions = {"sni_hostname": host} if target.scheme == "https" else {}
     last_error = "no address could be reached"
     for address in addresses:
@@ -442,7 +543,7 @@ async def deliver(
             return Outcome(False, None, f"{type(exc).__name__}: {_reason(exc)}")
         if 200 <= status < 300:
             return Outcome(True, status, None)
-        return Outcome(False, status, f"answered HTTP {status}", gone=status == 410)
+        return Outcome(False, status, f"answered HTTP {status}")
     return Outcome(False, None, last_error)
 
 

@@ -47,6 +47,8 @@ class AppStorage(Storage, Protocol):
         *,
         data: dict[str, Any] | None = None,
         reauthenticated_at: datetime | None = None,
+        login_methods: tuple[str, ...] | None = None,
+        authenticated_at: datetime | None = None,
     ) -> None: ...
 
 

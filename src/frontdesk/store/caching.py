@@ -452,8 +452,16 @@ class CachingStorage(ClientReads):
         *,
         data: dict[str, Any] | None = None,
         reauthenticated_at: datetime | None = None,
+        login_methods: tuple[str, ...] | None = None,
+        authenticated_at: datetime | None = None,
     ) -> None:
-        await self.inner.update_session(session_id, data=data, reauthenticated_at=reauthenticated_at)
+        await self.inner.update_session(
+            session_id,
+            data=data,
+            reauthenticated_at=reauthenticated_at,
+            login_methods=login_methods,
+            authenticated_at=authenticated_at,
+        )
 
     # ---- audit -----------------------------------------------------------------------------
 

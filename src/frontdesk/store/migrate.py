@@ -47,6 +47,8 @@ async def upgrade(settings: Settings, revision: str = "head") -> tuple[str | Non
             def _run(sync_conn: Connection) -> None:
                 cfg = alembic_config()
                 cfg.attributes["connection"] = sync_conn
+                # Migrations that convert sealed values read the server secret from these.
+                cfg.attributes["settings"] = settings
                 command.upgrade(cfg, revision)
 
             await conn.run_sync(_run)

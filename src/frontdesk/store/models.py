@@ -45,6 +45,8 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # An operator disabled the account (admin API): no login, its tokens revoked.
     disabled_at: Mapped[datetime | None]
+    # When the person opened the verification link sent to ``email`` (None: not verified).
+    email_verified_at: Mapped[datetime | None]
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -66,10 +68,19 @@ class LoginSession(Base):
     revoked_at: Mapped[datetime | None]
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     ip: Mapped[str] = mapped_column(String(45), default="")
+    # The session's public handle: the account's sessions page names it, and ID tokens carry
+    # it as ``sid`` (OpenID Connect Back-Channel Logout 1.0 §2.4). Never the cookie's secret.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, index=True, default=new_id)
     # When the person last re-entered their password in this session (to reveal secrets).
     reauthenticated_at: Mapped[datetime | None]
     # Small server-side session state (e.g. which app's credentials may be shown once).
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # How the login was made: RFC 8176 method values, space-separated (None: a password login
+    # from before migration 0014); when its authentication completed (OIDC auth_time; None:
+    # created_at); and whether it still waits for a second factor (then it is no login).
+    amr: Mapped[str | None] = mapped_column(String(100))
+    authenticated_at: Mapped[datetime | None]
+    pending_factor: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     user: Mapped[User] = relationship()
 
@@ -90,6 +101,8 @@ class Space(Base):
     domain_token: Mapped[str | None] = mapped_column(String(64))
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The space's admin pages need a second factor (web/deps.py space_admin).
+    require_admin_second_factor: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     owner: Mapped[User] = relationship()
 
@@ -156,6 +169,9 @@ class App(Base):
     # hold that way (space-separated, admin:<resource>:read|write and scim).
     client_credentials: Mapped[bool] = mapped_column(default=False, server_default=false())
     admin_scopes: Mapped[str] = mapped_column(String(2000), default="", server_default="")
+    # OpenID Connect RP-Initiated Logout 1.0 §3.1 (exact match) and Back-Channel Logout 1.0 §2.2.
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -198,6 +214,12 @@ class AuthorizationCode(Base):
     # RFC 8707 §2: the resource the authorization request named (the tokens' audience).
     resource: Mapped[str | None] = mapped_column(String(2000))
     auth_time: Mapped[datetime]
+    # The login's methods (RFC 8176, space-separated), for the ID token's amr and acr.
+    amr: Mapped[str | None] = mapped_column(String(100))
+    # The public id of the browser session it was issued in (the ID token's ``sid``).
+    # Indexed: when a session ends, the apps it signed in to are those of its codes
+    # (store/session_apps.py), so issuing a code writes nothing else.
+    sid: Mapped[str | None] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     consumed_at: Mapped[datetime | None]
@@ -332,8 +354,8 @@ class CacheEvent(Base):
 class WebhookEndpoint(Base):
     """Where events are delivered (Standard Webhooks, docs/integrating.md "Webhooks"): a space's
     subscription made by an app (Cobot's ``/api/subscriptions``: ``space_id`` and ``app_id``
-    set) or the operator's endpoint for every event (both None). The signing secret is sealed
-    with the server secret."""
+    set) or the operator's endpoint for every event (both None). The signing secret and the URL
+    are sealed with the server secret."""
 
     __tablename__ = "webhook_endpoints"
 
@@ -341,7 +363,11 @@ class WebhookEndpoint(Base):
     space_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"), index=True)
     app_id: Mapped[str | None] = mapped_column(ForeignKey("apps.client_id", ondelete="CASCADE"), index=True)
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    url: Mapped[str] = mapped_column(String(2000))
+    # The callback URL, sealed with the server secret (an app may put its own secret into it, as
+    # Cobot's apps do), and its keyed digest for lookups such as Cobot's "409 on the same event
+    # and URL" (services/webhooks.py seal_url, url_digest).
+    url_sealed: Mapped[str] = mapped_column(Text)
+    url_digest: Mapped[str] = mapped_column(String(64), index=True)
     # Event types delivered here (services/webhooks.py EVENT_TYPES), ["*"] for all; a Cobot
     # subscription holds one, under the name it was made with (``subscribed_as``).
     event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -389,3 +415,152 @@ Index(
     WebhookMessage.status,
     WebhookMessage.seq,
 )
+
+
+class EmailLink(Base):
+    """A single-use link sent by email (verification, password reset): only the digest of its
+    token is stored (``ServerSecret.digest``)."""
+
+    __tablename__ = "email_links"
+
+    id: Mapped[str] = mapped_column(DIGEST, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # "verify" or "reset"
+    purpose: Mapped[str] = mapped_column(String(10))
+    # The address the link was sent to (case-folded): a verification link proves only it.
+    email_key: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    # An email-change link ("change"): the address it confirms (the link was sent there).
+    new_email: Mapped[str | None] = mapped_column(String(254))
+
+
+class Invitation(Base):
+    """A space admin's invitation by email (services/invitations.py): only the digest of its
+    single-use token is stored; accepting it creates the membership with the role it names."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    email_key: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(10))
+    token_digest: Mapped[str] = mapped_column(DIGEST, unique=True)
+    invited_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    accepted_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None]
+
+
+class EmailMessage(Base):
+    """The email outbox: one message, written in the transaction of the change that sends it,
+    sent by the worker (email_worker.py). The template's values (they hold the one-time link)
+    are sealed with the server secret, bound to the row's id, and dropped once sent."""
+
+    __tablename__ = "email_messages"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    to_address: Mapped[str] = mapped_column(String(254))
+    template: Mapped[str] = mapped_column(String(40))
+    context_sealed: Mapped[str] = mapped_column(Text)
+    # pending | sent | failed
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_until: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+Index("ix_email_messages_status_next", EmailMessage.status, EmailMessage.next_attempt_at)
+
+
+class ScimUser(Base):
+    """What an identity provider set on an account through SCIM (services/scim.py) that the
+    account does not hold itself: its ``externalId``, its ``userName`` when that is not the
+    email, and the SCIM attributes kept so a read gives back what was written."""
+
+    __tablename__ = "scim_users"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # NULL: the userName is the account's email (services/scim.py).
+    user_name: Mapped[str | None] = mapped_column(String(255))
+    user_name_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScimGroup(Base):
+    """A space's SCIM ``externalId`` (spaces are SCIM Groups, services/scim.py)."""
+
+    __tablename__ = "scim_groups"
+
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"), primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TotpFactor(Base):
+    """An authenticator app (RFC 6238): the shared secret sealed with the server secret, the
+    time step of the last accepted code (a code is accepted once, RFC 6238 §5.2)."""
+
+    __tablename__ = "totp_factors"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret_sealed: Mapped[str] = mapped_column(Text)
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # None while the set-up waits for its first code.
+    confirmed_at: Mapped[datetime | None]
+
+
+class RecoveryCode(Base):
+    """A single-use recovery code (stands in for the second factor), stored as a digest."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(DIGEST, unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+
+class WebAuthnCredential(Base):
+    """A passkey (WebAuthn Level 2 §6.1): the credential id and COSE public key as base64url,
+    the signature counter last seen (§6.1.1), the transports the browser reported, the
+    person's name for it. Nothing here is secret (the private key never leaves the device)."""
+
+    __tablename__ = "webauthn_credentials"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[str] = mapped_column(Text)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    transports: Mapped[list[str]] = mapped_column(JSON, default=list)
+    name: Mapped[str] = mapped_column(String(100))
+    # The authenticator verified the person when it was made (it can sign in without a password).
+    user_verified: Mapped[bool] = mapped_column(default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+
+
+class WebAuthnChallenge(Base):
+    """The outstanding challenge of one browser for one ceremony (services/passkeys.py): the
+    id is a digest bound to the browser's anti-forgery seed and session; used once."""
+
+    __tablename__ = "webauthn_challenges"
+
+    id: Mapped[str] = mapped_column(DIGEST, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    challenge: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime]

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.oauth import amr
 from frontdesk.oauth.scopes import format_scope, parse_scope
 from frontdesk.oauth.storage import NewRefreshToken, RefreshTokenRecord, Rotation
 from frontdesk.security.server_secret import ServerSecret
@@ -83,27 +84,40 @@ class RefreshStorageMixin:
         or (password grant) the family's first token's time."""
         auth_time: datetime | None = None
         auth_space_id: str | None = None
+        login_methods: tuple[str, ...] = ()
+        sid: str | None = None
         if row.code_id is not None:
             code = (
                 await self.db.execute(
-                    select(AuthorizationCode.auth_time, AuthorizationCode.space_id).where(
-                        AuthorizationCode.id == row.code_id
-                    )
+                    select(
+                        AuthorizationCode.auth_time,
+                        AuthorizationCode.space_id,
+                        AuthorizationCode.amr,
+                        AuthorizationCode.sid,
+                    ).where(AuthorizationCode.id == row.code_id)
                 )
             ).first()
             if code is not None:
-                auth_time, auth_space_id = code[0], code[1]
+                auth_time, auth_space_id, login_methods = code[0], code[1], amr.decode(code[2])
+                sid = code[3]
         else:
             auth_time = (
                 await self.db.execute(
                     select(func.min(RefreshToken.created_at)).where(RefreshToken.family_id == row.family_id)
                 )
             ).scalar_one_or_none()
-        return _record(row, auth_time=auth_time, auth_space_id=auth_space_id)
+        return _record(
+            row, auth_time=auth_time, auth_space_id=auth_space_id, login_methods=login_methods, sid=sid
+        )
 
 
 def _record(
-    row: RefreshToken, *, auth_time: datetime | None = None, auth_space_id: str | None = None
+    row: RefreshToken,
+    *,
+    auth_time: datetime | None = None,
+    auth_space_id: str | None = None,
+    login_methods: tuple[str, ...] = (),
+    sid: str | None = None,
 ) -> RefreshTokenRecord:
     return RefreshTokenRecord(
         id=row.id,
@@ -121,5 +135,7 @@ def _record(
         revoked_at=row.revoked_at,
         auth_time=auth_time,
         auth_space_id=auth_space_id,
+        amr=login_methods,
         audience=row.audience,
+        sid=sid,
     )

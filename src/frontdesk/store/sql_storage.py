@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.oauth import amr
 from frontdesk.oauth.models import (
     Client,
     CodeRecord,
@@ -31,7 +32,7 @@ from frontdesk.oauth.storage import GrantSelector, RevokedGrant
 from frontdesk.records import MembershipRecord, NewSession, SessionRecord, SpaceRef
 from frontdesk.security.randoms import new_id
 from frontdesk.security.server_secret import ServerSecret
-from frontdesk.store import audit_storage, revocation
+from frontdesk.store import audit_storage, revocation, session_apps
 from frontdesk.store.deferred import defer_insert
 from frontdesk.store.key_storage import KeyStorageMixin
 from frontdesk.store.models import (
@@ -70,9 +71,9 @@ CONSUME_CODE = (
     .values(consumed_at=bindparam("now"))
     .returning(*CODES.c)
 )
-LOAD_PERSON = select(User.id, User.email, User.name, User.created_at, User.picture_url).where(
-    User.id == bindparam("user_id")
-)
+LOAD_PERSON = select(
+    User.id, User.email, User.name, User.created_at, User.picture_url, User.email_verified_at
+).where(User.id == bindparam("user_id"))
 LOAD_SESSION = select(LoginSession).where(LoginSession.id == bindparam("session_id"))
 TOUCH_SESSION = (
     update(SESSIONS_TABLE)
@@ -101,6 +102,8 @@ def client_from_row(app: App, owner_name: str = "") -> Client:
         client_credentials=app.client_credentials,
         admin_scopes=parse_scope(app.admin_scopes),
         jwt_access_tokens=app.jwt_access_tokens,
+        post_logout_redirect_uris=tuple(app.post_logout_redirect_uris or ()),
+        backchannel_logout_uri=app.backchannel_logout_uri,
         registered_via=app.registered_via,
         created_at=app.created_at,
     )
@@ -131,6 +134,7 @@ def person_of(user: User) -> Person:
         name=user.name,
         created_at=user.created_at,
         picture_url=user.picture_url,
+        email_verified=user.email_verified_at is not None,
     )
 
 
@@ -141,6 +145,7 @@ def space_of(space: Space) -> SpaceRef:
         name=space.name,
         custom_domain=space.custom_domain,
         owner_id=space.owner_id,
+        require_admin_second_factor=bool(space.require_admin_second_factor),
     )
 
 
@@ -155,6 +160,10 @@ def session_of(row: LoginSession) -> SessionRecord:
         revoked_at=row.revoked_at,
         reauthenticated_at=row.reauthenticated_at,
         data=dict(row.data or {}),
+        public_id=row.public_id,
+        amr=amr.decode(row.amr) or (amr.PASSWORD,),
+        authenticated_at=row.authenticated_at,
+        pending_factor=bool(row.pending_factor),
     )
 
 
@@ -265,6 +274,8 @@ class SqlStorage(ClientReads, RefreshStorageMixin, KeyStorageMixin):
                 "auth_time": code.auth_time,
                 "expires_at": code.expires_at,
                 "created_at": utcnow(),
+                "sid": code.sid,
+                "amr": amr.encode(code.amr) or None,
             },
         )
 
@@ -364,7 +375,14 @@ class SqlStorage(ClientReads, RefreshStorageMixin, KeyStorageMixin):
         row = (await self.db.execute(LOAD_PERSON, {"user_id": user_id})).first()
         if row is None:
             return None
-        return Person(id=row[0], email=row[1], name=row[2], created_at=row[3], picture_url=row[4])
+        return Person(
+            id=row[0],
+            email=row[1],
+            name=row[2],
+            created_at=row[3],
+            picture_url=row[4],
+            email_verified=row[5] is not None,
+        )
 
     async def space_role(self, space_id: str, user_id: str) -> SpaceRole | None:
         row = (
@@ -426,6 +444,10 @@ class SqlStorage(ClientReads, RefreshStorageMixin, KeyStorageMixin):
                 expires_at=new.expires_at,
                 user_agent=new.user_agent[:300],
                 ip=new.ip[:45],
+                public_id=new_id(),
+                amr=amr.encode(new.amr),
+                authenticated_at=new.created_at,
+                pending_factor=new.pending_factor,
             )
         )
         await self.db.flush()
@@ -435,20 +457,12 @@ class SqlStorage(ClientReads, RefreshStorageMixin, KeyStorageMixin):
             TOUCH_SESSION, {"session_id": session_id, "now": now}, execution_options=NO_INVALIDATION
         )
 
+    # Every end of a session queues its back-channel logout notices (store/session_apps.py).
     async def end_session(self, session_id: str) -> None:
-        await self.db.execute(
-            update(LoginSession)
-            .where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
+        await session_apps.end_sessions(self.db, self.server_secret, LoginSession.id == session_id)
 
     async def end_sessions_of(self, user_id: str) -> int:
-        result = await self.db.execute(
-            update(LoginSession)
-            .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return await session_apps.end_sessions(self.db, self.server_secret, LoginSession.user_id == user_id)
 
     async def update_session(
         self,
@@ -456,9 +470,16 @@ class SqlStorage(ClientReads, RefreshStorageMixin, KeyStorageMixin):
         *,
         data: dict[str, Any] | None = None,
         reauthenticated_at: datetime | None = None,
+        login_methods: tuple[str, ...] | None = None,
+        authenticated_at: datetime | None = None,
     ) -> None:
-        """Change a session's server-side state or the time its password was confirmed."""
+        """Change a session's server-side state, the time its password was confirmed, or
+        (a second factor confirmed in it) how and when its login was made."""
         values: dict[str, Any] = {}
+        if login_methods is not None:
+            values["amr"] = amr.encode(login_methods)
+        if authenticated_at is not None:
+            values["authenticated_at"] = authenticated_at
         if data is not None:
             values["data"] = data
         if reauthenticated_at is not None:
@@ -500,4 +521,6 @@ def _code_record(row: Any) -> CodeRecord:
         auth_time=row["auth_time"],
         expires_at=row["expires_at"],
         resource=row["resource"],
+        sid=row["sid"],
+        amr=amr.decode(row["amr"]),
     )

@@ -4,7 +4,9 @@
 (:func:`frontdesk.store.audit_storage.record_event`) for every event that has a webhook type
 (:data:`frontdesk.events.WEBHOOK_TYPES`). It stages one ``webhook_messages`` row per matching
 endpoint as a deferred insert in the caller's transaction: the message exists exactly when
-the change it reports was committed. Which endpoints want which type is a cached read
+the change it reports was committed. A subscription made with one of Cobot's narrower names
+(:data:`COBOT_EVENTS`, stored as ``subscribed_as``) is matched here too, by :meth:`Route.wants`:
+one routing path for every endpoint. Which endpoints want which type is a cached read
 (:data:`frontdesk.store.caching.WEBHOOKS`): with no endpoint for a type, recording an event
 costs no query.
 
@@ -29,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.events import WEBHOOK_EVENT_TYPES as EVENT_TYPES
 from frontdesk.store.deferred import defer_insert
-from frontdesk.store.models import WebhookEndpoint, WebhookMessage
+from frontdesk.store.models import Consent, Membership, Space, WebhookEndpoint, WebhookMessage
 
 ALL: Final = "*"
 PENDING: Final = "pending"
@@ -46,35 +48,114 @@ def new_message_id() -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class CobotEvent:
+    """What one of Cobot's subscription event names means here: an event type, narrowed to
+    ``membership.changed`` events whose ``detail.change`` is ``change``, or (``connected``) to
+    events about a person connected to the subscribing app in the subscription's space
+    (:func:`connections_of`: what ``GET <space>/api/users/<id>`` serves that app)."""
+
+    event_type: str
+    change: str | None = None
+    connected: bool = False
+
+
+# Cobot's subscription event names (its webhooks API) that Frontdesk can honour; any other
+# Cobot name is refused (docs/compatibility.md). A subscription stores the name it was made
+# with (``webhook_endpoints.subscribed_as``) and :class:`Route` narrows by it.
+COBOT_EVENTS: Final[Mapping[str, CobotEvent]] = MappingProxyType(
+    {
+        "created_membership": CobotEvent("membership.created"),
+        "updated_membership_details": CobotEvent("membership.changed"),
+        "confirmed_membership": CobotEvent("membership.changed", change="confirmed"),
+        "canceled_membership": CobotEvent("membership.changed", change="canceled"),
+        "deleted_membership": CobotEvent("membership.removed"),
+        "connected_user": CobotEvent("consent.granted"),
+        "updated_connected_user": CobotEvent("user.updated", connected=True),
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Connections:
+    """Where one person is connected: the spaces they are a member of, and (space, app) for each
+    app they approved on a space's host (a consent there: Cobot's ``connected_user``)."""
+
+    member_of: frozenset[str]
+    approved: frozenset[tuple[str, str]]
+
+    def link(self, space_id: str | None, app_id: str | None) -> bool:
+        """Whether the person is connected to the app in the space."""
+        return space_id is not None and (space_id in self.member_of or (space_id, app_id) in self.approved)
+
+
+async def connections_of(db: AsyncSession, user_id: str) -> Connections:
+    """The person's :class:`Connections` (services/grants.connected_person uses the same)."""
+    consents = await db.execute(
+        select(Consent.space_id, Consent.app_id).where(
+            Consent.user_id == user_id, Consent.space_id.is_not(None)
+        )
+    )
+    members = await db.execute(select(Membership.space_id).where(Membership.user_id == user_id))
+    return Connections(
+        member_of=frozenset(members.scalars()),
+        approved=frozenset((space_id, app_id) for space_id, app_id in consents.all() if space_id is not None),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """An active endpoint that wants one event type: ``space_id``/``app_id`` None for the
-    operator's endpoints (every space, every app)."""
+    operator's endpoints (every space, every app); ``narrowed`` when it was subscribed to by a
+    Cobot name that means only some events of the type (:data:`COBOT_EVENTS`)."""
 
     endpoint_id: str
     space_id: str | None
     app_id: str | None
+    narrowed: CobotEvent | None = None
 
-    def wants(self, space_id: str | None, app_id: str | None) -> bool:
+    @property
+    def needs_connections(self) -> bool:
+        return self.narrowed is not None and self.narrowed.connected
+
+    def wants(
+        self,
+        space_id: str | None,
+        app_id: str | None,
+        detail: Mapping[str, Any] | None = None,
+        connections: Connections | None = None,
+    ) -> bool:
         """A space's subscription hears that space's events, and of app-related events only
-        its own app's (an app never learns about another app's tokens or consents)."""
-        if self.space_id is None:
-            return True
-        if space_id != self.space_id:
-            return False
-        return app_id is None or self.app_id is None or app_id == self.app_id
+        its own app's (an app never learns about another app's tokens or consents). A narrowed
+        one hears only the ``change`` it names, or events about a person connected to its app
+        in its space (``connections``: that person's, read once per event)."""
+        if self.needs_connections:
+            return connections is not None and connections.link(self.space_id, self.app_id)
+        if self.space_id is not None:
+            if space_id != self.space_id:
+                return False
+            if app_id is not None and self.app_id is not None and app_id != self.app_id:
+                return False
+        if self.narrowed is not None and self.narrowed.change is not None:
+            return (detail or {}).get("change") == self.narrowed.change
+        return True
 
 
 async def _route_table(db: AsyncSession) -> Mapping[str, tuple[Route, ...]]:
     """The active endpoints by the event types they want (every type for ``*``)."""
     rows = await db.execute(
         select(
-            WebhookEndpoint.id, WebhookEndpoint.space_id, WebhookEndpoint.app_id, WebhookEndpoint.event_types
+            WebhookEndpoint.id,
+            WebhookEndpoint.space_id,
+            WebhookEndpoint.app_id,
+            WebhookEndpoint.event_types,
+            WebhookEndpoint.subscribed_as,
         ).where(WebhookEndpoint.active.is_(True))
     )
     table: dict[str, list[Route]] = {}
-    for endpoint_id, space_id, app_id, types in rows:
+    for endpoint_id, space_id, app_id, types, subscribed_as in rows:
         wanted = set(types or ())
-        route = Route(endpoint_id, space_id, app_id)
+        narrowed = COBOT_EVENTS.get(subscribed_as) if subscribed_as else None
+        route = Route(endpoint_id, space_id, app_id, narrowed)
         for event_type in EVENT_TYPES if ALL in wanted else wanted:
             table.setdefault(event_type, []).append(route)
     return MappingProxyType({event_type: tuple(routes) for event_type, routes in table.items()})
@@ -90,7 +171,13 @@ async def stage_event(db: AsyncSession, event_type: str, event: dict[str, Any]) 
     table: Mapping[str, tuple[Route, ...]] = await caching.read_in_session(
         db, caching.WEBHOOKS, (), lambda: _route_table(db)
     )
-    routes = [r for r in table.get(event_type, ()) if r.wants(event["space_id"], event["app_id"])]
+    candidates = table.get(event_type, ())
+    connections = None
+    if event["user_id"] and any(r.needs_connections for r in candidates):
+        connections = await connections_of(db, event["user_id"])
+    routes = [
+        r for r in candidates if r.wants(event["space_id"], event["app_id"], event["detail"], connections)
+    ]
     if not routes:
         return 0
     created: datetime = event["created_at"]
@@ -127,9 +214,13 @@ async def stage_event(db: AsyncSession, event_type: str, event: dict[str, Any]) 
 @dataclass(frozen=True, slots=True)
 class Claimed:
     endpoint_id: str
-    url: str
+    url_sealed: str  # services/webhooks.py reveal_url opens it at send time
     secret_sealed: str
     failing_since: datetime | None
+    # A subscription made through Cobot's API (its event name) and its space's subdomain:
+    # its deliveries carry Cobot's ``url`` of the resource (services/webhooks.py cobot_body).
+    subscribed_as: str | None = None
+    subdomain: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,12 +255,15 @@ async def claim_endpoints(db: AsyncSession, *, now: datetime, lease: timedelta, 
         .exists()
     )
     free = or_(WebhookEndpoint.claimed_until.is_(None), WebhookEndpoint.claimed_until < now)
+    subdomain = select(Space.subdomain).where(Space.id == WebhookEndpoint.space_id).scalar_subquery()
     query = (
         select(
             WebhookEndpoint.id,
-            WebhookEndpoint.url,
+            WebhookEndpoint.url_sealed,
             WebhookEndpoint.secret_sealed,
             WebhookEndpoint.failing_since,
+            WebhookEndpoint.subscribed_as,
+            subdomain,
         )
         .where(WebhookEndpoint.active.is_(True), free, due)
         .limit(limit)
@@ -178,7 +272,7 @@ async def claim_endpoints(db: AsyncSession, *, now: datetime, lease: timedelta, 
         query = query.with_for_update(skip_locked=True, of=WebhookEndpoint)
     candidates = (await db.execute(query)).all()
     claimed = []
-    for endpoint_id, url, sealed, failing_since in candidates:
+    for endpoint_id, url_sealed, sealed, failing_since, subscribed_as, space_subdomain in candidates:
         result = await db.execute(
             update(WebhookEndpoint)
             .where(WebhookEndpoint.id == endpoint_id, free)
@@ -186,7 +280,9 @@ async def claim_endpoints(db: AsyncSession, *, now: datetime, lease: timedelta, 
             execution_options=QUIET,
         )
         if result.rowcount:  # type: ignore[attr-defined]
-            claimed.append(Claimed(endpoint_id, url, sealed, failing_since))
+            claimed.append(
+                Claimed(endpoint_id, url_sealed, sealed, failing_since, subscribed_as, space_subdomain)
+            )
     await db.commit()
     return claimed
 

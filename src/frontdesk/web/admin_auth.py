@@ -9,6 +9,8 @@ scopes (``frontdesk clients update --admin-scopes …``), holding the scope the 
   ``invalid_token`` (RFC 6750 §3.1);
 * a token of a person (any other grant), or one without the scope: 403 ``insufficient_scope``
   naming the scope;
+* a token requested for another resource (RFC 8707 ``resource=``): 401 ``invalid_token``;
+* more than ``FRONTDESK_ADMIN_API_RATE_LIMIT`` requests of one app: 429 with ``Retry-After``;
 * only on the main host: a space's host answers 404.
 
 Use it as a dependency: ``caller: Annotated[AdminCaller, Depends(require_admin("admin:users:read"))]``.
@@ -27,7 +29,7 @@ from frontdesk.oauth.errors import InsufficientScope
 from frontdesk.oauth.models import TokenInfo
 from frontdesk.services.work import UnitOfWork
 from frontdesk.web.adapter import get_state, unit_of_work
-from frontdesk.web.api_auth import presented_token
+from frontdesk.web.api_auth import host_resource, presented_token, rate_limit
 from frontdesk.web.errors import ApiError
 
 GRANT = "client_credentials"
@@ -64,12 +66,15 @@ async def authenticate_admin(request: Request, uow: UnitOfWork, scope: str) -> A
     site = request.state.site
     if site.space is not None:
         raise ApiError(404, "not_found", "the admin API lives on the main host")
-    bearer = get_state(request).oauth.bearer
-    info = await bearer.validate(await presented_token(request), uow.storage)
+    st = get_state(request)
+    bearer = st.oauth.bearer
+    # A token requested for another resource is refused, as at every API (RFC 8707).
+    info = await bearer.validate(await presented_token(request), uow.storage, host_resource(request))
     if info.user_id is not None or info.grant_type != GRANT:
         raise InsufficientScope(
             scope, f"the admin API needs a client_credentials token of an administrative app holding {scope}"
         )
+    await rate_limit(st, st.rules.admin_api, info.client_id)
     bearer.require_scope(info, scope)
     uow.storage.note_token_use(info.id)
     return AdminCaller(token=info, ip=request.state.client_ip, uow=uow)

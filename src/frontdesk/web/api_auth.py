@@ -20,6 +20,7 @@ from frontdesk.oauth.errors import OAuthError
 from frontdesk.oauth.models import Person, TokenInfo
 from frontdesk.records import MembershipRecord, SpaceRef
 from frontdesk.services.spaces import get_space, membership_of
+from frontdesk.services.throttle import Rule
 from frontdesk.services.work import UnitOfWork
 from frontdesk.web.adapter import get_state, read_form, unit_of_work
 from frontdesk.web.errors import ApiError
@@ -49,22 +50,34 @@ async def presented_token(request: Request) -> str | None:
     )
 
 
+def host_resource(request: Request) -> str:
+    """This host's protected resource (RFC 8707, oauth/resource.py): a token requested for
+    another resource is refused here."""
+    origin: str = request.state.site.origin
+    return origin
+
+
 async def caller_for(request: Request, uow: UnitOfWork, raw: str | None) -> Caller:
     """The caller for the token ``raw`` (RFC 6750 §2): valid for this host, and who it acts for."""
     bearer = await get_state(request).oauth.bearer.authenticate(
-        raw, uow.storage, resource=request.state.site.origin
+        raw, uow.storage, resource=host_resource(request)
     )
     return Caller(token=bearer.token, user=bearer.person)
 
 
-async def _rate_limit(st: AppState, token: TokenInfo) -> None:
-    """Per user and app (Cobot: 60 requests a minute), shared by all workers through Redis."""
-    rule = st.rules.api
+async def rate_limit(st: AppState, rule: Rule | None, key: str) -> None:
+    """One request counted against ``rule`` for ``key`` (None: no limit), shared by all workers
+    through Redis; :class:`RateLimited` (429 with ``Retry-After``) beyond it."""
     if rule is None:
         return
-    wait = await st.throttle.consume(rule, f"{token.user_id}:{token.client_id}")
+    wait = await st.throttle.consume(rule, key)
     if wait is not None:
         raise RateLimited(f"too many requests; retry in {wait} seconds", retry_after=wait)
+
+
+async def _rate_limit(st: AppState, token: TokenInfo) -> None:
+    """Per user and app (Cobot: 60 requests a minute)."""
+    await rate_limit(st, st.rules.api, f"{token.user_id}:{token.client_id}")
 
 
 async def authenticate(request: Request, uow: UnitOfWork, scope: str | None) -> Caller:

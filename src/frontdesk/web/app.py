@@ -12,13 +12,15 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 import frontdesk
+from frontdesk.email_worker import EmailWorker
 from frontdesk.settings import Settings
-from frontdesk.web import errors, openapi
+from frontdesk.web import errors, openapi, templating
 from frontdesk.web.cors import CorsMiddleware
 from frontdesk.web.hosts import HostMiddleware
 from frontdesk.web.https import HttpsMiddleware
 from frontdesk.web.limits import RequestLimitsMiddleware
 from frontdesk.web.middleware import SecurityHeadersMiddleware
+from frontdesk.web.routes import scim as scim_routes
 from frontdesk.web.routes.api import access_tokens, health, navigation_links, user, userinfo
 from frontdesk.web.routes.api import admin as admin_api
 from frontdesk.web.routes.api import spaces as api_spaces
@@ -27,6 +29,7 @@ from frontdesk.web.routes.oauth import (
     authorize,
     introspection,
     jwks,
+    logout,
     metadata,
     protected_resource,
     registration,
@@ -35,12 +38,18 @@ from frontdesk.web.routes.oauth import (
 )
 from frontdesk.web.routes.pages import (
     account,
+    account_changes,
+    account_sessions,
     api_docs,
     apps,
     auth,
     avatars,
     home,
+    invitations,
     navigation,
+    passkeys,
+    recovery,
+    second_factor,
     space_apps,
     spaces,
 )
@@ -65,7 +74,13 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         worker = WebhookWorker(state.db, settings) if settings.webhooks_worker else None
         if worker is not None:
             worker.start()
+        # The email outbox's sender (frontdesk/email_worker.py), one per worker process too.
+        mailer = EmailWorker(state.db, settings) if settings.email_worker else None
+        if mailer is not None:
+            mailer.start()
         yield
+        if mailer is not None:
+            await mailer.stop()
         if worker is not None:
             await worker.stop()
         await state.db.dispose()
@@ -96,26 +111,34 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.include_router(metadata.router)
     app.include_router(protected_resource.router)
     app.include_router(jwks.router)
+    app.include_router(logout.router)
     app.include_router(registration.router)
     app.include_router(home.router)
     app.include_router(auth.router)
     app.include_router(spaces.router)
     app.include_router(apps.router)
     app.include_router(account.router)
+    app.include_router(account_sessions.router)
+    app.include_router(recovery.router)
+    app.include_router(second_factor.router)
+    app.include_router(passkeys.router)
+    app.include_router(account_changes.router)
+    app.include_router(invitations.router)
     app.include_router(space_apps.router)
     app.include_router(navigation.router)
     app.include_router(api_docs.router)
     app.include_router(avatars.router)
     for admin_router in admin_api.ROUTERS:
         app.include_router(admin_router)
+    app.mount(scim_routes.PREFIX, scim_routes.application)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)
 
+    unknown_host_page, unknown_host_csp = templating.unknown_host_page(STATIC / "frontdesk.css")
+
     async def unknown_host(scope: Scope, receive: Receive, send: Send) -> None:
         response = HTMLResponse(
-            "<!doctype html><title>Unknown host</title><h1>Unknown host</h1>"
-            "<p>No site is served at this address.</p>",
-            status_code=404,
+            unknown_host_page, status_code=404, headers={"Content-Security-Policy": unknown_host_csp}
         )
         await response(scope, receive, send)
 

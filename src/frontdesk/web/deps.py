@@ -10,11 +10,11 @@ from starlette.datastructures import FormData
 
 from frontdesk.oauth.models import Person
 from frontdesk.records import MembershipRecord, SessionRecord, SpaceRef
-from frontdesk.services import spaces
+from frontdesk.services import second_factor, spaces
 from frontdesk.services.work import UnitOfWork
 from frontdesk.web.adapter import get_state, unit_of_work
 from frontdesk.web.csrf import FIELD, CsrfError
-from frontdesk.web.errors import LoginRedirect
+from frontdesk.web.errors import LoginRedirect, SecondFactorRequired
 from frontdesk.web.hosts import Site
 from frontdesk.web.state import AppState
 
@@ -112,6 +112,9 @@ async def space_admin(space: CurrentSpace, user: CurrentUser, uow: Work) -> Memb
     membership = await spaces.membership_of(uow.session, space.id, user.id)
     if membership is None or not membership.is_admin:
         raise HTTPException(403, "Only admins of this space can do that.")
+    # The space asks its admins for a second factor (its settings page).
+    if space.require_admin_second_factor and not await second_factor.has_second_factor(uow.session, user.id):
+        raise SecondFactorRequired(space.name)
     return membership
 
 

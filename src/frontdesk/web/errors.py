@@ -59,6 +59,14 @@ class ApiError(Exception):
         self.description = description
 
 
+class SecondFactorRequired(Exception):
+    """A space's admin pages need a second factor and the person has none: a page that says
+    so, with the way to set one up (web/deps.py space_admin)."""
+
+    def __init__(self, space_name: str) -> None:
+        self.space_name = space_name
+
+
 class LoginRedirect(Exception):
     """A page needs a logged-in person: answered with a redirect to this host's login page."""
 
@@ -150,6 +158,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(LoginRedirect)
     async def _login(request: Request, exc: LoginRedirect) -> Response:
         return RedirectResponse(exc.next_url, status_code=303)
+
+    @app.exception_handler(SecondFactorRequired)
+    async def _second_factor(request: Request, exc: SecondFactorRequired) -> Response:
+        from frontdesk.web.templating import render
+
+        settings = request.app.state.frontdesk.settings
+        context = {"space_name": exc.space_name, "set_up_url": settings.public_url + "/account/two-factor"}
+        return render(request, "second_factor_required.html", context, status_code=403)
 
     @app.exception_handler(StarletteHTTPException)  # also the router's own 404 and 405
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

@@ -37,8 +37,9 @@ MACHINE_PREFIXES = ("/oauth/", "/api/", "/scim", "/.well-known/")
 MACHINE_PATHS = frozenset(
     {"/jwks.json", "/openapi.json", "/healthz", "/healthz/domain", "/readyz", "/metrics"}
 )
-# The one page under /oauth/: the consent form posts back to the authorization endpoint.
-PAGE_PATHS = frozenset({"/oauth/authorize"})
+# The pages under /oauth/: the consent form posts back to the authorization endpoint, and the
+# logout confirmation (OpenID Connect RP-Initiated Logout) to the end-session endpoint.
+PAGE_PATHS = frozenset({"/oauth/authorize", "/oauth/logout"})
 FORM_URLENCODED = b"application/x-www-form-urlencoded"
 MULTIPART = b"multipart/form-data"
 CLOSE = {"Connection": "close"}  # the unread rest of a refused body is never read

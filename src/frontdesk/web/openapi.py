@@ -20,8 +20,21 @@ DESCRIPTION = (
     '`{"error": code, "error_description": text}` (RFC 6749 §5.2); 401 and 403 answers carry an '
     "RFC 6750 `WWW-Authenticate: Bearer` challenge, 429 answers a `Retry-After`, and a body over "
     "the size limit is answered 413. The authorization endpoint, `/oauth/authorize`, is where "
-    "an app sends the person's browser, not a call for programs."
+    "an app sends the person's browser, not a call for programs.\n\n"
+    "SCIM 2.0 (RFC 7643, RFC 7644) for identity providers is served at `/scim/v2` on the main "
+    "host (tag `scim`): users are accounts and groups are spaces. It describes itself, as SCIM "
+    "does, at `/scim/v2/ServiceProviderConfig`, `/scim/v2/ResourceTypes` and `/scim/v2/Schemas`; "
+    "send a client_credentials token holding the scope `scim`."
 )
+# The SCIM endpoint (web/routes/scim.py) is a mount scim2-server routes itself: named here.
+TAGS = [
+    {
+        "name": "scim",
+        "description": "SCIM 2.0 at /scim/v2: /Users, /Groups (spaces), /ServiceProviderConfig, "
+        "/ResourceTypes, /Schemas (RFC 7644 §3, §4). Errors are SCIM error bodies (RFC 7644 §3.12).",
+        "externalDocs": {"url": "https://www.rfc-editor.org/rfc/rfc7644", "description": "RFC 7644"},
+    }
+]
 
 
 def unique_id(route: APIRoute) -> str:
@@ -38,6 +51,7 @@ def install(app: FastAPI) -> None:
             schema = get_openapi(
                 title=app.title, version=app.version, description=DESCRIPTION, routes=app.routes
             )
+        schema.setdefault("tags", []).extend(TAGS)
         components = schema.setdefault("components", {})
         components.setdefault("securitySchemes", {})["bearer"] = {
             "type": "http",

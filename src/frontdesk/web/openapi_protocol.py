@@ -303,6 +303,39 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             },
         },
     },
+    ("get", "/oauth/logout"): {
+        "tags": ["openid"],
+        "summary": "End-session endpoint (OpenID Connect RP-Initiated Logout 1.0)",
+        "description": "A page for people: the app sends the browser here to end the person's "
+        "session on this host. With an id_token_hint naming the person signed in here the "
+        "session ends at once; otherwise the person is asked first. Every app the session "
+        "signed in to that registered a backchannel_logout_uri receives a logout token.",
+        "operationId": "logout_oauth_logout_get",
+        "parameters": [
+            {"name": name, "in": "query", "required": False, "schema": _string(text)}
+            for name, text in (
+                ("id_token_hint", "An ID token this host issued to the app (an expired one is accepted)."),
+                ("client_id", "The app's client id (needed without id_token_hint to redirect)."),
+                ("post_logout_redirect_uri", "One of the app's registered post-logout redirect URIs."),
+                ("state", "Returned unchanged to post_logout_redirect_uri."),
+            )
+        ],
+        "responses": {
+            "200": {
+                "description": 'The confirmation page, or "You are signed out" (HTML)',
+                "content": {"text/html": {}},
+            },
+            "303": {
+                "description": "To the post_logout_redirect_uri (with state) once the session ended",
+                "headers": {"Location": {"schema": {"type": "string"}}},
+            },
+            "400": {
+                "description": "An invalid id_token_hint or a post_logout_redirect_uri the app did "
+                "not register: shown as a page, never redirected",
+                "content": {"text/html": {}},
+            },
+        },
+    },
     ("post", "/api/userinfo"): {
         "requestBody": {
             "required": False,

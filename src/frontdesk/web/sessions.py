@@ -23,6 +23,8 @@ from frontdesk.web.hosts import Site
 
 # How often a used session's last_seen_at is written (not on every request).
 TOUCH_EVERY = timedelta(minutes=10)
+# How long a login that passed its password may take to give its second factor.
+PENDING_FACTOR_LIFETIME = timedelta(minutes=10)
 
 
 def cookie_name(settings: Settings, base: str) -> str:
@@ -55,21 +57,36 @@ class BrowserSessions:
         raw = self.raw_cookie(request)
         return self.server_secret.digest(raw) if raw else ""
 
-    async def start(self, storage: AppStorage, user_id: str, request: Request, response: Response) -> None:
+    async def start(
+        self,
+        storage: AppStorage,
+        user_id: str,
+        request: Request,
+        response: Response,
+        *,
+        amr: tuple[str, ...] = ("pwd",),
+        pending_factor: bool = False,
+    ) -> None:
+        """Start a session: a login made with the methods ``amr`` (RFC 8176), or with
+        ``pending_factor`` a short one that only waits for the second factor (no login:
+        :meth:`current` ignores it, :meth:`awaiting_factor` finds it)."""
         site: Site = request.state.site
         raw = new_secret(SESSION_PREFIX)
         now = utcnow()
+        lifetime = PENDING_FACTOR_LIFETIME if pending_factor else self.lifetime
         new = NewSession(
             id=self.server_secret.digest(raw),
             user_id=user_id,
             host=site.host,
             created_at=now,
-            expires_at=now + self.lifetime,
+            expires_at=now + lifetime,
             user_agent=request.headers.get("user-agent") or "",
             ip=request.state.client_ip or "",
+            amr=amr,
+            pending_factor=pending_factor,
         )
         await storage.start_session(new)
-        set_cookie(self.settings, response, self.cookie, raw, int(self.lifetime.total_seconds()))
+        set_cookie(self.settings, response, self.cookie, raw, int(lifetime.total_seconds()))
         request.state.session_key = new.id
 
     async def current(self, storage: AppStorage, request: Request) -> SessionRecord | None:
@@ -88,6 +105,23 @@ class BrowserSessions:
             await storage.touch_session(session_id, now)
         request.state.session_key = session_id
         return record
+
+    async def awaiting_factor(self, storage: AppStorage, request: Request) -> SessionRecord | None:
+        """This browser's login on this host that passed its password and waits for its
+        second factor (None when there is none, or it expired)."""
+        raw = self.raw_cookie(request)
+        if raw is None:
+            return None
+        record = await storage.find_session(self.server_secret.digest(raw))
+        site: Site = request.state.site
+        if record is None or not record.awaiting_factor(site.host, utcnow()):
+            return None
+        return record
+
+    def forget(self, request: Request, response: Response) -> None:
+        """Clear this browser's cookie (its session was ended some other way)."""
+        clear_cookie(self.settings, response, self.cookie)
+        request.state.session_key = ""
 
     async def end(
         self, storage: AppStorage, request: Request, response: Response, *, clear: bool = True

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from frontdesk.web.middleware import PAGE_CSP
 from frontdesk.web.sessions import clear_cookie, cookie_name, set_cookie
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -76,3 +79,18 @@ def render(
     if message is not None:
         clear_cookie(st.settings, response, cookie_name(st.settings, FLASH))
     return response
+
+
+def unknown_host_page(stylesheet: Path) -> tuple[str, str]:
+    """The page for a host Frontdesk does not serve, and its Content-Security-Policy. Rendered
+    once: it names no site and no person. Nothing on an unknown host reaches the application
+    (web/hosts.py), /static included, so the page carries the stylesheet inline (comments
+    dropped) and its CSP allows exactly that style element by its SHA-256 hash instead of
+    'self'."""
+    css = re.sub(r"/\*.*?\*/", "", stylesheet.read_text(), flags=re.S).strip()
+    html = env.get_template("unknown_host.html").render(
+        {"site": None, "user": None, "flash": None, "errors": {}, "values": {}, "stylesheet": css}
+    )
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    csp = PAGE_CSP.replace("style-src 'self'", f"style-src 'sha256-{digest}'")
+    return html, csp

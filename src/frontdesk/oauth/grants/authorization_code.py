@@ -127,6 +127,8 @@ class AuthorizationCodeGrant(Grant):
                 auth_space_id=code.space_id,
                 ip=self.ctx.request.client_ip,
                 audience=self.audience,
+                sid=code.sid,
+                amr=code.amr,
             ),
         )
         return issued.response

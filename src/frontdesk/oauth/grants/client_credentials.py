@@ -10,12 +10,15 @@
   scopes or among its ``admin_scopes``; nothing requested gives the app's own scopes. An
   administrative scope (``admin:<resource>:read|write``, ``scim``) is granted only here, and
   only to an app that lists it; other grants refuse them (oauth/scopes.grant_scopes).
+* Resource (RFC 8707 §2): ``resource=`` narrows the token's audience to that resource, as
+  at the other grants (oauth/resource.py); an unknown one is ``invalid_target``.
 """
 
 from __future__ import annotations
 
 from frontdesk.oauth.errors import InvalidScope, UnauthorizedClient
 from frontdesk.oauth.grants import Grant
+from frontdesk.oauth.resource import requested_resource
 from frontdesk.oauth.scopes import check_known, is_admin_scope, parse_scope, token_scopes
 from frontdesk.oauth.tokens import IssueRequest, TokenResponse
 
@@ -50,11 +53,13 @@ class ClientCredentialsGrant(Grant):
     grant_type = GRANT_TYPE
 
     scopes: tuple[str, ...]
+    audience: str | None = None
 
     async def validate_token_request(self) -> None:
         client = self.client
         if client.public or not client.client_credentials:
             raise UnauthorizedClient("this app may not use the client_credentials grant")
+        self.audience = await requested_resource(self.ctx.request, self.ctx.params.values("resource"))
         # Umbrella scopes are expanded once, now (oauth/scopes.token_scopes).
         self.scopes = token_scopes(
             client_credentials_scopes(
@@ -74,6 +79,7 @@ class ClientCredentialsGrant(Grant):
                 grant_type=self.grant_type,
                 issuer=ctx.request.issuer,
                 ip=ctx.request.client_ip,
+                audience=self.audience,
             ),
         )
         return issued.response

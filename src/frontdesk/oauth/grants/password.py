@@ -7,6 +7,7 @@ any hashing (§4.3.2), with one generic error for unknown users and wrong passwo
 
 from __future__ import annotations
 
+from frontdesk.oauth import amr
 from frontdesk.oauth.errors import InvalidGrant, InvalidRequest, UnauthorizedClient, wait_in_words
 from frontdesk.oauth.grants import Grant
 from frontdesk.oauth.models import Person
@@ -62,6 +63,16 @@ class PasswordGrant(Grant):
             raise InvalidGrant("invalid username or password")
         if ctx.limiter is not None:
             await ctx.limiter.succeeded(keys)
+        if user.second_factor:
+            # This grant has no way to ask for the second factor; a password alone must not
+            # stand in for both (docs/guide.md "Two factors").
+            raise InvalidGrant(
+                "this account has a second factor: the password grant cannot ask for it; "
+                "sign in with the web flow (authorization code) instead"
+            )
+        if ctx.config.require_verified_email and not user.email_verified:
+            # FRONTDESK_REQUIRE_VERIFIED_EMAIL: no authorization before the address is verified.
+            raise InvalidGrant("verify your email address first: open the link sent to it")
         self.user = user
 
     async def create_token_response(self) -> TokenResponse:
@@ -75,6 +86,7 @@ class PasswordGrant(Grant):
                 issuer=self.ctx.request.issuer,
                 auth_space_id=self.ctx.request.space_id,
                 auth_time=self.ctx.config.clock(),
+                amr=(amr.PASSWORD,),
                 ip=self.ctx.request.client_ip,
                 audience=self.audience,
             ),

@@ -127,8 +127,10 @@ class RefreshTokenGrant(Grant):
                 family_id=record.family_id,
                 auth_time=record.auth_time,
                 auth_space_id=record.auth_space_id,
+                amr=record.amr,
                 ip=ctx.request.client_ip,
                 audience=self.audience,
+                sid=record.sid,
             ),
         )
         return issued.response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from frontdesk.services.spaces import membership_api_url
 from frontdesk.settings import Settings
 
 
@@ -10,4 +11,4 @@ def space_api_link(settings: Settings, subdomain: str) -> str:
 
 
 def membership_link(settings: Settings, subdomain: str, membership_id: str) -> str:
-    return f"{settings.space_url(subdomain)}/api/memberships/{membership_id}"
+    return membership_api_url(settings, subdomain, membership_id)

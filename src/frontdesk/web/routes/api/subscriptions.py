@@ -41,7 +41,10 @@ Writer = Annotated[Caller, Depends(require("write_subscriptions"))]
 
 class SubscriptionIn(BaseModel):
     event: str = Field(
-        description="An event type (docs/integrating.md) or Cobot's name for it, e.g. created_membership"
+        description=(
+            "A space event type (docs/integrating.md, Webhooks) or one of Cobot's names: "
+            + ", ".join(webhooks.COBOT_EVENTS)
+        )
     )
     callback_url: str = Field(description="Where deliveries are POSTed (https)")
 
@@ -79,7 +82,9 @@ async def list_subscriptions(request: Request, caller: Anyone, st: State, uow: W
     if "write_subscriptions" not in caller.token.scopes:
         st.oauth.bearer.require_scope(caller.token, "read_subscriptions")
     space = await admin_space(request, uow, caller, elsewhere=ELSEWHERE)
-    found = await webhooks.list_endpoints(uow.session, space_id=space.id, app_id=caller.token.client_id)
+    found = await webhooks.list_endpoints(
+        uow.session, st.server_secret, space_id=space.id, app_id=caller.token.client_id
+    )
     return JSONResponse([subscription_json(st, space, e) for e in found])
 
 

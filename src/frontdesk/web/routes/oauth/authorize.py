@@ -9,7 +9,7 @@ the consent page.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
@@ -19,6 +19,8 @@ from frontdesk.oauth.authorize import (
     Decision,
     NeedConsent,
     NeedLogin,
+    NeedSecondFactor,
+    NeedVerification,
     Outcome,
     RedirectToClient,
     ShowError,
@@ -47,7 +49,20 @@ async def authorize(request: Request) -> Response:
     st = get_state(request)
     async with st.unit_of_work() as uow:
         record = await st.sessions.current(uow.storage, request)
-        viewer = Viewer(record.user_id, record.created_at, record.id) if record is not None else None
+        viewer = None
+        if record is not None:
+            verified = True
+            if st.settings.require_verified_email:  # one cached read, only when it matters
+                person = await uow.storage.person(record.user_id)
+                verified = person is not None and person.email_verified
+            viewer = Viewer(
+                record.user_id,
+                record.auth_time,
+                record.id,
+                email_verified=verified,
+                sid=record.public_id,
+                amr=record.amr,
+            )
         outcome = await st.oauth.authorization.handle(oauth_request(request), viewer, uow.storage)
         response = await _render(request, uow, outcome)
         await uow.commit()
@@ -74,7 +89,18 @@ async def decide(request: Request, uow: Work, user: OptionalUser) -> Response:
         return True
 
     session = request.state.login_session
-    viewer = Viewer(user.id, session.created_at, session.id) if user is not None else None
+    viewer = (
+        Viewer(
+            user.id,
+            session.auth_time,
+            session.id,
+            email_verified=user.email_verified,
+            sid=session.public_id,
+            amr=session.amr,
+        )
+        if user is not None
+        else None
+    )
     decision = Decision(choice=form_str(form, "decision") or "invalid", proof=proof)
     outcome = await st.oauth.authorization.handle(
         oauth_request(request, query=query), viewer, uow.storage, decision
@@ -100,6 +126,11 @@ async def _render(request: Request, uow: UnitOfWork, outcome: Outcome) -> Respon
         return await _page(
             request, uow, "error.html", {"title": "Not allowed", "message": outcome.message}, outcome.status
         )
+    if isinstance(outcome, NeedSecondFactor):
+        # A step up: the factor page confirms a second factor in this session, then back.
+        return RedirectResponse("/login/factor?next=" + quote(outcome.return_to, safe=""), status_code=303)
+    if isinstance(outcome, NeedVerification):
+        return await _consent_page(request, uow, NeedConsent(outcome.request, ""), verify_first=True)
     return await _consent_page(request, uow, outcome)
 
 
@@ -111,7 +142,11 @@ async def _page(
     return render(request, template, dict(context), status_code=status_code)
 
 
-async def _consent_page(request: Request, uow: UnitOfWork, outcome: NeedConsent) -> Response:
+async def _consent_page(
+    request: Request, uow: UnitOfWork, outcome: NeedConsent, *, verify_first: bool = False
+) -> Response:
+    """The consent page; with ``verify_first`` (FRONTDESK_REQUIRE_VERIFIED_EMAIL and an
+    unverified address) it says to verify the address and offers no approval (403)."""
     site = request.state.site
     areq = outcome.request
     client = areq.client
@@ -129,5 +164,9 @@ async def _consent_page(request: Request, uow: UnitOfWork, outcome: NeedConsent)
             "params": areq.params,
             "purpose": outcome.purpose,
             "redirect_host": redirect_uri.split("/")[2] if "://" in redirect_uri else "",
+            "verify_first": verify_first,
+            # "Not you? Use another account": log out, log in, and this same request again.
+            "switch_next": "/oauth/authorize?" + urlencode(areq.params),
         },
+        403 if verify_first else 200,
     )

@@ -89,6 +89,8 @@ async def register(request: Request, st: State, uow: Work) -> Response:
                 client_uri=meta.client_uri,
                 metadata=meta.as_dict(),
                 access_token_ttl=REFRESHING_TOKEN_TTL if meta.wants_refresh_tokens else None,
+                post_logout_redirect_uris=list(meta.post_logout_redirect_uris),
+                backchannel_logout_uri=meta.backchannel_logout_uri,
             )
         except FieldError as exc:
             raise _field_error(exc) from exc

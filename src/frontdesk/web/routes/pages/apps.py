@@ -74,6 +74,8 @@ def _form_values(form: FormData) -> dict[str, Any]:
         k: form_str(form, k) for k in ("name", "name_in_space", "main_url", "access_token_ttl")
     }
     values["redirect_uris"] = form_str(form, "redirect_uris")
+    values["post_logout_redirect_uris"] = form_str(form, "post_logout_redirect_uris")
+    values["backchannel_logout_uri"] = form_str(form, "backchannel_logout_uri")
     values["scopes"] = [s for s in form.getlist("scope") if isinstance(s, str)]
     for flag in FLAGS:
         values[flag] = form_str(form, flag) == "1"
@@ -86,6 +88,8 @@ def _app_values(app: Client) -> dict[str, Any]:
         "name_in_space": app.name_in_space or "",
         "main_url": app.main_url,
         "redirect_uris": "\n".join(app.redirect_uris),
+        "post_logout_redirect_uris": "\n".join(app.post_logout_redirect_uris),
+        "backchannel_logout_uri": app.backchannel_logout_uri or "",
         "scopes": list(app.scopes),
         "password_grant": app.password_grant,
         "public": app.public,
@@ -199,7 +203,9 @@ async def _show(
         "show_token": TOKEN in show,
         "shown_once": bool(once) and show == once,
         "has_test_token": await app_service.has_test_token(uow.session, app.client_id),
-        "webhook_endpoints": await webhooks.list_endpoints(uow.session, app_id=app.client_id),
+        "webhook_endpoints": await webhooks.list_endpoints(
+            uow.session, st.server_secret, app_id=app.client_id
+        ),
         "webhook_deliveries": await webhooks.deliveries(uow.session, app_id=app.client_id, limit=20),
     }
     return render(request, "apps_show.html", context, status_code=status_code, headers=headers)
@@ -247,6 +253,8 @@ async def register_app(request: Request, site: MainSite, st: State, uow: Work, u
             access_token_ttl=values["access_token_ttl"],
             jwt_access_tokens=values["jwt_access_tokens"],
             client_credentials=values["client_credentials"] and not public,
+            post_logout_redirect_uris=_lines(values["post_logout_redirect_uris"]),
+            backchannel_logout_uri=values["backchannel_logout_uri"],
         )
     except FieldError as exc:
         return render(
@@ -286,6 +294,8 @@ async def update_app(
         "require_pkce": values["require_pkce"],
         "access_token_ttl": values["access_token_ttl"],
         "jwt_access_tokens": values["jwt_access_tokens"],
+        "post_logout_redirect_uris": _lines(values["post_logout_redirect_uris"]),
+        "backchannel_logout_uri": values["backchannel_logout_uri"],
     }
     if not app.public:
         changes["password_grant"] = values["password_grant"]
@@ -371,7 +381,12 @@ async def test_token(
             request, _app_url(app), "Revoked the test token." if revoked else "There was no test token."
         )
     if action == "create":
-        await app_service.recreate_test_token(uow.session, st.server_secret, app.client_id, by=user.id, ip=ip)
+        try:
+            await app_service.recreate_test_token(
+                uow.session, st.server_secret, app.client_id, by=user.id, ip=ip
+            )
+        except FieldError as exc:  # an app with administrative scopes only
+            return _see_other(request, _app_url(app), exc.message)
         await _grant_reveal_once(request, uow, app, TOKEN)
         return _see_other(
             request, _app_url(app), "Created a new test token; any previous one is revoked. Copy it now."

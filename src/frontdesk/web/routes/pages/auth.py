@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from frontdesk import events
 from frontdesk.errors import FieldError
+from frontdesk.oauth import amr as methods
 from frontdesk.oauth.errors import wait_in_words
 from frontdesk.security.passwords import HashingBusy
-from frontdesk.services import accounts, audit
+from frontdesk.services import accounts, audit, email_links
 from frontdesk.services.throttle import address_key
 from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
@@ -24,17 +27,42 @@ def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-async def _log_in(request: Request, st: AppState, uow: UnitOfWork, user_id: str, next_url: str) -> Response:
+async def log_in(
+    request: Request,
+    st: AppState,
+    uow: UnitOfWork,
+    user_id: str,
+    next_url: str,
+    *,
+    amr: tuple[str, ...] = (methods.PASSWORD,),
+) -> Response:
     """End any previous session on this host, start a new one (new id: no fixation). A way
-    back to the authorization endpoint gets its login stamp bound to the new session."""
+    back to the authorization endpoint gets its login stamp bound to the new session.
+    ``amr``: how the person logged in (RFC 8176, oauth/amr.py)."""
     response = _see_other(next_url)
     await st.sessions.end(uow.storage, request, response, clear=False)
     st.csrf.rotate(request)
-    await st.sessions.start(uow.storage, user_id, request, response)
+    await st.sessions.start(uow.storage, user_id, request, response, amr=amr)
     st.csrf.persist(request, response)
     bound = st.oauth.authorization.bind_login_stamp(next_url, request.state.session_key)
     if bound != next_url:  # query-encoded by the core: safe as a header as it is
         response.headers["location"] = bound
+    return response
+
+
+async def await_second_factor(
+    request: Request, st: AppState, uow: UnitOfWork, user_id: str, next_url: str
+) -> Response:
+    """The password was right and the account has a second factor: a short session that is
+    no login yet (``pending_factor``) and the factor page. :func:`log_in` completes it there
+    (web/routes/pages/second_factor.py)."""
+    response = _see_other("/login/factor?next=" + quote(next_url, safe=""))
+    await st.sessions.end(uow.storage, request, response, clear=False)
+    st.csrf.rotate(request)
+    await st.sessions.start(
+        uow.storage, user_id, request, response, amr=(methods.PASSWORD,), pending_factor=True
+    )
+    st.csrf.persist(request, response)
     return response
 
 
@@ -93,7 +121,16 @@ async def signup(request: Request, st: State, uow: Work, user: OptionalUser) -> 
             },
             status_code=503,
         )
-    return await _log_in(request, st, uow, new_user.id, next_url)
+    # The verification link goes out with the account (the email outbox, in this transaction).
+    await email_links.send_verification(
+        uow.session,
+        st.server_secret,
+        new_user.id,
+        origin=request.state.site.origin,
+        hours=st.settings.verification_link_hours,
+        ip=request.state.client_ip,
+    )
+    return await log_in(request, st, uow, new_user.id, next_url)
 
 
 @router.get("/login", include_in_schema=False)
@@ -143,14 +180,21 @@ async def login(request: Request, st: State, uow: Work, user: OptionalUser) -> R
         await audit.record_login_failure(uow.session, email, ip=ip, space_id=space_id, locked=locked)
         return again("Wrong email or password.", 401)
     await st.rules.login.succeeded(keys)
+    if found.second_factor:
+        # The password was right; the login completes with the second factor
+        # (web/routes/pages/second_factor.py), in a session that is no login until then.
+        return await await_second_factor(request, st, uow, found.id, next_url)
     await uow.storage.record_event(events.LOGIN_SUCCEEDED, user_id=found.id, space_id=space_id, ip=ip)
-    return await _log_in(request, st, uow, found.id, next_url)
+    return await log_in(request, st, uow, found.id, next_url)
 
 
 @router.post("/logout", include_in_schema=False)
 async def logout(request: Request, st: State, uow: Work, user: OptionalUser) -> Response:
-    await checked_form(request)
-    response = _see_other("/")
+    form = await checked_form(request)
+    # ``next`` (the consent page's "Not you? Use another account"): log in again, then go there
+    # (the same authorization request).
+    next_url = safe_next(form_str(form, "next"), "")
+    response = _see_other("/login?next=" + quote(next_url, safe="") if next_url else "/")
     await st.sessions.end(uow.storage, request, response)
     st.csrf.rotate(request)
     st.csrf.persist(request, response)

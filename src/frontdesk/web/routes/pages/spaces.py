@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 
 from frontdesk.errors import FieldError, FrontdeskError, NotFound
 from frontdesk.records import SpaceRef
-from frontdesk.services import domains, spaces
+from frontdesk.services import domains, invitations, spaces
 from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
 from frontdesk.web.deps import (
@@ -61,13 +61,30 @@ async def create_space(request: Request, site: MainSite, st: State, uow: Work, u
     return _see_other(request, "/", message)
 
 
+async def members_page(
+    request: Request,
+    uow: UnitOfWork,
+    space: SpaceRef,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The members page: members, pending invitations (web/routes/pages/invitations.py) and
+    the forms to add or invite someone."""
+    context = {
+        "space": space,
+        "members": await spaces.list_members(uow.session, space.id),
+        "invitations": await invitations.pending(uow.session, space.id),
+        "errors": errors or {},
+        "values": values or {},
+    }
+    return render(request, "space_members.html", context, status_code=status_code, headers=headers)
+
+
 @router.get("/admin/members", include_in_schema=False)
 async def members(request: Request, space: CurrentSpace, admin: SpaceAdmin, uow: Work) -> Response:
-    return render(
-        request,
-        "space_members.html",
-        {"space": space, "members": await spaces.list_members(uow.session, space.id)},
-    )
+    return await members_page(request, uow, space)
 
 
 @router.post("/admin/members", include_in_schema=False)
@@ -84,17 +101,7 @@ async def add_member(request: Request, space: CurrentSpace, admin: SpaceAdmin, u
         )
     except FrontdeskError as exc:
         field = exc.field if isinstance(exc, FieldError) else "email"
-        return render(
-            request,
-            "space_members.html",
-            {
-                "space": space,
-                "members": await spaces.list_members(uow.session, space.id),
-                "errors": {field: exc.message},
-                "values": values,
-            },
-            status_code=422,
-        )
+        return await members_page(request, uow, space, {field: exc.message}, values, 422)
     return _see_other(
         request, "/admin/members", f"{membership.user.email} is now {membership.role} of {space.name}."
     )

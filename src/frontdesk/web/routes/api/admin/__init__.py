@@ -5,12 +5,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from frontdesk.web.routes.api.admin import apps, audit, memberships, spaces, tokens, users, webhooks
+from frontdesk.web.routes.api.admin import (
+    apps,
+    audit,
+    invitations,
+    memberships,
+    spaces,
+    tokens,
+    users,
+    webhooks,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     users.router,
     spaces.router,
     memberships.router,
+    invitations.router,
     apps.router,
     tokens.router,
     audit.router,

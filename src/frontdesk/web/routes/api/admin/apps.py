@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 from starlette.responses import JSONResponse, Response
 
 from frontdesk.oauth.models import Client
@@ -22,6 +22,8 @@ from frontdesk.web.errors import ApiError
 from frontdesk.web.routes.api.admin.common import (
     ERRORS,
     NO_STORE,
+    PageCursor,
+    PageLimit,
     body_doc,
     domain_errors,
     found,
@@ -63,6 +65,8 @@ def app_json(app: Client) -> dict[str, Any]:
         can_introspect=app.can_introspect,
         client_credentials=app.client_credentials,
         admin_scopes=list(app.admin_scopes),
+        post_logout_redirect_uris=list(app.post_logout_redirect_uris),
+        backchannel_logout_uri=app.backchannel_logout_uri,
         registered_via=app.registered_via,
         created_at=app.created_at,
     ).model_dump(mode="json")
@@ -109,6 +113,8 @@ async def create_app(request: Request, caller: Writer, st: State, uow: Work) -> 
             client_credentials=body.client_credentials,
             admin_scopes=body.admin_scopes,
             registered_via="api",
+            post_logout_redirect_uris=body.post_logout_redirect_uris,
+            backchannel_logout_uri=body.backchannel_logout_uri,
         )
     await caller.record("apps.create", target_client_id=created.app.client_id, user_id=owner.id)
     data = {**app_json(created.app), "client_secret": created.client_secret}
@@ -191,8 +197,8 @@ async def app_tokens(
     client_id: str,
     caller: Reader,
     uow: Work,
-    limit: Annotated[int, Query(ge=1, le=admin.MAX_LIMIT)] = 50,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
 ) -> JSONResponse:
     await existing_app(uow, client_id)
     with domain_errors():

@@ -12,7 +12,7 @@ from frontdesk.services import admin
 from frontdesk.web import routing
 from frontdesk.web.admin_auth import AdminCaller, require_admin
 from frontdesk.web.deps import Work
-from frontdesk.web.routes.api.admin.common import domain_errors
+from frontdesk.web.routes.api.admin.common import PageCursor, PageLimit, domain_errors
 from frontdesk.web.routes.api.admin.models import AuditEventOut, AuditPage
 
 router = routing.router(tags=["admin: audit"])
@@ -31,8 +31,8 @@ async def audit_events(
     ] = None,
     since: Annotated[datetime | None, Query(description="ISO 8601, inclusive.")] = None,
     until: Annotated[datetime | None, Query(description="ISO 8601, exclusive.")] = None,
-    limit: Annotated[int, Query(ge=1, le=admin.MAX_LIMIT)] = 50,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
 ) -> JSONResponse:
     with domain_errors():
         rows, next_cursor = await admin.audit_page(

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
+from fastapi import Query
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from frontdesk.errors import Conflict, FieldError, Forbidden, NotFound
+from frontdesk.services import admin
 from frontdesk.web.api_models import ErrorOut
 from frontdesk.web.bodies import JSON_TYPE, api_json, media_type
 from frontdesk.web.errors import ApiError
@@ -23,6 +25,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "Conflicts with the current state"},
 }
 NO_STORE = {"Cache-Control": "no-store"}
+# A page of a list (cursor pagination, services/admin.py): its size, and where it goes on.
+PageLimit = Annotated[int, Query(ge=1, le=admin.MAX_LIMIT, description="How many at most.")]
+PageCursor = Annotated[str | None, Query(max_length=400, description="next_cursor of the previous page.")]
 
 
 def body_doc(model: type[BaseModel]) -> dict[str, Any]:

@@ -25,6 +25,11 @@ class AdminUserIn(Body):
         description="A hash another system wrote (bcrypt, Django PBKDF2-SHA256, Argon2 PHC), "
         "re-hashed at the next login. With neither password nor hash the account has no password.",
     )
+    email_verified: bool = Field(
+        False,
+        description="true: the platform vouches for the address (ID tokens and userinfo say "
+        "email_verified: true at once); false: unverified until the person opens a verification link.",
+    )
 
 
 class AdminUserPatch(Body):
@@ -42,6 +47,7 @@ class AdminUserOut(BaseModel):
     name: str
     created_at: datetime | None
     disabled: bool
+    email_verified: bool
 
 
 class AdminUserList(BaseModel):
@@ -83,8 +89,23 @@ class AdminSpaceOut(BaseModel):
     domain: DomainOut
 
 
+class AdminDomainCheckIn(Body):
+    domain: str | None = Field(
+        None,
+        description="The domain whose TXT record you published; when given it must be the pending "
+        "one (409 otherwise), so a check never verifies a domain that was changed meanwhile.",
+    )
+
+
+class AdminDomainCheckOut(BaseModel):
+    verified: bool = Field(description="true: the pending domain's TXT record was found; it is served now.")
+    message: str = Field(description="What the check found, in words (as the space's settings page shows).")
+    space: AdminSpaceOut
+
+
 class AdminSpaceList(BaseModel):
     spaces: list[AdminSpaceOut]
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null on the last one.")
 
 
 # ---- memberships ---------------------------------------------------------------------------
@@ -128,14 +149,39 @@ class AdminMembershipList(BaseModel):
     memberships: list[AdminMembershipOut]
 
 
+class AdminInvitationIn(Body):
+    email: str
+    role: str = Field("member", description="member or admin")
+
+
+class AdminInvitationOut(BaseModel):
+    id: str
+    space_id: str
+    email: str
+    role: str
+    invited_by: str | None = Field(description="The inviting admin's name; null when the platform invited.")
+    created_at: datetime
+    expires_at: datetime
+
+
+class AdminInvitationList(BaseModel):
+    invitations: list[AdminInvitationOut] = Field(description="Pending invitations, newest first.")
+
+
 # ---- apps ----------------------------------------------------------------------------------
 
 
 class AdminAppIn(Body):
     owner_id: str = Field(description="The developer account that owns the app.")
     name: str
-    redirect_uris: list[str]
-    scopes: str = Field(description="Space-separated scopes the app may hold.")
+    redirect_uris: list[str] = Field(
+        default_factory=list, description="At least one, unless the app has administrative scopes only."
+    )
+    scopes: str = Field(
+        "",
+        description="Space-separated scopes the app may hold; may be empty for an app with "
+        "administrative scopes only (it uses the client_credentials grant alone).",
+    )
     name_in_space: str | None = None
     main_url: str = ""
     public: bool = False
@@ -149,6 +195,14 @@ class AdminAppIn(Body):
         None, description="May use the client_credentials grant (default: off; on with admin_scopes)."
     )
     admin_scopes: str = Field("", description="Administrative scopes (admin:<resource>:read|write, scim).")
+    post_logout_redirect_uris: list[str] = Field(
+        default_factory=list,
+        description="Where the app may send people after logging them out (OpenID Connect "
+        "RP-Initiated Logout; exact match).",
+    )
+    backchannel_logout_uri: str | None = Field(
+        None, description="Where the app receives logout tokens (OpenID Connect Back-Channel Logout)."
+    )
 
 
 class AdminAppPatch(Body):
@@ -165,6 +219,8 @@ class AdminAppPatch(Body):
     can_introspect: bool | None = None
     client_credentials: bool | None = None
     admin_scopes: str | None = None
+    post_logout_redirect_uris: list[str] | None = Field(None, description="Replaces the list ([]: none).")
+    backchannel_logout_uri: str | None = Field(None, description="null: no back-channel logout.")
 
 
 class AdminAppOut(BaseModel):
@@ -184,6 +240,8 @@ class AdminAppOut(BaseModel):
     can_introspect: bool
     client_credentials: bool
     admin_scopes: list[str]
+    post_logout_redirect_uris: list[str]
+    backchannel_logout_uri: str | None
     registered_via: str
     created_at: datetime | None
 

@@ -5,19 +5,35 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from starlette.responses import JSONResponse, Response
 
 from frontdesk.records import SpaceRef
-from frontdesk.services import accounts, domains
+from frontdesk.services import accounts, admin, domains
 from frontdesk.services import spaces as space_service
 from frontdesk.services.work import UnitOfWork
 from frontdesk.settings import Settings
 from frontdesk.web import routing
 from frontdesk.web.admin_auth import AdminCaller, require_admin
 from frontdesk.web.deps import State, Work
-from frontdesk.web.routes.api.admin.common import ERRORS, body_doc, domain_errors, found, read_body
-from frontdesk.web.routes.api.admin.models import AdminSpaceIn, AdminSpaceList, AdminSpaceOut, AdminSpacePatch
+from frontdesk.web.errors import ApiError
+from frontdesk.web.routes.api.admin.common import (
+    ERRORS,
+    PageCursor,
+    PageLimit,
+    body_doc,
+    domain_errors,
+    found,
+    read_body,
+)
+from frontdesk.web.routes.api.admin.models import (
+    AdminDomainCheckIn,
+    AdminDomainCheckOut,
+    AdminSpaceIn,
+    AdminSpaceList,
+    AdminSpaceOut,
+    AdminSpacePatch,
+)
 
 router = routing.router(tags=["admin: spaces"])
 Reader = Annotated[AdminCaller, Depends(require_admin("admin:spaces:read"))]
@@ -30,7 +46,10 @@ async def existing_space(uow: UnitOfWork, space_id: str) -> SpaceRef:
 
 
 async def space_json(uow: UnitOfWork, settings: Settings, space: SpaceRef) -> dict[str, object]:
-    state = await domains.domain_state(uow.session, space.id)
+    return space_out(settings, space, await domains.domain_state(uow.session, space.id))
+
+
+def space_out(settings: Settings, space: SpaceRef, state: domains.DomainState) -> dict[str, object]:
     return AdminSpaceOut(
         id=space.id,
         subdomain=space.subdomain,
@@ -48,9 +67,19 @@ async def space_json(uow: UnitOfWork, settings: Settings, space: SpaceRef) -> di
 
 
 @router.get("/api/admin/spaces", response_model=AdminSpaceList, summary="List spaces")
-async def list_spaces(caller: Reader, st: State, uow: Work) -> JSONResponse:
-    found = await space_service.list_spaces(uow.session)
-    return JSONResponse({"spaces": [await space_json(uow, st.settings, s) for s in found]})
+async def list_spaces(
+    caller: Reader,
+    st: State,
+    uow: Work,
+    search: Annotated[str | None, Query(max_length=254, description="Part of the subdomain or name.")] = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
+) -> JSONResponse:
+    with domain_errors():
+        page, next_cursor = await admin.spaces_page(uow.session, search=search, cursor=cursor, limit=limit)
+    return JSONResponse(
+        {"spaces": [space_out(st.settings, s, state) for s, state in page], "next_cursor": next_cursor}
+    )
 
 
 @router.post(
@@ -113,6 +142,32 @@ async def update_space(space_id: str, request: Request, caller: Writer, st: Stat
         )
     await caller.record("spaces.update", space_id=space.id, fields=sorted(given))
     return JSONResponse(await space_json(uow, st.settings, changed))
+
+
+@router.post(
+    "/api/admin/spaces/{space_id}/domain/check",
+    response_model=AdminDomainCheckOut,
+    responses=ERRORS,
+    openapi_extra=body_doc(AdminDomainCheckIn),
+    summary="Verify the pending custom domain now (look up its DNS TXT record)",
+)
+async def check_domain(space_id: str, request: Request, caller: Writer, st: State, uow: Work) -> JSONResponse:
+    """The "Check now" of the space's settings page (services/domains.py): when the TXT record
+    ``domain.record_name`` carries ``domain.record_value``, the pending domain becomes the one
+    served. DNS trouble is no error: ``verified`` is false and ``message`` says what happened."""
+    body = await read_body(request, AdminDomainCheckIn)
+    space = await existing_space(uow, space_id)
+    if body.domain is not None:
+        pending = (await domains.domain_state(uow.session, space.id)).pending
+        if body.domain.strip().rstrip(".").lower() != pending:
+            raise ApiError(409, "conflict", f"the pending custom domain of this space is {pending or 'none'}")
+    with domain_errors():
+        result = await domains.check_domain(uow.session, st.settings, space.id)
+    if result.verified:
+        await caller.record("spaces.domain_verified", space_id=space.id)
+    checked = found(await space_service.get_space(uow.session, space.id), "no such space")
+    outcome = {"verified": result.verified, "message": result.message}
+    return JSONResponse({**outcome, "space": await space_json(uow, st.settings, checked)})
 
 
 @router.delete("/api/admin/spaces/{space_id}", status_code=204, responses=ERRORS, summary="Delete a space")

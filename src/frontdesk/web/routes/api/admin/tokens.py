@@ -15,7 +15,14 @@ from frontdesk.web import routing
 from frontdesk.web.admin_auth import AdminCaller, require_admin
 from frontdesk.web.deps import Work
 from frontdesk.web.errors import ApiError
-from frontdesk.web.routes.api.admin.common import ERRORS, body_doc, domain_errors, read_body
+from frontdesk.web.routes.api.admin.common import (
+    ERRORS,
+    PageCursor,
+    PageLimit,
+    body_doc,
+    domain_errors,
+    read_body,
+)
 from frontdesk.web.routes.api.admin.models import AdminTokenList, AdminTokenOut, RevokedOut, RevokeIn
 
 router = routing.router(tags=["admin: tokens"])
@@ -46,8 +53,8 @@ async def list_tokens(
     user_id: Annotated[str | None, Query(max_length=64)] = None,
     client_id: Annotated[str | None, Query(max_length=64)] = None,
     space_id: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=admin.MAX_LIMIT)] = 50,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
 ) -> JSONResponse:
     with domain_errors():
         rows, next_cursor = await admin.live_tokens(

@@ -11,7 +11,14 @@ from frontdesk.services import accounts, admin
 from frontdesk.web import routing
 from frontdesk.web.admin_auth import AdminCaller, require_admin
 from frontdesk.web.deps import State, Work
-from frontdesk.web.routes.api.admin.common import ERRORS, body_doc, domain_errors, read_body
+from frontdesk.web.routes.api.admin.common import (
+    ERRORS,
+    PageCursor,
+    PageLimit,
+    body_doc,
+    domain_errors,
+    read_body,
+)
 from frontdesk.web.routes.api.admin.models import AdminUserIn, AdminUserList, AdminUserOut, AdminUserPatch
 
 router = routing.router(tags=["admin: users"])
@@ -22,7 +29,12 @@ Writer = Annotated[AdminCaller, Depends(require_admin("admin:users:write"))]
 def user_json(account: admin.Account) -> dict[str, object]:
     p = account.person
     return AdminUserOut(
-        id=p.id, email=p.email, name=p.name, created_at=p.created_at, disabled=account.disabled_at is not None
+        id=p.id,
+        email=p.email,
+        name=p.name,
+        created_at=p.created_at,
+        disabled=account.disabled_at is not None,
+        email_verified=p.email_verified,
     ).model_dump(mode="json")
 
 
@@ -31,10 +43,8 @@ async def list_users(
     caller: Reader,
     uow: Work,
     search: Annotated[str | None, Query(max_length=254, description="Part of the email or name.")] = None,
-    limit: Annotated[int, Query(ge=1, le=admin.MAX_LIMIT)] = 50,
-    cursor: Annotated[
-        str | None, Query(max_length=400, description="next_cursor of the previous page.")
-    ] = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
 ) -> JSONResponse:
     with domain_errors():
         page, next_cursor = await admin.users_page(uow.session, search=search, cursor=cursor, limit=limit)
@@ -59,6 +69,7 @@ async def create_user(request: Request, caller: Writer, st: State, uow: Work) ->
             name=body.name,
             password=body.password,
             password_hash=body.password_hash,
+            email_verified=body.email_verified,
         )
     await caller.record("users.create", user_id=person.id)
     return JSONResponse(user_json(admin.Account(person, None)), status_code=201)

@@ -109,8 +109,8 @@ def delivery_json(d: DeliveryRecord) -> dict[str, object]:
     response_model=WebhookEndpointList,
     summary="Every webhook endpoint (the operator's and the spaces' subscriptions)",
 )
-async def list_endpoints(caller: Reader, uow: Work) -> JSONResponse:
-    found = await webhooks.list_endpoints(uow.session)
+async def list_endpoints(caller: Reader, st: State, uow: Work) -> JSONResponse:
+    found = await webhooks.list_endpoints(uow.session, st.server_secret)
     return JSONResponse({"endpoints": [endpoint_json(e) for e in found]})
 
 
@@ -159,11 +159,12 @@ async def delete_endpoint(endpoint_id: str, caller: Writer, uow: Work) -> Respon
 async def list_deliveries(
     endpoint_id: str,
     caller: Reader,
+    st: State,
     uow: Work,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> JSONResponse:
     with domain_errors():
-        await webhooks.get_endpoint(uow.session, endpoint_id)
+        await webhooks.get_endpoint(uow.session, st.server_secret, endpoint_id)
         found = await webhooks.deliveries(uow.session, endpoint_id=endpoint_id, limit=limit)
     return JSONResponse({"deliveries": [delivery_json(d) for d in found]})
 
