@@ -29,7 +29,7 @@ def test_register_an_app_and_see_its_secrets_again_after_confirming_the_password
     app_name = unique("Desk Planner")
     page.get_by_label("Name", exact=True).fill(app_name)
     page.get_by_label("Main URL (optional)").fill("https://planner.example.com/")
-    page.get_by_label("Redirect URIs").fill(
+    page.get_by_label("Redirect URIs", exact=True).fill(
         "https://planner.example.com/auth/callback\nhttp://localhost:9/cb"
     )
     for scope in SCOPES:
