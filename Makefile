@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run check-port test lint install browser-js clean bench bench-peers
+.PHONY: run check-port test lint install browser-js clean bench bench-peers messages
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
+
+## The languages' catalogues (docs/guide.md, "Languages"): extract every marked string into
+# src/frontdesk/locale/messages.pot and merge it into each language's messages.po (then
+# translate the new, empty msgstr entries: tests/web/test_languages.py fails while one is
+# empty). The .po files are compiled in memory at first use (frontdesk/i18n.py): no .mo.
+LOCALES := src/frontdesk/locale
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output \
+	  -o $(LOCALES)/messages.pot src/frontdesk
+	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages \
+	  --no-fuzzy-matching --ignore-obsolete
 
 ## The whole suite: lint, types, tests (SQLite; PostgreSQL too when FRONTDESK_TEST_DATABASE_URL is set).
 test: lint $(BROWSER_JS)

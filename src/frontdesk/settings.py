@@ -200,6 +200,9 @@ class Settings(BaseSettings):
     smtp_security: Literal["starttls", "tls", "none"] = "starttls"
     smtp_timeout_seconds: float = Field(default=15, gt=0, le=120)
     email_from: str = "Frontdesk <frontdesk@localhost>"
+    # The languages offered (pages and emails), comma-separated; English is always one. Each
+    # other one needs src/frontdesk/locale/<code>/LC_MESSAGES/messages.po (docs/guide.md).
+    languages: str = Field(default="en,de", pattern=r"^[A-Za-z_, -]{0,200}$")
     email_outbox_dir: Path | None = None
     email_worker: bool = True
     email_poll_seconds: float = Field(default=1, gt=0, le=60)

@@ -153,3 +153,17 @@ async def assert_context(browser: Browser, context: str, world: World, role: str
     assert claims["sub"] == world.member.id and claims["role"] == role
     assert claims["space"] == {"id": world.space.id, "subdomain": "co-up"}
     assert 0 < claims["exp"] - claims["iat"] <= 300
+
+
+async def test_cobot_locale_follows_the_persons_language(
+    world: World, issue: Any, new_browser: Any, browser: Browser
+) -> None:
+    admin = await issue(world.admin, scopes="navigation")
+    link = (await browser.post("/api/navigation_links", json=LINK, headers=auth(admin))).json()
+    member: Browser = new_browser("co-up.localhost:8000")
+    await member.login("member@example.com")
+    page = await member.get(f"/navigation/{link['id']}", headers={"accept-language": "de-CH, en;q=0.5"})
+    assert page.status_code == 200
+    assert '<html lang="de">' in page.text
+    src = page.text.split('<iframe src="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    assert parse_qs(urlsplit(src).query)["cobot_locale"] == ["de"]

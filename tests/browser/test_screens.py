@@ -253,6 +253,53 @@ def test_every_page_fits_from_320_px_and_passes_axe(
     assert not problems, f"screenshots in {SCREENS}\n" + "\n".join(problems)
 
 
+def test_german_pages_fit_and_pass_axe(
+    axe_script: Path, chromium: Browser, server: Server, site: Site, request: pytest.FixtureRequest
+) -> None:
+    """The pages in German (issue 13): from the browser's language (a de-DE profile) before
+    logging in, then from the footer's chooser; ``<html lang>`` follows, and the longer German
+    words still fit at 320 px."""
+    base = server.base
+    german = chromium.new_context(
+        viewport={"width": WIDTHS[-1], "height": HEIGHT}, locale="de-DE", bypass_csp=True
+    )
+    english = chromium.new_context(
+        viewport={"width": WIDTHS[-1], "height": HEIGHT}, locale="en-US", bypass_csp=True
+    )
+    problems: list[str] = []
+    try:
+        for context in (german, english):
+            context.set_default_timeout(STEP_MS)
+            context.set_default_navigation_timeout(STEP_MS)
+        page = german.new_page()
+        for screen in (
+            Screen("de-login", base + "/login", 200, "Anmelden"),
+            Screen("de-signup", base + "/signup", 200, "Konto erstellen"),
+            Screen("de-error-404", base + "/no-such-page", 404, "Nicht gefunden"),
+        ):
+            problems += check_screen(page, screen, "light", axe_script)
+            assert page.evaluate("() => document.documentElement.lang") == "de"
+        # Logged in with an English browser, German chosen in the footer.
+        page = english.new_page()
+        log_in(page, base, site.person)
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        page.get_by_label("Language").select_option("de")
+        page.get_by_role("button", name="Change").click()
+        expect(page.locator("html")).to_have_attribute("lang", "de")
+        expect(page.locator("main#content h1")).to_contain_text("Hallo")
+        for screen in (
+            Screen("de-consent", site.consent_url(base), 200, "möchte Zugriff"),
+            Screen("de-account", base + "/account", 200, "Ihr Konto"),
+            Screen("de-apps-new", base + "/oauth2_clients/new", 200, "App registrieren"),
+        ):
+            problems += check_screen(page, screen, "light", axe_script)
+    finally:
+        keep_failure_screenshots(request, [german, english])
+        german.close()
+        english.close()
+    assert not problems, f"screenshots in {SCREENS}\n" + "\n".join(problems)
+
+
 def test_dark_and_light_pages_differ(
     server: Server, site: Site, scheme_contexts: Callable[[str], BrowserContext]
 ) -> None:

@@ -11,6 +11,9 @@ from typing import Any, Final
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from frontdesk import i18n
+from frontdesk.i18n import N_
+
 TEMPLATES = Path(__file__).with_name("templates")
 
 VERIFY: Final = "verify_email"
@@ -23,61 +26,73 @@ INVITATION: Final = "invitation"
 # The words of each message; ``{name}`` and ``{hours}``-style fields come from its values.
 TEXTS: Final[dict[str, dict[str, str]]] = {
     VERIFY: {
-        "subject": "Confirm your email address",
-        "greeting": "Hello {name},",
-        "intro": "please confirm that {email} is your email address by opening this link:",
-        "button": "Confirm my email address",
-        "validity": "The link works once and for {hours} hours.",
-        "ignore": "If you did not create an account, you can ignore this message.",
+        "subject": N_("Confirm your email address"),
+        "greeting": N_("Hello {name},"),
+        "intro": N_("please confirm that {email} is your email address by opening this link:"),
+        "button": N_("Confirm my email address"),
+        "validity": N_("The link works once and for {hours} hours."),
+        "ignore": N_("If you did not create an account, you can ignore this message."),
     },
     RESET: {
-        "subject": "Reset your password",
-        "greeting": "Hello {name},",
-        "intro": "someone (hopefully you) asked to reset the password of your account. "
-        "Choose a new one here:",
-        "button": "Choose a new password",
-        "validity": "The link works once and for {minutes} minutes.",
-        "ignore": "If you did not ask for this, ignore this message: your password stays as it is.",
+        "subject": N_("Reset your password"),
+        "greeting": N_("Hello {name},"),
+        "intro": N_(
+            "someone (hopefully you) asked to reset the password of your account. Choose a new one here:"
+        ),
+        "button": N_("Choose a new password"),
+        "validity": N_("The link works once and for {minutes} minutes."),
+        "ignore": N_("If you did not ask for this, ignore this message: your password stays as it is."),
     },
     RESET_UNKNOWN: {
-        "subject": "Password reset requested",
-        "greeting": "Hello,",
-        "intro": "someone (hopefully you) asked to reset the password for {email}, but there is no "
-        "account with this address. You can create one here:",
-        "button": "Sign up",
+        "subject": N_("Password reset requested"),
+        "greeting": N_("Hello,"),
+        "intro": N_(
+            "someone (hopefully you) asked to reset the password for {email}, but there is no "
+            "account with this address. You can create one here:"
+        ),
+        "button": N_("Sign up"),
         "validity": "",
-        "ignore": "If you did not ask for this, you can ignore this message.",
+        "ignore": N_("If you did not ask for this, you can ignore this message."),
     },
     EMAIL_CHANGE: {
-        "subject": "Confirm your new email address",
-        "greeting": "Hello {name},",
-        "intro": "you asked to change the email address of your account from {old_email} to {email}. "
-        "Confirm the new address by opening this link:",
-        "button": "Confirm my new address",
-        "validity": "The link works once and for {hours} hours. Your address stays {old_email} until "
-        "you open it.",
-        "ignore": "If you did not ask for this, ignore this message: nothing changes.",
+        "subject": N_("Confirm your new email address"),
+        "greeting": N_("Hello {name},"),
+        "intro": N_(
+            "you asked to change the email address of your account from {old_email} to {email}. "
+            "Confirm the new address by opening this link:"
+        ),
+        "button": N_("Confirm my new address"),
+        "validity": N_(
+            "The link works once and for {hours} hours. Your address stays {old_email} until you open it."
+        ),
+        "ignore": N_("If you did not ask for this, ignore this message: nothing changes."),
     },
     EMAIL_CHANGE_NOTICE: {
-        "subject": "Your email address is about to change",
-        "greeting": "Hello {name},",
-        "intro": "someone logged in to your account asked to change its email address from {email} "
-        "to {new_email}. A link to confirm was sent to {new_email}; the address changes only once "
-        "it is opened. If this was not you, choose a new password right away (that also cancels "
-        "the change):",
-        "button": "Reset my password",
+        "subject": N_("Your email address is about to change"),
+        "greeting": N_("Hello {name},"),
+        "intro": N_(
+            "someone logged in to your account asked to change its email address from {email} "
+            "to {new_email}. A link to confirm was sent to {new_email}; the address changes only once "
+            "it is opened. If this was not you, choose a new password right away (that also cancels "
+            "the change):"
+        ),
+        "button": N_("Reset my password"),
         "validity": "",
-        "ignore": "If it was you, there is nothing more to do. If you need help, contact the "
-        "people who run this service.",
+        "ignore": N_(
+            "If it was you, there is nothing more to do. If you need help, contact the "
+            "people who run this service."
+        ),
     },
     INVITATION: {
-        "subject": "You are invited to {space}",
-        "greeting": "Hello,",
-        "intro": "{inviter} invites you to join {space} as {role_words}. Open this link to accept "
-        "(with your account, or by creating one for {email}):",
-        "button": "See the invitation",
-        "validity": "The link works once and for {days} days.",
-        "ignore": "If you do not want to join, ignore this message.",
+        "subject": N_("You are invited to {space}"),
+        "greeting": N_("Hello,"),
+        "intro": N_(
+            "{inviter} invites you to join {space} as {role_words}. Open this link to accept "
+            "(with your account, or by creating one for {email}):"
+        ),
+        "button": N_("See the invitation"),
+        "validity": N_("The link works once and for {days} days."),
+        "ignore": N_("If you do not want to join, ignore this message."),
     },
 }
 SIGNATURE: Final = "Frontdesk"
@@ -91,16 +106,26 @@ env = Environment(
 )
 
 
-def words(template: str, values: dict[str, Any]) -> dict[str, str]:
-    """The template's sentences with ``values`` filled in."""
-    return {key: text.format(**values) for key, text in TEXTS[template].items()}
+# Values that are words themselves (an invitation's role), translated like the sentences.
+TRANSLATED_VALUES: Final = ("role_words",)
+
+
+def words(template: str, values: dict[str, Any], locale: str | None = None) -> dict[str, str]:
+    """The template's sentences in ``locale`` with ``values`` filled in."""
+    filled = {
+        key: i18n.gettext(locale, value) if key in TRANSLATED_VALUES and isinstance(value, str) else value
+        for key, value in values.items()
+    }
+    return {key: i18n.gettext(locale, text).format(**filled) for key, text in TEXTS[template].items()}
 
 
 def render(template: str, values: dict[str, Any], *, sender: str, to: str) -> EmailMessage:
-    """The message ``template`` with ``values`` (which name its ``link``), as a MIME message
-    with a plain-text part and an HTML alternative."""
-    text = words(template, values)
-    context = {**values, "t": text, "signature": SIGNATURE}
+    """The message ``template`` with ``values`` (which name its ``link`` and may name its
+    ``locale``: the reader's language), as a MIME message with a plain-text part and an HTML
+    alternative."""
+    locale = values.get("locale") or i18n.DEFAULT
+    text = words(template, values, locale)
+    context = {**values, "t": text, "signature": SIGNATURE, "html_lang": i18n.html_lang(locale)}
     message = EmailMessage()
     message["Subject"] = text["subject"]
     message["From"] = sender

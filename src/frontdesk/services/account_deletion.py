@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.errors import Conflict, FieldError, NotFound
+from frontdesk.i18n import N_
 from frontdesk.records import MembershipRecord, SpaceRef
 from frontdesk.security.passwords import Passwords
 from frontdesk.services import accounts, apps, grants, spaces
@@ -62,7 +63,7 @@ async def confirm(
         raise NotFound("no such user")
     ok, _ = await passwords.verify(user.password_hash, password)
     if not ok:
-        raise FieldError("password", "That is not your password.")
+        raise FieldError("password", N_("That is not your password."))
     typed = confirmation.strip().casefold()
     if typed not in (CONFIRM_WORD, user.email_key):
         raise FieldError("confirmation", f"Type your email address or “{CONFIRM_WORD}” to confirm.")

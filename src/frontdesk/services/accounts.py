@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk import events, names
 from frontdesk.errors import Conflict, FieldError, NotFound
+from frontdesk.i18n import N_
 from frontdesk.oauth.models import Person
 from frontdesk.oauth.storage import UserAppGrant
 from frontdesk.oauth.web_urls import WebUrlError, normalize_web_url
@@ -36,7 +37,7 @@ def normalize_email(raw: str) -> tuple[str, str]:
     """Return ``(email as entered but with a normalised domain, case-folded lookup key)``."""
     raw = (raw or "").strip()
     if not raw:
-        raise FieldError("email", "Enter your email address.")
+        raise FieldError("email", N_("Enter your email address."))
     try:
         result = validate_email(raw, check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
@@ -55,7 +56,7 @@ def clean_name(raw: str | None, *, field: str = "name", required: bool = True, m
     except names.UnsafeName as exc:
         raise FieldError(field, str(exc)) from exc
     if not name and required:
-        raise FieldError(field, "Enter a name.")
+        raise FieldError(field, N_("Enter a name."))
     if len(name) > max_length:
         raise FieldError(field, f"Use at most {max_length} characters.")
     return name
@@ -94,8 +95,9 @@ async def create_user(
     name: str | None = None,
     password_hash: str | None = None,
     email_verified: bool = False,
+    locale: str | None = None,
 ) -> Person:
-    """Validate and create an account. Raises :class:`FieldError`.
+    """Validate and create an account (``locale``: the language it signed up in). Raises :class:`FieldError`.
 
     ``email_verified``: the operator vouches for the address (admin API); else it is
     unverified until the person opens a verification link (sign-up sends one).
@@ -107,7 +109,7 @@ async def create_user(
     display, key = normalize_email(email)
     clean = clean_name(name or "", required=False) or display.split("@", 1)[0]
     if password is not None and password_hash is not None:
-        raise FieldError("password_hash", "Give either a password or a password hash, not both.")
+        raise FieldError("password_hash", N_("Give either a password or a password hash, not both."))
     if password is not None:
         problem = check_password_strength(password, email=display)
         if problem:
@@ -115,7 +117,7 @@ async def create_user(
     elif password_hash is not None:
         check_password_hash(password_hash)
     if await _row_by_email(db, display) is not None:
-        raise FieldError("email", "An account with this email address already exists.")
+        raise FieldError("email", N_("An account with this email address already exists."))
     user_id = new_id()
     values: dict[str, Any] = {
         "id": user_id,
@@ -126,14 +128,29 @@ async def create_user(
             await passwords.hash(password) if password is not None else password_hash or NO_PASSWORD
         ),
         "created_at": utcnow(),
+        "locale": locale,
     }
     values["email_verified_at"] = values["created_at"] if email_verified else None
     if not await insert_unless_taken(db, User, values):  # lost a race with a concurrent sign-up
-        raise FieldError("email", "An account with this email address already exists.")
+        raise FieldError("email", N_("An account with this email address already exists."))
     await record_event(db, events.USER_CREATED, user_id=user_id)
     return Person(
         id=user_id, email=display, name=clean, created_at=values["created_at"], email_verified=email_verified
     )
+
+
+async def set_locale(db: AsyncSession, user_id: str, locale: str) -> None:
+    """Remember the language the person chose (their emails are written in it)."""
+    user = await db.get(User, user_id)
+    if user is not None and user.locale != locale:
+        user.locale = locale
+
+
+async def locale_for(db: AsyncSession, user_id: str | None) -> str | None:
+    """The language the account chose (None: none chosen, or no account)."""
+    if user_id is None:
+        return None
+    return (await db.execute(select(User.locale).where(User.id == user_id))).scalar_one_or_none()
 
 
 async def check_credentials(

@@ -21,6 +21,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from frontdesk import events
 from frontdesk.errors import FieldError, NotFound
+from frontdesk.i18n import N_
 from frontdesk.oauth.models import Person
 from frontdesk.oauth.scopes import parse_scope
 from frontdesk.oauth.storage import RevokedGrant, TokenGrant
@@ -145,13 +146,13 @@ async def update_user(
         if key != user.email_key:
             taken = await accounts.find_by_email(db, display)
             if taken is not None:
-                raise FieldError("email", "An account with this email address already exists.")
+                raise FieldError("email", N_("An account with this email address already exists."))
             values["email_verified_at"] = None  # a new address is not verified
         values |= {"email": display, "email_key": key}
     if values:
         claim = update(User).where(User.id == user_id).values(**values, updated_at=utcnow())
         if not await update_unless_taken(db, claim):
-            raise FieldError("email", "An account with this email address already exists.")
+            raise FieldError("email", N_("An account with this email address already exists."))
         await db.refresh(user)
         await record_event(db, events.USER_UPDATED, user_id=user_id, detail={"fields": sorted(values)})
     return _account(user)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk import events
 from frontdesk.errors import FieldError, NotFound
+from frontdesk.i18n import N_
 from frontdesk.inputs import BadInput, ascii_int
 from frontdesk.oauth.models import Client, NewToken, Person
 from frontdesk.oauth.redirect_uris import RedirectUriError, validate_for_registration
@@ -104,7 +105,7 @@ def validate_redirect_uris(uris: Iterable[str], *, required: bool = True) -> lis
             raise FieldError("redirect_uris", f"{uri}: listed twice.")
         result.append(uri)
     if not result and required:
-        raise FieldError("redirect_uris", "Enter at least one redirect URI.")
+        raise FieldError("redirect_uris", N_("Enter at least one redirect URI."))
     if len(result) > MAX_REDIRECT_URIS:
         raise FieldError("redirect_uris", f"Register at most {MAX_REDIRECT_URIS} redirect URIs.")
     return result
@@ -138,7 +139,7 @@ def validate_backchannel_logout_uri(raw: str | None) -> str | None:
     if not url:
         return None
     if "#" in url:
-        raise FieldError("backchannel_logout_uri", "The back-channel logout URI must have no fragment.")
+        raise FieldError("backchannel_logout_uri", N_("The back-channel logout URI must have no fragment."))
     try:
         return normalize_web_url(url, allow_http=True)
     except WebUrlError as exc:
@@ -162,10 +163,10 @@ def validate_scopes(raw: str | Iterable[str], *, trusted: bool, required: bool =
         if cat.scopes[name].restricted and not trusted:
             raise FieldError("scopes", f"The scope “{name}” is for trusted apps only.")
     if not scopes and required:
-        raise FieldError("scopes", "Choose at least one scope.")
+        raise FieldError("scopes", N_("Choose at least one scope."))
     if len(format_scope(cat.expand_ordered(scopes))) > MAX_SCOPE_STRING:
         # What its tokens would hold (umbrellas expanded) must fit where tokens are stored.
-        raise FieldError("scopes", "Too many scopes for one app: choose fewer.")
+        raise FieldError("scopes", N_("Too many scopes for one app: choose fewer."))
     return scopes
 
 
@@ -191,9 +192,9 @@ def _client_credentials_flags(
     cannot have it (RFC 6749 §4.4)."""
     wanted = bool(client_credentials) or (client_credentials is None and bool(admin_scopes))
     if admin_scopes and client_credentials is False:
-        raise FieldError("client_credentials", "Administrative scopes need the client_credentials grant.")
+        raise FieldError("client_credentials", N_("Administrative scopes need the client_credentials grant."))
     if public and wanted:
-        raise FieldError("client_credentials", "Public apps cannot use the client_credentials grant.")
+        raise FieldError("client_credentials", N_("Public apps cannot use the client_credentials grant."))
     return wanted
 
 
@@ -220,7 +221,9 @@ def clean_access_token_ttl(raw: int | str | None) -> int | None:
     try:
         ttl = ascii_int(text)
     except BadInput as exc:
-        raise FieldError("access_token_ttl", "Enter a whole number of seconds, or leave it empty.") from exc
+        raise FieldError(
+            "access_token_ttl", N_("Enter a whole number of seconds, or leave it empty.")
+        ) from exc
     if not MIN_ACCESS_TOKEN_TTL <= ttl <= MAX_ACCESS_TOKEN_TTL:
         raise FieldError(
             "access_token_ttl",
@@ -236,13 +239,13 @@ def _grant_flags(public: bool, password_grant: bool | None) -> bool:
     if password_grant is None:
         return not public
     if public and password_grant:
-        raise FieldError("password_grant", "Public apps cannot use the password grant.")
+        raise FieldError("password_grant", N_("Public apps cannot use the password grant."))
     return password_grant
 
 
 def _validate_client_id(client_id: str) -> str:
     if not _CLIENT_ID.match(client_id):
-        raise FieldError("client_id", "Use 8 to 32 letters, digits, hyphens or underscores.")
+        raise FieldError("client_id", N_("Use 8 to 32 letters, digits, hyphens or underscores."))
     return client_id
 
 
@@ -407,7 +410,7 @@ async def register_app(
     cid = _validate_client_id(client_id) if client_id is not None else new_id()
     if client_secret is not None:
         if public:
-            raise FieldError("client_secret", "Public apps have no client secret.")
+            raise FieldError("client_secret", N_("Public apps have no client secret."))
         _validate_client_secret(client_secret)
     values = {
         "client_id": cid,
@@ -552,7 +555,7 @@ def clean_overlap(raw: int | str | None) -> int:
     try:
         seconds = ascii_int(str(raw).strip())
     except BadInput as exc:
-        raise FieldError("overlap_seconds", "Enter a whole number of seconds.") from exc
+        raise FieldError("overlap_seconds", N_("Enter a whole number of seconds.")) from exc
     if not 0 <= seconds <= MAX_SECRET_OVERLAP:
         raise FieldError("overlap_seconds", f"Use 0 to {MAX_SECRET_OVERLAP} seconds (a week).")
     return seconds
@@ -573,7 +576,7 @@ async def rotate_secret(
     overlap = clean_overlap(overlap_seconds)
     app = await _existing(db, client_id)
     if app.public:
-        raise FieldError("client_secret", "Public apps have no client secret.")
+        raise FieldError("client_secret", N_("Public apps have no client secret."))
     until = utcnow() + timedelta(seconds=overlap) if overlap and app.secret_digest else None
     app.previous_secret_digest = app.secret_digest if until else None
     app.previous_secret_expires_at = until

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk import events
 from frontdesk.errors import FieldError
+from frontdesk.i18n import N_
 from frontdesk.mail import messages
 from frontdesk.oauth.models import Person
 from frontdesk.oauth.storage import RevokedGrant
@@ -93,6 +94,7 @@ async def send_verification(
             "name": user.name,
             "email": user.email,
             "hours": f"{hours:g}",
+            "locale": user.locale,
         },
     )
     await record_event(db, events.EMAIL_VERIFICATION_SENT, user_id=user.id, ip=ip)
@@ -165,12 +167,19 @@ async def verify(db: AsyncSession, server_secret: ServerSecret, token: str, *, i
 
 
 async def request_reset(
-    db: AsyncSession, server_secret: ServerSecret, email: str, *, origin: str, minutes: float, ip: str = ""
+    db: AsyncSession,
+    server_secret: ServerSecret,
+    email: str,
+    *,
+    origin: str,
+    minutes: float,
+    ip: str = "",
+    locale: str | None = None,
 ) -> None:
-    """Queue a reset link for the account with this address, or, with no (usable) account, a
-    message saying so, so that the work and the answer are the same either way: one outbox
-    row, sealed, in the caller's transaction. Raises :class:`FieldError` for a malformed
-    address only."""
+    """Queue a reset link for the account with this address (in its language), or, with no
+    (usable) account, a message saying so (in ``locale``, the page's language), so that the
+    work and the answer are the same either way: one outbox row, sealed, in the caller's
+    transaction. Raises :class:`FieldError` for a malformed address only."""
     display, key = accounts.normalize_email(email)
     user = (await db.execute(select(User).where(User.email_key == key))).scalar_one_or_none()
     if user is None or user.disabled_at is not None:
@@ -179,7 +188,7 @@ async def request_reset(
             server_secret,
             to=display,
             template=messages.RESET_UNKNOWN,
-            context={"link": f"{origin}/signup", "email": display},
+            context={"link": f"{origin}/signup", "email": display, "locale": locale},
         )
         # Recorded like a sent link (the same deferred write), without an account.
         await record_event(db, events.PASSWORD_RESET_SENT, ip=ip, detail={"account": False})
@@ -190,7 +199,12 @@ async def request_reset(
         server_secret,
         to=user.email,
         template=messages.RESET,
-        context={"link": link_url(origin, RESET_PATH, token), "name": user.name, "minutes": f"{minutes:g}"},
+        context={
+            "link": link_url(origin, RESET_PATH, token),
+            "name": user.name,
+            "minutes": f"{minutes:g}",
+            "locale": user.locale,
+        },
     )
     await record_event(db, events.PASSWORD_RESET_SENT, user_id=user.id, ip=ip, detail={"account": True})
 
@@ -276,10 +290,10 @@ async def change_password(
     otherwise, or ``password`` for a weak one). The caller ends the other sessions."""
     user = await db.get(User, user_id)
     if user is None:
-        raise FieldError("current_password", "Wrong password.")
+        raise FieldError("current_password", N_("Wrong password."))
     ok, _ = await passwords.verify(user.password_hash, current)
     if not ok:
-        raise FieldError("current_password", "That is not your current password.")
+        raise FieldError("current_password", N_("That is not your current password."))
     weak = check_password_strength(new, email=user.email)
     if weak:
         raise FieldError("password", weak)
@@ -313,13 +327,13 @@ async def request_email_change(
     when the link is used (:func:`confirm_email_change`). Returns the new address."""
     user = await db.get(User, user_id)
     if user is None:
-        raise FieldError("current_password", "Wrong password.")
+        raise FieldError("current_password", N_("Wrong password."))
     ok, _ = await passwords.verify(user.password_hash, current)
     if not ok:
-        raise FieldError("current_password", "That is not your current password.")
+        raise FieldError("current_password", N_("That is not your current password."))
     display, key = accounts.normalize_email(new_email)
     if key == user.email_key:
-        raise FieldError("email", "That is your address already.")
+        raise FieldError("email", N_("That is your address already."))
     if await accounts.find_by_email(db, display) is not None:
         raise FieldError("email", TAKEN)
     now = utcnow()
@@ -340,6 +354,7 @@ async def request_email_change(
             "email": display,
             "old_email": user.email,
             "hours": f"{hours:g}",
+            "locale": user.locale,
         },
     )
     await email_outbox.enqueue(
@@ -352,6 +367,7 @@ async def request_email_change(
             "name": user.name,
             "email": user.email,
             "new_email": display,
+            "locale": user.locale,
         },
     )
     await record_event(db, events.EMAIL_CHANGE_REQUESTED, user_id=user.id, ip=ip)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk import events
 from frontdesk.errors import FieldError
+from frontdesk.i18n import N_
 from frontdesk.oauth.models import Client, Person
 from frontdesk.oauth.scopes import parse_scope
 from frontdesk.oauth.storage import (
@@ -370,7 +371,7 @@ async def revoke_tokens(
     ``space_id``), or every app's space tokens in a space. A user and a space together are
     refused: a user's grants are not per space."""
     if user_id and space_id:
-        raise FieldError("space", "Revoke by user or by space, not both.")
+        raise FieldError("space", N_("Revoke by user or by space, not both."))
     selectors: list[GrantSelector]
     if user_id and client_id:
         selectors = [UserAppGrant(user_id=user_id, client_id=client_id)]
@@ -383,7 +384,7 @@ async def revoke_tokens(
     elif space_id:
         selectors = await _space_grants(db, space_id)
     else:
-        raise FieldError("user", "Name a token, a user, an app or a space.")
+        raise FieldError("user", N_("Name a token, a user, an app or a space."))
     revoked = _sum([await revocation.revoke_grant(db, s, descendants=True) for s in selectors])
     await record_revocation(db, revoked, user_id=user_id, client_id=client_id, space_id=space_id, by=by)
     return revoked

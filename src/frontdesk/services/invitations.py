@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk import events
 from frontdesk.errors import FieldError, NotFound
+from frontdesk.i18n import N_
 from frontdesk.mail import messages
 from frontdesk.oauth.models import Person
 from frontdesk.records import SpaceRef
@@ -37,7 +38,7 @@ from frontdesk.store.types import utcnow
 PATH: Final = "/invitation"
 USED: Final = "This invitation has been used already."
 REVOKED: Final = "This invitation was withdrawn. Ask the space's admins for a new one."
-ROLE_WORDS: Final = {"member": "a member", "admin": "an admin"}
+ROLE_WORDS: Final = {"member": N_("a member"), "admin": N_("an admin")}
 # Who invites, in the message, when the platform does (the admin API).
 PLATFORM: Final = "Frontdesk"
 
@@ -106,7 +107,7 @@ async def invite(
     :class:`FieldError` for a malformed address, a bad role, or an address whose account is
     a member already."""
     if role not in spaces.ROLES:
-        raise FieldError("role", "Role must be member or admin.")
+        raise FieldError("role", N_("Role must be member or admin."))
     display, key = accounts.normalize_email(email)
     person = await accounts.find_by_email(db, display)
     if person is not None and await spaces.membership_of(db, space.id, person.id) is not None:
@@ -148,6 +149,9 @@ async def invite(
             "email": display,
             "role_words": ROLE_WORDS[role],
             "days": f"{days:g}",
+            # The invitee's language if they have an account, else the inviter's.
+            "locale": await accounts.locale_for(db, person.id if person is not None else None)
+            or await accounts.locale_for(db, inviter.id if inviter is not None else None),
         },
     )
     await record_event(

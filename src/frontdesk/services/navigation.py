@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk import names
 from frontdesk.errors import FieldError, NotFound
+from frontdesk.i18n import N_
 from frontdesk.oauth.web_urls import WebUrlError, normalize_web_url, origin_of
 from frontdesk.records import NavigationLinkRecord
 from frontdesk.security.randoms import new_id
@@ -60,7 +61,7 @@ async def create_link(
     except names.UnsafeName as exc:
         raise FieldError("label", str(exc)) from exc
     if not clean_label or len(clean_label) > 100:
-        raise FieldError("label", "label must have 1 to 100 characters")
+        raise FieldError("label", N_("label must have 1 to 100 characters"))
     link = NavigationLink(
         id=new_id(),
         space_id=space_id,

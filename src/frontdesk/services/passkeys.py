@@ -49,6 +49,7 @@ from webauthn.helpers.structs import (
 
 from frontdesk import events
 from frontdesk.errors import Conflict, FieldError, NotFound
+from frontdesk.i18n import N_
 from frontdesk.names import check_name
 from frontdesk.security.randoms import new_id
 from frontdesk.security.server_secret import ServerSecret
@@ -235,7 +236,7 @@ async def registration_options(
 def _checked_name(name: str) -> str:
     name = " ".join(name.split())
     if not name:
-        raise FieldError("name", "Give the passkey a name, e.g. the device it is on.")
+        raise FieldError("name", N_("Give the passkey a name, e.g. the device it is on."))
     if len(name) > NAME_MAX:
         raise FieldError("name", f"At most {NAME_MAX} characters.")
     try:
@@ -268,7 +269,7 @@ async def register(
     if int(count or 0) >= MAX_PASSKEYS:
         raise FieldError("passkey", f"An account can have at most {MAX_PASSKEYS} passkeys.")
     if len(credential_json) > CREDENTIAL_MAX:
-        raise FieldError("passkey", "Your browser's answer was not a passkey.")
+        raise FieldError("passkey", N_("Your browser's answer was not a passkey."))
     try:
         credential = parse_registration_credential_json(credential_json)
         verified = verify_registration_response(
@@ -278,7 +279,7 @@ async def register(
             expected_origin=origin,
         )
     except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
-        raise FieldError("passkey", "Your browser's answer could not be verified. Try again.") from exc
+        raise FieldError("passkey", N_("Your browser's answer could not be verified. Try again.")) from exc
     credential_id = bytes_to_base64url(verified.credential_id)
     transports = [
         t.value for t in credential.response.transports or () if isinstance(t, AuthenticatorTransport)
@@ -299,7 +300,7 @@ async def register(
     }
     # The credential id is unique (WebAuthn §7.1 step 22): one taken already is refused.
     if not await insert_unless_taken(db, WebAuthnCredential, values):
-        raise FieldError("passkey", "This passkey is registered already.")
+        raise FieldError("passkey", N_("This passkey is registered already."))
     await record_event(db, events.PASSKEY_ADDED, user_id=user_id, detail={"passkey_id": passkey.id})
     return passkey
 

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk import events
 from frontdesk.errors import Conflict, FieldError
+from frontdesk.i18n import N_
 from frontdesk.security.randoms import new_id
 from frontdesk.security.server_secret import ServerSecret
 from frontdesk.services import passkeys
@@ -176,10 +177,10 @@ async def confirm_totp(
     codes (to show once). :class:`FieldError` for ``code`` when it does not match."""
     row = await _totp_row(db, user_id)
     if row is None or row.confirmed_at is not None:
-        raise FieldError("code", "Start setting up the authenticator app first.")
+        raise FieldError("code", N_("Start setting up the authenticator app first."))
     step = _matching_step(secret.decrypt(row.secret_sealed, _context(user_id)), code, now or utcnow())
     if step is None:
-        raise FieldError("code", "That code does not match. Enter the code your app shows now.")
+        raise FieldError("code", N_("That code does not match. Enter the code your app shows now."))
     row.confirmed_at, row.last_step = utcnow(), step
     await db.flush()
     await record_event(db, events.SECOND_FACTOR_ENABLED, user_id=user_id, detail={"kind": TOTP})
@@ -271,5 +272,7 @@ async def set_space_requirement(db: AsyncSession, space_id: str, required: bool,
     """Whether the space's admin pages need a second factor. Turning it on takes an admin who
     has one (else they would shut themselves out of the page that turns it off)."""
     if required and not await has_second_factor(db, by):
-        raise FieldError("require_admin_second_factor", "Turn on two-step login for your own account first.")
+        raise FieldError(
+            "require_admin_second_factor", N_("Turn on two-step login for your own account first.")
+        )
     await db.execute(update(Space).where(Space.id == space_id).values(require_admin_second_factor=required))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.errors import FieldError, Forbidden, NotFound
+from frontdesk.i18n import N_
 from frontdesk.oauth.models import TokenInfo
 from frontdesk.oauth.storage import Storage
 from frontdesk.oauth.tokens import IssueRequest, TokenIssuer
@@ -38,7 +39,7 @@ async def issue_space_token(
     Raises :class:`FieldError` (a space token already), :class:`NotFound` (no such space) or
     :class:`Forbidden` (not an admin there)."""
     if token.space_id is not None:
-        raise FieldError("token", "this is already a space token; use a user token")
+        raise FieldError("token", N_("this is already a space token; use a user token"))
     if token.user_id is None:
         raise Forbidden("a token that acts for no person (client_credentials) cannot create a space token")
     space = await spaces.get_by_id_or_subdomain(db, space_ref)

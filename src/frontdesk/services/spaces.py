@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk import events
 from frontdesk.errors import Conflict, FieldError, NotFound
+from frontdesk.i18n import N_
 from frontdesk.oauth.models import Person
 from frontdesk.records import MembershipRecord, SpaceRef
 from frontdesk.security.randoms import new_id
@@ -89,16 +90,16 @@ def validate_subdomain(raw: str) -> str:
     """A DNS label (RFC 1035 §2.3.1, lower-case letters, digits, hyphens) that is not reserved."""
     value = (raw or "").strip().lower()
     if not value:
-        raise FieldError("subdomain", "Choose a subdomain.")
+        raise FieldError("subdomain", N_("Choose a subdomain."))
     if len(value) > 63:
-        raise FieldError("subdomain", "A subdomain has at most 63 characters.")
+        raise FieldError("subdomain", N_("A subdomain has at most 63 characters."))
     if not _LABEL.match(value):
         raise FieldError(
             "subdomain",
             "Use lower-case letters, digits and hyphens; start and end with a letter or digit.",
         )
     if "--" in value[2:4]:
-        raise FieldError("subdomain", "Hyphens in the third and fourth place are reserved (xn--).")
+        raise FieldError("subdomain", N_("Hyphens in the third and fourth place are reserved (xn--)."))
     if value in RESERVED_SUBDOMAINS:
         raise FieldError("subdomain", f"“{value}” is reserved; choose another subdomain.")
     return value
@@ -110,18 +111,18 @@ def validate_custom_domain(raw: str | None, settings: Settings) -> str | None:
     if not value:
         return None
     if "://" in value or "/" in value or ":" in value:
-        raise FieldError("custom_domain", "Enter a host name only, like members.example.com.")
+        raise FieldError("custom_domain", N_("Enter a host name only, like members.example.com."))
     try:
         ipaddress.ip_address(value)
     except ValueError:
         pass
     else:
-        raise FieldError("custom_domain", "Use a domain name, not an IP address.")
+        raise FieldError("custom_domain", N_("Use a domain name, not an IP address."))
     if len(value) > 253:
-        raise FieldError("custom_domain", "A domain name has at most 253 characters.")
+        raise FieldError("custom_domain", N_("A domain name has at most 253 characters."))
     labels = value.split(".")
     if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
-        raise FieldError("custom_domain", "That is not a valid domain name, like members.example.com.")
+        raise FieldError("custom_domain", N_("That is not a valid domain name, like members.example.com."))
     base = settings.base_domain
     if value == base or value.endswith("." + base) or value in settings.main_hosts:
         raise FieldError("custom_domain", f"Custom domains must be outside {base}.")
@@ -271,7 +272,7 @@ async def create_space(
     if domain and not served:
         values |= {"pending_domain": domain, "domain_token": new_id()}
     if not await insert_unless_taken(db, Space, values):
-        raise FieldError("subdomain", "That subdomain or domain was just taken.")
+        raise FieldError("subdomain", N_("That subdomain or domain was just taken."))
     # The owner's own membership takes effect with the space (docs/compatibility.md).
     db.add(
         Membership(
@@ -334,10 +335,10 @@ async def add_member(
     step passes ``confirmed=False`` and calls :func:`confirm_membership` when the person
     accepts (docs/compatibility.md, "Memberships")."""
     if role not in ROLES:
-        raise FieldError("role", "Role must be member or admin.")
+        raise FieldError("role", N_("Role must be member or admin."))
     user = await find_by_email(db, email)
     if user is None:
-        raise FieldError("email", "No account uses this email address; ask them to sign up first.")
+        raise FieldError("email", N_("No account uses this email address; ask them to sign up first."))
     display = clean_name(admin_name or "", field="admin_name", required=False) or None
     name_as_admin = (display or user.name) if role == "admin" else None
     row = await _membership_row(db, space.id, user_id=user.id)
@@ -380,7 +381,7 @@ async def add_member(
 
 def _ensure_admin_remains(space: SpaceRef, membership: Membership, new_role: str | None) -> None:
     if membership.user_id == space.owner_id and new_role != "admin":
-        raise FieldError("role", "The owner of the space is always an admin.")
+        raise FieldError("role", N_("The owner of the space is always an admin."))
 
 
 async def _membership_row(
@@ -403,7 +404,7 @@ async def _existing_membership(db: AsyncSession, space: SpaceRef, membership_id:
 
 async def change_role(db: AsyncSession, space: SpaceRef, membership_id: str, role: str) -> MembershipRecord:
     if role not in ROLES:
-        raise FieldError("role", "Role must be member or admin.")
+        raise FieldError("role", N_("Role must be member or admin."))
     membership = await _existing_membership(db, space, membership_id)
     _ensure_admin_remains(space, membership, role)
     membership.role = role
@@ -494,7 +495,7 @@ async def confirm_membership(
     again without ``at`` keeps its date (repeating a call changes nothing). ``space_id``
     restricts the lookup to one space."""
     if at is not None and at.tzinfo is None:
-        raise FieldError("confirmed_at", "Give the time with its time zone (UTC offset).")
+        raise FieldError("confirmed_at", N_("Give the time with its time zone (UTC offset)."))
     row = await _membership_by_id(db, membership_id, space_id)
     before = row.confirmed_at
     if at is not None:
@@ -516,7 +517,7 @@ def _as_date(value: date | str | None) -> date | None:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise FieldError("canceled_to", "Give the last day as a date, like 2027-01-31.") from None
+        raise FieldError("canceled_to", N_("Give the last day as a date, like 2027-01-31.")) from None
 
 
 async def cancel_membership(

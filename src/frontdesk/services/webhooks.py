@@ -29,6 +29,7 @@ from standardwebhooks.webhooks import Webhook
 
 from frontdesk import events
 from frontdesk.errors import Conflict, FieldError, NotFound
+from frontdesk.i18n import N_
 from frontdesk.oauth.web_urls import WebUrlError, normalize_web_url
 from frontdesk.security.randoms import new_id
 from frontdesk.security.server_secret import ServerSecret
@@ -208,7 +209,7 @@ def clean_event_types(names: list[str] | tuple[str, ...], *, space: bool = False
         if known not in cleaned:
             cleaned.append(known)
     if not cleaned:
-        raise FieldError("event", "name at least one event")
+        raise FieldError("event", N_("name at least one event"))
     return cleaned
 
 
@@ -233,7 +234,7 @@ async def create_endpoint(
     types = clean_event_types(event_types, space=space_id is not None)
     if any(_narrowed(name.strip()) and name.strip() != subscribed_as for name in event_types):
         # Only the stored name narrows the deliveries (store/webhooks.py Route.wants).
-        raise FieldError("event", "subscribe to one of Cobot's narrower events by itself")
+        raise FieldError("event", N_("subscribe to one of Cobot's narrower events by itself"))
     digest = url_digest(server_secret, url)
     if space_id is not None:
         cobot = COBOT_EVENTS.get(subscribed_as or "")

@@ -47,6 +47,8 @@ class User(Base):
     disabled_at: Mapped[datetime | None]
     # When the person opened the verification link sent to ``email`` (None: not verified).
     email_verified_at: Mapped[datetime | None]
+    # The language the person chose or signed up in (i18n.py); None: English. Emails use it.
+    locale: Mapped[str | None] = mapped_column(String(16))
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

@@ -46,6 +46,7 @@ from frontdesk.web.routes.pages import (
     avatars,
     home,
     invitations,
+    language,
     navigation,
     passkeys,
     recovery,
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.include_router(space_apps.router)
     app.include_router(navigation.router)
     app.include_router(api_docs.router)
+    app.include_router(language.router)
     app.include_router(avatars.router)
     for admin_router in admin_api.ROUTERS:
         app.include_router(admin_router)

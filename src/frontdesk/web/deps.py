@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 from starlette.datastructures import FormData
 
+from frontdesk.i18n import N_
 from frontdesk.oauth.models import Person
 from frontdesk.records import MembershipRecord, SessionRecord, SpaceRef
 from frontdesk.services import second_factor, spaces
@@ -111,7 +112,7 @@ CurrentSpace = Annotated[SpaceRef, Depends(current_space)]
 async def space_admin(space: CurrentSpace, user: CurrentUser, uow: Work) -> MembershipRecord:
     membership = await spaces.membership_of(uow.session, space.id, user.id)
     if membership is None or not membership.is_admin:
-        raise HTTPException(403, "Only admins of this space can do that.")
+        raise HTTPException(403, N_("Only admins of this space can do that."))
     # The space asks its admins for a second factor (its settings page).
     if space.require_admin_second_factor and not await second_factor.has_second_factor(uow.session, user.id):
         raise SecondFactorRequired(space.name)
@@ -128,7 +129,7 @@ async def checked_form(request: Request, purpose: str = "form") -> FormData:
         get_state(request).csrf.verify(request, _str(form.get(FIELD)), purpose)
     except CsrfError as exc:
         raise HTTPException(
-            403, "This form expired or was sent from another site. Go back, reload and try again."
+            403, N_("This form expired or was sent from another site. Go back, reload and try again.")
         ) from exc
     return form
 

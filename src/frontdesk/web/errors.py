@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from frontdesk.errors import Conflict, FieldError, Forbidden, FrontdeskError, NotFound
+from frontdesk.i18n import N_
 from frontdesk.oauth.bearer import MissingToken, challenge
 from frontdesk.oauth.errors import InvalidClient, InvalidRequest, OAuthError
 from frontdesk.oauth.resource import metadata_url
@@ -40,12 +41,12 @@ HTTP_CODES = {
     431: "invalid_request",
 }
 PAGE_TITLES = {
-    400: "Bad request",
-    403: "Not allowed",
-    404: "Not found",
-    405: "Method not allowed",
-    413: "Too large",
-    431: "Request headers too large",
+    400: N_("Bad request"),
+    403: N_("Not allowed"),
+    404: N_("Not found"),
+    405: N_("Method not allowed"),
+    413: N_("Too large"),
+    431: N_("Request headers too large"),
 }
 
 
@@ -124,12 +125,14 @@ def page(
     title: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    from frontdesk.web.templating import render
+    from frontdesk.web.templating import gettext, render
 
+    # Titles and messages are English msgids (i18n.N_), shown in the page's language.
+    title = gettext(request, title or PAGE_TITLES.get(status_code, N_("Error")))
     return render(
         request,
         "error.html",
-        {"title": title or PAGE_TITLES.get(status_code, "Error"), "message": message},
+        {"title": title, "message": gettext(request, message)},
         status_code=status_code,
         headers=headers,
     )
@@ -142,7 +145,7 @@ def http_error(
         return json_error(status_code, HTTP_CODES.get(status_code, "invalid_request"), detail, headers)
     message = detail
     if status_code == 404 and message == "Not Found":
-        message = "There is no page at this address."
+        message = N_("There is no page at this address.")
     return page(request, status_code, message, headers=headers)
 
 

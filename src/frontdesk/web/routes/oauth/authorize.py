@@ -33,7 +33,7 @@ from frontdesk.web.adapter import get_state, oauth_request
 from frontdesk.web.csrf import CsrfError
 from frontdesk.web.deps import OptionalUser, Work, form_str, optional_user
 from frontdesk.web.routing import RawRoute
-from frontdesk.web.templating import render
+from frontdesk.web.templating import gettext, render
 
 router = routing.router()
 
@@ -160,7 +160,8 @@ async def _consent_page(
         {
             "client": client,
             "app_name": name,
-            "scopes": [(s, cat.describe(s)) for s in areq.scopes],
+            # The scope files' descriptions are msgids too (i18n.extract_scope_descriptions).
+            "scopes": [(s, gettext(request, cat.describe(s))) for s in areq.scopes],
             "params": areq.params,
             "purpose": outcome.purpose,
             "redirect_host": redirect_uri.split("/")[2] if "://" in redirect_uri else "",

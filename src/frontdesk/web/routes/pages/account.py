@@ -12,6 +12,7 @@ from fastapi import HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
 from frontdesk.errors import FieldError
+from frontdesk.i18n import N_
 from frontdesk.oauth.errors import wait_in_words
 from frontdesk.oauth.scopes import catalogue
 from frontdesk.security.passwords import HashingBusy
@@ -19,7 +20,7 @@ from frontdesk.services import accounts, audit, email_links, grants
 from frontdesk.web import routing
 from frontdesk.web.deps import CurrentUser, MainSite, State, Work, checked_form, form_str
 from frontdesk.web.routes.pages.auth import log_in
-from frontdesk.web.templating import flash, render
+from frontdesk.web.templating import flash, gettext, render
 
 router = routing.router()
 
@@ -39,7 +40,7 @@ async def resend_verification(
     await checked_form(request)
     if user.email_verified:
         response = RedirectResponse("/account", status_code=303)
-        flash(request, response, "Your email address is verified already.")
+        flash(request, response, N_("Your email address is verified already."))
         return response
     wait = await st.throttle.consume(st.rules.verification_email, user.id)
     if wait is not None:
@@ -60,7 +61,11 @@ async def resend_verification(
         ip=request.state.client_ip,
     )
     response = RedirectResponse("/account", status_code=303)
-    flash(request, response, f"We sent a new verification link to {user.email}.")
+    flash(
+        request,
+        response,
+        gettext(request, N_("We sent a new verification link to {email}.")).format(email=user.email),
+    )
     return response
 
 
@@ -102,11 +107,11 @@ async def change_password(
             await st.rules.login.succeeded(keys)
         return again(exc.field, exc.message, 422)
     except HashingBusy:
-        return again("form", "The server is busy; try again in a moment.", 503, {"Retry-After": "1"})
+        return again("form", N_("The server is busy; try again in a moment."), 503, {"Retry-After": "1"})
     await st.rules.login.succeeded(keys)
     await uow.storage.end_sessions_of(user.id)
     response = await log_in(request, st, uow, user.id, "/account")
-    flash(request, response, "Your password was changed and every other session signed out.")
+    flash(request, response, N_("Your password was changed and every other session signed out."))
     return response
 
 
@@ -114,7 +119,7 @@ async def change_password(
 async def apps_page(request: Request, site: MainSite, uow: Work, user: CurrentUser) -> Response:
     cat = catalogue()
     found = await grants.authorized_apps(uow.session, user.id)
-    described = {name: cat.describe(name) for g in found for name in g.scopes}
+    described = {name: gettext(request, cat.describe(name)) for g in found for name in g.scopes}
     return render(request, "account_apps.html", {"grants": found, "describe": described})
 
 
@@ -125,9 +130,13 @@ async def revoke(request: Request, client_id: str, site: MainSite, uow: Work, us
     revoked = await grants.revoke_app(uow.session, user.id, client_id, ip=request.state.client_ip)
     if app is None or revoked is None:
         # The same answer whether the app does not exist or has no access: reveals nothing.
-        raise HTTPException(404, "This app holds no access to your account.")
+        raise HTTPException(404, N_("This app holds no access to your account."))
     response = RedirectResponse("/account/apps", status_code=303)
-    flash(request, response, f"{app.name} no longer has access to your account.")
+    flash(
+        request,
+        response,
+        gettext(request, N_("{app} no longer has access to your account.")).format(app=app.name),
+    )
     return response
 
 

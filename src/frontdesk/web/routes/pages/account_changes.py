@@ -12,6 +12,7 @@ from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from frontdesk.errors import Conflict, FieldError
+from frontdesk.i18n import N_
 from frontdesk.oauth.errors import wait_in_words
 from frontdesk.security.passwords import HashingBusy
 from frontdesk.services import account_deletion, accounts, email_links
@@ -19,7 +20,7 @@ from frontdesk.services.email_links import EXPIRED, USED, ChangeState
 from frontdesk.web import routing
 from frontdesk.web.deps import CurrentUser, MainSite, OptionalUser, State, Work, checked_form, form_str
 from frontdesk.web.state import AppState
-from frontdesk.web.templating import flash, render
+from frontdesk.web.templating import flash, gettext, render
 
 router = routing.router()
 
@@ -80,14 +81,21 @@ async def request_change(
             await st.rules.login.succeeded(keys)
         return again(EMAIL_FIELDS.get(exc.field, "email_form"), exc.message, 422)
     except HashingBusy:
-        return again("email_form", "The server is busy; try again in a moment.", 503, {"Retry-After": "1"})
+        return again(
+            "email_form", N_("The server is busy; try again in a moment."), 503, {"Retry-After": "1"}
+        )
     await st.rules.login.succeeded(keys)
     response = RedirectResponse("/account", status_code=303)
     flash(
         request,
         response,
-        f"We sent a link to {new_email}: your address changes when you open it. "
-        f"We also told {user.email} about it.",
+        gettext(
+            request,
+            N_(
+                "We sent a link to {new_email}: your address changes when you open it. "
+                "We also told {email} about it."
+            ),
+        ).format(new_email=new_email, email=user.email),
     )
     return response
 
@@ -175,7 +183,7 @@ async def delete_account(
             request,
             uow,
             user.id,
-            {"form": "The server is busy; try again in a moment."},
+            {"form": N_("The server is busy; try again in a moment.")},
             503,
             {"Retry-After": "1"},
         )
@@ -186,5 +194,5 @@ async def delete_account(
     await st.sessions.end(uow.storage, request, response)
     st.csrf.rotate(request)
     st.csrf.persist(request, response)
-    flash(request, response, "Your account was deleted. Thank you for having used it.")
+    flash(request, response, N_("Your account was deleted. Thank you for having used it."))
     return response

@@ -7,10 +7,11 @@ from __future__ import annotations
 from fastapi import HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
+from frontdesk.i18n import N_
 from frontdesk.services import sessions
 from frontdesk.web import routing
 from frontdesk.web.deps import CurrentUser, MainSite, State, Work, checked_form, form_str
-from frontdesk.web.templating import flash, render
+from frontdesk.web.templating import flash, gettext, render
 
 router = routing.router()
 
@@ -45,7 +46,14 @@ async def end_others(request: Request, site: MainSite, st: State, uow: Work, use
     await checked_form(request)
     ended = await sessions.end_others(uow.session, st.server_secret, user.id, _current_id(request))
     response = RedirectResponse("/account/sessions", status_code=303)
-    flash(request, response, f"Signed out of {ended} other session{'s' if ended != 1 else ''}.")
+    flash(
+        request,
+        response,
+        gettext(
+            request,
+            N_("Signed out of {n} other session.") if ended == 1 else N_("Signed out of {n} other sessions."),
+        ).format(n=ended),
+    )
     return response
 
 
@@ -65,9 +73,9 @@ async def end_one(
     await checked_form(request)
     current = getattr(request.state, "login_session", None)
     if not await sessions.end_one(uow.session, st.server_secret, user.id, public_id):
-        raise HTTPException(404, "This session has ended already.")
+        raise HTTPException(404, N_("This session has ended already."))
     if current is not None and current.public_id == public_id:
         return _signed_out(request, st, "You were signed out.")
     response = RedirectResponse("/account/sessions", status_code=303)
-    flash(request, response, "The session was signed out.")
+    flash(request, response, N_("The session was signed out."))
     return response

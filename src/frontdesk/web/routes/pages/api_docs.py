@@ -384,5 +384,11 @@ async def api_docs(request: Request, user: OptionalUser) -> Response:
     return render(
         request,
         "api_docs.html",
-        {"docs": docs_for(request.app), "schema_anchor": schema_anchor, "markdown": markdown},
+        # The reference is written from the OpenAPI document's English: one language only.
+        {
+            "docs": docs_for(request.app),
+            "schema_anchor": schema_anchor,
+            "markdown": markdown,
+            "page_locale": "en",
+        },
     )

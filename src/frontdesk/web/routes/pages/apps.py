@@ -17,6 +17,7 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from frontdesk.errors import FieldError, NotFound
+from frontdesk.i18n import N_
 from frontdesk.inputs import ascii_int
 from frontdesk.oauth.config import utcnow
 from frontdesk.oauth.errors import wait_in_words
@@ -113,7 +114,7 @@ async def _owned_app(uow: UnitOfWork, user: Person, client_id: str) -> Client:
     """The app if ``user`` owns it; 404 otherwise (never reveal that someone else's exists)."""
     app = await app_service.owned_app(uow.session, user.id, client_id)
     if app is None:
-        raise HTTPException(404, "There is no app with this client id among your apps.")
+        raise HTTPException(404, N_("There is no app with this client id among your apps."))
     return app
 
 
@@ -333,11 +334,11 @@ async def confirm_password(
             uow.session, st.passwords, email=user.email, password=form_str(form, "password")
         )
     except HashingBusy:
-        return await again("The server is busy; try again in a moment.", 503, {"Retry-After": "1"})
+        return await again(N_("The server is busy; try again in a moment."), 503, {"Retry-After": "1"})
     session = _login_session(request)
     if found is None or found.id != user.id or session is None:
         await st.rules.login.failed(keys)
-        return await again("Wrong password.", 401)
+        return await again(N_("Wrong password."), 401)
     await st.rules.login.succeeded(keys)
     await uow.storage.update_session(session.id, reauthenticated_at=utcnow())
     return _see_other(request, _app_url(app))
@@ -391,7 +392,7 @@ async def test_token(
         return _see_other(
             request, _app_url(app), "Created a new test token; any previous one is revoked. Copy it now."
         )
-    raise HTTPException(400, "Unknown action.")
+    raise HTTPException(400, N_("Unknown action."))
 
 
 @router.post("/oauth2_clients/{client_id}/webhooks/{delivery}/resend", include_in_schema=False)
@@ -404,7 +405,7 @@ async def resend_webhook(
     try:
         await webhooks.resend(uow.session, ascii_int(delivery), app_id=app.client_id)
     except (NotFound, ValueError) as exc:
-        raise HTTPException(404, "No such delivery.") from exc
+        raise HTTPException(404, N_("No such delivery.")) from exc
     return _see_other(request, _app_url(app) + "#webhooks", "Queued the delivery to be sent again.")
 
 

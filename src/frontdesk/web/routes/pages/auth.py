@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from frontdesk import events
 from frontdesk.errors import FieldError
+from frontdesk.i18n import N_
 from frontdesk.oauth import amr as methods
 from frontdesk.oauth.errors import wait_in_words
 from frontdesk.security.passwords import HashingBusy
@@ -18,7 +19,7 @@ from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
 from frontdesk.web.deps import OptionalUser, State, Work, checked_form, form_str, safe_next
 from frontdesk.web.state import AppState
-from frontdesk.web.templating import render
+from frontdesk.web.templating import locale_of, render
 
 router = routing.router()
 
@@ -102,6 +103,7 @@ async def signup(request: Request, st: State, uow: Work, user: OptionalUser) -> 
             email=values["email"],
             password=form_str(form, "password"),
             name=values["name"],
+            locale=locale_of(request, next_url),
         )
     except FieldError as exc:
         return render(
@@ -117,7 +119,7 @@ async def signup(request: Request, st: State, uow: Work, user: OptionalUser) -> 
             {
                 "values": values,
                 "next": next_url,
-                "errors": {"form": "The server is busy; try again in a moment."},
+                "errors": {"form": N_("The server is busy; try again in a moment.")},
             },
             status_code=503,
         )
@@ -172,13 +174,13 @@ async def login(request: Request, st: State, uow: Work, user: OptionalUser) -> R
             uow.session, st.passwords, email=email, password=form_str(form, "password")
         )
     except HashingBusy:
-        return again("The server is busy; try again in a moment.", 503, {"Retry-After": "1"})
+        return again(N_("The server is busy; try again in a moment."), 503, {"Retry-After": "1"})
     space_id, ip = getattr(request.state.site.space, "id", None), request.state.client_ip
     if found is None:
         await st.rules.login.failed(keys)
         locked = await st.rules.login.exhausted(keys)
         await audit.record_login_failure(uow.session, email, ip=ip, space_id=space_id, locked=locked)
-        return again("Wrong email or password.", 401)
+        return again(N_("Wrong email or password."), 401)
     await st.rules.login.succeeded(keys)
     if found.second_factor:
         # The password was right; the login completes with the second factor

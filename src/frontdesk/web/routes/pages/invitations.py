@@ -15,6 +15,7 @@ from fastapi import HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
 from frontdesk.errors import FieldError, NotFound
+from frontdesk.i18n import N_
 from frontdesk.oauth.errors import wait_in_words
 from frontdesk.records import SpaceRef
 from frontdesk.security.passwords import HashingBusy
@@ -146,7 +147,7 @@ async def accept(request: Request, space: CurrentSpace, st: State, uow: Work, us
     token = form_str(form, "token")
     if user is None:
         return await _page(
-            request, st, uow, space, token, {"form": "Log in first to accept."}, status_code=401
+            request, st, uow, space, token, {"form": N_("Log in first to accept.")}, status_code=401
         )
     outcome = await invitations.accept(
         uow.session, st.server_secret, token, space, user, ip=request.state.client_ip

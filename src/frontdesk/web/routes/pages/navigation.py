@@ -11,13 +11,14 @@ from fastapi import HTTPException, Request
 from starlette.responses import Response
 
 from frontdesk.errors import NotFound
+from frontdesk.i18n import N_
 from frontdesk.services import navigation
 from frontdesk.services.iframe_context import signed_context
 from frontdesk.services.spaces import membership_of
 from frontdesk.web import routing
 from frontdesk.web.deps import CurrentSpace, CurrentUser, State, Work
 from frontdesk.web.middleware import PAGE_CSP
-from frontdesk.web.templating import render
+from frontdesk.web.templating import locale_of, render
 
 router = routing.router()
 
@@ -30,16 +31,17 @@ async def show(
     try:
         link = await navigation.get_link(uow.session, space.id, link_id)
     except NotFound as exc:
-        raise HTTPException(404, "This page does not exist in this space.") from exc
+        raise HTTPException(404, N_("This page does not exist in this space.")) from exc
     if membership is None or (navigation.is_admin_section(link.section) and membership.role != "admin"):
         raise HTTPException(
-            403, "This page is for the space's admins." if membership else "Only members can open this."
+            403, N_("This page is for the space's admins.") if membership else "Only members can open this."
         )
     params = {
         "cobot_embed": "true",
         "cobot_subdomain": space.subdomain,
         "cobot_user_id": user.id,
-        "cobot_locale": "en",
+        # The person's language (web/templating.locale_of), as Cobot sends its own.
+        "cobot_locale": locale_of(request).split("_")[0],
     }
     params["frontdesk_context"] = await signed_context(
         uow.storage,
@@ -53,7 +55,7 @@ async def show(
     frame_origin = navigation.frame_origin(link.iframe_url)
     if frame_origin is None:
         raise HTTPException(
-            404, "This app page's address is not a valid https URL; the app has to add the link again."
+            404, N_("This app page's address is not a valid https URL; the app has to add the link again.")
         )
     src = navigation.frame_url(link.iframe_url, params)
     links = await navigation.links_for(uow.session, space.id, admin=membership.role == "admin")

@@ -21,6 +21,7 @@ from starlette.responses import RedirectResponse, Response
 
 from frontdesk import events
 from frontdesk.errors import FieldError, NotFound
+from frontdesk.i18n import N_
 from frontdesk.oauth import amr as methods
 from frontdesk.oauth.errors import wait_in_words
 from frontdesk.oauth.models import Person
@@ -142,7 +143,7 @@ async def add_passkey(request: Request, site: MainSite, st: State, uow: Work, us
             request, uow, user, errors={field: exc.message}, values={"name": name}, status_code=422
         )
     response = _see_other(ACCOUNT_PAGE)
-    flash(request, response, "Passkey added.")
+    flash(request, response, N_("Passkey added."))
     return response
 
 
@@ -160,7 +161,7 @@ async def rename_passkey(
             request, uow, user, errors={"rename-" + passkey_id: exc.message}, status_code=422
         )
     response = _see_other(ACCOUNT_PAGE)
-    flash(request, response, "Passkey renamed.")
+    flash(request, response, N_("Passkey renamed."))
     return response
 
 
@@ -180,7 +181,7 @@ async def remove_passkey(
     except NotFound:
         return Response("No such passkey.", status_code=404)
     response = _see_other(ACCOUNT_PAGE)
-    flash(request, response, "Passkey removed.")
+    flash(request, response, N_("Passkey removed."))
     return response
 
 
@@ -247,7 +248,7 @@ async def passkey_factor(request: Request, st: State, uow: Work, user: OptionalU
         )
 
     if not offered(request):
-        return await again("Passkeys cannot be used on this address.", 400)
+        return await again(N_("Passkeys cannot be used on this address."), 400)
     keys = {"account": user_id, "address": request.state.client_ip}
     wait = await st.rules.second_factor.attempt(keys)
     if wait is not None:
@@ -291,7 +292,7 @@ async def passkey_login(request: Request, st: State, uow: Work, user: OptionalUs
         )
 
     if not offered(request):
-        return again("Passkeys cannot be used on this address.", 400)
+        return again(N_("Passkeys cannot be used on this address."), 400)
     keys = {"account": "", "address": request.state.client_ip}
     wait = await st.rules.second_factor.attempt(keys)
     if wait is not None:

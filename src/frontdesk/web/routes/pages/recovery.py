@@ -14,6 +14,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from frontdesk.errors import FieldError
+from frontdesk.i18n import N_
 from frontdesk.oauth.errors import wait_in_words
 from frontdesk.security.passwords import HashingBusy
 from frontdesk.services import accounts, email_links, second_factor
@@ -22,7 +23,7 @@ from frontdesk.services.throttle import address_key
 from frontdesk.web import routing
 from frontdesk.web.deps import OptionalUser, State, Work, checked_form, form_str
 from frontdesk.web.routes.pages.auth import await_second_factor, log_in
-from frontdesk.web.templating import flash, render
+from frontdesk.web.templating import flash, locale_of, render
 
 router = routing.router()
 
@@ -76,6 +77,7 @@ async def forgot(request: Request, st: State, uow: Work, user: OptionalUser) -> 
         origin=request.state.site.origin,
         minutes=st.settings.password_reset_link_minutes,
         ip=request.state.client_ip,
+        locale=locale_of(request),
     )
     return render(
         request,
@@ -121,7 +123,7 @@ async def reset(request: Request, st: State, uow: Work, user: OptionalUser) -> R
         context = {
             "person": current.person,
             "token": token,
-            "errors": {"form": "The server is busy; try again in a moment."},
+            "errors": {"form": N_("The server is busy; try again in a moment.")},
         }
         return render(request, "password_reset.html", context, status_code=503)
     if state.person is None:
@@ -135,8 +137,13 @@ async def reset(request: Request, st: State, uow: Work, user: OptionalUser) -> R
         response = await await_second_factor(request, st, uow, state.person.id, "/")
     else:
         response = await log_in(request, st, uow, state.person.id, "/")
-    note = " Every app was signed out too." if sign_out_apps else ""
-    flash(request, response, f"Your password was changed and every other session signed out.{note}")
+    flash(
+        request,
+        response,
+        N_("Your password was changed and every other session and app signed out.")
+        if sign_out_apps
+        else N_("Your password was changed and every other session signed out."),
+    )
     return response
 
 

@@ -25,6 +25,7 @@ from starlette.responses import RedirectResponse, Response
 
 from frontdesk import events
 from frontdesk.errors import Conflict, FieldError
+from frontdesk.i18n import N_
 from frontdesk.oauth import amr as methods
 from frontdesk.oauth.config import utcnow
 from frontdesk.oauth.errors import wait_in_words
@@ -162,7 +163,7 @@ async def check_factor(request: Request, st: State, uow: Work, user: OptionalUse
         )
 
     if kind not in factors or kind not in (second_factor.TOTP, second_factor.RECOVERY):
-        return again("Choose a way to confirm it is you.", 400)
+        return again(N_("Choose a way to confirm it is you."), 400)
     keys = {"account": user_id, "address": request.state.client_ip}
     wait = await st.rules.second_factor.attempt(keys)
     if wait is not None:
@@ -175,7 +176,7 @@ async def check_factor(request: Request, st: State, uow: Work, user: OptionalUse
         await uow.storage.record_event(
             events.SECOND_FACTOR_FAILED, user_id=user_id, ip=request.state.client_ip, detail={"kind": kind}
         )
-        return again("That code is wrong, or it was used already.", 401)
+        return again(N_("That code is wrong, or it was used already."), 401)
     await st.rules.second_factor.succeeded(keys)
     return await finish(request, st, uow, user_id, session, (methods.ONE_TIME_CODE,), next_url)
 
@@ -292,7 +293,7 @@ async def regenerate_codes(
     state = await second_factor.status(uow.session, user.id)
     if not state.totp:
         return await _account_page(
-            request, st, uow, user, errors={"form": "Two-step login is off."}, status_code=409
+            request, st, uow, user, errors={"form": N_("Two-step login is off.")}, status_code=409
         )
     problem = await _password_ok(request, st, uow, user, form_str(form, "password"))
     if problem is not None:
@@ -340,7 +341,7 @@ async def disable(request: Request, site: MainSite, st: State, uow: Work, user: 
     await st.rules.second_factor.succeeded(keys)
     await second_factor.disable(uow.session, user.id)
     response = _see_other(ACCOUNT_PAGE)
-    flash(request, response, "Two-step login is off.")
+    flash(request, response, N_("Two-step login is off."))
     return response
 
 
@@ -363,8 +364,8 @@ async def space_requirement(
     flash(
         request,
         response,
-        "Admins of this space now need two-step login."
+        N_("Admins of this space now need two-step login.")
         if required
-        else "Admins no longer need two-step login.",
+        else N_("Admins no longer need two-step login."),
     )
     return response

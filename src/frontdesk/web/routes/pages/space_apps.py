@@ -9,10 +9,11 @@ from __future__ import annotations
 from fastapi import HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
+from frontdesk.i18n import N_
 from frontdesk.services import grants
 from frontdesk.web import routing
 from frontdesk.web.deps import CurrentSpace, SpaceAdmin, Work, checked_form
-from frontdesk.web.templating import flash, render
+from frontdesk.web.templating import flash, gettext, render
 
 router = routing.router()
 
@@ -33,7 +34,11 @@ async def revoke(
         uow.session, space.id, client_id, by=admin.user.id, ip=request.state.client_ip
     )
     if app is None or revoked is None:
-        raise HTTPException(404, "This app holds no space tokens for this space.")
+        raise HTTPException(404, N_("This app holds no space tokens for this space."))
     response = RedirectResponse("/admin/apps", status_code=303)
-    flash(request, response, f"Revoked {app.name}'s access to {space.name}.")
+    flash(
+        request,
+        response,
+        gettext(request, N_("Revoked {app}'s access to {space}.")).format(app=app.name, space=space.name),
+    )
     return response

@@ -6,6 +6,7 @@ from fastapi import HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
 from frontdesk.errors import FieldError, FrontdeskError, NotFound
+from frontdesk.i18n import N_
 from frontdesk.records import SpaceRef
 from frontdesk.services import domains, invitations, spaces
 from frontdesk.services.work import UnitOfWork
@@ -121,7 +122,7 @@ async def change_member(
             await spaces.change_role(uow.session, space, membership_id, action)
             message = f"Role changed to {action}."
         else:
-            raise HTTPException(400, "Unknown action.")
+            raise HTTPException(400, N_("Unknown action."))
     except NotFound as exc:
         raise HTTPException(404, exc.message) from exc
     except FieldError as exc:

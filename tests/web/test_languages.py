@@ -1,0 +1,165 @@
+"""English and German pages (issue 13): the chooser's cookie, else the authorization request's
+``ui_locales`` (OpenID Connect Core §3.1.2.1), else ``Accept-Language``, else English; and the
+German catalogue keeps up with every string marked for translation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+
+from frontdesk import i18n
+from frontdesk.services import accounts
+from tests.oauth_support import authorize_params, query, register_app
+from tests.support import Browser
+
+ROOT = Path(__file__).resolve().parents[2]
+DE = {"accept-language": "de-DE,de;q=0.9,en;q=0.5"}
+
+
+async def test_a_page_is_english_without_a_preference(browser: Browser) -> None:
+    page = await browser.get("/login")
+    assert page.status_code == 200
+    assert '<html lang="en">' in page.text
+    assert "<h1>Log in</h1>" in page.text
+
+
+async def test_accept_language_de_gives_german(browser: Browser) -> None:
+    page = await browser.get("/login", headers=DE)
+    assert page.status_code == 200
+    assert '<html lang="de">' in page.text
+    assert "<h1>Anmelden</h1>" in page.text
+    assert "Passwort vergessen?" in page.text
+    assert 'lang="de" selected>Deutsch</option>' in page.text
+
+
+async def test_the_error_pages_are_german_too(browser: Browser) -> None:
+    page = await browser.get("/no-such-page", headers=DE)
+    assert page.status_code == 404
+    assert "<h1>Nicht gefunden</h1>" in page.text
+    assert "Unter dieser Adresse gibt es keine Seite." in page.text
+
+
+async def test_the_chooser_cookie_overrides_accept_language(browser: Browser) -> None:
+    token = await browser.token("/login")
+    chosen = await browser.post("/language", data={"locale": "en", "next": "/login", "csrf_token": token})
+    assert chosen.status_code == 303
+    assert chosen.headers["location"] == "/login"
+    cookie = chosen.headers["set-cookie"]
+    assert cookie.startswith(f"{i18n.COOKIE}=en;") and "samesite=lax" in cookie.lower()
+    page = await browser.get("/login", headers=DE)
+    assert '<html lang="en">' in page.text and "<h1>Log in</h1>" in page.text
+    # And the other way round: German chosen in an English browser.
+    token = await browser.token("/login")
+    await browser.post("/language", data={"locale": "de", "next": "/login", "csrf_token": token})
+    page = await browser.get("/login", headers={"accept-language": "en"})
+    assert '<html lang="de">' in page.text and "<h1>Anmelden</h1>" in page.text
+
+
+async def test_the_chooser_refuses_a_forged_form(browser: Browser) -> None:
+    await browser.get("/login")
+    forged = await browser.post("/language", data={"locale": "de", "next": "/login", "csrf_token": "x"})
+    assert forged.status_code == 403
+
+
+async def test_the_chooser_ignores_a_language_not_offered(browser: Browser) -> None:
+    token = await browser.token("/login")
+    chosen = await browser.post("/language", data={"locale": "xx", "next": "/login", "csrf_token": token})
+    assert chosen.status_code == 303
+    assert "set-cookie" not in chosen.headers
+
+
+async def test_ui_locales_of_the_authorization_request_gives_a_german_login_page(
+    browser: Browser, state: Any, db: Any
+) -> None:
+    owner = await accounts.create_user(db, state.passwords, email="dev@example.com", password="s3cret-pass-1")
+    app = await register_app(state, db, owner)
+    asked = await browser.get("/oauth/authorize", params=authorize_params(app, ui_locales="fr de"))
+    assert asked.status_code == 303
+    next_url = query(asked.headers["location"])["next"]
+    login = await browser.get(asked.headers["location"], headers={"accept-language": "en"})
+    assert login.status_code == 200
+    assert '<html lang="de">' in login.text and "<h1>Anmelden</h1>" in login.text
+    # Only the pages of that request: the login page on its own stays English.
+    assert "<h1>Log in</h1>" in (await browser.get("/login", headers={"accept-language": "en"})).text
+    # The chooser's cookie still wins over ui_locales.
+    token = await browser.token("/login")
+    await browser.post("/language", data={"locale": "en", "next": "/", "csrf_token": token})
+    again = await browser.get("/login", params={"next": next_url})
+    assert "<h1>Log in</h1>" in again.text
+
+
+async def test_signing_up_in_german_remembers_the_language(browser: Browser, state: Any, db: Any) -> None:
+    token = await browser.token("/signup")
+    form = {"email": "de@example.com", "password": "s3cret-pass-1", "name": "Dora", "csrf_token": token}
+    signed_up = await browser.post("/signup", data=form, headers=DE)
+    assert signed_up.status_code == 303
+    person = await accounts.find_by_email(db, "de@example.com")
+    assert person is not None
+    assert await accounts.locale_for(db, person.id) == "de"
+    # Choosing English while logged in changes what the account remembers.
+    token = await browser.token("/")
+    await browser.post("/language", data={"locale": "en", "next": "/", "csrf_token": token})
+    db.expire_all()
+    assert await accounts.locale_for(db, person.id) == "en"
+
+
+def _key(message: str | tuple[str, ...]) -> str:
+    """A msgid, or a plural entry's singular."""
+    return message if isinstance(message, str) else message[0]
+
+
+def _extracted_msgids() -> set[str]:
+    method_map, options_map = parse_mapping_cfg((ROOT / "babel.cfg").open())
+    found = extract_from_dir(
+        str(ROOT / "src" / "frontdesk"),
+        method_map,
+        options_map,
+        keywords={"N_": None, "_": None, "gettext": None, "ngettext": (1, 2)},
+    )
+    return {_key(message) for _filename, _lineno, message, _comments, _context in found if _key(message)}
+
+
+def _translated(string: str | tuple[str, ...] | None) -> bool:
+    return bool(string) and (isinstance(string, str) or all(string))
+
+
+def test_every_marked_string_is_in_the_catalogue_and_translated_to_german() -> None:
+    template = read_po((i18n.LOCALE_DIR / "messages.pot").open("rb"))
+    german = read_po(i18n.catalogue_path("de").open("rb"), locale="de")
+    in_template = {_key(m.id) for m in template if m.id}
+    # `make messages` has been run since the last marked string changed.
+    assert _extracted_msgids() - in_template == set()
+    untranslated = sorted(m for m in in_template if not _translated(german.get(m) and german.get(m).string))
+    assert untranslated == []
+    assert i18n.gettext("de", "Log in") == "Anmelden"
+    assert i18n.ngettext("de", "%(count)s token", "%(count)s tokens", 2) == "%(count)s Tokens"
+
+
+async def test_form_errors_and_notices_follow_the_language(browser: Browser, state: Any, db: Any) -> None:
+    await accounts.create_user(db, state.passwords, email="kim@example.com", password="s3cret-pass-1")
+    await db.commit()
+    token = await browser.token("/login")
+    form = {"email": "kim@example.com", "password": "wrong-password-1", "csrf_token": token}
+    wrong = await browser.post("/login", data=form, headers=DE)
+    assert wrong.status_code == 401
+    assert "E-Mail-Adresse oder Passwort falsch." in wrong.text
+    taken = await browser.submit(
+        "/signup", {"email": "kim@example.com", "password": "s3cret-pass-2", "name": "Kim"}, headers=DE
+    )
+    assert taken.status_code == 422
+    assert "Es gibt schon ein Konto mit dieser E-Mail-Adresse." in taken.text
+
+
+async def test_the_consent_page_and_its_scopes_in_german(browser: Browser, state: Any, db: Any) -> None:
+    owner = await accounts.create_user(db, state.passwords, email="dev@example.com", password="s3cret-pass-1")
+    app = await register_app(state, db, owner, scopes="read_user")
+    await browser.signup("lea@example.com", name="Lea")
+    page = await browser.get("/oauth/authorize", params=authorize_params(app, scope="read_user"), headers=DE)
+    assert page.status_code == 200
+    assert "Test App möchte Zugriff" in page.text
+    assert "Ihren Namen, Ihre E-Mail-Adresse und Ihre Spaces sehen" in page.text
+    assert ">Erlauben</button>" in page.text
