@@ -14,6 +14,7 @@ language: a ``FieldError`` message, a flash notice, an email's sentences.
 from __future__ import annotations
 
 import gettext as _gettext
+import math
 import tomllib
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
@@ -35,6 +36,45 @@ COOKIE: Final = "frontdesk_locale"
 def N_(message: str) -> str:
     """Mark ``message`` for extraction; it is translated where it is rendered."""
     return message
+
+
+class Text(str):
+    """A message with values in it: the English text (``str(text)``, as the JSON API and the
+    CLI show it), keeping its template (an ``N_`` msgid with ``{name}`` fields) and the values,
+    so a page shows it translated: :func:`gettext` translates the template, then fills it in.
+    A value that is itself a ``Text`` (:func:`wait_in_words`) is translated too."""
+
+    template: str
+    params: dict[str, Any]
+
+    def __new__(cls, template: str, **params: Any) -> Text:
+        if isinstance(template, Text) and not params:
+            return template  # already a message with its values
+        text = super().__new__(cls, template.format(**params) if params else template)
+        text.template = template
+        text.params = params
+        return text
+
+
+def message(template: str, **params: Any) -> str:
+    """``template`` filled in with ``params`` (a :class:`Text`), or ``template`` as it is when
+    there are none: a FieldError's and a notice's message."""
+    return Text(template, **params) if params else template
+
+
+def wait_in_words(seconds: int) -> Text:
+    """How long a throttled person waits, as people say it after "in": 897 → "15 minutes" (the
+    rounding of oauth/errors.py ``wait_in_words``, whose English the OAuth errors keep), here
+    translatable for pages ("Try again in {wait}."). Singular and plural are two msgids."""
+    for size, up_to, one, many in (
+        (60, 90 * 60, N_("a minute"), N_("{n} minutes")),
+        (3600, 48 * 3600, N_("an hour"), N_("{n} hours")),
+        (86400, None, N_("a day"), N_("{n} days")),
+    ):
+        if up_to is None or seconds <= up_to:
+            count = max(1, math.ceil(seconds / size))
+            return Text(many, n=count) if count > 1 else Text(one)
+    raise AssertionError("unreachable")
 
 
 def extract_scope_descriptions(
@@ -70,10 +110,19 @@ def translations(locale: str) -> _gettext.NullTranslations:
 
 
 def gettext(locale: str | None, message: str) -> str:
-    """``message`` (an English msgid) in ``locale``; unchanged when it has no translation."""
+    """``message`` (an English msgid, or a :class:`Text` with values) in ``locale``; unchanged
+    when it has no translation."""
     if not message:
         return message
-    return translations(locale or DEFAULT).gettext(message)
+    catalogue = translations(locale or DEFAULT)
+    if isinstance(message, Text):
+        params = {
+            name: gettext(locale, value) if isinstance(value, Text) else value
+            for name, value in message.params.items()
+        }
+        translated = catalogue.gettext(message.template)
+        return translated.format(**params) if params else translated
+    return catalogue.gettext(message)
 
 
 def ngettext(locale: str | None, singular: str, plural: str, n: int) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
@@ -14,7 +15,7 @@ from babel.messages.pofile import read_po
 from frontdesk import i18n
 from frontdesk.services import accounts
 from tests.oauth_support import authorize_params, query, register_app
-from tests.support import Browser
+from tests.support import Browser, csrf_from
 
 ROOT = Path(__file__).resolve().parents[2]
 DE = {"accept-language": "de-DE,de;q=0.9,en;q=0.5"}
@@ -163,3 +164,60 @@ async def test_the_consent_page_and_its_scopes_in_german(browser: Browser, state
     assert "Test App möchte Zugriff" in page.text
     assert "Ihren Namen, Ihre E-Mail-Adresse und Ihre Spaces sehen" in page.text
     assert ">Erlauben</button>" in page.text
+
+
+async def test_a_form_error_with_a_value_is_german(browser: Browser) -> None:
+    """A FieldError built from a template with values (services/accounts.clean_name): the page
+    translates the template, then fills in the number."""
+    too_long = await browser.submit(
+        "/signup", {"email": "lea@example.com", "password": "s3cret-pass-1", "name": "L" * 201}, headers=DE
+    )
+    assert too_long.status_code == 422
+    assert "Verwenden Sie höchstens 200 Zeichen." in too_long.text
+    assert "Use at most" not in too_long.text
+    short = await browser.submit(
+        "/signup", {"email": "lea@example.com", "password": "kurz", "name": "Lea"}, headers=DE
+    )
+    assert short.status_code == 422
+    assert "Verwenden Sie mindestens 8 Zeichen." in short.text
+
+
+@pytest.mark.parametrize("settings_overrides", [{"signup_rate_limit": "1/hour"}])
+async def test_a_throttled_sign_up_says_how_long_to_wait_in_german(
+    browser: Browser, new_browser: Any
+) -> None:
+    await new_browser().signup("first@example.com")
+    refused = await browser.submit(
+        "/signup", {"email": "second@example.com", "password": "s3cret-pass-1", "name": "Zweite"}, headers=DE
+    )
+    assert refused.status_code == 429
+    assert (
+        "Zu viele Registrierungen von Ihrer Adresse. Versuchen Sie es in 60 Minuten erneut." in refused.text
+    )
+    # The same refusal in English is unchanged.
+    english = await browser.submit(
+        "/signup", {"email": "second@example.com", "password": "s3cret-pass-1", "name": "Second"}
+    )
+    assert english.status_code == 429
+    assert "Too many sign-ups from your address. Try again in 60 minutes." in english.text
+
+
+async def test_a_notice_with_a_value_is_german(browser: Browser) -> None:
+    """A flash notice with a number in it (signing out everywhere, revoking every app's access)
+    is shown in the language of the browser that asked for it."""
+    await browser.signup("lea@example.com", name="Lea")
+    shown = await browser.get("/account/sessions", headers=DE)
+    assert shown.status_code == 200
+    form = shown.text.split('action="/account/sessions/end-all"', 1)[1]
+    ended = await browser.post(
+        "/account/sessions/end-all",
+        data={"csrf_token": csrf_from(form), "revoke_tokens": "1"},
+        headers=DE,
+    )
+    assert ended.status_code == 303
+    login = await browser.get(ended.headers["location"], headers=DE)
+    assert login.status_code == 200
+    assert (
+        "Sie wurden überall abgemeldet. Der Zugriff aller Apps wurde widerrufen (0 Zugriffstokens)."
+        in login.text
+    )

@@ -33,6 +33,8 @@ from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from passlib.hash import bcrypt, django_bcrypt, django_bcrypt_sha256, django_pbkdf2_sha256
 
+from frontdesk.i18n import N_, message
+
 T = TypeVar("T")
 
 
@@ -243,9 +245,9 @@ class Passwords:
 def check_password_strength(password: str, *, email: str = "") -> str | None:
     """A readable reason the password is refused, or ``None``."""
     if len(password) < Passwords.MIN_LENGTH:
-        return f"Use at least {Passwords.MIN_LENGTH} characters."
+        return message(N_("Use at least {n} characters."), n=Passwords.MIN_LENGTH)
     if len(password) > Passwords.MAX_LENGTH:
-        return f"Use at most {Passwords.MAX_LENGTH} characters."
+        return message(N_("Use at most {n} characters."), n=Passwords.MAX_LENGTH)
     if email and password.strip().lower() == email.strip().lower():
-        return "Your password must not be your email address."
+        return N_("Your password must not be your email address.")
     return None

@@ -66,7 +66,9 @@ async def confirm(
         raise FieldError("password", N_("That is not your password."))
     typed = confirmation.strip().casefold()
     if typed not in (CONFIRM_WORD, user.email_key):
-        raise FieldError("confirmation", f"Type your email address or “{CONFIRM_WORD}” to confirm.")
+        raise FieldError(
+            "confirmation", N_("Type your email address or “{word}” to confirm."), word=CONFIRM_WORD
+        )
     owned = (await preview(db, user_id)).owned_spaces
     if owned:
         names = ", ".join(space.name for space in owned)

@@ -41,7 +41,9 @@ def normalize_email(raw: str) -> tuple[str, str]:
     try:
         result = validate_email(raw, check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
-        raise FieldError("email", f"That is not a valid email address: {exc}") from exc
+        raise FieldError(
+            "email", N_("That is not a valid email address: {problem}"), problem=str(exc)
+        ) from exc
     return result.normalized, email_key(result.normalized)
 
 
@@ -58,7 +60,7 @@ def clean_name(raw: str | None, *, field: str = "name", required: bool = True, m
     if not name and required:
         raise FieldError(field, N_("Enter a name."))
     if len(name) > max_length:
-        raise FieldError(field, f"Use at most {max_length} characters.")
+        raise FieldError(field, N_("Use at most {n} characters."), n=max_length)
     return name
 
 

@@ -100,14 +100,14 @@ def validate_redirect_uris(uris: Iterable[str], *, required: bool = True) -> lis
         try:
             validate_for_registration(uri)
         except RedirectUriError as exc:
-            raise FieldError("redirect_uris", f"{uri}: {exc}") from exc
+            raise FieldError("redirect_uris", N_("{uri}: {problem}"), uri=uri, problem=str(exc)) from exc
         if uri in result:
-            raise FieldError("redirect_uris", f"{uri}: listed twice.")
+            raise FieldError("redirect_uris", N_("{uri}: listed twice."), uri=uri)
         result.append(uri)
     if not result and required:
         raise FieldError("redirect_uris", N_("Enter at least one redirect URI."))
     if len(result) > MAX_REDIRECT_URIS:
-        raise FieldError("redirect_uris", f"Register at most {MAX_REDIRECT_URIS} redirect URIs.")
+        raise FieldError("redirect_uris", N_("Register at most {n} redirect URIs."), n=MAX_REDIRECT_URIS)
     return result
 
 
@@ -121,12 +121,16 @@ def validate_post_logout_redirect_uris(uris: Iterable[str]) -> list[str]:
         try:
             validate_for_registration(uri)
         except RedirectUriError as exc:
-            raise FieldError("post_logout_redirect_uris", f"{uri}: {exc}") from exc
+            raise FieldError(
+                "post_logout_redirect_uris", N_("{uri}: {problem}"), uri=uri, problem=str(exc)
+            ) from exc
         if uri not in result:
             result.append(uri)
     if len(result) > MAX_REDIRECT_URIS:
         raise FieldError(
-            "post_logout_redirect_uris", f"Register at most {MAX_REDIRECT_URIS} post-logout redirect URIs."
+            "post_logout_redirect_uris",
+            N_("Register at most {n} post-logout redirect URIs."),
+            n=MAX_REDIRECT_URIS,
         )
     return result
 
@@ -146,7 +150,9 @@ def validate_backchannel_logout_uri(raw: str | None) -> str | None:
         raise FieldError("backchannel_logout_uri", str(exc)) from exc
 
 
-NEEDS_A_SCOPE = "Choose at least one scope. (An app of the admin API may have administrative scopes alone.)"
+NEEDS_A_SCOPE = N_(
+    "Choose at least one scope. (An app of the admin API may have administrative scopes alone.)"
+)
 
 
 def validate_scopes(raw: str | Iterable[str], *, trusted: bool, required: bool = True) -> tuple[str, ...]:
@@ -157,11 +163,13 @@ def validate_scopes(raw: str | Iterable[str], *, trusted: bool, required: bool =
     cat = catalogue()
     for name in scopes:
         if not _SCOPE_TOKEN.match(name) or name not in cat:
-            raise FieldError("scopes", f"Unknown scope “{name}”.")
+            raise FieldError("scopes", N_("Unknown scope “{scope}”."), scope=name)
         if is_admin_scope(name):
-            raise FieldError("scopes", f"“{name}” is an administrative scope: set it in the admin scopes.")
+            raise FieldError(
+                "scopes", N_("“{scope}” is an administrative scope: set it in the admin scopes."), scope=name
+            )
         if cat.scopes[name].restricted and not trusted:
-            raise FieldError("scopes", f"The scope “{name}” is for trusted apps only.")
+            raise FieldError("scopes", N_("The scope “{scope}” is for trusted apps only."), scope=name)
     if not scopes and required:
         raise FieldError("scopes", N_("Choose at least one scope."))
     if len(format_scope(cat.expand_ordered(scopes))) > MAX_SCOPE_STRING:
@@ -180,7 +188,8 @@ def validate_admin_scopes(raw: str | Iterable[str] | None) -> tuple[str, ...]:
         if not is_admin_scope(name) or name not in cat:
             raise FieldError(
                 "admin_scopes",
-                f"“{name}” is not an administrative scope (admin:<resource>:read|write or scim).",
+                N_("“{scope}” is not an administrative scope (admin:<resource>:read|write or scim)."),
+                scope=name,
             )
     return scopes
 
@@ -227,8 +236,9 @@ def clean_access_token_ttl(raw: int | str | None) -> int | None:
     if not MIN_ACCESS_TOKEN_TTL <= ttl <= MAX_ACCESS_TOKEN_TTL:
         raise FieldError(
             "access_token_ttl",
-            f"Use {MIN_ACCESS_TOKEN_TTL} to {MAX_ACCESS_TOKEN_TTL} seconds (5 minutes to a year), "
-            "or leave it empty.",
+            N_("Use {low} to {high} seconds (5 minutes to a year), or leave it empty."),
+            low=MIN_ACCESS_TOKEN_TTL,
+            high=MAX_ACCESS_TOKEN_TTL,
         )
     return ttl
 
@@ -253,7 +263,7 @@ def _validate_client_secret(secret: str) -> str:
     if not _CLIENT_SECRET.match(secret):
         raise FieldError(
             "client_secret",
-            "Use 32 to 200 URL-safe characters (letters, digits, - . _ ~).",
+            N_("Use 32 to 200 URL-safe characters (letters, digits, - . _ ~)."),
         )
     return secret
 
@@ -435,7 +445,7 @@ async def register_app(
         "backchannel_logout_uri": validate_backchannel_logout_uri(backchannel_logout_uri),
     }
     if not await insert_unless_taken(db, App, values):
-        raise FieldError("client_id", f"The client id “{cid}” is taken.")
+        raise FieldError("client_id", N_("The client id “{client_id}” is taken."), client_id=cid)
     app = await _existing(db, cid)
     secret: str | None = None
     if not public:
@@ -457,7 +467,7 @@ async def update_app(db: AsyncSession, client_id: str, **fields: Any) -> Client:
     app = await _existing(db, client_id)
     if "public" in fields and bool(fields["public"]) != app.public:
         raise FieldError(
-            "public", "An app cannot switch between public and confidential; register a new one."
+            "public", N_("An app cannot switch between public and confidential; register a new one.")
         )
     trusted = bool(fields.get("trusted", app.trusted))
     changes: dict[str, Any] = {"trusted": trusted}
@@ -557,7 +567,7 @@ def clean_overlap(raw: int | str | None) -> int:
     except BadInput as exc:
         raise FieldError("overlap_seconds", N_("Enter a whole number of seconds.")) from exc
     if not 0 <= seconds <= MAX_SECRET_OVERLAP:
-        raise FieldError("overlap_seconds", f"Use 0 to {MAX_SECRET_OVERLAP} seconds (a week).")
+        raise FieldError("overlap_seconds", N_("Use 0 to {n} seconds (a week)."), n=MAX_SECRET_OVERLAP)
     return seconds
 
 
@@ -609,7 +619,7 @@ async def recreate_test_token(
     app = await _existing(db, client_id)
     if not parse_scope(app.scopes):
         raise FieldError(
-            "scopes", "This app has administrative scopes only: a test token could hold nothing."
+            "scopes", N_("This app has administrative scopes only: a test token could hold nothing.")
         )
     raw = await _issue_test_token(db, server_secret, app)
     await record_event(db, events.TEST_TOKEN_CREATED, user_id=by, app_id=client_id, ip=ip)

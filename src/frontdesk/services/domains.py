@@ -23,6 +23,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.errors import FieldError, NotFound
+from frontdesk.i18n import N_
 from frontdesk.security.randoms import new_id
 from frontdesk.settings import Settings
 from frontdesk.store.inserts import update_unless_taken
@@ -140,5 +141,5 @@ async def check_domain(db: AsyncSession, settings: Settings, space_id: str) -> C
 async def _make_verified(db: AsyncSession, row: Space, domain: str) -> None:
     claim = update(Space).where(Space.id == row.id).values(custom_domain=domain, pending_domain=None)
     if not await update_unless_taken(db, claim):
-        raise FieldError("custom_domain", f"{domain} is already used by another space.")
+        raise FieldError("custom_domain", N_("{domain} is already used by another space."), domain=domain)
     await db.refresh(row)

@@ -111,7 +111,9 @@ async def invite(
     display, key = accounts.normalize_email(email)
     person = await accounts.find_by_email(db, display)
     if person is not None and await spaces.membership_of(db, space.id, person.id) is not None:
-        raise FieldError("email", f"{person.email} is already a member of {space.name}.")
+        raise FieldError(
+            "email", N_("{email} is already a member of {space}."), email=person.email, space=space.name
+        )
     now = utcnow()
     await db.execute(
         SpaceScope(space.id)

@@ -33,7 +33,7 @@ def validate_iframe_url(raw: str, *, development: bool = False) -> str:
     try:
         return normalize_web_url(raw, allow_loopback_http=development)
     except WebUrlError as exc:
-        raise FieldError("iframe_url", f"iframe_url: {exc}") from exc
+        raise FieldError("iframe_url", N_("iframe_url: {problem}"), problem=str(exc)) from exc
 
 
 def frame_origin(iframe_url: str) -> str | None:
@@ -55,7 +55,7 @@ async def create_link(
     development: bool = False,
 ) -> NavigationLinkRecord:
     if section not in SECTIONS:
-        raise FieldError("section", f"section must be one of {', '.join(SECTIONS)}")
+        raise FieldError("section", N_("section must be one of {sections}"), sections=", ".join(SECTIONS))
     try:
         clean_label = names.clean_name(label)
     except names.UnsafeName as exc:

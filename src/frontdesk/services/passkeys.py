@@ -238,7 +238,7 @@ def _checked_name(name: str) -> str:
     if not name:
         raise FieldError("name", N_("Give the passkey a name, e.g. the device it is on."))
     if len(name) > NAME_MAX:
-        raise FieldError("name", f"At most {NAME_MAX} characters.")
+        raise FieldError("name", N_("At most {n} characters."), n=NAME_MAX)
     try:
         check_name(name)
     except ValueError as exc:
@@ -267,7 +267,7 @@ async def register(
         raise FieldError("passkey", exc.message) from exc
     count = await db.scalar(select(func.count()).where(WebAuthnCredential.user_id == user_id))
     if int(count or 0) >= MAX_PASSKEYS:
-        raise FieldError("passkey", f"An account can have at most {MAX_PASSKEYS} passkeys.")
+        raise FieldError("passkey", N_("An account can have at most {n} passkeys."), n=MAX_PASSKEYS)
     if len(credential_json) > CREDENTIAL_MAX:
         raise FieldError("passkey", N_("Your browser's answer was not a passkey."))
     try:

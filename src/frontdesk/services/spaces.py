@@ -96,12 +96,14 @@ def validate_subdomain(raw: str) -> str:
     if not _LABEL.match(value):
         raise FieldError(
             "subdomain",
-            "Use lower-case letters, digits and hyphens; start and end with a letter or digit.",
+            N_("Use lower-case letters, digits and hyphens; start and end with a letter or digit."),
         )
     if "--" in value[2:4]:
         raise FieldError("subdomain", N_("Hyphens in the third and fourth place are reserved (xn--)."))
     if value in RESERVED_SUBDOMAINS:
-        raise FieldError("subdomain", f"“{value}” is reserved; choose another subdomain.")
+        raise FieldError(
+            "subdomain", N_("“{subdomain}” is reserved; choose another subdomain."), subdomain=value
+        )
     return value
 
 
@@ -125,7 +127,7 @@ def validate_custom_domain(raw: str | None, settings: Settings) -> str | None:
         raise FieldError("custom_domain", N_("That is not a valid domain name, like members.example.com."))
     base = settings.base_domain
     if value == base or value.endswith("." + base) or value in settings.main_hosts:
-        raise FieldError("custom_domain", f"Custom domains must be outside {base}.")
+        raise FieldError("custom_domain", N_("Custom domains must be outside {base}."), base=base)
     return value
 
 
@@ -263,9 +265,9 @@ async def create_space(
     clean = clean_name(name)
     domain = validate_custom_domain(custom_domain, settings)
     if await get_by_subdomain(db, sub) is not None:
-        raise FieldError("subdomain", f"The subdomain “{sub}” is taken.")
+        raise FieldError("subdomain", N_("The subdomain “{subdomain}” is taken."), subdomain=sub)
     if domain and await get_by_custom_domain(db, domain) is not None:
-        raise FieldError("custom_domain", f"{domain} is already used by another space.")
+        raise FieldError("custom_domain", N_("{domain} is already used by another space."), domain=domain)
     served = domain if domain and (domain_verified or domains.skips_verification(settings, domain)) else None
     space_id = new_id()
     values = {"id": space_id, "subdomain": sub, "name": clean, "custom_domain": served, "owner_id": owner.id}
@@ -297,14 +299,16 @@ async def update_space(
     if domain and domain != row.custom_domain:
         other = await get_by_custom_domain(db, domain)
         if other is not None and other.id != space_id:
-            raise FieldError("custom_domain", f"{domain} is already used by another space.")
+            raise FieldError("custom_domain", N_("{domain} is already used by another space."), domain=domain)
         if domains.skips_verification(settings, domain):
             # Claimed first, so that two spaces racing for it get a readable answer.
             claim = (
                 update(Space).where(Space.id == space_id).values(custom_domain=domain, pending_domain=None)
             )
             if not await update_unless_taken(db, claim):
-                raise FieldError("custom_domain", f"{domain} is already used by another space.")
+                raise FieldError(
+                    "custom_domain", N_("{domain} is already used by another space."), domain=domain
+                )
             await db.refresh(row)
         else:
             domains.ask_for(row, domain)
@@ -361,7 +365,11 @@ async def add_member(
             detail={"membership_id": values["id"], "role": role},
         )
     elif row.role == role:
-        raise FieldError("email", f"{user.email} is already {'an admin' if role == 'admin' else 'a member'}.")
+        raise FieldError(
+            "email",
+            N_("{email} is already an admin.") if role == "admin" else N_("{email} is already a member."),
+            email=user.email,
+        )
     else:
         _ensure_admin_remains(space, row, role)
         row.role = role

@@ -205,7 +205,9 @@ def clean_event_types(names: list[str] | tuple[str, ...], *, space: bool = False
             # A narrowed Cobot name means only some events of its type: that takes a space's
             # subscription (one event, the name stored as ``subscribed_as``).
             accepted = ", ".join(accepted_names(space=space))
-            raise FieldError("event", f"unknown event {name!r}; accepted: {accepted}")
+            raise FieldError(
+                "event", N_("unknown event {name}; accepted: {accepted}"), name=repr(name), accepted=accepted
+            )
         if known not in cleaned:
             cleaned.append(known)
     if not cleaned:
@@ -242,7 +244,12 @@ async def create_endpoint(
         outside = [t for t in types if t not in SPACE_EVENT_TYPES and not (cobot and cobot.connected)]
         if outside:
             accepted = ", ".join(accepted_names(space=True))
-            raise FieldError("event", f"not an event of a space: {', '.join(outside)}; accepted: {accepted}")
+            raise FieldError(
+                "event",
+                N_("not an event of a space: {names}; accepted: {accepted}"),
+                names=", ".join(outside),
+                accepted=accepted,
+            )
         existing = await db.execute(
             select(WebhookEndpoint.event_types, WebhookEndpoint.subscribed_as).where(
                 WebhookEndpoint.space_id == space_id,

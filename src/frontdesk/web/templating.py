@@ -88,8 +88,12 @@ def _state(request: Request) -> Any:
 
 
 def flash(request: Request, response: Response, message: str) -> None:
-    """Show ``message`` on the next page this browser renders on this host."""
+    """Show ``message`` on the next page this browser renders on this host. An English msgid
+    is translated when shown; one with values (an ``i18n.Text``) now, into this page's language,
+    as the cookie carries text only."""
     st = _state(request)
+    if isinstance(message, i18n.Text):
+        message = gettext(request, message)
     encoded = base64.urlsafe_b64encode(message.encode()).decode()
     value = f"{st.server_secret.mac('flash|' + encoded)}.{encoded}"
     set_cookie(st.settings, response, cookie_name(st.settings, FLASH), value, max_age=60)

@@ -12,8 +12,7 @@ from fastapi import HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
 from frontdesk.errors import FieldError
-from frontdesk.i18n import N_
-from frontdesk.oauth.errors import wait_in_words
+from frontdesk.i18n import N_, Text, wait_in_words
 from frontdesk.oauth.scopes import catalogue
 from frontdesk.security.passwords import HashingBusy
 from frontdesk.services import accounts, audit, email_links, grants
@@ -44,7 +43,7 @@ async def resend_verification(
         return response
     wait = await st.throttle.consume(st.rules.verification_email, user.id)
     if wait is not None:
-        message = f"We sent several links already. Try again in {wait_in_words(wait)}."
+        message = Text(N_("We sent several links already. Try again in {wait}."), wait=wait_in_words(wait))
         return render(
             request,
             "account.html",
@@ -87,7 +86,7 @@ async def change_password(
     if wait is not None:
         return again(
             "form",
-            f"Too many wrong passwords. Try again in {wait_in_words(wait)}.",
+            Text(N_("Too many wrong passwords. Try again in {wait}."), wait=wait_in_words(wait)),
             429,
             {"Retry-After": str(wait)},
         )

@@ -12,8 +12,7 @@ from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from frontdesk.errors import Conflict, FieldError
-from frontdesk.i18n import N_
-from frontdesk.oauth.errors import wait_in_words
+from frontdesk.i18n import N_, Text, wait_in_words
 from frontdesk.security.passwords import HashingBusy
 from frontdesk.services import account_deletion, accounts, email_links
 from frontdesk.services.email_links import EXPIRED, USED, ChangeState
@@ -31,7 +30,11 @@ EMAIL_FIELDS = {"current_password": "email_password", "email": "new_email"}
 def _busy_or_wait(wait: int | None) -> tuple[str, int, dict[str, str]] | None:
     if wait is None:
         return None
-    return f"Too many wrong passwords. Try again in {wait_in_words(wait)}.", 429, {"Retry-After": str(wait)}
+    return (
+        Text(N_("Too many wrong passwords. Try again in {wait}."), wait=wait_in_words(wait)),
+        429,
+        {"Retry-After": str(wait)},
+    )
 
 
 async def _login_wait(st: AppState, keys: dict[str, str]) -> int | None:
@@ -60,7 +63,9 @@ async def request_change(
         return again("email_form", *refused)
     wait = await st.throttle.consume(st.rules.email_change, user.id)
     if wait is not None:
-        message = f"You asked for several changes already. Try again in {wait_in_words(wait)}."
+        message = Text(
+            N_("You asked for several changes already. Try again in {wait}."), wait=wait_in_words(wait)
+        )
         return again("email_form", message, 429, {"Retry-After": str(wait)})
     try:
         new_email = await email_links.request_email_change(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
-from frontdesk.i18n import N_
+from frontdesk.i18n import N_, Text
 from frontdesk.services import sessions
 from frontdesk.web import routing
 from frontdesk.web.deps import CurrentUser, MainSite, State, Work, checked_form, form_str
@@ -62,8 +62,15 @@ async def end_all(request: Request, site: MainSite, st: State, uow: Work, user: 
     form = await checked_form(request)
     revoke = bool(form_str(form, "revoke_tokens"))
     _ended, revoked = await sessions.end_all(uow.session, st.server_secret, user.id, revoke_tokens=revoke)
-    note = f" Every app's access was revoked ({revoked} access tokens)." if revoke else ""
-    return _signed_out(request, st, f"You were signed out everywhere.{note}")
+    message = (
+        Text(
+            N_("You were signed out everywhere. Every app's access was revoked ({n} access tokens)."),
+            n=revoked,
+        )
+        if revoke
+        else N_("You were signed out everywhere.")
+    )
+    return _signed_out(request, st, message)
 
 
 @router.post("/account/sessions/{public_id}/end", include_in_schema=False)

@@ -17,10 +17,9 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from frontdesk.errors import FieldError, NotFound
-from frontdesk.i18n import N_
+from frontdesk.i18n import N_, Text, wait_in_words
 from frontdesk.inputs import ascii_int
 from frontdesk.oauth.config import utcnow
-from frontdesk.oauth.errors import wait_in_words
 from frontdesk.oauth.models import Client, Person
 from frontdesk.oauth.scopes import catalogue, parse_scope
 from frontdesk.records import SessionRecord
@@ -327,7 +326,9 @@ async def confirm_password(
     wait = await st.rules.login.attempt(keys)
     if wait is not None:
         return await again(
-            f"Too many failed attempts. Try again in {wait_in_words(wait)}.", 429, {"Retry-After": str(wait)}
+            Text(N_("Too many failed attempts. Try again in {wait}."), wait=wait_in_words(wait)),
+            429,
+            {"Retry-After": str(wait)},
         )
     try:
         found = await accounts.check_credentials(
@@ -419,4 +420,6 @@ async def delete_app(
         return _see_other(request, _app_url(app), "Tick the box to confirm that you want to delete the app.")
     name = app.name
     await app_service.delete_app(uow.session, app.client_id)
-    return _see_other(request, "/oauth2_clients", f"Deleted {name} and every token it held.")
+    return _see_other(
+        request, "/oauth2_clients", Text(N_("Deleted {name} and every token it held."), name=name)
+    )

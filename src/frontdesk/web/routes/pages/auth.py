@@ -9,9 +9,8 @@ from starlette.responses import RedirectResponse, Response
 
 from frontdesk import events
 from frontdesk.errors import FieldError
-from frontdesk.i18n import N_
+from frontdesk.i18n import N_, Text, wait_in_words
 from frontdesk.oauth import amr as methods
-from frontdesk.oauth.errors import wait_in_words
 from frontdesk.security.passwords import HashingBusy
 from frontdesk.services import accounts, audit, email_links
 from frontdesk.services.throttle import address_key
@@ -90,7 +89,10 @@ async def signup(request: Request, st: State, uow: Work, user: OptionalUser) -> 
                 "values": values,
                 "next": next_url,
                 "errors": {
-                    "form": f"Too many sign-ups from your address. Try again in {wait_in_words(wait)}."
+                    "form": Text(
+                        N_("Too many sign-ups from your address. Try again in {wait}."),
+                        wait=wait_in_words(wait),
+                    )
                 },
             },
             status_code=429,
@@ -167,7 +169,9 @@ async def login(request: Request, st: State, uow: Work, user: OptionalUser) -> R
     wait = await st.rules.login.attempt(keys)
     if wait is not None:
         return again(
-            f"Too many failed attempts. Try again in {wait_in_words(wait)}.", 429, {"Retry-After": str(wait)}
+            Text(N_("Too many failed attempts. Try again in {wait}."), wait=wait_in_words(wait)),
+            429,
+            {"Retry-After": str(wait)},
         )
     try:
         found = await accounts.check_credentials(

@@ -15,8 +15,7 @@ from fastapi import HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
 from frontdesk.errors import FieldError, NotFound
-from frontdesk.i18n import N_
-from frontdesk.oauth.errors import wait_in_words
+from frontdesk.i18n import N_, Text, wait_in_words
 from frontdesk.records import SpaceRef
 from frontdesk.security.passwords import HashingBusy
 from frontdesk.services import invitations, spaces
@@ -58,7 +57,9 @@ async def invite(request: Request, space: CurrentSpace, admin: SpaceAdmin, st: S
     }
     wait = await st.throttle.consume(st.rules.invitation, space.id)
     if wait is not None:
-        message = f"This space sent many invitations already. Try again in {wait_in_words(wait)}."
+        message: str = Text(
+            N_("This space sent many invitations already. Try again in {wait}."), wait=wait_in_words(wait)
+        )
         errors = {"invite_form": message}
         return await members_page(request, uow, space, errors, values, 429, {"Retry-After": str(wait)})
     try:
@@ -76,7 +77,9 @@ async def invite(request: Request, space: CurrentSpace, admin: SpaceAdmin, st: S
     except FieldError as exc:
         errors = {f"invite_{exc.field}": exc.message}
         return await members_page(request, uow, space, errors, values, 422)
-    return _see_other(request, "/admin/members", f"We sent an invitation to {sent.email}.")
+    return _see_other(
+        request, "/admin/members", Text(N_("We sent an invitation to {email}."), email=sent.email)
+    )
 
 
 @router.post("/admin/invitations/{invitation_id}/revoke", include_in_schema=False)
@@ -90,7 +93,9 @@ async def revoke(
         )
     except NotFound as exc:
         raise HTTPException(404, exc.message) from exc
-    return _see_other(request, "/admin/members", f"The invitation to {email} was withdrawn.")
+    return _see_other(
+        request, "/admin/members", Text(N_("The invitation to {email} was withdrawn."), email=email)
+    )
 
 
 # ---- the invited person's side -------------------------------------------------------------------
@@ -136,9 +141,9 @@ async def show(
 
 def _joined(space: SpaceRef, outcome: Accepted) -> str:
     if outcome.already_member:
-        return f"You are already a member of {space.name}; nothing changed."
-    role = invitations.ROLE_WORDS[outcome.invitation.role]
-    return f"Welcome to {space.name}: you joined as {role}."
+        return Text(N_("You are already a member of {space}; nothing changed."), space=space.name)
+    role = Text(invitations.ROLE_WORDS[outcome.invitation.role])
+    return Text(N_("Welcome to {space}: you joined as {role}."), space=space.name, role=role)
 
 
 @router.post("/invitation/accept", include_in_schema=False)
@@ -169,7 +174,9 @@ async def sign_up(
     rule = st.rules.signup
     wait = await st.throttle.consume(rule, address_key(request.state.client_ip)) if rule else None
     if wait is not None:
-        message = f"Too many sign-ups from your address. Try again in {wait_in_words(wait)}."
+        message: str = Text(
+            N_("Too many sign-ups from your address. Try again in {wait}."), wait=wait_in_words(wait)
+        )
         return await _page(request, st, uow, space, token, {"form": message}, values, 429)
     try:
         person, outcome = await invitations.sign_up_and_accept(
@@ -183,8 +190,11 @@ async def sign_up(
             ip=request.state.client_ip,
         )
     except FieldError as exc:
+        errors: dict[str, str]
         if exc.field == "email":  # an account has the address: it logs in to accept
-            errors = {"form": f"{exc.message} Log in to accept the invitation."}
+            errors = {
+                "form": Text(N_("{problem} Log in to accept the invitation."), problem=Text(exc.message))
+            }
         else:
             errors = {exc.field: exc.message}
         return await _page(request, st, uow, space, token, errors, values, 422)

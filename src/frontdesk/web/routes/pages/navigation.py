@@ -34,7 +34,8 @@ async def show(
         raise HTTPException(404, N_("This page does not exist in this space.")) from exc
     if membership is None or (navigation.is_admin_section(link.section) and membership.role != "admin"):
         raise HTTPException(
-            403, N_("This page is for the space's admins.") if membership else "Only members can open this."
+            403,
+            N_("This page is for the space's admins.") if membership else N_("Only members can open this."),
         )
     params = {
         "cobot_embed": "true",

@@ -21,9 +21,8 @@ from starlette.responses import RedirectResponse, Response
 
 from frontdesk import events
 from frontdesk.errors import FieldError, NotFound
-from frontdesk.i18n import N_
+from frontdesk.i18n import N_, Text, wait_in_words
 from frontdesk.oauth import amr as methods
-from frontdesk.oauth.errors import wait_in_words
 from frontdesk.oauth.models import Person
 from frontdesk.services import passkeys, second_factor
 from frontdesk.services.work import UnitOfWork
@@ -253,7 +252,9 @@ async def passkey_factor(request: Request, st: State, uow: Work, user: OptionalU
     wait = await st.rules.second_factor.attempt(keys)
     if wait is not None:
         return await again(
-            f"Too many failed attempts. Try again in {wait_in_words(wait)}.", 429, {"Retry-After": str(wait)}
+            Text(N_("Too many failed attempts. Try again in {wait}."), wait=wait_in_words(wait)),
+            429,
+            {"Retry-After": str(wait)},
         )
     try:
         verified = await passkeys.authenticate(
@@ -297,7 +298,9 @@ async def passkey_login(request: Request, st: State, uow: Work, user: OptionalUs
     wait = await st.rules.second_factor.attempt(keys)
     if wait is not None:
         return again(
-            f"Too many failed attempts. Try again in {wait_in_words(wait)}.", 429, {"Retry-After": str(wait)}
+            Text(N_("Too many failed attempts. Try again in {wait}."), wait=wait_in_words(wait)),
+            429,
+            {"Retry-After": str(wait)},
         )
     try:
         verified = await passkeys.authenticate(

@@ -14,8 +14,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from frontdesk.errors import FieldError
-from frontdesk.i18n import N_
-from frontdesk.oauth.errors import wait_in_words
+from frontdesk.i18n import N_, Text, wait_in_words
 from frontdesk.security.passwords import HashingBusy
 from frontdesk.services import accounts, email_links, second_factor
 from frontdesk.services.email_links import EXPIRED, USED, LinkState
@@ -62,7 +61,7 @@ async def forgot(request: Request, st: State, uow: Work, user: OptionalUser) -> 
     ):
         wait = await st.throttle.consume(rule, subject)
         if wait is not None:
-            message = f"Too many reset requests. Try again in {wait_in_words(wait)}."
+            message = Text(N_("Too many reset requests. Try again in {wait}."), wait=wait_in_words(wait))
             return render(
                 request,
                 "password_forgot.html",

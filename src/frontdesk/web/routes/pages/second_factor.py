@@ -25,10 +25,9 @@ from starlette.responses import RedirectResponse, Response
 
 from frontdesk import events
 from frontdesk.errors import Conflict, FieldError
-from frontdesk.i18n import N_
+from frontdesk.i18n import N_, Text, wait_in_words
 from frontdesk.oauth import amr as methods
 from frontdesk.oauth.config import utcnow
-from frontdesk.oauth.errors import wait_in_words
 from frontdesk.oauth.models import Person
 from frontdesk.records import SessionRecord
 from frontdesk.security.passwords import HashingBusy
@@ -168,7 +167,9 @@ async def check_factor(request: Request, st: State, uow: Work, user: OptionalUse
     wait = await st.rules.second_factor.attempt(keys)
     if wait is not None:
         return again(
-            f"Too many wrong codes. Try again in {wait_in_words(wait)}.", 429, {"Retry-After": str(wait)}
+            Text(N_("Too many wrong codes. Try again in {wait}."), wait=wait_in_words(wait)),
+            429,
+            {"Retry-After": str(wait)},
         )
     code = form_str(form, "code") or form_str(form, "recovery_code")
     if not await second_factor.verify(uow.session, st.server_secret, user_id, kind, code):
@@ -238,7 +239,7 @@ async def confirm_totp(request: Request, site: MainSite, st: State, uow: Work, u
     keys = {"account": user.id, "address": request.state.client_ip}
     wait = await st.rules.second_factor.attempt(keys)
     if wait is not None:
-        message = f"Too many wrong codes. Try again in {wait_in_words(wait)}."
+        message = Text(N_("Too many wrong codes. Try again in {wait}."), wait=wait_in_words(wait))
         return await _account_page(
             request,
             st,
@@ -271,7 +272,7 @@ async def _password_ok(
     keys = {"account": accounts.email_key(user.email), "address": request.state.client_ip}
     wait = await st.rules.login.attempt(keys)
     if wait is not None:
-        return f"Too many failed attempts. Try again in {wait_in_words(wait)}."
+        return Text(N_("Too many failed attempts. Try again in {wait}."), wait=wait_in_words(wait))
     try:
         found = await accounts.check_credentials(
             uow.session, st.passwords, email=user.email, password=password
@@ -314,7 +315,7 @@ async def disable(request: Request, site: MainSite, st: State, uow: Work, user: 
     keys = {"account": user.id, "address": request.state.client_ip}
     wait = await st.rules.second_factor.attempt(keys)
     if wait is not None:
-        message = f"Too many wrong codes. Try again in {wait_in_words(wait)}."
+        message = Text(N_("Too many wrong codes. Try again in {wait}."), wait=wait_in_words(wait))
         return await _account_page(
             request,
             st,

@@ -6,7 +6,7 @@ from fastapi import HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
 from frontdesk.errors import FieldError, FrontdeskError, NotFound
-from frontdesk.i18n import N_
+from frontdesk.i18n import N_, Text
 from frontdesk.records import SpaceRef
 from frontdesk.services import domains, invitations, spaces
 from frontdesk.services.work import UnitOfWork
@@ -117,10 +117,10 @@ async def change_member(
     try:
         if action == "remove":
             await spaces.remove_member(uow.session, space, membership_id)
-            message = "Removed."
+            message = N_("Removed.")
         elif action in ("admin", "member"):
             await spaces.change_role(uow.session, space, membership_id, action)
-            message = f"Role changed to {action}."
+            message = N_("Role changed to admin.") if action == "admin" else N_("Role changed to member.")
         else:
             raise HTTPException(400, N_("Unknown action."))
     except NotFound as exc:
@@ -180,6 +180,9 @@ async def save_settings(
         return _see_other(
             request,
             "/admin/settings",
-            f"Settings saved. {state.pending} is served once its DNS record is verified: see below.",
+            Text(
+                N_("Settings saved. {domain} is served once its DNS record is verified: see below."),
+                domain=state.pending,
+            ),
         )
-    return _see_other(request, "/admin/settings", "Settings saved.")
+    return _see_other(request, "/admin/settings", N_("Settings saved."))
