@@ -144,3 +144,14 @@ class TestConfigurable:
         assert response.json()["error_description"] == "request body too large (limit 2048 bytes)"
         headers = await browser.get("/oauth/authorize", headers={"x-padding": "y" * 8192})
         assert headers.status_code == 431
+
+
+async def test_the_too_large_page_speaks_the_browsers_language(browser: Browser) -> None:
+    """The page a person gets for an oversized form says the limit in their language."""
+    response = await browser.post(
+        "/oauth/authorize",
+        content=form_of_size(PAGE_LIMIT + 1),
+        headers={**FORM, "accept-language": "de-DE,de;q=0.9"},
+    )
+    assert response.status_code == 413
+    assert f"Was Sie gesendet haben, ist zu groß (höchstens {PAGE_LIMIT} Bytes)." in response.text

@@ -221,3 +221,15 @@ async def test_a_notice_with_a_value_is_german(browser: Browser) -> None:
         "Sie wurden überall abgemeldet. Der Zugriff aller Apps wurde widerrufen (0 Zugriffstokens)."
         in login.text
     )
+
+
+async def test_the_sessions_page_names_device_and_place_in_german(browser: Browser) -> None:
+    """The words the server composes for a session (its device, an unknown place, the sign-out
+    button's label) follow the page's language too."""
+    await browser.signup("ida@example.com", name="Ida")
+    shown = await browser.get("/account/sessions", headers=DE)
+    assert shown.status_code == 200
+    assert '<td data-label="Ort">unbekannt</td>' in shown.text
+    assert "abmelden (dieses Gerät)" in shown.text
+    english = await browser.get("/account/sessions")
+    assert '<td data-label="Place">unknown</td>' in english.text

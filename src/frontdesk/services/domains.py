@@ -23,7 +23,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.errors import FieldError, NotFound
-from frontdesk.i18n import N_
+from frontdesk.i18n import N_, message
 from frontdesk.security.randoms import new_id
 from frontdesk.settings import Settings
 from frontdesk.store.inserts import update_unless_taken
@@ -110,6 +110,11 @@ async def _txt_values(settings: Settings, name: str) -> list[str]:
     return values
 
 
+def _failed(template: str, **values: str) -> CheckResult:
+    """A check that did not verify, its message in the page's language when shown."""
+    return CheckResult(False, message(template, **values))
+
+
 async def check_domain(db: AsyncSession, settings: Settings, space_id: str) -> CheckResult:
     """Look up the pending domain's TXT record; when it carries this space's token, the domain
     becomes the served one. Never raises for DNS trouble: the result says what happened."""
@@ -118,24 +123,28 @@ async def check_domain(db: AsyncSession, settings: Settings, space_id: str) -> C
         raise NotFound("No such space.")
     domain, token = row.pending_domain, row.domain_token
     if not domain or not token:
-        return CheckResult(False, "There is no custom domain waiting for verification.")
+        return _failed(N_("There is no custom domain waiting for verification."))
     name, expected = record_name(domain), record_value(token)
     try:
         values = await _txt_values(settings, name)
     except dns.resolver.NXDOMAIN:
-        return CheckResult(False, f"{name} does not exist in DNS yet. Add the TXT record, then check again.")
+        return _failed(
+            N_("{name} does not exist in DNS yet. Add the TXT record, then check again."), name=name
+        )
     except dns.resolver.NoAnswer:
-        return CheckResult(False, f"{name} has no TXT record yet. Add it, then check again.")
+        return _failed(N_("{name} has no TXT record yet. Add it, then check again."), name=name)
     except dns.exception.Timeout:
-        return CheckResult(False, f"DNS did not answer for {name} in time. Try again in a minute.")
+        return _failed(N_("DNS did not answer for {name} in time. Try again in a minute."), name=name)
     except dns.exception.DNSException:
-        return CheckResult(False, f"DNS could not be asked about {name} right now. Try again in a minute.")
+        return _failed(N_("DNS could not be asked about {name} right now. Try again in a minute."), name=name)
     if expected not in values:
-        return CheckResult(
-            False, f"{name} has TXT records, but none is “{expected}”. DNS changes can take a while."
+        return _failed(
+            N_("{name} has TXT records, but none is “{expected}”. DNS changes can take a while."),
+            name=name,
+            expected=expected,
         )
     await _make_verified(db, row, domain)
-    return CheckResult(True, f"Verified: {domain} now serves this space.")
+    return CheckResult(True, message(N_("Verified: {domain} now serves this space."), domain=domain))
 
 
 async def _make_verified(db: AsyncSession, row: Space, domain: str) -> None:

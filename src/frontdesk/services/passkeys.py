@@ -167,7 +167,7 @@ async def _new_challenge(
     }
     if not await insert_unless_taken(db, WebAuthnChallenge, values):
         # The same browser asked twice at once: the other request's challenge stands.
-        raise Conflict("Another passkey check is under way in this browser. Try again.")
+        raise Conflict(N_("Another passkey check is under way in this browser. Try again."))
     return challenge
 
 
@@ -178,7 +178,7 @@ async def _take_challenge(
     row_id = _challenge_id(secret, purpose, binding)
     row = await db.get(WebAuthnChallenge, row_id, populate_existing=True)
     if row is None:
-        raise PasskeyRefused("Start again: ask your browser for the passkey once more.", user_id)
+        raise PasskeyRefused(N_("Start again: ask your browser for the passkey once more."), user_id)
     challenge, expires_at, owner = row.challenge, row.expires_at, row.user_id
     result = await db.execute(
         delete(WebAuthnChallenge).where(
@@ -186,11 +186,11 @@ async def _take_challenge(
         )
     )
     if int(result.rowcount or 0) != 1:  # type: ignore[attr-defined]
-        raise PasskeyRefused("Start again: ask your browser for the passkey once more.", user_id)
+        raise PasskeyRefused(N_("Start again: ask your browser for the passkey once more."), user_id)
     if owner != user_id:
-        raise PasskeyRefused("Start again: ask your browser for the passkey once more.", user_id)
+        raise PasskeyRefused(N_("Start again: ask your browser for the passkey once more."), user_id)
     if expires_at < utcnow():
-        raise PasskeyRefused("That took too long. Try again.", user_id)
+        raise PasskeyRefused(N_("That took too long. Try again."), user_id)
     return base64url_to_bytes(challenge)
 
 
@@ -387,28 +387,28 @@ async def authenticate(
     and the passkey must be its. :class:`PasskeyRefused` otherwise."""
     challenge = await _take_challenge(db, secret, purpose, binding, user_id)
     if len(credential_json) > CREDENTIAL_MAX:
-        raise PasskeyRefused("Your browser's answer was not a passkey.", user_id)
+        raise PasskeyRefused(N_("Your browser's answer was not a passkey."), user_id)
     try:
         credential = parse_authentication_credential_json(credential_json)
     except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
-        raise PasskeyRefused("Your browser's answer was not a passkey.", user_id) from exc
+        raise PasskeyRefused(N_("Your browser's answer was not a passkey."), user_id) from exc
     row = await db.scalar(
         select(WebAuthnCredential).where(
             WebAuthnCredential.credential_id == bytes_to_base64url(credential.raw_id)
         )
     )
     if row is None:
-        raise PasskeyRefused("This passkey is not registered here.", user_id)
+        raise PasskeyRefused(N_("This passkey is not registered here."), user_id)
     if purpose == FACTOR and row.user_id != user_id:
-        raise PasskeyRefused("This passkey belongs to another account.", user_id)
+        raise PasskeyRefused(N_("This passkey belongs to another account."), user_id)
     if purpose == LOGIN:
         handle = credential.response.user_handle
         if handle is None or handle != row.user_id.encode():
-            raise PasskeyRefused("This passkey could not sign you in.", row.user_id)
+            raise PasskeyRefused(N_("This passkey could not sign you in."), row.user_id)
         owner = await db.get(User, row.user_id)
         # A disabled account (admin API) signs in no more than with its password.
         if owner is None or owner.disabled_at is not None:
-            raise PasskeyRefused("This passkey could not sign you in.", row.user_id)
+            raise PasskeyRefused(N_("This passkey could not sign you in."), row.user_id)
     try:
         verified = verify_authentication_response(
             credential=credential,
@@ -421,7 +421,7 @@ async def authenticate(
             require_user_verification=purpose == LOGIN,
         )
     except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
-        raise PasskeyRefused("This passkey could not be verified.", row.user_id) from exc
+        raise PasskeyRefused(N_("This passkey could not be verified."), row.user_id) from exc
     stored, new = int(row.sign_count), int(verified.new_sign_count)
     if (stored or new) and new <= stored:
         # WebAuthn §6.1.1: the authenticator may be cloned. Refused; the row keeps its counter.
@@ -431,12 +431,12 @@ async def authenticate(
             user_id=row.user_id,
             detail={"passkey_id": row.id, "stored": stored, "received": new},
         )
-        raise PasskeyRefused("This passkey could not be verified.", row.user_id)
+        raise PasskeyRefused(N_("This passkey could not be verified."), row.user_id)
     result = await db.execute(
         update(WebAuthnCredential)
         .where(WebAuthnCredential.id == row.id, WebAuthnCredential.sign_count == stored)
         .values(sign_count=new, last_used_at=utcnow())
     )
     if int(result.rowcount or 0) != 1:  # type: ignore[attr-defined]
-        raise PasskeyRefused("This passkey could not be verified.", row.user_id)
+        raise PasskeyRefused(N_("This passkey could not be verified."), row.user_id)
     return Verified(user_id=row.user_id, passkey_id=row.id, user_verified=verified.user_verified)

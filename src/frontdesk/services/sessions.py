@@ -24,6 +24,7 @@ import ua_parser
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.i18n import N_, message
 from frontdesk.security.server_secret import ServerSecret
 from frontdesk.services import grants
 from frontdesk.store.models import LoginSession
@@ -31,7 +32,7 @@ from frontdesk.store.session_apps import end_sessions
 from frontdesk.store.types import utcnow
 
 log = logging.getLogger("frontdesk.sessions")
-UNKNOWN = "unknown"
+UNKNOWN = N_("unknown")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +51,15 @@ class SessionView:
 def device_label(user_agent: str) -> str:
     """A short name of the browser and system: "Chrome on Android", "Firefox on Ubuntu"."""
     if not user_agent:
-        return "Unknown device"
+        return N_("Unknown device")
     result = ua_parser.parse(user_agent)
     browser = result.user_agent.family if result.user_agent else ""
     system = result.os.family if result.os else ""
     browser = "" if browser == "Other" else browser.removesuffix(" Mobile")
     system = "" if system == "Other" else system
     if browser and system:
-        return f"{browser} on {system}"
-    return browser or system or "Unknown device"
+        return message(N_("{browser} on {system}"), browser=browser, system=system)
+    return browser or system or N_("Unknown device")
 
 
 @functools.lru_cache(maxsize=4)

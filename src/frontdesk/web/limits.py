@@ -29,6 +29,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from frontdesk.i18n import N_, message
 from frontdesk.settings import Settings
 from frontdesk.web import errors
 
@@ -144,17 +145,23 @@ class RequestLimitsMiddleware:
 def _message(status: int, limit: int, page: bool) -> str:
     if status == 413:
         if page:
-            return f"What you sent is too large (limit {limit} bytes). Go back, shorten it and try again."
+            return message(
+                N_("What you sent is too large (limit {limit} bytes). Go back, shorten it and try again."),
+                limit=limit,
+            )
         return f"request body too large (limit {limit} bytes)"
     if status == 431:
         if page:
-            return (
-                f"The request's headers are too large (limit {limit} bytes). "
-                "Deleting this site's cookies in your browser may help."
+            return message(
+                N_(
+                    "The request's headers are too large (limit {limit} bytes). "
+                    "Deleting this site's cookies in your browser may help."
+                ),
+                limit=limit,
             )
         return f"request header fields too large (limit {limit} bytes)"
     if page:
-        return "The request contains a NUL character, which is not allowed. Check what you entered."
+        return N_("The request contains a NUL character, which is not allowed. Check what you entered.")
     return "the request contains a NUL character"
 
 

@@ -25,13 +25,14 @@ from urllib.parse import urlencode
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
+from frontdesk.i18n import N_
 from frontdesk.oauth.logout import PARAMS, LogoutRequest, LogoutRequestError, read_request
 from frontdesk.oauth.metadata import LOGOUT_PATH
 from frontdesk.services import signing_keys
 from frontdesk.web import routing
 from frontdesk.web.csrf import CsrfError
 from frontdesk.web.deps import State, Work, form_str, optional_user
-from frontdesk.web.templating import render
+from frontdesk.web.templating import gettext, render
 
 router = routing.router()
 CSRF_PURPOSE = "oauth-logout"
@@ -44,7 +45,7 @@ async def _read(request: Request, st: State, uow: Work, params: dict[str, str]) 
 
 def _refused(request: Request, exc: LogoutRequestError) -> Response:
     """Never redirected: the app that sent the request is misconfigured (§3.1)."""
-    context = {"title": "This logout request cannot be completed", "message": str(exc)}
+    context = {"title": gettext(request, N_("This logout request cannot be completed")), "message": str(exc)}
     return render(request, "error.html", context, status_code=400)
 
 

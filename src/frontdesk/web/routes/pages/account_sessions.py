@@ -4,6 +4,8 @@ revoking every app's tokens too). Sessions are named by their public id only."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
@@ -38,7 +40,9 @@ async def sessions_page(
     found = await sessions.list_sessions(
         uow.session, user.id, current_id=_current_id(request), geoip_db=st.settings.geoip_db
     )
-    return render(request, "account_sessions.html", {"sessions": found})
+    # The device's and the place's words ("Chrome on Android", "unknown") in the page's language.
+    shown = [replace(s, device=gettext(request, s.device), place=gettext(request, s.place)) for s in found]
+    return render(request, "account_sessions.html", {"sessions": shown})
 
 
 @router.post("/account/sessions/end-others", include_in_schema=False)
