@@ -120,12 +120,14 @@ def test_seed_sandbox_is_idempotent(cli: Any) -> None:
     assert harbour["custom_domain"] == "members.harbour.test"
     co_up = ok_json(cli("spaces", "show", "co-up", "--json"))
     assert ("carol@example.com", "admin") in {(m["email"], m["role"]) for m in co_up["members"]}
+    assert ok_json(cli("users", "show", "alice@example.com", "--json"))["email_verified"] is True
 
 
 def test_seed_json_and_errors(cli: Any, tmp_path: Path) -> None:
     good = tmp_path / "s.json"
     good.write_text(json.dumps({"users": [{"email": "j@example.com", "password": "json-password"}]}))
     assert ok_json(cli("seed", str(good), "--json"))["created"] == ["user j@example.com"]
+    assert ok_json(cli("users", "show", "j@example.com", "--json"))["email_verified"] is False
     bad = tmp_path / "bad.yaml"
     bad.write_text("users:\n  - email: j2@example.com\n    password: x\n")
     result = cli("seed", str(bad))

@@ -315,7 +315,13 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 def user_dict(user: Any) -> dict[str, Any]:
     created = user.created_at.isoformat() if user.created_at else None
-    return {"id": user.id, "email": user.email, "name": user.name, "created_at": created}
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "email_verified": user.email_verified,
+        "created_at": created,
+    }
 
 
 @users_app.command("create")
