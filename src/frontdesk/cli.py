@@ -1481,30 +1481,27 @@ def webhooks_remove(endpoint_id: str, as_json: JsonOpt = False) -> None:
     emit(with_db(work), as_json, [f"removed {endpoint_id}"])
 
 
-@webhooks_app.command("enable")
-def webhooks_enable(endpoint_id: str, as_json: JsonOpt = False) -> None:
-    """Send to a disabled endpoint again (its waiting messages go first, in order)."""
+def _set_endpoint_active(endpoint_id: str, active: bool, as_json: bool) -> None:
     from frontdesk.security.server_secret import ServerSecret
     from frontdesk.services import webhooks
 
     async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
         secret = ServerSecret(cfg.resolve_secret_key())
-        return endpoint_dict(await webhooks.set_active(db, secret, endpoint_id, True))
+        return endpoint_dict(await webhooks.set_active(db, secret, endpoint_id, active))
 
-    emit(with_db(work), as_json, [f"enabled {endpoint_id}"])
+    emit(with_db(work), as_json, [f"{'enabled' if active else 'disabled'} {endpoint_id}"])
+
+
+@webhooks_app.command("enable")
+def webhooks_enable(endpoint_id: str, as_json: JsonOpt = False) -> None:
+    """Send to a disabled endpoint again (its waiting messages go first, in order)."""
+    _set_endpoint_active(endpoint_id, True, as_json)
 
 
 @webhooks_app.command("disable")
 def webhooks_disable(endpoint_id: str, as_json: JsonOpt = False) -> None:
     """Stop sending to an endpoint (messages keep waiting for it)."""
-    from frontdesk.security.server_secret import ServerSecret
-    from frontdesk.services import webhooks
-
-    async def work(cfg: Settings, db: AsyncSession) -> dict[str, Any]:
-        secret = ServerSecret(cfg.resolve_secret_key())
-        return endpoint_dict(await webhooks.set_active(db, secret, endpoint_id, False))
-
-    emit(with_db(work), as_json, [f"disabled {endpoint_id}"])
+    _set_endpoint_active(endpoint_id, False, as_json)
 
 
 @webhooks_app.command("deliveries")

@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 from starlette.responses import JSONResponse, Response
 
 from frontdesk.oauth.models import Client
-from frontdesk.services import accounts, admin, grants
+from frontdesk.services import admin, grants
 from frontdesk.services import apps as app_service
 from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
@@ -27,6 +27,7 @@ from frontdesk.web.routes.api.admin.common import (
     body_doc,
     domain_errors,
     found,
+    owner_of,
     read_body,
 )
 from frontdesk.web.routes.api.admin.models import (
@@ -93,7 +94,7 @@ async def list_apps(caller: Reader, uow: Work) -> JSONResponse:
 async def create_app(request: Request, caller: Writer, st: State, uow: Work) -> JSONResponse:
     body = await read_body(request, AdminAppIn)
     with domain_errors():
-        owner = found(await accounts.get_person(uow.session, body.owner_id), "no user with that owner_id")
+        owner = await owner_of(uow.session, body.owner_id)
         created = await app_service.register_app(
             uow.session,
             st.server_secret,

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from frontdesk.errors import Conflict, FieldError, Forbidden, NotFound
-from frontdesk.services import admin
+from frontdesk.oauth.models import Person
+from frontdesk.services import accounts, admin
 from frontdesk.web.api_models import ErrorOut
 from frontdesk.web.bodies import JSON_TYPE, api_json, media_type
 from frontdesk.web.errors import ApiError
@@ -73,3 +74,8 @@ def domain_errors() -> Iterator[None]:
         raise ApiError(403, "forbidden", exc.message) from exc
     except Conflict as exc:
         raise ApiError(409, "conflict", exc.message) from exc
+
+
+async def owner_of(session: Any, owner_id: str) -> Person:
+    """The account named as the owner of a new app or space, else 404."""
+    return found(await accounts.get_person(session, owner_id), "no user with that owner_id")

@@ -4,7 +4,8 @@ Cobot's ``confirmed_at`` and ``canceled_to`` (docs/compatibility.md, "Membership
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from starlette.responses import JSONResponse, Response
@@ -118,6 +119,24 @@ async def change_role(
     return JSONResponse(membership_json(changed))
 
 
+async def _dated_change(
+    uow: UnitOfWork,
+    caller: AdminCaller,
+    space_id: str,
+    membership_id: str,
+    action: str,
+    change: Callable[..., Awaitable[MembershipRecord]],
+    when: Any,
+) -> JSONResponse:
+    """Confirm or cancel (``change``, a services/spaces function) as of ``when``, recorded as
+    ``memberships.<action>``."""
+    m = await _membership(uow, space_id, membership_id)
+    with domain_errors():
+        changed = await change(uow.session, membership_id, when, space_id=m.space.id)
+    await _record(caller, f"memberships.{action}", m)
+    return JSONResponse(membership_json(changed))
+
+
 @router.post(
     BASE + "/{membership_id}/confirm",
     response_model=AdminMembershipOut,
@@ -129,13 +148,9 @@ async def confirm(
     space_id: str, membership_id: str, request: Request, caller: Writer, uow: Work
 ) -> JSONResponse:
     body = await read_body(request, AdminConfirmIn)
-    m = await _membership(uow, space_id, membership_id)
-    with domain_errors():
-        changed = await space_service.confirm_membership(
-            uow.session, membership_id, body.confirmed_at, space_id=m.space.id
-        )
-    await _record(caller, "memberships.confirm", m)
-    return JSONResponse(membership_json(changed))
+    return await _dated_change(
+        uow, caller, space_id, membership_id, "confirm", space_service.confirm_membership, body.confirmed_at
+    )
 
 
 @router.post(
@@ -149,13 +164,9 @@ async def cancel(
     space_id: str, membership_id: str, request: Request, caller: Writer, uow: Work
 ) -> JSONResponse:
     body = await read_body(request, AdminCancelIn)
-    m = await _membership(uow, space_id, membership_id)
-    with domain_errors():
-        changed = await space_service.cancel_membership(
-            uow.session, membership_id, body.canceled_to, space_id=m.space.id
-        )
-    await _record(caller, "memberships.cancel", m)
-    return JSONResponse(membership_json(changed))
+    return await _dated_change(
+        uow, caller, space_id, membership_id, "cancel", space_service.cancel_membership, body.canceled_to
+    )
 
 
 @router.delete(BASE + "/{membership_id}", status_code=204, responses=ERRORS, summary="Remove a membership")

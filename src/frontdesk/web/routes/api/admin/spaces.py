@@ -9,7 +9,7 @@ from fastapi import Depends, Query, Request
 from starlette.responses import JSONResponse, Response
 
 from frontdesk.records import SpaceRef
-from frontdesk.services import accounts, admin, domains
+from frontdesk.services import admin, domains
 from frontdesk.services import spaces as space_service
 from frontdesk.services.work import UnitOfWork
 from frontdesk.settings import Settings
@@ -24,6 +24,7 @@ from frontdesk.web.routes.api.admin.common import (
     body_doc,
     domain_errors,
     found,
+    owner_of,
     read_body,
 )
 from frontdesk.web.routes.api.admin.models import (
@@ -93,7 +94,7 @@ async def list_spaces(
 async def create_space(request: Request, caller: Writer, st: State, uow: Work) -> JSONResponse:
     body = await read_body(request, AdminSpaceIn)
     with domain_errors():
-        owner = found(await accounts.get_person(uow.session, body.owner_id), "no user with that owner_id")
+        owner = await owner_of(uow.session, body.owner_id)
         space = await space_service.create_space(
             uow.session,
             st.settings,
