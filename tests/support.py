@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import warnings
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -87,3 +90,20 @@ class Browser:
 
     async def login(self, email: str, password: str = PASSWORD) -> httpx.Response:
         return await self.submit("/login", {"email": email, "password": password})
+
+
+def stop_process(proc: subprocess.Popen[Any], log: Path | None = None, grace: float = 30) -> None:
+    """End a server a test started: SIGTERM, then wait. One still running after ``grace``
+    seconds is killed and reported as a warning with the end of its log (cleanup, not a test's
+    verdict; tests/e2e/test_server.py::test_sigterm_does_not_wait_for_a_stalled_request holds
+    the shutdown bound)."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+        tail = log.read_text(errors="replace")[-4000:] if log is not None and log.exists() else ""
+        warnings.warn(f"process {proc.pid} ignored SIGTERM for {grace} s; log ends:\n{tail}", stacklevel=2)

@@ -23,7 +23,7 @@ from frontdesk.cli import app
 from frontdesk.settings import Settings
 from frontdesk.store.db import create_engine
 from tests.e2e.conftest import FRONTDESK, free_port, start, wait_ready
-from tests.support import TEST_SECRET
+from tests.support import TEST_SECRET, stop_process
 
 REPO = Path(__file__).parents[1]
 
@@ -253,8 +253,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str,
         wait_ready(port, proc)
         yield other, url
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
 
 
 def frontdesk(env: dict[str, str], cwd: Path, *args: str) -> str:
@@ -316,8 +315,7 @@ def test_serve_without_a_public_url_serves_and_notes_its_port(tmp_path: Path, um
         wait_ready(port, proc)
         issuer = httpx.get(f"http://127.0.0.1:{port}/.well-known/openid-configuration").json()["issuer"]
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
     assert issuer == f"http://localhost:{port}"
     assert frontdesk(env, tmp_path, "url") == f"http://localhost:{port}\n"
     assert mode(note) == 0o600

@@ -268,7 +268,7 @@ def serve(
         access_log=access_log,
         log_config=uvicorn_log_config(log_level, access_log),
         # Request heads over FRONTDESK_MAX_HEADER_BYTES: 431 from the server (web/server.py).
-        **uvicorn_options(cfg.max_header_bytes),
+        **uvicorn_options(cfg.max_header_bytes, cfg.shutdown_timeout_seconds),
     )
 
 

@@ -174,6 +174,10 @@ class Settings(BaseSettings):
     max_page_body_bytes: int = Field(default=262144, ge=1024, le=64 * 1024 * 1024)
     max_header_bytes: int = Field(default=16384, ge=4096, le=1024 * 1024)
 
+    # On SIGTERM, `frontdesk serve` stops accepting connections and lets requests in progress
+    # finish for at most this long, then closes what is left and exits (web/server.py).
+    shutdown_timeout_seconds: float = Field(default=10, gt=0, le=600)
+
     # Webhooks (docs/integrating.md, "Webhooks"): the delivery worker runs in every server
     # process; destinations on private, loopback and link-local addresses are refused (after
     # DNS resolution, at send time) unless allow_private (development only); plain http only

@@ -22,7 +22,7 @@ from scim2_tester import Status, check_server
 
 from tests.conftest import run_async, truncate_postgres
 from tests.e2e.conftest import FRONTDESK, free_port, server_env, start, wait_ready
-from tests.support import PASSWORD
+from tests.support import PASSWORD, stop_process
 
 pytestmark = pytest.mark.e2e
 
@@ -90,8 +90,7 @@ def scim_server(tmp_path: Path, database: str) -> Iterator[tuple[int, str]]:
         assert token.status_code == 200, token.text
         yield port, token.json()["access_token"]
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
 
 
 def test_scim2_tester_finds_no_failure(scim_server: tuple[int, str]) -> None:

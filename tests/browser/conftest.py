@@ -22,8 +22,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
-from tests.browser.support import ARTIFACTS, REPO, STEP_MS, Person, SpaceApp, stop
+from tests.browser.support import ARTIFACTS, REPO, STEP_MS, Person, SpaceApp
 from tests.e2e.conftest import FRONTDESK, Server, cli, free_port, server_env, start, wait_ready
+from tests.support import stop_process
 
 CHROMIUM = Path(os.environ.get("FRONTDESK_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -122,7 +123,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         wait_ready(port, proc)
         yield Server(port=port, base=f"http://localhost:{port}", log=tmp / "server.log", env=env)
     finally:
-        stop(proc)
+        stop_process(proc)
 
 
 def new_context(chromium: Browser) -> BrowserContext:
@@ -219,7 +220,7 @@ def space_app(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Itera
         wait_for_app(port, proc, log)
         yield SpaceApp(url=url, client_id=app["client_id"], owner=owner, log=log)
     finally:
-        stop(proc)
+        stop_process(proc)
 
 
 def wait_for_app(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 20) -> None:

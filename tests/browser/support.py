@@ -6,7 +6,6 @@ Everything here clicks and types through Playwright's sync API; nothing posts fo
 from __future__ import annotations
 
 import re
-import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -187,14 +186,3 @@ def static_site(pages: dict[str, str]) -> Iterator[StaticSite]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """End a child process we started: politely, then for sure."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)

@@ -29,11 +29,11 @@ from tests.browser.support import (
     log_in_here,
     screenshot,
     sign_up,
-    stop,
     unique_subdomain,
 )
 from tests.browser.test_screens import AXE, AXE_MISSING, Screen, check_screen
 from tests.e2e.conftest import FRONTDESK, Server, cli, free_port, server_env, start, wait_ready
+from tests.support import stop_process
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, inbox: Mailbox) -> Iterator
         wait_ready(port, proc)
         yield Server(port=port, base=f"http://localhost:{port}", log=tmp / "server.log", env=env)
     finally:
-        stop(proc)
+        stop_process(proc)
 
 
 @pytest.fixture(scope="module")

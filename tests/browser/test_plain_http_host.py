@@ -21,8 +21,9 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect
 
 from tests.browser.conftest import launch
-from tests.browser.support import Person, StaticSite, expect_after_submit, log_in, sign_up, static_site, stop
+from tests.browser.support import Person, StaticSite, expect_after_submit, log_in, sign_up, static_site
 from tests.e2e.conftest import FRONTDESK, Server, cli, free_port, server_env, start, wait_ready
+from tests.support import stop_process
 
 PLATFORM_HOST = "desk.harbour.test"  # the platform on a staging/LAN name
 CUSTOM_DOMAIN = "members.harbour.test"  # a space's custom domain
@@ -44,7 +45,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         wait_ready(port, proc)
         yield Server(port=port, base=f"http://{PLATFORM_HOST}:{port}", log=tmp / "server.log", env=env)
     finally:
-        stop(proc)
+        stop_process(proc)
 
 
 @pytest.fixture(scope="module")

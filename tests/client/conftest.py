@@ -22,7 +22,7 @@ import pytest
 
 from frontdesk.client import AsyncClient, Client, RetryPolicy
 from tests.e2e.conftest import FRONTDESK, Server, free_port, server_env, start, wait_ready
-from tests.support import PASSWORD
+from tests.support import PASSWORD, stop_process
 
 CALLBACK = "http://127.0.0.1:9/auth/callback"  # a loopback URI: never followed by the tests
 SCOPES = "openid email profile read_user read_memberships navigation"
@@ -75,8 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         wait_ready(port, proc)
         yield Server(port=port, base=f"http://localhost:{port}", log=tmp / "server.log", env=env)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
 
 
 def cli(server: Server, *args: str) -> Any:

@@ -31,7 +31,7 @@ from frontdesk.client.resource_server import (
 )
 from tests.client.conftest import AsyncLoopbackTransport, LoopbackTransport
 from tests.e2e.conftest import FRONTDESK, Server, cli, free_port, server_env, start, wait_ready
-from tests.support import PASSWORD
+from tests.support import PASSWORD, stop_process
 
 BOOKINGS = "https://bookings.example"
 SCOPES = "openid read_user read_bookings write_bookings"
@@ -123,8 +123,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         )
         yield Live(server, alice["id"], app, jwt_app, api)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
 
 
 def revoke(live: Live, app: dict[str, Any], token: str) -> None:

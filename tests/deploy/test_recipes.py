@@ -27,6 +27,7 @@ from cryptography.x509.oid import NameOID
 
 from frontdesk.settings import Settings
 from tests.e2e.conftest import FRONTDESK, free_port, server_env, start, wait_ready
+from tests.support import stop_process
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
 ENV_FILE = DEPLOY / "frontdesk.env.example"
@@ -249,8 +250,7 @@ def nginx_in_front(tmp_path: Path) -> Iterator[tuple[int, Path, int]]:
         wait_for_port(https, proc)
         yield https, tmp_path, upstream
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
@@ -353,8 +353,7 @@ def caddy_before_nothing(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     try:
         yield port, log
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
 
 
 @pytest.mark.parametrize(
@@ -412,8 +411,7 @@ def frontdesk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         wait_ready(port, proc)
         yield port
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
 
 
 def test_caddy_access_log_in_front_of_frontdesk_holds_no_secrets(frontdesk: int, tmp_path: Path) -> None:
@@ -425,8 +423,7 @@ def test_caddy_access_log_in_front_of_frontdesk_holds_no_secrets(frontdesk: int,
             )
             authorize = http.get(f"/oauth/authorize?{SECRET_QUERY}")
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
     assert api.status_code == 401
     assert authorize.status_code == 400
     text = log.read_text()

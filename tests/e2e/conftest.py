@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.support import PASSWORD, TEST_SECRET
+from tests.support import PASSWORD, TEST_SECRET, stop_process
 
 FRONTDESK = str(Path(sys.executable).with_name("frontdesk"))
 
@@ -104,8 +104,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         wait_ready(port, proc)
         yield Server(port=port, base=f"http://localhost:{port}", log=tmp / "server.log", env=env)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc, tmp / "server.log")
 
 
 # ---- helpers for tests that play a browser against a real server --------------------------------

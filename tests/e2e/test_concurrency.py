@@ -29,7 +29,7 @@ from tests.e2e.conftest import (
     unique,
     wait_ready,
 )
-from tests.support import PASSWORD
+from tests.support import PASSWORD, stop_process
 
 pytestmark = pytest.mark.e2e
 
@@ -57,8 +57,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         wait_ready(port, proc)
         yield Server(port=port, base=f"http://localhost:{port}", log=tmp / "server.log", env=env)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import FRONTDESK, free_port, server_env, start, wait_ready
-from tests.support import PASSWORD
+from tests.support import PASSWORD, stop_process
 
 pytestmark = pytest.mark.e2e
 
@@ -136,8 +136,7 @@ def servers(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[li
         yield ports, env
     finally:
         for proc in procs:
-            proc.terminate()
-            proc.wait(15)
+            stop_process(proc)
 
 
 @pytest.mark.parametrize("servers", ["sqlite-two-workers", "postgresql-two-servers"], indirect=True)

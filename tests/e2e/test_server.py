@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import signal
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import FRONTDESK, Server, free_port, server_env
+from tests.e2e.conftest import FRONTDESK, Server, free_port, server_env, start, wait_ready
 from tests.support import PASSWORD, csrf_from
 
 pytestmark = pytest.mark.e2e
@@ -56,3 +59,31 @@ def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "Run `frontdesk db upgrade`" in result.stderr
+
+
+def test_sigterm_does_not_wait_for_a_stalled_request(tmp_path: Path) -> None:
+    """A client that sends half a body holds a request open; on SIGTERM the server gives it
+    FRONTDESK_SHUTDOWN_TIMEOUT_SECONDS and then exits anyway."""
+    port = free_port()
+    env = server_env(tmp_path, port, FRONTDESK_SHUTDOWN_TIMEOUT_SECONDS="1")
+    subprocess.run([FRONTDESK, "db", "upgrade"], env=env, cwd=tmp_path, check=True, capture_output=True)
+    proc = start(tmp_path, port, env)
+    try:
+        wait_ready(port, proc)
+        with socket.create_connection(("127.0.0.1", port)) as stalled:
+            stalled.sendall(
+                b"POST /oauth/access_token HTTP/1.1\r\nHost: localhost\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n"
+                b"grant_type=pass"
+            )
+            time.sleep(0.5)  # the request has reached the application, which waits for the rest
+            began = time.monotonic()
+            proc.terminate()
+            returncode = proc.wait(20)
+            took = time.monotonic() - began
+        assert returncode == -signal.SIGTERM  # uvicorn ends by re-raising the signal it caught
+        assert took < 8, f"the server took {took:.1f} s to stop"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

@@ -27,6 +27,7 @@ from starlette.applications import Starlette
 
 from tests.client.conftest import AsyncLoopbackTransport, Browser, form_fields
 from tests.e2e.conftest import FRONTDESK, Server, cli, free_port, server_env, start, wait_ready
+from tests.support import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 APP_URL = "http://localhost:9000"  # nothing listens there: the app runs in-process
@@ -76,8 +77,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         cli(server, "seed", str(REPO / "examples" / "sandbox.yaml"))
         yield Deployment(server, register(server))
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from examples.bookings_api import Settings, create_app
 
 from tests.client.conftest import AsyncLoopbackTransport
 from tests.e2e.conftest import FRONTDESK, Server, cli, free_port, server_env, start, wait_ready
-from tests.support import PASSWORD
+from tests.support import PASSWORD, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 API = "http://localhost:9100"  # the in-process app's URL: its resource identifier
@@ -77,8 +77,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         jwt_app = cli(server, "clients", "create", "Desk JWT", *common, "--jwt-access-tokens")
         yield Setup(server, api, app, jwt_app)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
 
 
 @pytest.fixture
@@ -171,5 +170,4 @@ def test_the_example_runs_as_a_program(setup: Setup) -> None:
         assert response.status_code == 200, response.text
         assert response.json() == {"bookings": []}
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)

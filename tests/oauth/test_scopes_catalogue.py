@@ -37,7 +37,7 @@ from tests.oauth_support import (
     query,
     register_app,
 )
-from tests.support import TEST_SECRET, Browser, make_settings
+from tests.support import TEST_SECRET, Browser, make_settings, stop_process
 
 # Real Cobot apps' scope strings (../shared/reference/cobot-wire-notes.md §4.3 and §2.1).
 COBOT_APPS = {
@@ -549,8 +549,7 @@ def test_a_real_server_restarted_with_a_wider_file_does_not_widen_tokens(tmp_pat
             token = issued.json()["access_token"]
             assert issued.json()["scope"] == "rooms directory read_bookings"
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
     proc = serve(later)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"host": f"localhost:{port}"}) as http:
@@ -562,5 +561,4 @@ def test_a_real_server_restarted_with_a_wider_file_does_not_widen_tokens(tmp_pat
             assert fresh.json()["scope"] == "rooms directory read_bookings write_bookings read_user"
             assert http.get("/api/user", headers=bearer(fresh.json()["access_token"])).status_code == 200
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)

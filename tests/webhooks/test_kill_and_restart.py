@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import run_async, truncate_postgres
 from tests.e2e.conftest import FRONTDESK, free_port, server_env, start, wait_ready
-from tests.support import PASSWORD
+from tests.support import PASSWORD, stop_process
 from tests.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
@@ -128,8 +128,7 @@ def test_pending_deliveries_survive_sigkill(tmp_path: Path, database: str) -> No
             wait_ready(port, proc)
             wait_for(lambda: len(receiver.ids) >= 4, 30, "the deliveries after the restart")
         finally:
-            proc.terminate()
-            proc.wait(10)
+            stop_process(proc)
     assert receiver.rejected == []
     # Everything, in the order it was written (the outbox's order), each signed and verified.
     assert receiver.ids[:4] == expected
@@ -175,8 +174,7 @@ def test_a_delivery_cut_off_by_sigkill_is_sent_again(tmp_path: Path, database: s
             wait_ready(port, proc)
             wait_for(lambda: len(receiver.ids) == 2, 40, "the delivery to be sent again")
         finally:
-            proc.terminate()
-            proc.wait(10)
+            stop_process(proc)
     assert receiver.rejected == []
     assert receiver.ids == [cut["message_id"], cut["message_id"]]
     [done] = cli(env, tmp_path, "webhooks", "deliveries")["deliveries"]

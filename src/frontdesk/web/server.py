@@ -74,7 +74,12 @@ class HeadLimitedHttpToolsProtocol(HttpToolsProtocol):
         self.in_head = False
 
 
-def uvicorn_options(max_header_bytes: int) -> dict[str, Any]:
-    """What ``frontdesk serve`` passes to ``uvicorn.run``: this protocol, and the head cap
-    (which uvicorn's h11 protocol reads too, should someone choose it)."""
-    return {"http": HTTP_PROTOCOL, "h11_max_incomplete_event_size": max_header_bytes}
+def uvicorn_options(max_header_bytes: int, shutdown_timeout_seconds: float) -> dict[str, Any]:
+    """What ``frontdesk serve`` passes to ``uvicorn.run``: this protocol, the head cap (which
+    uvicorn's h11 protocol reads too, should someone choose it), and the bound on a graceful
+    shutdown (a stalled client cannot keep a stopping server alive)."""
+    return {
+        "http": HTTP_PROTOCOL,
+        "h11_max_incomplete_event_size": max_header_bytes,
+        "timeout_graceful_shutdown": shutdown_timeout_seconds,
+    }
