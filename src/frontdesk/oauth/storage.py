@@ -305,6 +305,15 @@ class PasswordAuthenticator(Protocol):
     async def __call__(self, email: str, password: str) -> Person | None: ...
 
 
+class ReplayGuard(Protocol):
+    """Remembers one-time values (a ``jti``) for as long as they could be replayed
+    (services/throttle.Throttle.first_use: Redis when configured, else per worker)."""
+
+    async def first_use(self, kind: str, value: str, seconds: int) -> bool:
+        """True the first time ``value`` is seen under ``kind`` within ``seconds``."""
+        ...
+
+
 class Limiter(Protocol):
     """A failure throttle around checking one credential (RFC 6749 §4.3.2, §2.3.1; RFC 6819
     §5.1.4.2.3): :meth:`attempt` before the check, then :meth:`failed` or :meth:`succeeded`.

@@ -106,6 +106,14 @@ class Throttle:
             return None
         return await self.wait(rule, key)
 
+    async def first_use(self, kind: str, value: str, seconds: int) -> bool:
+        """True the first time ``value`` is seen under ``kind`` within ``seconds``, False on
+        every later use (one atomic increment, shared by all workers when Redis is configured,
+        per worker otherwise): the ``jti`` replay check of DPoP proofs (RFC 9449 §11.1) and
+        client assertions (RFC 7523 §3, item 7). Implements :class:`frontdesk.oauth.storage.ReplayGuard`."""
+        count = await self.storage.incr(f"replay/{kind}/{value}", max(1, int(seconds)))
+        return count == 1
+
     async def reset(self) -> None:
         await self.storage.reset()
 
