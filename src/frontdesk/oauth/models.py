@@ -7,6 +7,8 @@ from datetime import datetime
 
 # JWT access tokens always expire (RFC 9068 §2.2); an app without its own lifetime gets an hour.
 JWT_ACCESS_TOKEN_TTL = 3600
+# The FAPI 2.0 Security Profile, as Client.profile names it.
+FAPI2 = "fapi2"
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,19 @@ class Client:
     # OpenID Connect RP-Initiated Logout 1.0 §3.1 (exact match) and Back-Channel Logout 1.0 §2.2.
     post_logout_redirect_uris: tuple[str, ...] = ()
     backchannel_logout_uri: str | None = None
+    # Issue 14. Sender-constrained tokens (RFC 9449 §5.2 ``dpop_bound_access_tokens``): the
+    # token endpoint refuses requests without a DPoP proof.
+    dpop_required: bool = False
+    # RFC 9126 §6 ``require_pushed_authorization_requests`` for this app.
+    par_required: bool = False
+    # RFC 7591 §2 ``token_endpoint_auth_method``: None for a client secret (Basic or post; none
+    # for a public client), or "private_key_jwt" (RFC 7523 §2.2, OIDC Core §9), whose keys
+    # are ``jwks`` (a JWK Set as JSON text) or published at ``jwks_uri``.
+    token_endpoint_auth_method: str | None = None
+    jwks: str | None = None
+    jwks_uri: str | None = None
+    # A security profile the app runs under: None, or "fapi2" (the FAPI 2.0 Security Profile).
+    profile: str | None = None
     # Bookkeeping for people and operators (the protocol never reads it): where the app was
     # registered (web, cli, seed, dynamic) and when.
     registered_via: str = "web"
@@ -54,8 +69,24 @@ class Client:
 
     @property
     def pkce_required(self) -> bool:
-        """Public clients always need PKCE (RFC 9700 §2.1.1); others when they opt in."""
-        return self.public or self.require_pkce
+        """Public clients always need PKCE (RFC 9700 §2.1.1); others when they opt in (and
+        under the FAPI 2.0 profile)."""
+        return self.public or self.require_pkce or self.fapi
+
+    @property
+    def fapi(self) -> bool:
+        """The app runs under the FAPI 2.0 Security Profile (docs/flows.md)."""
+        return self.profile == FAPI2
+
+    @property
+    def needs_par(self) -> bool:
+        """Authorization requests only through PAR (RFC 9126 §6): its own setting or FAPI."""
+        return self.par_required or self.fapi
+
+    @property
+    def needs_dpop(self) -> bool:
+        """Tokens only with a DPoP proof (RFC 9449 §5.2): its own setting or FAPI."""
+        return self.dpop_required or self.fapi
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +171,8 @@ class NewToken:
     keep_sealed: bool = False
     # RFC 8707: the resource the token is good at (None: every host of this deployment).
     audience: str | None = None
+    # RFC 9449 §6: the JWK SHA-256 thumbprint (RFC 7638) of the key the token is bound to.
+    dpop_jkt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +195,8 @@ class TokenInfo:
     last_used_at: datetime | None = None
     # RFC 8707: the resource the token is good at (None: every host of this deployment).
     audience: str | None = None
+    # RFC 9449 §6: the JWK SHA-256 thumbprint of the key the token is bound to (None: Bearer).
+    dpop_jkt: str | None = None
 
     @property
     def is_space_token(self) -> bool:

@@ -305,6 +305,15 @@ class PasswordAuthenticator(Protocol):
     async def __call__(self, email: str, password: str) -> Person | None: ...
 
 
+class ClientKeyStore(Protocol):
+    async def client_keys(self, client: Client) -> str | None:
+        """The public keys of a ``private_key_jwt`` client (RFC 7523 §2.2): a JWK Set as JSON
+        text, from its registered ``jwks`` or fetched from its ``jwks_uri`` (cached, timed out,
+        address-checked); None when it has none. Verifies client assertions and request
+        objects (RFC 9101 §6.2)."""
+        ...
+
+
 class ReplayGuard(Protocol):
     """Remembers one-time values (a ``jti``) for as long as they could be replayed
     (services/throttle.Throttle.first_use: Redis when configured, else per worker)."""
