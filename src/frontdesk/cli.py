@@ -776,6 +776,78 @@ NoBackchannelOpt = Annotated[
 ]
 
 
+PrivateKeyJwtOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--private-key-jwt/--no-private-key-jwt",
+        help="Authenticate with signed assertions (private_key_jwt, RFC 7523) made with the keys of "
+        "--jwks or --jwks-uri, instead of a client secret (none is issued). --no-private-key-jwt "
+        "goes back to a secret: rotate one with `clients rotate-secret`.",
+    ),
+]
+JwksOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--jwks",
+        metavar="FILE|JSON",
+        help="The app's public keys: a JWK Set, as a file or inline JSON (RSA ≥2048, EC P-256/P-384, "
+        "Ed25519; no private keys).",
+    ),
+]
+JwksUriOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--jwks-uri", metavar="URI", help="Where the app publishes its JWK Set (instead of --jwks)."
+    ),
+]
+ParRequiredOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--par-required/--no-par-required",
+        help="Authorization requests only through pushed authorization requests (RFC 9126): "
+        "POST /oauth/par first, then /oauth/authorize with the request_uri.",
+    ),
+]
+Fapi2Opt = Annotated[
+    bool | None,
+    typer.Option(
+        "--fapi2/--no-fapi2",
+        help="The FAPI 2.0 Security Profile (docs/flows.md): PAR, PKCE S256, DPoP and private_key_jwt "
+        "required, no password grant, codes valid 60 s. Needs --private-key-jwt with keys.",
+    ),
+]
+NoJwksOpt = Annotated[bool, typer.Option("--no-jwks", help="Remove the registered JWK Set.")]
+NoJwksUriOpt = Annotated[bool, typer.Option("--no-jwks-uri", help="Remove the JWKS URI.")]
+
+
+def read_jwks(value: str) -> str:
+    """A JWK Set given inline (JSON) or as a file's path."""
+    if value.lstrip().startswith("{"):
+        return value
+    try:
+        return Path(value).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FrontdeskError(f"cannot read the JWK Set file {value}: {exc.strerror or exc}") from exc
+
+
+def key_fields(
+    private_key_jwt: bool | None, jwks: str | None, no_jwks: bool, jwks_uri: str | None, no_jwks_uri: bool
+) -> dict[str, Any]:
+    """The key settings the options give (absent when not given)."""
+    given: dict[str, Any] = {}
+    if private_key_jwt is not None:
+        given["token_endpoint_auth_method"] = "private_key_jwt" if private_key_jwt else None
+    if no_jwks:
+        given["jwks"] = None
+    elif jwks is not None:
+        given["jwks"] = read_jwks(jwks)
+    if no_jwks_uri:
+        given["jwks_uri"] = None
+    elif jwks_uri is not None:
+        given["jwks_uri"] = jwks_uri
+    return given
+
+
 def logout_fields(
     post_logout: list[str] | None, no_post_logout: bool, backchannel: str | None, no_backchannel: bool
 ) -> dict[str, Any]:
@@ -812,19 +884,35 @@ def client_dict(app: Any, owner_email: str) -> dict[str, Any]:
         "client_credentials": app.client_credentials,
         "admin_scopes": list(app.admin_scopes),
         "jwt_access_tokens": app.jwt_access_tokens,
+        "dpop_required": app.dpop_required,
+        "par_required": app.par_required,
+        "fapi2": app.fapi,
         "post_logout_redirect_uris": list(app.post_logout_redirect_uris),
         "backchannel_logout_uri": app.backchannel_logout_uri,
+        "token_endpoint_auth_method": app.token_endpoint_auth_method
+        or ("none" if app.public else "client_secret_basic"),
+        "jwks": json.loads(app.jwks) if app.jwks else None,
+        "jwks_uri": app.jwks_uri,
         "registered_via": app.registered_via,
         "created_at": app.created_at.isoformat() if app.created_at else None,
     }
 
 
 def client_lines(data: dict[str, Any]) -> list[str]:
-    names = ("public", "trusted", "password_grant", "allow_redirect_query", "require_pkce", "can_introspect")
-    flags = [name for name in names if data[name]]
+    names = (
+        "public",
+        "trusted",
+        "password_grant",
+        "allow_redirect_query",
+        "require_pkce",
+        "can_introspect",
+        "client_credentials",
+        "dpop_required",
+        "par_required",
+        "fapi2",
+    )
+    flags = [name for name in names if data.get(name)]
     ttl = data["access_token_ttl"]
-    if data.get("client_credentials"):
-        flags.append("client_credentials")
     if data.get("jwt_access_tokens"):
         flags.append("jwt_access_tokens")
         ttl = ttl or JWT_ACCESS_TOKEN_TTL  # as Client.token_lifetime (oauth/models.py)
@@ -844,6 +932,13 @@ def client_lines(data: dict[str, Any]) -> list[str]:
     lines += [f"  post-logout:   {uri}" for uri in data.get("post_logout_redirect_uris") or ()]
     if data.get("backchannel_logout_uri"):
         lines.append(f"  back-channel logout: {data['backchannel_logout_uri']}")
+    if data.get("token_endpoint_auth_method") == "private_key_jwt":
+        lines.append("  authentication: private_key_jwt (RFC 7523)")
+    if data.get("jwks"):
+        kids = [str(k.get("kid") or "(no kid)") for k in data["jwks"]["keys"]]
+        lines.append(f"  keys (jwks):   {', '.join(kids)}")
+    if data.get("jwks_uri"):
+        lines.append(f"  jwks uri:      {data['jwks_uri']}")
     return lines
 
 
@@ -917,13 +1012,26 @@ def clients_create(
             "they always expire (--access-token-ttl, default an hour). Default: opaque tokens.",
         ),
     ] = None,
+    dpop_required: Annotated[
+        bool | None,
+        typer.Option(
+            "--dpop-required/--no-dpop-required",
+            help="Token requests need a DPoP proof (RFC 9449): every token is bound to the app's key.",
+        ),
+    ] = None,
+    par_required: ParRequiredOpt = None,
+    fapi2: Fapi2Opt = None,
     post_logout_redirect_uri: PostLogoutOpt = None,
     no_post_logout_redirect_uri: NoPostLogoutOpt = False,
     backchannel_logout_uri: BackchannelOpt = None,
     no_backchannel_logout_uri: NoBackchannelOpt = False,
+    private_key_jwt: PrivateKeyJwtOpt = None,
+    jwks: JwksOpt = None,
+    jwks_uri: JwksUriOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Register an app; prints its client id, client secret and the owner's test access token."""
+    """Register an app; prints its client id, client secret (none with --private-key-jwt) and
+    the owner's test access token."""
     from frontdesk.security.server_secret import ServerSecret
     from frontdesk.services import apps
 
@@ -949,11 +1057,15 @@ def clients_create(
             client_credentials=client_credentials,
             admin_scopes=admin_scopes,
             jwt_access_tokens=bool(jwt_access_tokens),
+            dpop_required=bool(dpop_required),
+            par_required=bool(par_required),
+            fapi2=bool(fapi2),
             registered_via="cli",
             post_logout_redirect_uris=(
                 [] if no_post_logout_redirect_uri else list(post_logout_redirect_uri or ())
             ),
             backchannel_logout_uri=None if no_backchannel_logout_uri else backchannel_logout_uri,
+            **key_fields(private_key_jwt, jwks, False, jwks_uri, False),
         )
         data = client_dict(created.app, user.email)
         data["client_secret"] = created.client_secret
@@ -967,10 +1079,16 @@ def clients_create(
         [
             f"created app {data['name']}",
             f"client_id:         {data['client_id']}",
-            f"client_secret:     {data['client_secret'] or '(none: public app)'}",
+            f"client_secret:     {data['client_secret'] or _no_secret(data)}",
             f"test_access_token: {data['test_access_token'] or '(none: administrative scopes only)'}",
         ],
     )
+
+
+def _no_secret(data: dict[str, Any]) -> str:
+    if data.get("token_endpoint_auth_method") == "private_key_jwt":
+        return "(none: private_key_jwt)"
+    return "(none: public app)"
 
 
 @clients_app.command("show")
@@ -1058,10 +1176,25 @@ def clients_update(
             "issued keep working.",
         ),
     ] = None,
+    dpop_required: Annotated[
+        bool | None,
+        typer.Option(
+            "--dpop-required/--no-dpop-required",
+            help="Token requests need a DPoP proof (RFC 9449) from now on; tokens already issued "
+            "keep their binding (or none).",
+        ),
+    ] = None,
+    par_required: ParRequiredOpt = None,
+    fapi2: Fapi2Opt = None,
     post_logout_redirect_uri: PostLogoutOpt = None,
     no_post_logout_redirect_uri: NoPostLogoutOpt = False,
     backchannel_logout_uri: BackchannelOpt = None,
     no_backchannel_logout_uri: NoBackchannelOpt = False,
+    private_key_jwt: PrivateKeyJwtOpt = None,
+    jwks: JwksOpt = None,
+    no_jwks: NoJwksOpt = False,
+    jwks_uri: JwksUriOpt = None,
+    no_jwks_uri: NoJwksUriOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Change an app's settings; only the options given change."""
@@ -1083,6 +1216,9 @@ def clients_update(
             "client_credentials": client_credentials,
             "admin_scopes": admin_scopes,
             "jwt_access_tokens": jwt_access_tokens,
+            "dpop_required": dpop_required,
+            "par_required": par_required,
+            "fapi2": fapi2,
         }
         given = {k: v for k, v in changes.items() if v is not None}
         if access_token_ttl is not None:
@@ -1093,6 +1229,7 @@ def clients_update(
             backchannel_logout_uri,
             no_backchannel_logout_uri,
         )
+        given |= key_fields(private_key_jwt, jwks, no_jwks, jwks_uri, no_jwks_uri)
         return client_dict(await apps.update_app(db, found.client_id, **given), owner_email)
 
     data = with_db(work)

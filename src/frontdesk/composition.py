@@ -11,23 +11,31 @@ from dataclasses import dataclass, replace
 
 from frontdesk.oauth.authorize import AuthorizationEndpoint
 from frontdesk.oauth.bearer import BearerValidator
-from frontdesk.oauth.config import OAuthConfig
+from frontdesk.oauth.client_assertion import ClientAssertions
+from frontdesk.oauth.config import OAuthConfig, utcnow
+from frontdesk.oauth.device import DeviceAuthorizationEndpoint, DeviceVerification
+from frontdesk.oauth.dpop import DpopSettings, DpopVerifier
 from frontdesk.oauth.errors import TemporarilyUnavailable
 from frontdesk.oauth.grants.authorization_code import AuthorizationCodeGrant
 from frontdesk.oauth.grants.client_credentials import ClientCredentialsGrant
+from frontdesk.oauth.grants.device_code import DeviceCodeGrant
 from frontdesk.oauth.grants.password import PasswordGrant
 from frontdesk.oauth.grants.refresh_token import RefreshTokenGrant
+from frontdesk.oauth.grants.token_exchange import TokenExchangeGrant
 from frontdesk.oauth.introspection import IntrospectionEndpoint
-from frontdesk.oauth.models import Person
+from frontdesk.oauth.models import FAPI2, Person, use_profile_for_all
 from frontdesk.oauth.oidc import IdTokenExtra
+from frontdesk.oauth.par import PushedAuthorizationEndpoint, RegisteredKeys
 from frontdesk.oauth.refresh import RefreshTokenExtra
 from frontdesk.oauth.revocation import RevocationEndpoint
 from frontdesk.oauth.scopes import load_catalogue, use_catalogue
+from frontdesk.oauth.storage import ReplayGuard
 from frontdesk.oauth.token_endpoint import TokenEndpoint
 from frontdesk.oauth.tokens import TokenIssuer
 from frontdesk.security.passwords import HashingBusy, Passwords
 from frontdesk.security.server_secret import ServerSecret
 from frontdesk.services import accounts
+from frontdesk.services.client_keys import ClientKeys
 from frontdesk.services.throttle import FailureRules, FailureThrottle, Rule, Throttle, make_storage
 from frontdesk.services.work import UnitOfWork
 from frontdesk.settings import Settings
@@ -45,6 +53,8 @@ class Rules:
     password_grant: FailureThrottle
     client_auth: FailureThrottle
     code: FailureThrottle
+    # Wrong user codes at /device (RFC 8628 §5.1), per browser session and address.
+    user_code: FailureThrottle
     # Wrong second-factor codes (services/second_factor.py), per account and address.
     second_factor: FailureThrottle
     # Rates; None: switched off.
@@ -108,6 +118,14 @@ class Rules:
             code=per_client_and_address(
                 "code-failures", settings.code_failures_per_client_address, settings.code_failures_per_address
             ),
+            user_code=FailureThrottle(
+                throttle,
+                FailureRules(
+                    subject="session",
+                    pair=Rule.parse("user-code-session-address", settings.user_code_failures_per_session),
+                    address=Rule.parse("user-code-address", settings.user_code_failures_per_address),
+                ),
+            ),
             api=rate("api", settings.api_rate_limit),
             admin_api=rate("admin-api", settings.admin_api_rate_limit),
             dynamic_registration=rate("dynamic-registration", settings.dynamic_registration_rate_limit),
@@ -152,35 +170,91 @@ class OAuthServer:
     token: TokenEndpoint
     revocation: RevocationEndpoint
     introspection: IntrospectionEndpoint
+    # RFC 9126 pushed authorization requests (with RFC 9101 request objects).
+    pushed: PushedAuthorizationEndpoint
+    # RFC 8628: the device authorization endpoint and the person's side at /device.
+    device: DeviceAuthorizationEndpoint
+    device_verification: DeviceVerification
     bearer: BearerValidator
     issuer: TokenIssuer
 
     @classmethod
-    def build(cls, settings: Settings, rules: Rules, server_secret: ServerSecret) -> OAuthServer:
+    def build(
+        cls,
+        settings: Settings,
+        rules: Rules,
+        server_secret: ServerSecret,
+        *,
+        client_assertions: ClientAssertions | None = None,
+        replay_guard: ReplayGuard | None = None,
+    ) -> OAuthServer:
         config = OAuthConfig(
             code_ttl_seconds=settings.code_ttl_seconds,
             strict=settings.strict_mode,
             password_grant_enabled=settings.password_grant,
             require_verified_email=settings.require_verified_email,
+            require_par=settings.require_par,
         )
         issuer = TokenIssuer(config, [RefreshTokenExtra(), IdTokenExtra()])
         # The settings checked the scope file already; this process uses its catalogue.
         scopes = use_catalogue(load_catalogue(settings.scopes_file))
+        # FRONTDESK_FAPI2: every app of this process runs under the FAPI 2.0 profile.
+        use_profile_for_all(FAPI2 if settings.fapi2 else None)
+        authorization = AuthorizationEndpoint(config, server_secret.mac)
+        # RFC 9449: proofs' jti single use through the replay guard (Redis when configured);
+        # nonces are MACs with the server secret, good at every worker.
+        dpop = DpopVerifier(
+            DpopSettings(max_age_seconds=settings.dpop_proof_max_age_seconds, nonces=settings.dpop_nonce),
+            replay_guard=replay_guard,
+            mac=server_secret.mac,
+            clock=config.clock,
+        )
         return cls(
             config=config,
-            authorization=AuthorizationEndpoint(config, server_secret.mac),
+            authorization=authorization,
             token=TokenEndpoint(
                 config,
-                [AuthorizationCodeGrant, PasswordGrant, RefreshTokenGrant, ClientCredentialsGrant],
+                [
+                    AuthorizationCodeGrant,
+                    PasswordGrant,
+                    RefreshTokenGrant,
+                    ClientCredentialsGrant,
+                    DeviceCodeGrant,
+                    TokenExchangeGrant,
+                ],
                 issuer=issuer,
                 password_limiter=rules.password_grant,
                 client_limiter=rules.client_auth,
                 # Failed code redemptions (refresh token failures are not limited this way).
                 code_limiter=rules.code,
+                client_assertions=client_assertions,
+                dpop=dpop,
             ),
-            revocation=RevocationEndpoint(config, client_limiter=rules.client_auth),
-            introspection=IntrospectionEndpoint(config, client_limiter=rules.client_auth),
-            bearer=BearerValidator(scopes, config.clock),
+            revocation=RevocationEndpoint(
+                config, client_limiter=rules.client_auth, client_assertions=client_assertions
+            ),
+            introspection=IntrospectionEndpoint(
+                config, client_limiter=rules.client_auth, client_assertions=client_assertions
+            ),
+            pushed=PushedAuthorizationEndpoint(
+                config,
+                authorization,
+                client_limiter=rules.client_auth,
+                client_assertions=client_assertions,
+                # Request objects are verified with the keys client assertions use (RFC 9101 §6.2).
+                keys=client_assertions.keys if client_assertions is not None else RegisteredKeys(),
+                # RFC 9449 §10.1: a DPoP proof with the pushed request binds its code.
+                dpop=dpop,
+            ),
+            device=DeviceAuthorizationEndpoint(
+                config,
+                ttl_seconds=settings.device_code_ttl_seconds,
+                interval_seconds=settings.device_poll_interval_seconds,
+                client_limiter=rules.client_auth,
+                client_assertions=client_assertions,
+            ),
+            device_verification=DeviceVerification(config, rules.user_code),
+            bearer=BearerValidator(scopes, config.clock, dpop),
             issuer=issuer,
         )
 
@@ -196,6 +270,9 @@ class Frontdesk:
     throttle: Throttle
     rules: Rules
     oauth: OAuthServer
+    # private_key_jwt apps' keys (RFC 7523 §2.2): their jwks, or their jwks_uri fetched and
+    # cached per process; also what verifies request objects (RFC 9101 §6.2).
+    client_keys: ClientKeys
 
     @classmethod
     def parts(cls, settings: Settings) -> Frontdesk:
@@ -203,6 +280,9 @@ class Frontdesk:
         server_secret = ServerSecret(settings.resolve_secret_key())
         throttle = Throttle(make_storage(settings.redis_url))
         rules = Rules.from_settings(settings, throttle)
+        client_keys = ClientKeys.from_settings(settings)
+        # RFC 7523 §3: assertions' jti single use through the throttle's replay guard.
+        assertions = ClientAssertions(keys=client_keys, replay=throttle, clock=utcnow)
         return Frontdesk(
             settings=settings,
             server_secret=server_secret,
@@ -218,7 +298,10 @@ class Frontdesk:
             ),
             throttle=throttle,
             rules=rules,
-            oauth=OAuthServer.build(settings, rules, server_secret),
+            oauth=OAuthServer.build(
+                settings, rules, server_secret, client_assertions=assertions, replay_guard=throttle
+            ),
+            client_keys=client_keys,
         )
 
     def unit_of_work(self) -> UnitOfWork:

@@ -26,6 +26,9 @@ CONSENT_GRANTED: Final = "consent.granted"
 CONSENT_REVOKED: Final = "consent.revoked"
 TOKEN_ISSUED: Final = "token.issued"
 TOKEN_REVOKED: Final = "token.revoked"
+# Token exchange (RFC 8693, oauth/grants/token_exchange.py): detail holds the new token's id, the
+# subject's (and actor's) token ids, the kind ("space" or "narrower"), the scope and audience.
+TOKEN_EXCHANGED: Final = "token.exchanged"
 REFRESH_TOKEN_REUSED: Final = "refresh_token.reused"
 CODE_REPLAYED: Final = "code.replayed"
 CLIENT_SECRET_REGENERATED: Final = "client_secret.regenerated"
@@ -82,6 +85,7 @@ DESCRIPTIONS: Final[dict[str, str]] = {
     CONSENT_REVOKED: "Took back an app's access",
     TOKEN_ISSUED: "Access token issued",
     TOKEN_REVOKED: "Access token revoked",
+    TOKEN_EXCHANGED: "An app exchanged an access token for another (a space token or a narrower one)",
     REFRESH_TOKEN_REUSED: "Refresh token used twice (every token of that grant was revoked)",
     CODE_REPLAYED: "Authorization code used twice (its tokens were revoked)",
     CLIENT_SECRET_REGENERATED: "Regenerated an app's client secret",

@@ -136,11 +136,19 @@ class Settings(BaseSettings):
     # address across clients.
     code_failures_per_client_address: str = "30/minute"
     code_failures_per_address: str = "30/minute"
+    # Wrong user codes entered at /device (RFC 8628 §5.1: 34 bits, so guessing must be slow):
+    # per browser session and address, and per address across sessions.
+    user_code_failures_per_session: str = "10/15 minutes"
+    user_code_failures_per_address: str = "30/hour"
     # Sign-ups per client address; "0" or empty switches the limit off.
     signup_rate_limit: str = "10/hour"
 
     # OAuth
     code_ttl_seconds: int = 60
+    # The device authorization grant (RFC 8628 §3.2): how long a device code and its user code
+    # live, and the seconds a device waits between polls (grown by 5 s with each slow_down).
+    device_code_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    device_poll_interval_seconds: int = Field(default=5, ge=1, le=60)
     # The password grant ("app flow", docs/decisions.md §4): on by default, off for every app here.
     password_grant: bool = True
     # Retired signing keys stay in the JWKS this long, so earlier signatures still verify.
@@ -192,6 +200,14 @@ class Settings(BaseSettings):
     webhooks_disable_after_days: float = Field(default=5, gt=0, le=365)
     webhooks_poll_seconds: float = Field(default=1, gt=0, le=60)
 
+    # private_key_jwt (docs/integrating.md, "Key-based client authentication"): an app's
+    # jwks_uri is fetched with the address checks of webhooks (webhooks_allow_private allows
+    # private addresses and plain http; http is also allowed in development), within
+    # client_jwks_timeout_seconds, at most 64 KiB, and kept client_jwks_cache_seconds per
+    # server process (an unknown key id fetches it again, at most once a minute).
+    client_jwks_cache_seconds: int = Field(default=300, ge=0, le=86400)
+    client_jwks_timeout_seconds: float = Field(default=5, gt=0, le=30)
+
     # Email (docs/guide.md, "Accounts"): messages go through the email outbox and are sent by
     # a worker in every server process (email_worker.py). With no smtp_host each message is
     # written to email_outbox_dir as an .eml file and its link printed (development); unset
@@ -217,6 +233,16 @@ class Settings(BaseSettings):
     # Accounts: unverified accounts may log in; with this, authorization is refused until the
     # address is verified.
     require_verified_email: bool = False
+    # RFC 9126 §6: every app must push its authorization requests to /oauth/par (apps can
+    # require it one by one with --par-required).
+    require_par: bool = False
+    # Every app runs under the FAPI 2.0 Security Profile (docs/flows.md; one app: --fapi2):
+    # PAR, PKCE S256, DPoP and private_key_jwt required, no password grant, 60 s codes.
+    fapi2: bool = False
+    # DPoP (RFC 9449, docs/integrating.md "DPoP"): proofs must carry a server nonce (§8, §9);
+    # a proof's iat may be this far from the server's time (§4.3).
+    dpop_nonce: bool = False
+    dpop_proof_max_age_seconds: int = Field(default=300, ge=10, le=3600)
     verification_link_hours: float = Field(default=48, gt=0, le=24 * 30)
     password_reset_link_minutes: float = Field(default=60, gt=0, le=24 * 60)
     # Emails asked for (`limits` syntax): password resets per client address and per entered
@@ -306,6 +332,8 @@ class Settings(BaseSettings):
         "client_auth_failures_per_address",
         "code_failures_per_client_address",
         "code_failures_per_address",
+        "user_code_failures_per_session",
+        "user_code_failures_per_address",
         "password_reset_rate_per_address",
         "password_reset_rate_per_account",
         "verification_email_rate_per_account",

@@ -68,7 +68,10 @@ class AsyncLoopbackTransport(httpx.AsyncHTTPTransport):
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("client-e2e")
     port = free_port()
-    env = server_env(tmp, port, FRONTDESK_API_RATE_LIMIT="6000/minute")
+    # Devices poll every second here (tests/client/test_device_flow.py), not every five.
+    env = server_env(
+        tmp, port, FRONTDESK_API_RATE_LIMIT="6000/minute", FRONTDESK_DEVICE_POLL_INTERVAL_SECONDS="1"
+    )
     subprocess.run([FRONTDESK, "db", "upgrade"], env=env, cwd=tmp, check=True, capture_output=True)
     proc = start(tmp, port, env)
     try:

@@ -30,6 +30,7 @@ from frontdesk.client.resource_server import (
     bearer_token,
 )
 from tests.client.conftest import AsyncLoopbackTransport, LoopbackTransport
+from tests.dpop_support import DpopKey
 from tests.e2e.conftest import FRONTDESK, Server, cli, free_port, server_env, start, wait_ready
 from tests.support import PASSWORD, stop_process
 
@@ -369,3 +370,106 @@ def test_the_django_adapter(live: Live) -> None:
     assert refused.status_code == 401
     assert 'error="invalid_token"' in refused["WWW-Authenticate"]
     rs.close()
+
+
+# ---- DPoP-bound tokens (RFC 9449 §7) -----------------------------------------------------------
+
+
+def dpop_token(live: Live, app: dict[str, Any], key: DpopKey) -> str:
+    with live.server.client() as http:
+        response = http.post(
+            "/oauth/access_token",
+            data={
+                "grant_type": "password",
+                "username": "alice@example.com",
+                "password": PASSWORD,
+                "scope": "read_user read_bookings",
+                "resource": BOOKINGS,
+            },
+            auth=(app["client_id"], app["client_secret"]),
+            headers={"dpop": key.proof(htu=live.issuer + "/oauth/access_token")},
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["token_type"] == "DPoP"
+    token: str = response.json()["access_token"]
+    return token
+
+
+@pytest.mark.rfc("9449 7.1")
+@pytest.mark.parametrize("kind", ["jwt", "introspection"])
+def test_a_bound_token_needs_a_proof_of_its_key(live: Live, kind: str) -> None:
+    key = DpopKey()
+    token = dpop_token(live, live.jwt_app if kind == "jwt" else live.app, key)
+    url = BOOKINGS + "/bookings?page=2"
+    with live.resource_server() as rs:
+
+        def call(authorization: str, proof: str | None, method: str = "GET") -> Principal:
+            return rs.authenticate_request(authorization, dpop=proof, method=method, url=url)
+
+        principal = call(f"DPoP {token}", key.proof("GET", BOOKINGS + "/bookings", token=token))
+        assert principal.validated_by == kind
+        assert principal.dpop_jkt == key.jkt
+        assert principal.scopes == {"read_user", "read_bookings"}
+        as_bearer = challenge_of(lambda: call(f"Bearer {token}", None))
+        assert as_bearer.status == 401
+        assert as_bearer.error == "invalid_token"
+        assert as_bearer.www_authenticate.startswith("DPoP ")
+        assert 'algs="ES256' in as_bearer.www_authenticate
+        assert challenge_of(lambda: rs.authenticate(token)).error == "invalid_token"
+        proof = key.proof("GET", BOOKINGS + "/bookings", token=token)
+        assert call(f"DPoP {token}", proof).dpop_jkt == key.jkt
+        bad = {
+            "replayed": proof,
+            "another key": DpopKey().proof("GET", BOOKINGS + "/bookings", token=token),
+            "another url": key.proof("GET", BOOKINGS + "/rooms", token=token),
+            "no ath": key.proof("GET", BOOKINGS + "/bookings"),
+            "no proof": None,
+        }
+        for case, value in bad.items():
+            refused = challenge_of(lambda value=value: call(f"DPoP {token}", value))  # type: ignore[misc]
+            assert refused.status == 401, case
+            assert refused.error == "invalid_dpop_proof", case
+        assert challenge_of(lambda: call(f"DPoP {token}", key.proof("POST", url, token=token))).error == (
+            "invalid_dpop_proof"
+        )
+
+
+@pytest.mark.rfc("9449 7.1")
+def test_an_unbound_token_with_the_dpop_scheme_is_refused(live: Live) -> None:
+    token = live.token(live.app)["access_token"]
+    key = DpopKey()
+    url = BOOKINGS + "/bookings"
+    with live.resource_server() as rs:
+        refused = challenge_of(
+            lambda: rs.authenticate_request(
+                f"DPoP {token}", dpop=key.proof("GET", url, token=token), method="GET", url=url
+            )
+        )
+        assert refused.error == "invalid_token"
+        assert rs.authenticate_request(f"Bearer {token}").dpop_jkt is None
+
+
+@pytest.mark.rfc("9449 7.1")
+async def test_the_starlette_adapter_checks_dpop_proofs(live: Live) -> None:
+    rs = live.async_resource_server()
+
+    @rs_starlette.requires_token(rs, "read_bookings")
+    async def bookings(request: Request) -> JSONResponse:
+        principal: Principal = request.state.principal
+        return JSONResponse({"user": principal.subject, "jkt": principal.dpop_jkt})
+
+    app = Starlette(routes=[Route("/bookings", bookings)])
+    key = DpopKey()
+    token = dpop_token(live, live.jwt_app, key)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+        proof = key.proof("GET", "http://api/bookings", token=token)
+        ok = await http.get("/bookings", headers={"authorization": f"DPoP {token}", "dpop": proof})
+        assert ok.status_code == 200, ok.text
+        assert ok.json() == {"user": live.alice_id, "jkt": key.jkt}
+        replay = await http.get("/bookings", headers={"authorization": f"DPoP {token}", "dpop": proof})
+        assert replay.status_code == 401
+        assert replay.json()["error"] == "invalid_dpop_proof"
+        as_bearer = await http.get("/bookings", headers={"authorization": f"Bearer {token}"})
+        assert as_bearer.status_code == 401
+        assert as_bearer.headers["www-authenticate"].startswith("DPoP ")
+    await rs.aclose()

@@ -37,11 +37,19 @@ from frontdesk.oauth.models import (
     TokenInfo,
 )
 from frontdesk.oauth.storage import (
+    DEVICE_APPROVED,
+    DEVICE_DENIED,
+    DEVICE_PENDING,
+    DEVICE_USED,
     AppGrants,
     CodeGrant,
+    DeviceAuthorization,
+    DeviceDecision,
     FamilyGrant,
     GrantSelector,
+    NewDeviceAuthorization,
     NewRefreshToken,
+    PushedRequest,
     RefreshTokenRecord,
     RevokedGrant,
     Rotation,
@@ -110,6 +118,8 @@ class AccessRow:
             issuer=t.issuer,
             family_id=t.family_id,
             audience=t.audience,
+            dpop_jkt=t.dpop_jkt,
+            act=t.act,
         )
 
 
@@ -136,6 +146,13 @@ class RecordedEvent:
     detail: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class DeviceRow:
+    device_digest: str
+    user_code_digest: str
+    record: DeviceAuthorization
+
+
 @dataclass
 class State:
     """Everything stored; copied whole when a unit of work starts writing."""
@@ -150,6 +167,8 @@ class State:
     roles: dict[tuple[str, str], str] = field(default_factory=dict)  # (space, user) -> role
     keys: list[SigningKeyPair] = field(default_factory=list)  # oldest first
     events: list[RecordedEvent] = field(default_factory=list)
+    devices: dict[str, DeviceRow] = field(default_factory=dict)  # by id
+    pushed: dict[str, PushedRequest] = field(default_factory=dict)  # by digest
 
     def copy(self) -> State:
         # Rows are frozen: copying the containers is enough.
@@ -164,6 +183,8 @@ class State:
             roles=dict(self.roles),
             keys=list(self.keys),
             events=list(self.events),
+            devices=dict(self.devices),
+            pushed=dict(self.pushed),
         )
 
 
@@ -461,6 +482,95 @@ class MemoryStorage:
         key = (user_id, client_id, space_id)
         state.consents[key] = tuple(dict.fromkeys([*state.consents.get(key, ()), *scopes]))
 
+    # ---- PushedRequestStore ----------------------------------------------------------------
+
+    async def save_pushed_request(self, raw: str, pushed: PushedRequest) -> None:
+        state = await self._write()
+        state.pushed[digest(raw)] = pushed
+
+    async def find_pushed_request(self, raw: str) -> PushedRequest | None:
+        return self._read.pushed.get(digest(raw))
+
+    async def open_pushed_request(self, raw: str, until: datetime) -> None:
+        state = await self._write()
+        row = state.pushed.get(digest(raw))
+        if row is not None and row.opened_at is None:
+            state.pushed[digest(raw)] = replace(row, opened_at=utcnow(), expires_at=until)
+
+    async def use_pushed_request(self, raw: str, now: datetime) -> bool:
+        # Taking the write lock first makes check-and-mark one step (the conditional UPDATE).
+        state = await self._write()
+        row = state.pushed.get(digest(raw))
+        if row is None or row.used_at is not None:
+            return False
+        state.pushed[digest(raw)] = replace(row, used_at=now)
+        return True
+
+    # ---- DeviceStore -----------------------------------------------------------------------
+
+    async def save_device_authorization(
+        self, device_code: str, user_code: str, new: NewDeviceAuthorization, now: datetime
+    ) -> bool:
+        state = await self._write()
+        code_digest = digest("device-user-code|" + user_code)
+        live = (r for r in state.devices.values() if r.record.expires_at > now)
+        if any(r.user_code_digest == code_digest for r in live):
+            return False
+        record = DeviceAuthorization(
+            **{f: getattr(new, f) for f in NewDeviceAuthorization.__dataclass_fields__},
+            id=new_id(),
+            created_at=now,
+        )
+        state.devices[record.id] = DeviceRow(digest(device_code), code_digest, record)
+        return True
+
+    async def find_device_by_user_code(self, user_code: str, issuer: str) -> DeviceAuthorization | None:
+        code_digest = digest("device-user-code|" + user_code)
+        found = [
+            r.record
+            for r in self._read.devices.values()
+            if r.user_code_digest == code_digest and r.record.issuer == issuer
+        ]
+        return max(found, key=lambda r: r.created_at or datetime.min.replace(tzinfo=UTC), default=None)
+
+    async def decide_device(self, authorization_id: str, decision: DeviceDecision, now: datetime) -> bool:
+        state = await self._write()
+        row = state.devices.get(authorization_id)
+        if row is None or row.record.status != DEVICE_PENDING or row.record.expires_at <= now:
+            return False
+        record = replace(
+            row.record,
+            status=DEVICE_APPROVED if decision.approved else DEVICE_DENIED,
+            user_id=decision.user_id,
+            auth_time=decision.auth_time,
+            amr=decision.amr,
+            sid=decision.sid,
+        )
+        state.devices[authorization_id] = replace(row, record=record)
+        return True
+
+    async def poll_device(self, device_code: str, now: datetime) -> DeviceAuthorization | None:
+        state = await self._write()
+        wanted = digest(device_code)
+        row = next((r for r in state.devices.values() if r.device_digest == wanted), None)
+        if row is None:
+            return None
+        state.devices[row.record.id] = replace(row, record=replace(row.record, last_polled_at=now))
+        return row.record
+
+    async def slow_device(self, authorization_id: str, interval: int) -> None:
+        state = await self._write()
+        row = state.devices[authorization_id]
+        state.devices[authorization_id] = replace(row, record=replace(row.record, interval=interval))
+
+    async def redeem_device(self, authorization_id: str) -> bool:
+        state = await self._write()
+        row = state.devices.get(authorization_id)
+        if row is None or row.record.status != DEVICE_APPROVED:
+            return False
+        state.devices[authorization_id] = replace(row, record=replace(row.record, status=DEVICE_USED))
+        return True
+
     # ---- RefreshStore ----------------------------------------------------------------------
 
     async def save_refresh_token(self, raw: str, token: NewRefreshToken) -> str:
@@ -478,6 +588,7 @@ class MemoryStorage:
             access_token_id=token.access_token_id,
             expires_at=token.expires_at,
             audience=token.audience,
+            dpop_jkt=token.dpop_jkt,
         )
         state.refresh[record.id] = RefreshRow(digest=digest(raw), record=record)
         return record.id

@@ -111,6 +111,7 @@ async def save_token(
     family_id: str | None = None,
     expires_at: datetime | None = None,
     grant_type: str = "authorization_code",
+    act: str | None = None,
 ) -> tuple[str, str]:
     """A stored access token: (raw, id)."""
     raw = new_secret(ACCESS_TOKEN_PREFIX)
@@ -127,6 +128,7 @@ async def save_token(
             family_id=family_id,
             issuer=ISSUER,
             expires_at=expires_at,
+            act=act,
         ),
     )
     return raw, token_id
@@ -300,6 +302,18 @@ async def test_assigning_a_family_shows_in_the_lookup(backend: Backend, scene: S
     info = await backend.storage.lookup_token(raw)
     assert info is not None
     assert info.family_id == "family-1"
+
+
+@pytest.mark.rfc("8693 4.1")
+async def test_a_delegated_tokens_act_claim_is_kept(backend: Backend, scene: Scene) -> None:
+    act = '{"sub":"olga","client_id":"app","act":{"sub":"pat","client_id":"app"}}'
+    raw, _ = await save_token(backend, scene, act=act)
+    plain, _ = await save_token(backend, scene)
+    await backend.commit()
+    info = await backend.storage.lookup_token(raw)
+    assert info is not None and info.act == act
+    other = await backend.storage.lookup_token(plain)
+    assert other is not None and other.act is None
 
 
 # ---- revoking grants ------------------------------------------------------------------------

@@ -80,10 +80,14 @@ async def test_every_host_is_its_own_issuer(
     assert doc["authorization_response_iss_parameter_supported"] is True
     assert doc["subject_types_supported"] == ["public"]
     assert doc["id_token_signing_alg_values_supported"] == ["RS256"]
-    methods = ["client_secret_basic", "client_secret_post", "none"]
+    methods = ["client_secret_basic", "client_secret_post", "none", "private_key_jwt"]
     assert doc["token_endpoint_auth_methods_supported"] == methods
     assert doc["revocation_endpoint_auth_methods_supported"] == methods
     assert doc["introspection_endpoint_auth_methods_supported"] == methods
+    # RFC 8414 §2: private_key_jwt's algorithms; never "none" nor a MAC (client_secret_jwt).
+    algs = ["PS256", "ES256", "ES384", "RS256", "EdDSA", "Ed25519"]
+    for endpoint in ("token", "revocation", "introspection"):
+        assert doc[f"{endpoint}_endpoint_auth_signing_alg_values_supported"] == algs
     assert ("space" in doc["claims_supported"]) == (host != "localhost:8000")
 
 

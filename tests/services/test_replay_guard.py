@@ -19,7 +19,8 @@ def storage_url(request: pytest.FixtureRequest) -> str | None:
     url = os.environ.get("FRONTDESK_TEST_REDIS_URL")
     if not url:
         pytest.skip(
-            "Redis replay guard skipped: set FRONTDESK_TEST_REDIS_URL=redis://127.0.0.1:6379/15 (as .ci/run does)"
+            "Redis replay guard skipped: set FRONTDESK_TEST_REDIS_URL=redis://127.0.0.1:6379/15 "
+            "(as .ci/run does)"
         )
     return url
 

@@ -63,7 +63,7 @@ def assert_no_cors(response: Any) -> None:
 async def test_cors_on_machine_endpoints(space_hosts: None, browser: Browser, method: str, path: str) -> None:
     response = await browser.http.request(method, path, headers=ORIGIN)
     assert response.headers["access-control-allow-origin"] == "*"
-    assert response.headers["access-control-expose-headers"] == "WWW-Authenticate, Retry-After"
+    assert response.headers["access-control-expose-headers"] == "WWW-Authenticate, Retry-After, DPoP-Nonce"
     assert "access-control-allow-credentials" not in response.headers
 
 

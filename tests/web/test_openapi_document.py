@@ -413,6 +413,14 @@ async def calls(state: Any, db: Any, new_browser: Any) -> dict[tuple[str, str], 
         ("post", "/oauth/register"): lambda: main.post(
             "/oauth/register", json={"redirect_uris": ["https://app.example/cb"], "client_name": "Reg"}
         ),
+        ("post", "/oauth/par"): lambda: main.post(
+            "/oauth/par",
+            data={"response_type": "code", "redirect_uri": app.redirect_uri, "scope": "read_user"},
+            headers=client,
+        ),
+        ("post", "/oauth/device_authorization"): lambda: main.post(
+            "/oauth/device_authorization", data={"scope": "read_user"}, headers=client
+        ),
         ("get", "/oauth/authorize"): authorize,
         ("get", "/oauth/logout"): lambda: main.get("/oauth/logout"),
         ("get", "/.well-known/oauth-authorization-server"): lambda: main.get(
@@ -543,6 +551,7 @@ async def test_docs_lists_the_protocol_endpoints_with_their_bodies(browser: Brow
         "/oauth/revoke",
         "/oauth/introspect",
         "/oauth/register",
+        "/oauth/par",
     ):
         assert f"<code>{path}</code>" in page, path
     for field in ("grant_type", "code_verifier", "token_type_hint", "redirect_uris", "space_id"):

@@ -17,22 +17,36 @@ import httpx
 from joserfc.jwk import RSAKey
 
 from frontdesk.client import _jwt
-from frontdesk.client._sansio import Op, build_request, error_for, expect, parse_json, request_json, send
+from frontdesk.client._sansio import (
+    Op,
+    Sleep,
+    build_request,
+    error_for,
+    expect,
+    parse_json,
+    request_json,
+    send,
+)
 from frontdesk.client.config import ClientConfig, HttpOptions, normalize_issuer
 from frontdesk.client.errors import (
     AccessDenied,
     AuthorizationError,
+    AuthorizationPending,
     CallbackError,
     ConfigurationError,
     ContextError,
+    DeviceCodeExpired,
     DiscoveryError,
     IdTokenError,
     IssuerMismatch,
+    OAuthError,
     ProtocolError,
+    SlowDown,
     StateMismatch,
     TokenValidationError,
 )
 from frontdesk.client.models import (
+    DeviceAuthorization,
     IframeContext,
     Introspection,
     PendingAuthorization,
@@ -43,6 +57,9 @@ from frontdesk.client.models import (
 )
 
 OPENID_CONFIGURATION = "/.well-known/openid-configuration"
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+# RFC 8628 §3.5: every slow_down adds this many seconds to the polling interval.
+SLOW_DOWN_STEP = 5
 OAUTH_AUTHORIZATION_SERVER = "/.well-known/oauth-authorization-server"
 # Parameters start_authorization sets itself; extra_params may not replace them.
 RESERVED_PARAMS = frozenset(
@@ -346,6 +363,49 @@ class OAuthCore:
         }
         token = yield from self.token_request(metadata, form, requested_scope=scopes)
         return (yield from self._with_id_token(token, nonce=None))
+
+    # ---- the device authorization grant (RFC 8628) -------------------------------------------
+
+    def device_authorization(
+        self, scope: Scope | None = None, *, issuer: str | None = None
+    ) -> Op[DeviceAuthorization]:
+        """Ask for a device code and a user code (§3.1); on a space's issuer, for that space."""
+        metadata = yield from self.discover(issuer)
+        endpoint = metadata.device_authorization_endpoint
+        if endpoint is None:
+            raise DiscoveryError(f"{metadata.issuer} has no device authorization endpoint")
+        scopes = scope_tuple(scope)
+        form = {"scope": " ".join(scopes)} if scopes else {}
+        response = yield from self._post_form(endpoint, form)
+        return DeviceAuthorization.from_response(parse_json(response), issuer=metadata.issuer, scope=scopes)
+
+    def poll_device(self, authorization: DeviceAuthorization) -> Op[Token]:
+        """Poll the token endpoint (§3.4) every ``interval`` seconds until the person decides:
+        ``authorization_pending`` waits on, ``slow_down`` adds 5 s to the interval for good
+        (§3.5); the token once approved; :class:`AccessDenied` once denied;
+        :class:`DeviceCodeExpired` when the code's ``expires_in`` has passed (counted by the
+        waits, without asking the server again) or the server says ``expired_token``."""
+        metadata = yield from self.discover(authorization.issuer)
+        form = {"grant_type": DEVICE_CODE_GRANT, "device_code": authorization.device_code}
+        interval = max(1, authorization.interval)
+        waited = 0
+        while True:
+            if waited + interval > authorization.expires_in:
+                raise DeviceCodeExpired("expired_token", "the device code expired before the person decided")
+            yield Sleep(interval)
+            waited += interval
+            try:
+                token = yield from self.token_request(metadata, form, requested_scope=authorization.scope)
+            except AuthorizationPending:
+                continue
+            except SlowDown:
+                interval += SLOW_DOWN_STEP
+                continue
+            except OAuthError as exc:
+                if exc.error == "access_denied":
+                    raise AccessDenied("access_denied", exc.description) from exc
+                raise
+            return (yield from self._with_id_token(token, nonce=None))
 
     def refresh(
         self, token: Token | str, *, scope: Scope | None = None, issuer: str | None = None

@@ -17,6 +17,7 @@ from frontdesk.client._oauth import AnyToken, CallbackInput, OAuthCore, Scope
 from frontdesk.client._sansio import Op
 from frontdesk.client.config import DEFAULT_USER_AGENT, AuthMethod, ClientConfig, HttpOptions, RetryPolicy
 from frontdesk.client.models import (
+    DeviceAuthorization,
     IframeContext,
     Introspection,
     Membership,
@@ -189,6 +190,21 @@ class AsyncClient:
     ) -> Token:
         """Cobot's "app flow" (RFC 6749 §4.3), for the app's own trusted frontends."""
         return await self._run(self._core.password_grant(username, password, scope, issuer=issuer))
+
+    async def device_authorization(
+        self, scope: Scope | None = None, *, issuer: str | None = None
+    ) -> DeviceAuthorization:
+        """The device authorization grant (RFC 8628 §3.1) for a device without a browser (a
+        door reader, a kiosk, a command-line tool): show ``user_code`` and
+        ``verification_uri`` (or a QR code of ``verification_uri_complete``, e.g.
+        ``qr_code_url``), then :meth:`poll_device`. ``issuer`` a space's: that space's token."""
+        return await self._run(self._core.device_authorization(scope, issuer=issuer))
+
+    async def poll_device(self, authorization: DeviceAuthorization) -> Token:
+        """Wait for the person's decision (RFC 8628 §3.4–§3.5), polling every ``interval``
+        seconds (5 more after each ``slow_down``): the token, or :class:`AccessDenied`
+        (denied) or :class:`DeviceCodeExpired` (nobody decided in time)."""
+        return await self._run(self._core.poll_device(authorization))
 
     async def refresh(self, token: Token | str, *, scope: Scope | None = None) -> Token:
         """A new token for an expiring one (apps with ``access_token_ttl``); store the result,

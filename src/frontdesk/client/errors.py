@@ -22,6 +22,8 @@
             ├── AuthorizationError  ``error=…`` in the callback (``status`` is None)
             │   └── AccessDenied    the person pressed "Deny"
             ├── InvalidClient / InvalidGrant / InvalidScope / InvalidRequest / …
+            ├── AuthorizationPending / SlowDown   a device's poll came too early (RFC 8628 §3.5)
+            ├── DeviceCodeExpired   ``expired_token``: the device code expired before a decision
             ├── InvalidToken        401 from the API (expired, revoked, missing)
             └── InsufficientScope   403 naming the missing ``scope``
 
@@ -46,9 +48,11 @@ __all__ = [
     "AccessDenied",
     "ApiError",
     "AuthorizationError",
+    "AuthorizationPending",
     "CallbackError",
     "ConfigurationError",
     "ContextError",
+    "DeviceCodeExpired",
     "DiscoveryError",
     "Forbidden",
     "FrontdeskError",
@@ -65,6 +69,7 @@ __all__ = [
     "ProtocolError",
     "RateLimited",
     "ServerError",
+    "SlowDown",
     "StateMismatch",
     "TokenValidationError",
     "TransportError",
@@ -249,6 +254,21 @@ class UnsupportedGrantType(OAuthError):
     """``unsupported_grant_type``."""
 
 
+class AuthorizationPending(OAuthError):
+    """RFC 8628 §3.5 ``authorization_pending``: the person has not decided yet; poll again
+    after the interval (:meth:`frontdesk.client.Client.poll_device` does)."""
+
+
+class SlowDown(OAuthError):
+    """RFC 8628 §3.5 ``slow_down``: polled too soon; the interval grows by 5 seconds for this
+    and every later poll."""
+
+
+class DeviceCodeExpired(OAuthError):
+    """RFC 8628 §3.5 ``expired_token``: the device code expired before the person approved;
+    start again with a new device authorization."""
+
+
 class InvalidToken(OAuthError):
     """401 from the API: the access token is missing, expired, revoked or unknown."""
 
@@ -278,4 +298,7 @@ OAUTH_ERRORS: dict[str, type[OAuthError]] = {
     "unauthorized_client": UnauthorizedClient,
     "unsupported_grant_type": UnsupportedGrantType,
     "invalid_token": InvalidToken,
+    "authorization_pending": AuthorizationPending,
+    "slow_down": SlowDown,
+    "expired_token": DeviceCodeExpired,
 }

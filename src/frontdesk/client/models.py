@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from frontdesk.client.errors import ConfigurationError, DiscoveryError, ProtocolError
 
@@ -77,6 +78,8 @@ class ServerMetadata:
     revocation_endpoint: str | None = None
     introspection_endpoint: str | None = None
     registration_endpoint: str | None = None
+    # RFC 8628 §4: where a device asks for its codes.
+    device_authorization_endpoint: str | None = None
     scopes_supported: tuple[str, ...] = ()
     grant_types_supported: tuple[str, ...] = ()
     code_challenge_methods_supported: tuple[str, ...] = ()
@@ -108,6 +111,7 @@ class ServerMetadata:
             revocation_endpoint=_opt_str(doc, "revocation_endpoint"),
             introspection_endpoint=_opt_str(doc, "introspection_endpoint"),
             registration_endpoint=_opt_str(doc, "registration_endpoint"),
+            device_authorization_endpoint=_opt_str(doc, "device_authorization_endpoint"),
             scopes_supported=tup("scopes_supported"),
             grant_types_supported=tup("grant_types_supported"),
             code_challenge_methods_supported=tup("code_challenge_methods_supported"),
@@ -170,6 +174,70 @@ class PendingAuthorization:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigurationError(f"not a stored PendingAuthorization: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class DeviceAuthorization:
+    """A device authorization response (RFC 8628 §3.2): show ``user_code`` and
+    ``verification_uri`` (or a QR code of ``verification_uri_complete``) to the person, then
+    :meth:`frontdesk.client.Client.poll_device` until they decide. ``device_code`` is a secret.
+
+    >>> d = DeviceAuthorization.from_response({"device_code": "fddc_x", "user_code": "WDJB-MJHT",
+    ...     "verification_uri": "https://x/device", "expires_in": 600, "interval": 5},
+    ...     issuer="https://x", scope=("read_user",))
+    >>> (d.user_code, d.interval, d.qr_code_url)
+    ('WDJB-MJHT', 5, 'https://x/device/qr?user_code=WDJB-MJHT')
+    """
+
+    device_code: str = field(repr=False)
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str | None
+    expires_in: int
+    interval: int
+    issuer: str
+    scope: tuple[str, ...] = ()
+    created_at: float = field(default_factory=time.time)
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def expires_at(self) -> float:
+        return self.created_at + self.expires_in
+
+    @property
+    def qr_code_url(self) -> str:
+        """Frontdesk's QR code (SVG) of ``verification_uri_complete`` for a device with a screen
+        that shows images (``&format=png`` for PNG); ``/device/show`` is a page with it."""
+        return f"{self.issuer}/device/qr?user_code={quote(self.user_code, safe='-')}"
+
+    @classmethod
+    def from_response(
+        cls, data: Any, *, issuer: str, scope: tuple[str, ...] = (), now: float | None = None
+    ) -> DeviceAuthorization:
+        body = data if isinstance(data, Mapping) else None
+        if body is None:
+            raise ProtocolError("the device authorization response is not a JSON object")
+        where = "the device authorization response"
+
+        def number(name: str, default: int | None) -> int:
+            value = body.get(name, default)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ProtocolError(f"{where}: {name!r} is not a number of seconds")
+            return value
+
+        return cls(
+            device_code=_require_str(body, "device_code", where, ProtocolError),
+            user_code=_require_str(body, "user_code", where, ProtocolError),
+            verification_uri=_require_str(body, "verification_uri", where, ProtocolError),
+            verification_uri_complete=_opt_str(body, "verification_uri_complete"),
+            expires_in=number("expires_in", None),
+            # §3.2: "If no value is provided, clients MUST use 5 as the default."
+            interval=number("interval", 5),
+            issuer=issuer,
+            scope=scope,
+            created_at=time.time() if now is None else now,
+            raw=dict(body),
+        )
 
 
 @dataclass(frozen=True)

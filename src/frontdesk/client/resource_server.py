@@ -16,6 +16,16 @@ Two ways to validate, chosen per token:
   server is a Frontdesk app registered with ``--can-introspect``; answers are cached for
   ``cache_ttl`` seconds (default 30), never beyond the token's ``exp``.
 
+DPoP (RFC 9449): a token bound to a key (``cnf.jkt`` in the JWT or the introspection answer)
+is accepted only through :meth:`ResourceServer.authenticate_request` given the request's
+``DPoP`` header, method and URL, sent as ``Authorization: DPoP <token>`` with a valid proof of
+that key (``typ``, ``alg``, signature, ``htm``, ``htu``, ``iat`` within ``dpop_max_age``,
+``ath``, a ``jti`` not seen before in this process: :mod:`frontdesk.client._dpop`). Sent as a
+bearer token, or through :meth:`ResourceServer.authenticate` (no request to check the proof
+against), it is refused with a ``DPoP`` challenge; an unbound token with the DPoP scheme too.
+The Starlette adapter passes the proof; the Flask and Django adapters do not, so they refuse
+bound tokens.
+
 Audience (RFC 8707): a token requested for this resource (``aud`` is ``resource``) is
 accepted; a token for another resource is ``invalid_token``. A token requested for no
 resource (introspection shows no ``aud``; a JWT's ``aud`` is then its issuer) is accepted
@@ -38,7 +48,7 @@ from typing import Any
 
 import httpx
 
-from frontdesk.client import _jwt
+from frontdesk.client import _dpop, _jwt
 from frontdesk.client._drivers import AsyncDriver, SyncDriver
 from frontdesk.client._oauth import OAuthCore
 from frontdesk.client._sansio import Op
@@ -74,6 +84,8 @@ class Principal:
     expires_at: datetime | None = None
     # "jwt" or "introspection": how the token was validated.
     validated_by: str = "introspection"
+    # RFC 9449 §6: the thumbprint of the key the token is bound to (None: a bearer token).
+    dpop_jkt: str | None = None
     claims: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def has_scope(self, scope: str) -> bool:
@@ -102,8 +114,11 @@ class Challenge(FrontdeskError):
         realm: str = "",
         scope: str | None = None,
         resource_metadata: str | None = None,
+        dpop: bool = False,
     ) -> None:
         super().__init__(description or error or "a bearer token is required")
+        # RFC 9449 §7.1: a DPoP challenge (with ``algs``) instead of a Bearer one.
+        self.dpop = dpop
         self.status = status
         self.error = error
         self.description = description
@@ -124,7 +139,10 @@ class Challenge(FrontdeskError):
                 parts.append(f"error_description={_quote(_safe(self.description))}")
         if self.scope:
             parts.append(f"scope={_quote(self.scope)}")
-        return "Bearer " + ", ".join(parts) if parts else "Bearer"
+        if self.dpop:
+            parts.append(f"algs={_quote(' '.join(_dpop.SIGNING_ALGS))}")
+        scheme = _dpop.SCHEME if self.dpop else "Bearer"
+        return f"{scheme} " + ", ".join(parts) if parts else scheme
 
     @property
     def headers(self) -> dict[str, str]:
@@ -153,7 +171,8 @@ def bearer_token(
     found: list[str] = []
     if authorization:
         scheme, _, value = authorization.strip().partition(" ")
-        if scheme.lower() == "bearer":
+        # RFC 9449 §7.1: the DPoP scheme carries the token the same way.
+        if scheme.lower() in ("bearer", "dpop"):
             value = value.strip()
             if not _B64TOKEN.match(value):
                 raise Challenge(400, "invalid_request", "malformed Authorization header")
@@ -191,6 +210,8 @@ class ResourceServerConfig:
     cache_ttl: float = 30.0
     cache_size: int = 10_000
     leeway: int = 60
+    # RFC 9449 §4.3: how far a DPoP proof's iat may be from now, in seconds.
+    dpop_max_age: float = 300.0
     resource_metadata: str | None = None
     timeout: float | httpx.Timeout = 10.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -246,6 +267,8 @@ class ResourceServerCore:
         self.oauth = OAuthCore(config.client_config())
         self.clock = clock
         self._cache: dict[str, tuple[float, Principal | None]] = {}
+        # DPoP proofs' jti, once each (RFC 9449 §11.1), in this process.
+        self.seen_proofs = _dpop.SeenProofs(clock)
 
     # ---- challenges -----------------------------------------------------------------------
 
@@ -274,8 +297,47 @@ class ResourceServerCore:
         if token is None:
             raise self.challenge(401, None)
         principal = yield from self.validate(token)
+        if principal.dpop_jkt is not None:
+            raise self._bound(
+                "this access token is bound to a key: check it with authenticate_request and its DPoP proof"
+            )
         self.authorize(principal, scopes=scopes, space=space)
         return principal
+
+    def _bound(self, description: str, error: str = "invalid_token") -> Challenge:
+        return self.challenge(401, error, description, dpop=True)
+
+    def check_binding(
+        self,
+        principal: Principal,
+        token: str,
+        *,
+        scheme: str,
+        proof: str | None,
+        method: str,
+        url: str | None,
+    ) -> None:
+        """RFC 9449 §7.1: a bound token only with the DPoP scheme and a proof of its key; the
+        DPoP scheme only with a bound token."""
+        if principal.dpop_jkt is None:
+            if scheme == "dpop":
+                raise self._bound("this access token is not bound to a key: send it as a Bearer token")
+            return
+        if scheme != "dpop" or url is None:
+            raise self._bound("this access token is bound to a key: send it as 'Authorization: DPoP <token>'")
+        try:
+            _dpop.check_proof(
+                proof,
+                method=method,
+                url=url,
+                token=token,
+                jkt=principal.dpop_jkt,
+                max_age=self.config.dpop_max_age,
+                now=self.clock(),
+                first_use=self.seen_proofs.first_use,
+            )
+        except _dpop.ProofError as exc:
+            raise self._bound(str(exc), "invalid_dpop_proof") from exc
 
     def authenticate_request(
         self,
@@ -285,14 +347,24 @@ class ResourceServerCore:
         *,
         scopes: Collection[str] = (),
         space: str | None = None,
+        dpop: str | None = None,
+        method: str = "GET",
+        url: str | None = None,
     ) -> Op[Principal]:
         """:func:`bearer_token` of the request's parts (its challenges in this resource's
-        realm), then :meth:`authenticate`."""
+        realm), then :meth:`authenticate`. ``dpop`` (the ``DPoP`` header), ``method`` and
+        ``url`` (as the client called it) check a bound token's proof (RFC 9449 §7)."""
         try:
             token = bearer_token(authorization, query, form, allow_query=self.config.allow_query)
         except Challenge as exc:
             raise self.challenge(exc.status, exc.error, exc.description) from None
-        return (yield from self.authenticate(token, scopes=scopes, space=space))
+        if token is None:
+            raise self.challenge(401, None)
+        principal = yield from self.validate(token)
+        scheme = (authorization or "").strip()[:5].lower().strip()
+        self.check_binding(principal, token, scheme=scheme, proof=dpop, method=method, url=url)
+        self.authorize(principal, scopes=scopes, space=space)
+        return principal
 
     def authorize(
         self, principal: Principal, *, scopes: Collection[str] = (), space: str | None = None
@@ -350,6 +422,7 @@ class ResourceServerCore:
             audience=self.config.resource if self.config.resource in audiences else None,
             expires_at=expires_at,
             validated_by="jwt",
+            dpop_jkt=_dpop.bound_key(claims),
             claims=claims,
         )
 
@@ -394,7 +467,8 @@ class ResourceServerCore:
         return principal
 
     def _principal(self, body: Mapping[str, Any]) -> Principal:
-        if body.get("token_type") not in (None, "bearer", "Bearer"):
+        # RFC 9449 §6.2: a bound token's type is DPoP.
+        if body.get("token_type") not in (None, "bearer", "Bearer", "DPoP"):
             raise self._invalid("not an access token")
         aud = body.get("aud")
         audiences = _audiences(aud)
@@ -413,6 +487,7 @@ class ResourceServerCore:
             audience=self.config.resource if audiences else None,
             expires_at=_timestamp(body.get("exp")),
             validated_by="introspection",
+            dpop_jkt=_dpop.bound_key(body),
             claims=dict(body),
         )
 
@@ -475,9 +550,15 @@ class ResourceServer(_Shell):
         *,
         scopes: Collection[str] = (),
         space: str | None = None,
+        dpop: str | None = None,
+        method: str = "GET",
+        url: str | None = None,
     ) -> Principal:
-        """:func:`bearer_token` of the request's parts, then :meth:`authenticate`."""
-        op = self._core.authenticate_request(authorization, query, form, scopes=scopes, space=space)
+        """:func:`bearer_token` of the request's parts, then :meth:`authenticate`; ``dpop``,
+        ``method`` and ``url`` check the proof of a DPoP-bound token (RFC 9449 §7)."""
+        op = self._core.authenticate_request(
+            authorization, query, form, scopes=scopes, space=space, dpop=dpop, method=method, url=url
+        )
         return self._driver.run(op)
 
     def close(self) -> None:
@@ -522,9 +603,15 @@ class AsyncResourceServer(_Shell):
         *,
         scopes: Collection[str] = (),
         space: str | None = None,
+        dpop: str | None = None,
+        method: str = "GET",
+        url: str | None = None,
     ) -> Principal:
-        """:func:`bearer_token` of the request's parts, then :meth:`authenticate`."""
-        op = self._core.authenticate_request(authorization, query, form, scopes=scopes, space=space)
+        """:func:`bearer_token` of the request's parts, then :meth:`authenticate`; ``dpop``,
+        ``method`` and ``url`` check the proof of a DPoP-bound token (RFC 9449 §7)."""
+        op = self._core.authenticate_request(
+            authorization, query, form, scopes=scopes, space=space, dpop=dpop, method=method, url=url
+        )
         return await self._driver.run(op)
 
     async def aclose(self) -> None:

@@ -20,6 +20,11 @@ one of four typed outcomes:
   and ``iss``, RFC 9207). Errors are sent there only once the person has logged in, so the
   endpoint is no open redirector.
 
+A pushed request (RFC 9126 §4, oauth/par.py) arrives as ``client_id`` and ``request_uri``
+only: :meth:`AuthorizationEndpoint.load_pushed` puts the pushed parameters in place of the
+query, and the request is carried through login and consent by those two parameters alone.
+The decision (a code, or an error sent to the app) uses it up.
+
 Nothing is committed here; the caller commits the unit of work (a code, a consent, the
 ``consent.granted`` event).
 """
@@ -28,8 +33,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Protocol
@@ -47,10 +53,11 @@ from frontdesk.oauth.errors import (
     InvalidRequest,
     LoginRequired,
     OAuthError,
+    RequestNotSupported,
     UnsupportedResponseType,
 )
 from frontdesk.oauth.metadata import AUTHORIZATION_PATH
-from frontdesk.oauth.models import Client, NewCode
+from frontdesk.oauth.models import FAPI2_CODE_TTL_SECONDS, Client, NewCode
 from frontdesk.oauth.request import OAuthRequest, Params
 from frontdesk.oauth.resource import requested_resource
 from frontdesk.oauth.scopes import (
@@ -61,7 +68,14 @@ from frontdesk.oauth.scopes import (
     token_scopes,
     with_builtin_umbrellas,
 )
-from frontdesk.oauth.storage import ClientStore, CodeStore, ConsentStore, EventStore
+from frontdesk.oauth.storage import (
+    ClientStore,
+    CodeStore,
+    ConsentStore,
+    EventStore,
+    PushedRequest,
+    PushedRequestStore,
+)
 from frontdesk.security.randoms import CODE_PREFIX, new_secret
 
 # The parameters that define an authorization request; the consent form carries them back.
@@ -78,7 +92,18 @@ REQUEST_PARAMS = (
     "max_age",
     "resource",
     "acr_values",
+    # RFC 9449 §10: the thumbprint of the DPoP key the code's token request must use.
+    "dpop_jkt",
+    # RFC 9126 §4: a pushed request travels as client_id and request_uri alone.
+    "request_uri",
 )
+_JKT = re.compile(r"[A-Za-z0-9_-]{43}")
+# RFC 9126 §2.2: the request_uri of a pushed request; what follows is its random part.
+REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
+# How long a pushed request stays usable once the person's interaction began (its
+# ``expires_in`` only bounds how soon the client must send the person here): time to log in,
+# confirm a second factor and consent, as long as a login stamp counts.
+PUSHED_INTERACTION = timedelta(minutes=15)
 # The signed "sent to log in again at" stamp on the way back from the login page:
 # ``<moment>.<mac of the moment and the request>`` as the endpoint sends it, and
 # ``<moment>.<that mac>.<mac binding it to the new session>`` once a login accepted it.
@@ -86,7 +111,7 @@ LOGIN_STAMP_PARAM = "fd_login_after"
 LOGIN_STAMP_VALID = timedelta(minutes=15)
 
 
-class AuthorizationStore(ClientStore, CodeStore, ConsentStore, EventStore, Protocol):
+class AuthorizationStore(ClientStore, CodeStore, ConsentStore, EventStore, PushedRequestStore, Protocol):
     """What the authorization endpoint reads and writes."""
 
 
@@ -229,6 +254,8 @@ class AuthorizationRequest:
     resource: str | None = None
     # OpenID Connect Core §3.1.2.1 acr_values: only the multi-factor class will do.
     requires_mfa: bool = False
+    # RFC 9449 §10: the code redeems only with a DPoP proof of this key.
+    dpop_jkt: str | None = None
 
     @property
     def client(self) -> Client:
@@ -244,6 +271,17 @@ def fingerprint(pairs: tuple[tuple[str, str], ...], issuer: str) -> str:
     kept = sorted((k, v) for k, v in pairs if k in REQUEST_PARAMS and v)
     text = "\n".join(f"{k}={v}" for k, v in kept) + f"\n@{issuer}"
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+PUSHED_GONE = "This request_uri is unknown, expired or already used. Start again from the app."
+
+
+def _same_host(pushed: PushedRequest, request: OAuthRequest) -> bool:
+    """A pushed request is a request of the host it was pushed to: the same issuer, or the same
+    space (its subdomain sends the browser on to its verified custom domain, web/hosts.py)."""
+    if pushed.space_id is not None:
+        return pushed.space_id == request.space_id
+    return request.space_id is None and pushed.issuer == request.issuer
 
 
 def consent_purpose(areq: AuthorizationRequest) -> str:
@@ -280,6 +318,10 @@ class Flow:
     params: Params = field(init=False)
     target: Target | None = None
     areq: AuthorizationRequest | None = None
+    # The random part of the request_uri of a pushed request (RFC 9126 §4), and whether a
+    # decision used it up already.
+    pushed: str | None = None
+    pushed_used: bool = False
 
     def __post_init__(self) -> None:
         self.params = Params(self.request.query)
@@ -311,8 +353,57 @@ class AuthorizationEndpoint:
         for check in CHECKS:
             outcome = await check(self, flow)
             if outcome is not None:
+                if isinstance(outcome, RedirectToClient) and not await self.use_pushed(flow):
+                    return ShowError(PUSHED_GONE)
                 return outcome
         raise AssertionError("the last check always answers")
+
+    # ---- 0. a pushed request (RFC 9126 §4) ------------------------------------------------------
+
+    async def load_pushed(self, flow: Flow) -> Outcome | None:
+        """``request_uri`` with ``client_id``: the pushed parameters replace the query (the
+        other parameters in the URL are ignored, §4). An unknown, expired, used or another
+        client's request_uri is an error page: nothing verified a redirect URI yet."""
+        try:
+            uri = flow.params.get("request_uri")
+            client_id = flow.params.get("client_id")
+        except InvalidRequest:
+            return ShowError("The request names its app or request_uri more than once.")
+        if uri is None:
+            return None
+        if client_id is None:
+            return ShowError("The request does not say which app is asking (client_id is missing).")
+        if not uri.startswith(REQUEST_URI_PREFIX):
+            return ShowError(
+                "The request_uri was not issued by this server.",
+                hint="An app pushes its request to /oauth/par and sends the request_uri it gets back.",
+            )
+        raw = uri.removeprefix(REQUEST_URI_PREFIX)
+        pushed = await flow.store.find_pushed_request(raw)
+        now = self.config.clock()
+        if (
+            pushed is None
+            or pushed.used_at is not None
+            or pushed.expires_at <= now
+            or pushed.client_id != client_id
+            or not _same_host(pushed, flow.request)
+        ):
+            return ShowError(PUSHED_GONE)
+        if pushed.opened_at is None:
+            await flow.store.open_pushed_request(raw, now + PUSHED_INTERACTION)
+        stamp = tuple((k, v) for k, v in flow.request.query if k == LOGIN_STAMP_PARAM)
+        flow.request = replace(flow.request, query=(("client_id", client_id), ("request_uri", uri), *stamp))
+        flow.params = Params(pushed.params)
+        flow.pushed = raw
+        return None
+
+    async def use_pushed(self, flow: Flow) -> bool:
+        """Use the pushed request up as the decision is made (single use, RFC 9126 §4); False
+        when another decision used it first. True for a request that was not pushed."""
+        if flow.pushed is None or flow.pushed_used:
+            return True
+        flow.pushed_used = True
+        return await flow.store.use_pushed_request(flow.pushed, self.config.clock())
 
     # ---- 1. may we redirect at all? -----------------------------------------------------------
 
@@ -384,11 +475,22 @@ class AuthorizationEndpoint:
     async def validate(self, flow: Flow) -> Outcome | None:
         assert flow.target is not None
         try:
+            if flow.pushed is None:
+                self.refuse_unpushed(flow.target.client, flow.params)
             resource = await requested_resource(flow.request, flow.params.values("resource"))
             flow.areq = self._validate(flow.request, flow.params, flow.target, resource)
         except OAuthError as exc:
             return RedirectToClient(flow.target.error_url(exc), flow.redirect_status)
         return None
+
+    def refuse_unpushed(self, client: Client, params: Params) -> None:
+        """A request sent straight to the authorization endpoint: refused when the app (or
+        the server) requires PAR (RFC 9126 §6), and a request object is accepted only inside
+        a pushed request (OpenID Connect Core §3.1.2.6 ``request_not_supported``)."""
+        if client.needs_par or self.config.require_par:
+            raise InvalidRequest("this app must push its authorization requests to /oauth/par (RFC 9126)")
+        if params.values("request"):
+            raise RequestNotSupported("send a request object inside a pushed request (/oauth/par)")
 
     def _validate(
         self, request: OAuthRequest, params: Params, target: Target, resource: str | None
@@ -419,6 +521,10 @@ class AuthorizationEndpoint:
         acr_values = params.get("acr_values")
         if acr_values is not None and len(acr_values) > 500:
             raise InvalidRequest("acr_values is too long")
+        dpop_jkt = params.get("dpop_jkt")
+        if dpop_jkt is not None and not _JKT.fullmatch(dpop_jkt):
+            # RFC 9449 §10: a JWK SHA-256 thumbprint, base64url (43 characters).
+            raise InvalidRequest("dpop_jkt must be a JWK SHA-256 thumbprint (RFC 9449 §10)")
         kept = tuple((k, v) for k, v in request.query if k in REQUEST_PARAMS and v)
         return AuthorizationRequest(
             target=target,
@@ -432,6 +538,7 @@ class AuthorizationEndpoint:
             max_age=max_age,
             resource=resource,
             requires_mfa=methods.requires_mfa(acr_values),
+            dpop_jkt=dpop_jkt,
         )
 
     # ---- 4. prompt=login and max_age (OpenID Connect Core §3.1.2.1) ----------------------------
@@ -498,6 +605,8 @@ class AuthorizationEndpoint:
         if flow.decision is None:
             if not await self.consent_needed(areq, viewer.user_id, flow.store):
                 # Consent on record already covers this request: nothing to remember again.
+                if not await self.use_pushed(flow):
+                    return ShowError(PUSHED_GONE)
                 url = await self.issue_code(areq, viewer, flow.store, remember=False)
                 return RedirectToClient(url, 302)
             if "none" in areq.prompt:
@@ -511,6 +620,8 @@ class AuthorizationEndpoint:
                 "This approval form expired or was not sent by you. Start again from the app.", status=403
             )
         if flow.decision.choice == "approve":
+            if not await self.use_pushed(flow):
+                return ShowError(PUSHED_GONE)
             url = await self.issue_code(areq, viewer, flow.store, remember=True)
             await flow.store.record_event(
                 events.CONSENT_GRANTED,
@@ -568,10 +679,11 @@ class AuthorizationEndpoint:
                 code_challenge_method=areq.code_challenge_method,
                 nonce=areq.nonce,
                 auth_time=viewer.auth_time,
-                expires_at=now + timedelta(seconds=self.config.code_ttl_seconds),
+                expires_at=now + timedelta(seconds=code_lifetime(areq.client, self.config.code_ttl_seconds)),
                 resource=areq.resource,
                 sid=viewer.sid or None,
                 amr=viewer.amr,
+                dpop_jkt=areq.dpop_jkt,
             ),
         )
         return areq.target.url({"code": raw})
@@ -635,6 +747,7 @@ class AuthorizationEndpoint:
 
 
 CHECKS: tuple[Check, ...] = (
+    AuthorizationEndpoint.load_pushed,
     AuthorizationEndpoint.find_target,
     AuthorizationEndpoint.require_login,
     AuthorizationEndpoint.validate,
@@ -642,3 +755,9 @@ CHECKS: tuple[Check, ...] = (
     AuthorizationEndpoint.check_second_factor,
     AuthorizationEndpoint.decide,
 )
+
+
+def code_lifetime(client: Client, configured: int) -> int:
+    """Seconds a new authorization code lives: the configured lifetime, at most 60 seconds
+    under the FAPI 2.0 profile (FAPI2_CODE_TTL_SECONDS)."""
+    return min(configured, FAPI2_CODE_TTL_SECONDS) if client.fapi else configured

@@ -3,7 +3,10 @@ and introspection (RFC 7662 §2.1) endpoints authenticate the calling client.
 
 Methods: ``client_secret_basic`` (Basic header, both halves form-urldecoded, §2.3.1 and
 Appendix B), ``client_secret_post`` (body; the query too unless strict, docs/decisions.md §2),
-and ``none`` for public clients. A request may use only one method (§2.3). An unknown client
+``none`` for public clients, and ``private_key_jwt`` (a signed client assertion, RFC 7523
+§2.2, verified by oauth/client_assertion.py) for apps registered with keys. A request may use
+only one method (§2.3), and an app uses the kind of credential it was registered with: an app
+with keys cannot send a secret, an app with a secret cannot send an assertion. An unknown client
 and a wrong secret give the same answer.
 
 Failed attempts are limited per client and address (§2.3.1: "MUST protect … against brute
@@ -21,6 +24,12 @@ from typing import Protocol
 from urllib.parse import unquote_plus
 
 from frontdesk import events
+from frontdesk.oauth.client_assertion import (
+    JWT_BEARER,
+    PRIVATE_KEY_JWT,
+    ClientAssertions,
+    UnverifiedAssertion,
+)
 from frontdesk.oauth.errors import InvalidClient, InvalidRequest, wait_in_words
 from frontdesk.oauth.models import Client
 from frontdesk.oauth.request import OAuthRequest, Params
@@ -35,7 +44,8 @@ FAILED = "client authentication failed"
 class Credentials:
     client_id: str
     client_secret: str | None
-    method: str  # client_secret_basic | client_secret_post | none
+    method: str  # client_secret_basic | client_secret_post | none | private_key_jwt
+    assertion: UnverifiedAssertion | None = None
 
 
 def parse_basic(header: str) -> tuple[str, str]:
@@ -53,7 +63,34 @@ def parse_basic(header: str) -> tuple[str, str]:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
+def extract_assertion(request: OAuthRequest, params: Params) -> Credentials:
+    """RFC 7521 §4.2 / RFC 7523 §2.2: ``client_assertion_type`` and ``client_assertion``; the
+    client is the assertion's ``sub`` (``client_id``, when sent too, must match it)."""
+    header = request.header("authorization")
+    if (header and header.strip().lower().startswith("basic")) or params.get("client_secret") is not None:
+        raise InvalidRequest("use one client authentication method, not a client_assertion and a secret")
+    kind = params.get("client_assertion_type")
+    raw = params.get("client_assertion")
+    if kind != JWT_BEARER:
+        raise InvalidClient(f"client_assertion_type must be {JWT_BEARER}")
+    if not raw:
+        raise InvalidClient("missing parameter 'client_assertion'")
+    assertion = UnverifiedAssertion.parse(raw)
+    sub = assertion.claims.get("sub")
+    client_id = sub if isinstance(sub, str) else ""
+    body_id = params.get("client_id")
+    if body_id is not None and body_id != client_id:
+        raise InvalidClient("client_id differs from the client_assertion's 'sub'")
+    return Credentials(client_id, None, PRIVATE_KEY_JWT, assertion)
+
+
+def _asserted(params: Params) -> bool:
+    return "client_assertion_type" in params or "client_assertion" in params
+
+
 def extract(request: OAuthRequest, params: Params) -> Credentials:
+    if _asserted(params):
+        return extract_assertion(request, params)
     header = request.header("authorization")
     body_id = params.get("client_id")
     body_secret = params.get("client_secret")
@@ -71,12 +108,27 @@ def extract(request: OAuthRequest, params: Params) -> Credentials:
     return Credentials(body_id, body_secret, "client_secret_post")
 
 
-async def verify(store: ClientStore, creds: Credentials) -> Client:
+async def verify(
+    store: ClientStore, creds: Credentials, issuer: str = "", assertions: ClientAssertions | None = None
+) -> Client:
     """The client the extracted credentials prove, or ``invalid_client``."""
     basic = creds.method == "client_secret_basic"
     client = await store.get_client(creds.client_id)
     if client is None:
         raise InvalidClient(FAILED, used_basic=basic)
+    if client.fapi and client.token_endpoint_auth_method != PRIVATE_KEY_JWT:
+        # FAPI 2.0 Security Profile §5.3.3.4 (and FRONTDESK_FAPI2 for every app): keys only.
+        raise InvalidClient("the FAPI 2.0 profile requires private_key_jwt", used_basic=basic)
+    if creds.assertion is not None:
+        if client.token_endpoint_auth_method != PRIVATE_KEY_JWT:
+            raise InvalidClient("this client is not registered for private_key_jwt")
+        if assertions is None:
+            raise InvalidClient("private_key_jwt is not accepted here")
+        await assertions.verify(client, creds.assertion, issuer)
+        return client
+    if client.token_endpoint_auth_method == PRIVATE_KEY_JWT:
+        # RFC 7591 §2: the app registered keys; no secret (nor none) authenticates it.
+        raise InvalidClient("this client authenticates with private_key_jwt", used_basic=basic)
     if client.public:
         # A public client has no secret to check; sending one is a mistake we refuse.
         if creds.client_secret:
@@ -92,8 +144,9 @@ class ClientAuthStore(ClientStore, EventStore, Protocol):
 
 
 def claimed_client_id(request: OAuthRequest, params: Params) -> str:
-    """The client id a request claims, from the Basic header or the parameters, even when the
-    credentials are malformed otherwise: what failures are counted against."""
+    """The client id a request claims, from the Basic header, the parameters or a client
+    assertion's ``sub``, even when the credentials are malformed otherwise: what failures are
+    counted against."""
     header = request.header("authorization")
     if header and header.strip().lower().startswith("basic"):
         try:
@@ -101,15 +154,25 @@ def claimed_client_id(request: OAuthRequest, params: Params) -> str:
         except InvalidClient:
             pass
     try:
-        return params.get("client_id") or ""
-    except InvalidRequest:
+        claimed = params.get("client_id")
+        if claimed is None and _asserted(params):
+            raw = params.get("client_assertion") or ""
+            sub = UnverifiedAssertion.parse(raw).claims.get("sub")
+            claimed = sub[:200] if isinstance(sub, str) else None
+        return claimed or ""
+    except (InvalidRequest, InvalidClient):
         return ""
 
 
 async def authenticate_client(
-    request: OAuthRequest, params: Params, store: ClientAuthStore, limiter: Limiter | None
+    request: OAuthRequest,
+    params: Params,
+    store: ClientAuthStore,
+    limiter: Limiter | None,
+    assertions: ClientAssertions | None = None,
 ) -> Client:
-    """The authenticated client, or ``invalid_client`` (401; 429 while throttled)."""
+    """The authenticated client, or ``invalid_client`` (401; 429 while throttled).
+    ``assertions`` verifies ``private_key_jwt`` (RFC 7523); without it only secrets work."""
     claimed = claimed_client_id(request, params)
     keys = {"client": claimed, "address": request.client_ip}
     if limiter is not None:
@@ -126,7 +189,7 @@ async def authenticate_client(
     # A malformed set of credentials fails here, after the throttle check, exactly where
     # verifying them would have failed.
     try:
-        client = await verify(store, extract(request, params))
+        client = await verify(store, extract(request, params), request.issuer, assertions)
     except InvalidClient as exc:
         if limiter is not None:
             await limiter.failed(keys)
@@ -141,4 +204,7 @@ async def authenticate_client(
         raise
     if limiter is not None:
         await limiter.succeeded(keys)
+    if client.fapi and request.query:
+        # FAPI 2.0: parameters only in the body (strict mode's rule, docs/decisions.md §2).
+        raise InvalidRequest("the FAPI 2.0 profile accepts parameters in the request body only")
     return client

@@ -21,4 +21,6 @@ class OAuthConfig:
     password_grant_enabled: bool = True
     # FRONTDESK_REQUIRE_VERIFIED_EMAIL: no authorization for a person whose address is not verified.
     require_verified_email: bool = False
+    # FRONTDESK_REQUIRE_PAR: every app's authorization requests only through PAR (RFC 9126 §6).
+    require_par: bool = False
     clock: Callable[[], datetime] = field(default=utcnow)

@@ -164,8 +164,43 @@ class ConsentRequired(OAuthError):
     error = "consent_required"
 
 
+class RequestNotSupported(OAuthError):
+    """OpenID Connect Core §3.1.2.6: a ``request`` object sent to the authorization endpoint
+    itself (request objects are accepted only inside a pushed request, oauth/par.py)."""
+
+    error = "request_not_supported"
+
+
+class InvalidRequestObject(OAuthError):
+    """RFC 9101 §6.2, §10.3: a request object that is not signed by the client with an
+    accepted algorithm, or whose claims do not hold (issuer, audience, lifetime, client)."""
+
+    error = "invalid_request_object"
+
+
 class InteractionRequired(OAuthError):
     """OpenID Connect Core §3.1.2.6: ``prompt=none`` but the person has to act first (verify
     their email address, when the operator requires it)."""
 
     error = "interaction_required"
+
+
+# ---- RFC 8628 §3.5: the device authorization grant's answers while polling ----------------------
+
+
+class AuthorizationPending(OAuthError):
+    """RFC 8628 §3.5: the person has not approved or denied yet; poll again after the interval."""
+
+    error = "authorization_pending"
+
+
+class SlowDown(OAuthError):
+    """RFC 8628 §3.5: still pending, and the client polled too soon: its interval grows by 5 s."""
+
+    error = "slow_down"
+
+
+class ExpiredToken(OAuthError):
+    """RFC 8628 §3.5: the device code expired; the device starts again."""
+
+    error = "expired_token"

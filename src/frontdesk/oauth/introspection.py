@@ -19,7 +19,11 @@ An active token is described by (§2.2):
 * ``space``: for a *space token*, the subdomain of the one space it reaches. User tokens have
   no ``space`` member at all (they reach every space their user belongs to);
 * ``aud``: the resource the token was requested for (RFC 8707 §2, RFC 7662 §2.2), only when
-  one was (a token without it is good at every host).
+  one was (a token without it is good at every host);
+* ``act``: for a token issued by token exchange with an actor token, who acts for the subject
+  (RFC 8693 §4.1, nested for prior actors; oauth/delegation.py);
+* ``cnf``: ``{"jkt": …}`` for a token bound to a DPoP key, whose ``token_type`` is then
+  ``DPoP`` (RFC 9449 §6.2).
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from frontdesk.oauth.client_assertion import ClientAssertions
 from frontdesk.oauth.client_auth import authenticate_client
 from frontdesk.oauth.config import OAuthConfig
+from frontdesk.oauth.delegation import act_claim
 from frontdesk.oauth.errors import InvalidRequest
 from frontdesk.oauth.models import TokenInfo
 from frontdesk.oauth.request import OAuthRequest, token_params
@@ -49,17 +55,34 @@ def _live(token: TokenInfo | RefreshTokenRecord, now: datetime) -> bool:
     return not token.revoked and (token.expires_at is None or token.expires_at > now)
 
 
+def _token_type(token: TokenInfo | RefreshTokenRecord) -> str:
+    """RFC 7662 §2.2 ``token_type``: ``DPoP`` for a bound access token (RFC 9449 §6.2)."""
+    if isinstance(token, RefreshTokenRecord):
+        return "refresh_token"
+    return "DPoP" if token.dpop_jkt is not None else "bearer"
+
+
 class IntrospectionEndpoint:
-    def __init__(self, config: OAuthConfig, *, client_limiter: Limiter | None = None) -> None:
+    def __init__(
+        self,
+        config: OAuthConfig,
+        *,
+        client_limiter: Limiter | None = None,
+        client_assertions: ClientAssertions | None = None,
+    ) -> None:
         self.config = config
         self.client_limiter = client_limiter
+        # private_key_jwt (RFC 7523 §2.2; oauth/client_assertion.py).
+        self.client_assertions = client_assertions
 
     async def handle(self, request: OAuthRequest, storage: Storage) -> dict[str, Any]:
         """The introspection response body (§2.2)."""
         if request.method != "POST":
             raise InvalidRequest("the introspection endpoint accepts POST only")
         params = token_params(request, strict=self.config.strict)
-        client = await authenticate_client(request, params, storage, self.client_limiter)
+        client = await authenticate_client(
+            request, params, storage, self.client_limiter, self.client_assertions
+        )
         raw = params.get("token")
         if raw is None:
             raise InvalidRequest("missing parameter 'token'")
@@ -87,7 +110,7 @@ class IntrospectionEndpoint:
             "scope": format_scope(token.scopes),
             "client_id": token.client_id,
             **who,
-            "token_type": "refresh_token" if isinstance(token, RefreshTokenRecord) else "bearer",
+            "token_type": _token_type(token),
             "iat": _timestamp(token.created_at),
         }
         if token.expires_at is not None:
@@ -96,6 +119,13 @@ class IntrospectionEndpoint:
             body["iss"] = token.issuer
         if token.audience:
             body["aud"] = token.audience
+        if token.dpop_jkt is not None:
+            # RFC 9449 §6.2: the key a bound token (or refresh token) is bound to.
+            body["cnf"] = {"jkt": token.dpop_jkt}
+        if isinstance(token, TokenInfo):
+            act = act_claim(token.act)
+            if act is not None:
+                body["act"] = act
         if token.space_id is not None and token.user_id is not None:
             space = await storage.space_role(token.space_id, token.user_id)
             if space is None:  # the space is gone

@@ -9,6 +9,19 @@ from datetime import datetime
 JWT_ACCESS_TOKEN_TTL = 3600
 # The FAPI 2.0 Security Profile, as Client.profile names it.
 FAPI2 = "fapi2"
+# The profile every app of this process runs under besides its own (FRONTDESK_FAPI2; one per
+# process, set by composition.OAuthServer.build like the scope catalogue).
+_PROFILE_FOR_ALL: str | None = None
+
+
+def use_profile_for_all(profile: str | None) -> None:
+    """Make every app of this process run under ``profile`` (None: each app's own)."""
+    global _PROFILE_FOR_ALL
+    _PROFILE_FOR_ALL = profile
+
+
+# FAPI 2.0 Security Profile §5.3.2.1: authorization codes live at most 60 seconds.
+FAPI2_CODE_TTL_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -76,7 +89,7 @@ class Client:
     @property
     def fapi(self) -> bool:
         """The app runs under the FAPI 2.0 Security Profile (docs/flows.md)."""
-        return self.profile == FAPI2
+        return self.profile == FAPI2 or _PROFILE_FOR_ALL == FAPI2
 
     @property
     def needs_par(self) -> bool:
@@ -138,6 +151,9 @@ class NewCode:
     sid: str | None = None
     # How the person logged in (RFC 8176 values, oauth/amr.py): the ID token's amr and acr.
     amr: tuple[str, ...] = ()
+    # RFC 9449 §10: the ``dpop_jkt`` of the authorization request; the token request's DPoP
+    # proof must be made with that key.
+    dpop_jkt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +189,8 @@ class NewToken:
     audience: str | None = None
     # RFC 9449 §6: the JWK SHA-256 thumbprint (RFC 7638) of the key the token is bound to.
     dpop_jkt: str | None = None
+    # RFC 8693 §4.1: the ``act`` claim of a delegated token (JSON text; oauth/delegation.py).
+    act: str | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +215,8 @@ class TokenInfo:
     audience: str | None = None
     # RFC 9449 §6: the JWK SHA-256 thumbprint of the key the token is bound to (None: Bearer).
     dpop_jkt: str | None = None
+    # RFC 8693 §4.1: who acts for the subject (JSON text of the ``act`` claim; None: nobody).
+    act: str | None = None
 
     @property
     def is_space_token(self) -> bool:

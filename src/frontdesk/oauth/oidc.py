@@ -38,7 +38,7 @@ ID_TOKEN_TTL_SECONDS = 600
 # so that no verifier takes one kind for another. ID tokens keep the usual ``JWT``, which is
 # what OpenID Connect clients expect; the iframe context has its own (services/iframe_context.py).
 ID_TOKEN_TYP = "JWT"
-ID_TOKEN_GRANTS = frozenset({"authorization_code", "password", "refresh_token"})
+ID_TOKEN_GRANTS = frozenset({"authorization_code", "password", "refresh_token", "device_code"})
 
 
 def at_hash(access_token: str) -> str:

@@ -26,13 +26,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from frontdesk.oauth.config import utcnow
+from frontdesk.oauth.models import Client
 from frontdesk.oauth.storage import NewRefreshToken, RefreshTokenRecord, Storage
 from frontdesk.oauth.tokens import Issued
 from frontdesk.security.randoms import REFRESH_TOKEN_PREFIX, new_id, new_secret
 
 FAMILY_LIFETIME = timedelta(days=30)
 # Grants where a person has just authorized: their token response starts a family.
-FAMILY_STARTING_GRANTS = frozenset({"authorization_code", "password"})
+FAMILY_STARTING_GRANTS = frozenset({"authorization_code", "password", "device_code"})
 
 
 async def mint_refresh_token(
@@ -62,9 +63,17 @@ async def mint_refresh_token(
             code_id=req.code_id,
             expires_at=expires_at,
             audience=audience,
+            dpop_jkt=refresh_binding(req.client, req.dpop_jkt),
         ),
     )
     return raw
+
+
+def refresh_binding(client: Client, jkt: str | None) -> str | None:
+    """The key a new refresh token is bound to (RFC 9449 §5): a public client's always (it
+    has no other sender constraint), a confidential client's only when it must use DPoP
+    (``Client.needs_dpop``; otherwise its authentication constrains the refresh token)."""
+    return jkt if client.public or client.needs_dpop else None
 
 
 class RefreshTokenExtra:

@@ -2,8 +2,11 @@
 
 Frontdesk registers *public PKCE clients* dynamically, the profile Cobot advertises:
 ``token_endpoint_auth_method`` ``none``, ``grant_types`` ``authorization_code`` (and
-``refresh_token``), ``response_types`` ``code``. Confidential clients are registered by a
-person on the apps page, where their secret can be shown and rotated.
+``refresh_token``), ``response_types`` ``code``; and clients that authenticate with keys
+(``token_endpoint_auth_method`` ``private_key_jwt``, RFC 7523 §2.2, with ``jwks`` or
+``jwks_uri``), which are confidential but get no secret. Clients with a secret are registered
+by a person on the apps page, where their secret can be shown and rotated; ``client_secret_jwt``
+is not offered at all.
 
 Omitted values get defaults that fit this profile (RFC 7591 §2 lets the server substitute
 values; the response tells the client what was registered). Metadata Frontdesk does not
@@ -13,11 +16,13 @@ understand is ignored (§2) and not echoed. Errors are ``invalid_redirect_uri`` 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from frontdesk import names
+from frontdesk.oauth.client_keys import KeySetError, clean_key_set
 from frontdesk.oauth.errors import InvalidClientMetadata, InvalidRedirectUriMetadata, InvalidScope
 from frontdesk.oauth.redirect_uris import RedirectUriError, validate_for_registration
 from frontdesk.oauth.scopes import Catalogue, catalogue, check_known, format_scope, parse_scope
@@ -28,6 +33,9 @@ DEFAULT_SCOPE = ("openid", "read_user")
 MAX_NAME = 100
 MAX_REDIRECT_URIS = 50
 AUTH_METHOD = "none"
+# RFC 7591 §2 methods a client may register here: none (public, PKCE) or keys (RFC 7523).
+PRIVATE_KEY_JWT = "private_key_jwt"
+AUTH_METHODS = (AUTH_METHOD, PRIVATE_KEY_JWT)
 GRANT_TYPES = ("authorization_code", "refresh_token")
 RESPONSE_TYPES = ("code",)
 
@@ -46,6 +54,13 @@ class ClientMetadata:
     # OpenID Connect RP-Initiated Logout 1.0 §3.1 and Back-Channel Logout 1.0 §2.2.
     post_logout_redirect_uris: tuple[str, ...] = ()
     backchannel_logout_uri: str | None = None
+    # RFC 9449 §5.2: the client always uses DPoP at the token endpoint (refused without).
+    dpop_bound_access_tokens: bool = False
+    # RFC 9126 §6: the client only sends pushed authorization requests (refused without).
+    require_pushed_authorization_requests: bool = False
+    # RFC 7591 §2: the client's public keys, by value (a JWK Set as JSON text) or reference.
+    jwks: str | None = None
+    jwks_uri: str | None = None
 
     @property
     def wants_refresh_tokens(self) -> bool:
@@ -68,6 +83,14 @@ class ClientMetadata:
             data["backchannel_logout_uri"] = self.backchannel_logout_uri
             # §2.2: Frontdesk always puts ``sid`` into logout tokens.
             data["backchannel_logout_session_required"] = True
+        if self.dpop_bound_access_tokens:
+            data["dpop_bound_access_tokens"] = True
+        if self.require_pushed_authorization_requests:
+            data["require_pushed_authorization_requests"] = True
+        if self.jwks:
+            data["jwks"] = json.loads(self.jwks)
+        if self.jwks_uri:
+            data["jwks_uri"] = self.jwks_uri
         return data
 
 
@@ -181,11 +204,16 @@ def validate_client_metadata(
     if not isinstance(body, Mapping):
         raise InvalidClientMetadata("the request body must be a JSON object")
     method = _optional_string(body, "token_endpoint_auth_method") or AUTH_METHOD
-    if method != AUTH_METHOD:
+    if method == "client_secret_jwt":
+        raise InvalidClientMetadata("client_secret_jwt is not offered: register keys with private_key_jwt")
+    if method not in AUTH_METHODS:
         raise InvalidClientMetadata(
-            f"token_endpoint_auth_method {method!r} is not available: only public clients "
-            "(token_endpoint_auth_method 'none', with PKCE) can register dynamically"
+            f"token_endpoint_auth_method {method!r} is not available: clients register "
+            "dynamically as public clients ('none', with PKCE) or with keys ('private_key_jwt')"
         )
+    jwks, jwks_uri = _keys(body)
+    if method == PRIVATE_KEY_JWT and not (jwks or jwks_uri):
+        raise InvalidClientMetadata("private_key_jwt needs the client's public keys: jwks or jwks_uri")
     grants = _string_list(body, "grant_types", ("authorization_code",))
     for grant in grants:
         if grant not in grant_types:
@@ -205,4 +233,42 @@ def validate_client_metadata(
         grant_types=grants,
         post_logout_redirect_uris=_post_logout_redirect_uris(body),
         backchannel_logout_uri=_backchannel_logout_uri(body),
+        dpop_bound_access_tokens=_flag(body, "dpop_bound_access_tokens"),
+        require_pushed_authorization_requests=_flag(body, "require_pushed_authorization_requests"),
+        token_endpoint_auth_method=method,
+        jwks=jwks,
+        jwks_uri=jwks_uri,
     )
+
+
+def _keys(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """``jwks`` (public signing keys only, oauth/client_keys.py) or ``jwks_uri``, not both
+    (RFC 7591 §2)."""
+    raw = body.get("jwks")
+    uri = _optional_string(body, "jwks_uri")
+    if raw is not None and uri:
+        raise InvalidClientMetadata("send jwks or jwks_uri, not both (RFC 7591 §2)")
+    jwks = None
+    if raw is not None:
+        if not isinstance(raw, Mapping):
+            raise InvalidClientMetadata("jwks must be a JWK Set (a JSON object)")
+        try:
+            jwks = clean_key_set(dict(raw))
+        except KeySetError as exc:
+            raise InvalidClientMetadata(f"jwks: {exc}") from exc
+    if uri:
+        if "#" in uri:
+            raise InvalidClientMetadata("jwks_uri must not include a fragment")
+        try:
+            uri = normalize_web_url(uri, allow_http=True)
+        except WebUrlError as exc:
+            raise InvalidClientMetadata(f"jwks_uri: {exc}") from exc
+    return jwks, uri or None
+
+
+def _flag(body: Mapping[str, Any], name: str) -> bool:
+    """A boolean member (absent: false)."""
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise InvalidClientMetadata(f"{name} must be true or false")
+    return value

@@ -25,6 +25,9 @@ class OAuthRequest:
     client_ip: str = ""
     # Which resources tokens may be requested for (RFC 8707); None: this host's only.
     resources: ResourceRegistry | None = None
+    # The URLs (without query) the request may have been sent to: the host's public URL of
+    # the path, and the URL as received through trusted proxies (RFC 9449 §4.3 ``htu``).
+    urls: tuple[str, ...] = ()
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

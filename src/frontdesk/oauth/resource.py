@@ -14,7 +14,8 @@ access tokens (RFC 9068).
 * **JWT access tokens.** An app that opted in gets access tokens as RFC 9068 JWTs: header
   ``typ: at+jwt`` (§2.1; distinct from ID tokens' ``JWT``), signed with the host's signing
   keys, claims ``iss``, ``exp``, ``aud``, ``sub``, ``client_id``, ``iat``, ``jti``, ``scope``
-  (§2.2). They always expire (default: one hour). Frontdesk keeps their digest like an opaque
+  (§2.2), and ``cnf: {"jkt": …}`` when bound to a DPoP key (RFC 9449 §6.1). They always
+  expire (default: one hour). Frontdesk keeps their digest like an opaque
   token's, so revocation, introspection and its own API treat both kinds the same.
 """
 
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from joserfc import jwt
 
+from frontdesk.oauth.dpop import SIGNING_ALGS as DPOP_SIGNING_ALGS
 from frontdesk.oauth.errors import OAuthError
 from frontdesk.oauth.request import OAuthRequest
 from frontdesk.oauth.storage import SigningKeyPair
@@ -52,6 +54,16 @@ class ResourceRegistry(Protocol):
     async def known_resource(self, resource: str) -> bool:
         """Is ``resource`` (canonical, see :func:`canonical_resource`) a host's resource URL
         or one the operator configured?"""
+        ...
+
+    async def space_of_resource(self, resource: str) -> str | None:
+        """The id of the space whose host has ``resource`` (canonical) as its resource URL;
+        None for the main host, the operator's resources and unknown ones. Token exchange
+        names a space this way (RFC 8693 §2.1 ``resource``, oauth/grants/token_exchange.py)."""
+        ...
+
+    async def space_named(self, subdomain: str) -> str | None:
+        """The id of the space with this subdomain, or None (RFC 8693 §2.1 ``audience``)."""
         ...
 
 
@@ -117,6 +129,10 @@ def metadata(issuer: str, scopes: list[str]) -> dict[str, Any]:
         "scopes_supported": scopes,
         # RFC 6750 §2: header, form body and (as Cobot allows) the access_token query parameter.
         "bearer_methods_supported": list(BEARER_METHODS),
+        # RFC 9728 §2, RFC 9449 §7: DPoP-bound tokens are accepted with proofs signed with
+        # these algorithms; bearer tokens too (an app may require DPoP for its own tokens).
+        "dpop_signing_alg_values_supported": list(DPOP_SIGNING_ALGS),
+        "dpop_bound_access_tokens_required": False,
     }
     return doc
 

@@ -20,6 +20,7 @@ without a family (an app whose tokens never expire) is revoked alone.
 from __future__ import annotations
 
 from frontdesk import events
+from frontdesk.oauth.client_assertion import ClientAssertions
 from frontdesk.oauth.client_auth import authenticate_client
 from frontdesk.oauth.config import OAuthConfig
 from frontdesk.oauth.errors import InvalidRequest
@@ -59,9 +60,17 @@ async def find_token(storage: Storage, raw: str, hint: str | None) -> TokenInfo 
 
 
 class RevocationEndpoint:
-    def __init__(self, config: OAuthConfig, *, client_limiter: Limiter | None = None) -> None:
+    def __init__(
+        self,
+        config: OAuthConfig,
+        *,
+        client_limiter: Limiter | None = None,
+        client_assertions: ClientAssertions | None = None,
+    ) -> None:
         self.config = config
         self.client_limiter = client_limiter
+        # private_key_jwt (RFC 7523 §2.2; oauth/client_assertion.py).
+        self.client_assertions = client_assertions
 
     async def handle(self, request: OAuthRequest, storage: Storage) -> bool:
         """Revoke what the authenticated client may; True when something was revoked now.
@@ -69,7 +78,9 @@ class RevocationEndpoint:
         if request.method != "POST":
             raise InvalidRequest("the revocation endpoint accepts POST only")
         params = token_params(request, strict=self.config.strict)
-        client = await authenticate_client(request, params, storage, self.client_limiter)
+        client = await authenticate_client(
+            request, params, storage, self.client_limiter, self.client_assertions
+        )
         raw = params.get("token")
         if raw is None:
             raise InvalidRequest("missing parameter 'token'")

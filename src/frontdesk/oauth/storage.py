@@ -44,6 +44,40 @@ class CodeStore(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class PushedRequest:
+    """A pushed authorization request (RFC 9126 §2): the authorization request's parameters
+    as the client pushed them (a request object's claims already in their place), for one
+    client on one host. Stored under a digest of the random part of its ``request_uri``."""
+
+    client_id: str
+    issuer: str
+    space_id: str | None
+    params: tuple[tuple[str, str], ...]
+    expires_at: datetime
+    # When the authorization endpoint first read it (the person's interaction began).
+    opened_at: datetime | None = None
+    # When an authorization decision used it up (single use, RFC 9126 §4, §7.3).
+    used_at: datetime | None = None
+
+
+class PushedRequestStore(Protocol):
+    async def save_pushed_request(self, raw: str, pushed: PushedRequest) -> None: ...
+
+    async def find_pushed_request(self, raw: str) -> PushedRequest | None:
+        """The pushed request whose ``request_uri`` ends in ``raw`` (used or not)."""
+        ...
+
+    async def open_pushed_request(self, raw: str, until: datetime) -> None:
+        """Note that the interaction began (``opened_at``) and keep the request until
+        ``until``: the person may log in and consent before a decision uses it."""
+        ...
+
+    async def use_pushed_request(self, raw: str, now: datetime) -> bool:
+        """Mark it used, atomically: of concurrent callers exactly one gets True."""
+        ...
+
+
 class TokenStore(Protocol):
     async def save_token(self, raw: str, token: NewToken) -> str:
         """Store the token's digest; returns the token's id."""
@@ -165,6 +199,8 @@ class NewRefreshToken:
     expires_at: datetime | None = None
     # RFC 8707: the audience of the family's access tokens.
     audience: str | None = None
+    # RFC 9449 §5: the JWK thumbprint of the key the refresh token is bound to (None: unbound).
+    dpop_jkt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +230,8 @@ class RefreshTokenRecord:
     audience: str | None = None
     # The browser session the family's code was issued in (the ID token's ``sid``).
     sid: str | None = None
+    # RFC 9449 §5: the JWK thumbprint of the key the refresh token is bound to (None: unbound).
+    dpop_jkt: str | None = None
 
     def active(self, now: datetime) -> bool:
         return (
@@ -284,6 +322,92 @@ class EventStore(Protocol):
         ...
 
 
+# ---- the device authorization grant (RFC 8628, oauth/device.py) ---------------------------------
+
+# Where a device authorization stands: waiting for the person, decided, then redeemed once.
+DEVICE_PENDING = "pending"
+DEVICE_APPROVED = "approved"
+DEVICE_DENIED = "denied"
+DEVICE_USED = "used"
+
+
+@dataclass(frozen=True)
+class NewDeviceAuthorization:
+    """A device authorization request (RFC 8628 §3.1) as issued: stored under the digests of
+    its device code and its user code."""
+
+    client_id: str
+    scopes: tuple[str, ...]
+    # The host it was asked at: the tokens' issuer, and the only host its user code works on.
+    issuer: str
+    space_id: str | None
+    # Seconds the device waits between polls (§3.2); grows by 5 s with every slow_down (§3.5).
+    interval: int
+    expires_at: datetime
+    # Which device asks, shown on the consent page (§5.4): its address and User-Agent.
+    device_ip: str = ""
+    device_agent: str = ""
+
+
+@dataclass(frozen=True)
+class DeviceAuthorization(NewDeviceAuthorization):
+    id: str = ""
+    created_at: datetime | None = None
+    status: str = DEVICE_PENDING
+    # Set once the person decided (approved or denied).
+    user_id: str | None = None
+    auth_time: datetime | None = None
+    amr: tuple[str, ...] = ()
+    sid: str | None = None
+    # The poll before this one (None: the first poll).
+    last_polled_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DeviceDecision:
+    """The person's answer to a device authorization, with their login for the tokens."""
+
+    approved: bool
+    user_id: str
+    auth_time: datetime
+    amr: tuple[str, ...] = ()
+    sid: str | None = None
+
+
+class DeviceStore(Protocol):
+    """Device authorizations (RFC 8628): device and user codes stored as digests only."""
+
+    async def save_device_authorization(
+        self, device_code: str, user_code: str, new: NewDeviceAuthorization, now: datetime
+    ) -> bool:
+        """Store it; False (nothing stored) when an unexpired authorization already has this
+        user code: the caller draws another."""
+        ...
+
+    async def find_device_by_user_code(self, user_code: str, issuer: str) -> DeviceAuthorization | None:
+        """The newest authorization with this (normalised) user code on this issuer, in any
+        state, expired or not."""
+        ...
+
+    async def decide_device(self, authorization_id: str, decision: DeviceDecision, now: datetime) -> bool:
+        """Record the person's answer, atomically: only a pending, unexpired authorization
+        changes; False otherwise."""
+        ...
+
+    async def poll_device(self, device_code: str, now: datetime) -> DeviceAuthorization | None:
+        """The authorization of this device code as it was before this poll (its
+        ``last_polled_at`` is the previous poll's); notes ``now`` as the latest poll."""
+        ...
+
+    async def slow_device(self, authorization_id: str, interval: int) -> None:
+        """The device polled too soon: its interval from now on (RFC 8628 §3.5 slow_down)."""
+        ...
+
+    async def redeem_device(self, authorization_id: str) -> bool:
+        """Approved → used, atomically: of concurrent redemptions exactly one gets True."""
+        ...
+
+
 class Storage(
     ClientStore,
     CodeStore,
@@ -294,6 +418,7 @@ class Storage(
     KeyStore,
     PersonStore,
     EventStore,
+    DeviceStore,
     Protocol,
 ):
     """Everything the protocol core reads and writes."""

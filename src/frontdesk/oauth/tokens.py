@@ -4,24 +4,27 @@ Tokens are opaque: 256 random bits, base64url, with a fixed prefix so leaked tok
 found by secret scanners. Only their digest is stored. By default they never expire and the
 response carries no ``expires_in`` (docs/decisions.md §5 and §6). An app that opted in gets
 RFC 9068 JWT access tokens instead (:mod:`frontdesk.oauth.resource`); their digest is stored
-the same way. A token requested for one resource (RFC 8707) carries it as its audience.
+the same way. A token requested for one resource (RFC 8707) carries it as its audience. A
+token requested with a DPoP proof (RFC 9449 §5, oauth/dpop.py) is bound to the proof's key: its
+type is ``DPoP``, it stores the key's thumbprint, and a JWT access token carries ``cnf.jkt``.
 
 :class:`TokenIssuer` is the one way a token comes to be: every grant, and the space tokens of
-:mod:`frontdesk.oauth.space_tokens`, issue through it, and it records the ``token.issued``
-audit event. Other specifications add to the response through :class:`ResponseExtra` hooks: a
-refresh token for apps that opted in to expiring tokens, an ``id_token`` for ``openid`` (OIDC
-Core §3.1.3.3).
+:mod:`frontdesk.oauth.space_tokens` (Cobot's route and token exchange), issue through it, and
+it records the ``token.issued`` audit event. Other specifications add to the response through
+:class:`ResponseExtra` hooks: a refresh token for apps that opted in to expiring tokens, an
+``id_token`` for ``openid`` (OIDC Core §3.1.3.3).
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from frontdesk import events
 from frontdesk.oauth.config import OAuthConfig
+from frontdesk.oauth.delegation import act_claim
 from frontdesk.oauth.models import Client, NewToken
 from frontdesk.oauth.resource import jwt_access_token, resource_of
 from frontdesk.oauth.scopes import format_scope
@@ -71,6 +74,14 @@ class IssueRequest:
     sid: str | None = None
     # How the person logged in (RFC 8176, oauth/amr.py): the ID token's ``amr`` and ``acr``.
     amr: tuple[str, ...] = ()
+    # RFC 8693 §4.1: the ``act`` claim (JSON text, oauth/delegation.py) of a delegated token.
+    act: str | None = None
+    # RFC 8693 (oauth/grants/token_exchange.py): the token lives no longer than this (its
+    # subject token's end), whatever the app's lifetime.
+    not_after: datetime | None = None
+    # RFC 9449 §5: the thumbprint of the key the token is bound to (a DPoP token); None: a
+    # bearer token. Set by a bound issuer (:meth:`TokenIssuer.bound_to`).
+    dpop_jkt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,10 +105,21 @@ class TokenIssuer:
     def __init__(self, config: OAuthConfig, extras: list[ResponseExtra] | None = None) -> None:
         self.config = config
         self.extras = list(extras or [])
+        # RFC 9449 §5: the key every token this issuer issues is bound to (None: bearer).
+        self.dpop_jkt: str | None = None
 
     def with_extras(self, first: list[ResponseExtra]) -> TokenIssuer:
         """This issuer with ``first`` running before its own extras (one request's needs)."""
-        return TokenIssuer(self.config, [*first, *self.extras])
+        more = copy.copy(self)
+        more.extras = [*first, *self.extras]
+        return more
+
+    def bound_to(self, jkt: str) -> TokenIssuer:
+        """This issuer binding what it issues to the key with thumbprint ``jkt`` (RFC 9449 §5:
+        one token request's valid DPoP proof; oauth/token_endpoint.py)."""
+        bound = copy.copy(self)
+        bound.dpop_jkt = jkt
+        return bound
 
     def without_extras(self) -> TokenIssuer:
         """This issuer adding nothing to the response: no refresh token, no ID token (the
@@ -107,9 +129,14 @@ class TokenIssuer:
         return alone
 
     async def issue(self, storage: Storage, req: IssueRequest) -> Issued:
+        if self.dpop_jkt is not None and req.dpop_jkt is None:
+            req = replace(req, dpop_jkt=self.dpop_jkt)
         ttl = req.client.token_lifetime if req.expiring else None
         now = self.config.clock()
         expires_at = now + timedelta(seconds=ttl) if ttl else None
+        if req.not_after is not None and (expires_at is None or req.not_after < expires_at):
+            expires_at = req.not_after
+            ttl = max(1, int((expires_at - now).total_seconds()))
         if req.client.jwt_access_tokens and expires_at is not None and req.issuer:
             raw = await self._jwt(storage, req, now, expires_at)
         else:
@@ -128,11 +155,14 @@ class TokenIssuer:
                 issuer=req.issuer or None,
                 expires_at=expires_at,
                 audience=req.audience,
+                act=req.act,
+                dpop_jkt=req.dpop_jkt,
             ),
         )
         body: dict[str, Any] = {
             "access_token": raw,
-            "token_type": "bearer",
+            # RFC 9449 §5: a bound token's type is DPoP (docs/decisions.md §6: bearer otherwise).
+            "token_type": "DPoP" if req.dpop_jkt is not None else "bearer",
             "scope": format_scope(req.scopes),
         }
         if ttl:
@@ -164,6 +194,12 @@ class TokenIssuer:
             role = await storage.space_role(req.space_id, req.user_id)
             if role is not None:
                 extra["space"] = role.subdomain
+        act = act_claim(req.act)
+        if act is not None:
+            extra["act"] = act
+        if req.dpop_jkt is not None:
+            # RFC 9449 §6.1: the confirmation of the key the token is bound to.
+            extra["cnf"] = {"jkt": req.dpop_jkt}
         return jwt_access_token(
             await storage.signing_key(),
             issuer=req.issuer,

@@ -16,6 +16,8 @@ CLIENT_SECRET_PREFIX = "fdcs_"
 SESSION_PREFIX = "fdss_"
 # The token of a link sent by email (verification, password reset; store/models.EmailLink).
 EMAIL_LINK_PREFIX = "fdel_"
+# A device code of the device authorization grant (RFC 8628 §3.2, oauth/device.py).
+DEVICE_CODE_PREFIX = "fddc_"
 
 
 def new_id() -> str:

@@ -23,7 +23,9 @@ from frontdesk import events
 from frontdesk.errors import FieldError, NotFound
 from frontdesk.i18n import N_
 from frontdesk.inputs import BadInput, ascii_int
-from frontdesk.oauth.models import Client, NewToken, Person
+from frontdesk.oauth.client_assertion import PRIVATE_KEY_JWT
+from frontdesk.oauth.client_keys import KeySetError, clean_key_set
+from frontdesk.oauth.models import FAPI2, Client, NewToken, Person
 from frontdesk.oauth.redirect_uris import RedirectUriError, validate_for_registration
 from frontdesk.oauth.scopes import MAX_SCOPE_STRING, catalogue, format_scope, is_admin_scope, parse_scope
 from frontdesk.oauth.storage import AppGrants, TokenGrant
@@ -65,8 +67,14 @@ EDITABLE = frozenset(
         "client_credentials",
         "admin_scopes",
         "jwt_access_tokens",
+        "par_required",
+        "dpop_required",
         "post_logout_redirect_uris",
         "backchannel_logout_uri",
+        "token_endpoint_auth_method",
+        "jwks",
+        "jwks_uri",
+        "fapi2",
     }
 )
 # Opt-in expiring access tokens (docs/decisions.md §5): from 5 minutes to a year.
@@ -148,6 +156,93 @@ def validate_backchannel_logout_uri(raw: str | None) -> str | None:
         return normalize_web_url(url, allow_http=True)
     except WebUrlError as exc:
         raise FieldError("backchannel_logout_uri", str(exc)) from exc
+
+
+# RFC 7591 §2 token_endpoint_auth_method values an app may register: a client secret (Basic
+# or in the body; "none" for a public app), or keys (RFC 7523 §2.2). client_secret_jwt (an
+# HMAC with the secret) is not offered (docs/integrating.md, "Key-based client authentication").
+SECRET_METHODS = ("client_secret_basic", "client_secret_post", "none")
+KEY_METHODS = (PRIVATE_KEY_JWT,)
+
+
+def clean_auth_method(raw: str | None) -> str | None:
+    """The app's ``token_endpoint_auth_method`` as ``Client`` holds it: None for a secret (or
+    none for a public app), ``private_key_jwt`` for keys."""
+    method = (raw or "").strip()
+    if not method or method in SECRET_METHODS or method == "client_secret":
+        return None
+    if method in KEY_METHODS:
+        return method
+    raise FieldError(
+        "token_endpoint_auth_method",
+        N_("Choose a client secret or private_key_jwt; {method} is not offered."),
+        method=method[:40],
+    )
+
+
+def auth_method_of(app: Client) -> str:
+    """The app's RFC 7591 ``token_endpoint_auth_method`` as shown to people and APIs."""
+    if app.token_endpoint_auth_method:
+        return app.token_endpoint_auth_method
+    return "none" if app.public else "client_secret_basic"
+
+
+def validate_jwks(raw: str | dict[str, Any] | None) -> str | None:
+    """A JWK Set of public signing keys (oauth/client_keys.py), as compact JSON; None for none."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    try:
+        return clean_key_set(raw)
+    except KeySetError as exc:
+        raise FieldError("jwks", N_("The key set cannot be used: {reason}."), reason=str(exc)) from exc
+
+
+def validate_jwks_uri(raw: str | None) -> str | None:
+    """Where the app publishes its JWK Set: an absolute http(s) URL without a fragment; fetched
+    over https only outside development and with the address checks of webhooks
+    (services/client_keys.py)."""
+    url = (raw or "").strip()
+    if not url:
+        return None
+    if "#" in url:
+        raise FieldError("jwks_uri", N_("The JWKS URI must have no fragment."))
+    try:
+        return normalize_web_url(url, allow_http=True)
+    except WebUrlError as exc:
+        raise FieldError("jwks_uri", str(exc)) from exc
+
+
+def _client_keys(
+    public: bool, method: str | None, jwks: str | None, jwks_uri: str | None
+) -> dict[str, str | None]:
+    """The key settings of an app, checked together: private_key_jwt needs keys, by value or
+    by reference but not both (RFC 7591 §2), and a confidential app."""
+    if jwks and jwks_uri:
+        raise FieldError("jwks", N_("Register the keys either as a JWK Set or by a JWKS URI, not both."))
+    if method == PRIVATE_KEY_JWT:
+        if public:
+            raise FieldError(
+                "token_endpoint_auth_method",
+                N_("A public app has no credentials: it cannot use private_key_jwt."),
+            )
+        if not jwks and not jwks_uri:
+            raise FieldError(
+                "jwks", N_("private_key_jwt needs the app's public keys: a JWK Set or a JWKS URI.")
+            )
+    return {"token_endpoint_auth_method": method, "jwks": jwks, "jwks_uri": jwks_uri}
+
+
+def _profile(fapi2: bool, method: str | None) -> str | None:
+    """The app's security profile: FAPI 2.0 needs key-based client authentication (FAPI 2.0
+    Security Profile §5.3.3.4), so an app gets it only with its keys registered."""
+    if not fapi2:
+        return None
+    if method != PRIVATE_KEY_JWT:
+        raise FieldError(
+            "fapi2",
+            N_("The FAPI 2.0 profile needs private_key_jwt: register the app's public keys first."),
+        )
+    return FAPI2
 
 
 NEEDS_A_SCOPE = N_(
@@ -385,11 +480,17 @@ async def register_app(
     client_credentials: bool | None = None,
     admin_scopes: str | list[str] | None = None,
     jwt_access_tokens: bool = False,
+    par_required: bool = False,
+    dpop_required: bool = False,
     client_id: str | None = None,
     client_secret: str | None = None,
     registered_via: str = "web",
     post_logout_redirect_uris: list[str] | None = None,
     backchannel_logout_uri: str | None = None,
+    token_endpoint_auth_method: str | None = None,
+    jwks: str | dict[str, Any] | None = None,
+    jwks_uri: str | None = None,
+    fapi2: bool = False,
 ) -> CreatedApp:
     """Register an app for ``owner``; returns it with its raw secret and test token.
 
@@ -401,7 +502,12 @@ async def register_app(
     server that may introspect any token (RFC 7662). ``client_credentials`` lets the app use
     that grant (RFC 6749 §4.4; ``None``: on when ``admin_scopes`` are given, which need it).
     ``jwt_access_tokens`` gives the app RFC 9068 JWT access tokens (they always expire: after
-    ``access_token_ttl``, else an hour)."""
+    ``access_token_ttl``, else an hour). ``par_required``: authorization requests only through
+    PAR (RFC 9126 §6). ``dpop_required``: token requests only with a DPoP proof (RFC 9449
+    §5.2). ``token_endpoint_auth_method="private_key_jwt"``
+    with ``jwks`` or ``jwks_uri`` registers keys instead of a secret (RFC 7523 §2.2): no
+    secret is issued. ``fapi2`` puts the app under the FAPI 2.0 Security Profile (it needs
+    keys; docs/flows.md)."""
     clean = clean_app_name(name)
     assert clean is not None
     in_space = clean_app_name(name_in_space, field="name_in_space", required=False)
@@ -418,9 +524,19 @@ async def register_app(
     ttl = clean_access_token_ttl(access_token_ttl)
     machine = _client_credentials_flags(public, client_credentials, admin)
     cid = _validate_client_id(client_id) if client_id is not None else new_id()
+    keys = _client_keys(
+        public,
+        clean_auth_method(token_endpoint_auth_method),
+        validate_jwks(jwks),
+        validate_jwks_uri(jwks_uri),
+    )
+    with_keys = keys["token_endpoint_auth_method"] == PRIVATE_KEY_JWT
+    profile = _profile(fapi2, keys["token_endpoint_auth_method"])
     if client_secret is not None:
         if public:
             raise FieldError("client_secret", N_("Public apps have no client secret."))
+        if with_keys:
+            raise FieldError("client_secret", N_("An app with private_key_jwt has no client secret."))
         _validate_client_secret(client_secret)
     values = {
         "client_id": cid,
@@ -438,17 +554,21 @@ async def register_app(
         "access_token_ttl": ttl,
         "can_introspect": bool(can_introspect),
         "jwt_access_tokens": bool(jwt_access_tokens),
+        "par_required": bool(par_required),
+        "dpop_required": bool(dpop_required),
         "client_credentials": machine,
         "admin_scopes": format_scope(admin),
         "registered_via": registered_via,
         "post_logout_redirect_uris": validate_post_logout_redirect_uris(post_logout_redirect_uris or []),
         "backchannel_logout_uri": validate_backchannel_logout_uri(backchannel_logout_uri),
+        **keys,
+        "profile": profile,
     }
     if not await insert_unless_taken(db, App, values):
         raise FieldError("client_id", N_("The client id “{client_id}” is taken."), client_id=cid)
     app = await _existing(db, cid)
     secret: str | None = None
-    if not public:
+    if not public and not with_keys:
         secret = client_secret or new_secret(CLIENT_SECRET_PREFIX)
         _seal_secret(server_secret, app, secret)
         await db.flush()
@@ -498,12 +618,39 @@ async def update_app(db: AsyncSession, client_id: str, **fields: Any) -> Client:
         changes["can_introspect"] = bool(fields["can_introspect"])
     if "jwt_access_tokens" in fields:
         changes["jwt_access_tokens"] = bool(fields["jwt_access_tokens"])
+    if "par_required" in fields:
+        changes["par_required"] = bool(fields["par_required"])
+    if "dpop_required" in fields:
+        changes["dpop_required"] = bool(fields["dpop_required"])
     if "post_logout_redirect_uris" in fields:
         changes["post_logout_redirect_uris"] = validate_post_logout_redirect_uris(
             fields["post_logout_redirect_uris"] or []
         )
     if "backchannel_logout_uri" in fields:
         changes["backchannel_logout_uri"] = validate_backchannel_logout_uri(fields["backchannel_logout_uri"])
+    if {"token_endpoint_auth_method", "jwks", "jwks_uri"} & set(fields):
+        keys = _client_keys(
+            app.public,
+            clean_auth_method(fields["token_endpoint_auth_method"])
+            if "token_endpoint_auth_method" in fields
+            else app.token_endpoint_auth_method,
+            validate_jwks(fields["jwks"]) if "jwks" in fields else app.jwks,
+            validate_jwks_uri(fields["jwks_uri"]) if "jwks_uri" in fields else app.jwks_uri,
+        )
+        changes.update(keys)
+        if keys["token_endpoint_auth_method"] == PRIVATE_KEY_JWT and app.secret_digest:
+            # Keys replace the secret (RFC 7591 §2: one method): it stops working now.
+            changes.update(
+                secret_digest=None,
+                secret_sealed=None,
+                previous_secret_digest=None,
+                previous_secret_expires_at=None,
+            )
+    if "fapi2" in fields or "token_endpoint_auth_method" in changes:
+        fapi2 = bool(fields["fapi2"]) if "fapi2" in fields else app.profile == FAPI2
+        changes["profile"] = _profile(
+            fapi2, changes.get("token_endpoint_auth_method", app.token_endpoint_auth_method)
+        )
     if "client_credentials" in fields or "admin_scopes" in fields:
         admin = (
             validate_admin_scopes(fields["admin_scopes"])
@@ -587,6 +734,8 @@ async def rotate_secret(
     app = await _existing(db, client_id)
     if app.public:
         raise FieldError("client_secret", N_("Public apps have no client secret."))
+    if app.token_endpoint_auth_method == PRIVATE_KEY_JWT:
+        raise FieldError("client_secret", N_("An app with private_key_jwt has no client secret."))
     until = utcnow() + timedelta(seconds=overlap) if overlap and app.secret_digest else None
     app.previous_secret_digest = app.secret_digest if until else None
     app.previous_secret_expires_at = until
@@ -703,9 +852,18 @@ async def register_dynamic_client(
     access_token_ttl: int | None = None,
     post_logout_redirect_uris: list[str] | None = None,
     backchannel_logout_uri: str | None = None,
+    dpop_required: bool = False,
+    par_required: bool = False,
+    token_endpoint_auth_method: str | None = None,
+    jwks: str | None = None,
+    jwks_uri: str | None = None,
 ) -> Client:
-    """Register a public PKCE client for RFC 7591 dynamic registration. It has no secret and
-    no test token, is owned by a system user, and records the registered metadata."""
+    """Register a public PKCE client for RFC 7591 dynamic registration, or a confidential one
+    with keys (``private_key_jwt``, RFC 7523 §2.2). It has no secret and no test token, is
+    owned by a system user, and records the registered metadata."""
+    method = clean_auth_method(token_endpoint_auth_method)
+    public = method != PRIVATE_KEY_JWT
+    keys = _client_keys(public, method, validate_jwks(jwks), validate_jwks_uri(jwks_uri))
     clean = clean_app_name(name)
     assert clean is not None
     uris = validate_redirect_uris(redirect_uris)
@@ -720,15 +878,18 @@ async def register_dynamic_client(
         redirect_uris=uris,
         scopes=format_scope(granted),
         password_grant=False,
-        public=True,
+        public=public,
         allow_redirect_query=False,
         trusted=False,
         require_pkce=True,
         access_token_ttl=access_token_ttl,
         registered_via="dynamic",
+        **keys,
         registration_metadata=metadata,
         post_logout_redirect_uris=validate_post_logout_redirect_uris(post_logout_redirect_uris or []),
         backchannel_logout_uri=validate_backchannel_logout_uri(backchannel_logout_uri),
+        dpop_required=dpop_required,
+        par_required=par_required,
         created_at=utcnow(),
     )
     db.add(app)

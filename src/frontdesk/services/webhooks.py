@@ -516,43 +516,92 @@ async def post_checked(
     allow_private: bool,
     user_agent: str = USER_AGENT,
 ) -> Outcome:
-    """One POST to a URL someone else registered (webhooks, back-channel logout): resolve,
-    check every address, connect to a checked address (the URL's host stays in ``Host`` and
-    in TLS SNI and certificate checks), never follow redirects. A 2xx answer is a delivery;
-    anything else, or no answer in ``timeout_seconds``, is a failure."""
+    """One POST to a URL someone else registered (webhooks, back-channel logout), through
+    :func:`send_checked`. A 2xx answer is a delivery; anything else, or no answer in
+    ``timeout_seconds``, is a failure."""
+    answer = await send_checked(
+        client,
+        "POST",
+        url,
+        headers,
+        content=body,
+        timeout_seconds=timeout_seconds,
+        allow_private=allow_private,
+        user_agent=user_agent,
+    )
+    return answer.outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What :func:`send_checked` got: the outcome, and the body when it was asked to read one."""
+
+    outcome: Outcome
+    body: bytes = b""
+
+
+async def send_checked(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    *,
+    content: bytes | None = None,
+    timeout_seconds: float,
+    allow_private: bool,
+    user_agent: str = USER_AGENT,
+    read_limit: int = 0,
+) -> Answer:
+    """One request to a URL someone else registered (webhooks, back-channel logout, an app's
+    ``jwks_uri``): resolve, check every address, connect to a checked address (the URL's host
+    stays in ``Host`` and in TLS SNI and certificate checks), never follow redirects. With
+    ``read_limit`` the body of a 2xx answer is read, and an answer longer than that is a
+    failure. No answer in ``timeout_seconds`` is a failure."""
     target = httpx.URL(url)
     host = target.raw_host.decode("ascii")  # the IDNA (ASCII) name: what DNS and SNI see
     port = target.port or (443 if target.scheme == "https" else 80)
     try:
         addresses = await checked_addresses(host, port, allow_private=allow_private)
     except Refused as exc:
-        return Outcome(False, None, str(exc))
+        return Answer(Outcome(False, None, str(exc)))
     headers = {**headers, "user-agent": user_agent, "host": target.netloc.decode("ascii")}
     extensions = {"sni_hostname": host} if target.scheme == "https" else {}
     last_error = "no address could be reached"
     for address in addresses:
+        body = b""
         try:
             async with asyncio.timeout(timeout_seconds * 2):
                 async with client.stream(
-                    "POST",
+                    method,
                     target.copy_with(host=address),
-                    content=body,
+                    content=content,
                     headers=headers,
                     extensions=extensions,
                     timeout=timeout_seconds,
                 ) as response:
                     status = response.status_code
+                    if read_limit and 200 <= status < 300:
+                        chunks: list[bytes] = []
+                        size = 0
+                        async for chunk in response.aiter_bytes():
+                            size += len(chunk)
+                            if size > read_limit:
+                                return Answer(
+                                    Outcome(False, status, f"the answer is larger than {read_limit} bytes")
+                                )
+                            chunks.append(chunk)
+                        body = b"".join(chunks)
         except httpx.ConnectError as exc:
             last_error = f"could not connect: {_reason(exc)}"
             continue
         except (httpx.TimeoutException, TimeoutError):
-            return Outcome(False, None, f"no answer within {timeout_seconds:g} seconds")
+            return Answer(Outcome(False, None, f"no answer within {timeout_seconds:g} seconds"))
         except httpx.HTTPError as exc:
-            return Outcome(False, None, f"{type(exc).__name__}: {_reason(exc)}")
+            return Answer(Outcome(False, None, f"{type(exc).__name__}: {_reason(exc)}"))
         if 200 <= status < 300:
-            return Outcome(True, status, None)
-        return Outcome(False, status, f"answered HTTP {status}")
-    return Outcome(False, None, last_error)
+            return Answer(Outcome(True, status, None), body)
+        return Answer(Outcome(False, status, f"answered HTTP {status}"))
+    return Answer(Outcome(False, None, last_error))
 
 
 def _reason(exc: Exception) -> str:

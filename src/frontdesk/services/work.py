@@ -15,12 +15,12 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.oauth.storage import Storage
+from frontdesk.oauth.storage import PushedRequestStore, Storage
 from frontdesk.records import MembershipRecord, NewSession, SessionRecord, SpaceRef
 from frontdesk.store.key_storage import LoadedKeys
 
 
-class AppStorage(Storage, Protocol):
+class AppStorage(Storage, PushedRequestStore, Protocol):
     async def signing_keys(self) -> LoadedKeys:
         """Every signing key and the one that signs now."""
         ...

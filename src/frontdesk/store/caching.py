@@ -39,8 +39,12 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from frontdesk.oauth.models import ConsumedCode, NewCode, NewToken, Person, SpaceRole, TokenInfo
 from frontdesk.oauth.storage import (
+    DeviceAuthorization,
+    DeviceDecision,
     GrantSelector,
+    NewDeviceAuthorization,
     NewRefreshToken,
+    PushedRequest,
     RefreshTokenRecord,
     RevokedGrant,
     Rotation,
@@ -329,6 +333,20 @@ class CachingStorage(ClientReads):
     async def consume_code(self, raw: str) -> ConsumedCode:
         return await self.inner.consume_code(raw)
 
+    # ---- pushed authorization requests (RFC 9126; never cached: single use) ------------------
+
+    async def save_pushed_request(self, raw: str, pushed: PushedRequest) -> None:
+        await self.inner.save_pushed_request(raw, pushed)
+
+    async def find_pushed_request(self, raw: str) -> PushedRequest | None:
+        return await self.inner.find_pushed_request(raw)
+
+    async def open_pushed_request(self, raw: str, until: datetime) -> None:
+        await self.inner.open_pushed_request(raw, until)
+
+    async def use_pushed_request(self, raw: str, now: datetime) -> bool:
+        return await self.inner.use_pushed_request(raw, now)
+
     # ---- tokens ----------------------------------------------------------------------------
 
     async def save_token(self, raw: str, token: NewToken) -> str:
@@ -362,6 +380,28 @@ class CachingStorage(ClientReads):
         self, user_id: str, client_id: str, space_id: str | None, scopes: tuple[str, ...]
     ) -> None:
         await self.inner.remember_consent(user_id, client_id, space_id, scopes)
+
+    # ---- device authorizations (never cached: every poll writes) ---------------------------
+
+    async def save_device_authorization(
+        self, device_code: str, user_code: str, new: NewDeviceAuthorization, now: datetime
+    ) -> bool:
+        return await self.inner.save_device_authorization(device_code, user_code, new, now)
+
+    async def find_device_by_user_code(self, user_code: str, issuer: str) -> DeviceAuthorization | None:
+        return await self.inner.find_device_by_user_code(user_code, issuer)
+
+    async def decide_device(self, authorization_id: str, decision: DeviceDecision, now: datetime) -> bool:
+        return await self.inner.decide_device(authorization_id, decision, now)
+
+    async def poll_device(self, device_code: str, now: datetime) -> DeviceAuthorization | None:
+        return await self.inner.poll_device(device_code, now)
+
+    async def slow_device(self, authorization_id: str, interval: int) -> None:
+        await self.inner.slow_device(authorization_id, interval)
+
+    async def redeem_device(self, authorization_id: str) -> bool:
+        return await self.inner.redeem_device(authorization_id)
 
     # ---- refresh tokens (never cached: every use rotates them) ----------------------------
 

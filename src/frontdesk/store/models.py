@@ -158,6 +158,10 @@ class App(Base):
     can_introspect: Mapped[bool] = mapped_column(default=False, server_default=false())
     # RFC 9068 JWT access tokens instead of opaque ones (they always expire).
     jwt_access_tokens: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # RFC 9449 §5.2 ``dpop_bound_access_tokens``: token requests need a DPoP proof.
+    dpop_required: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # RFC 9126 §6 ``require_pushed_authorization_requests``: authorization requests only via PAR.
+    par_required: Mapped[bool] = mapped_column(default=False, server_default=false())
     # How it was registered: web, cli, seed or dynamic (RFC 7591); and that request's metadata.
     registered_via: Mapped[str] = mapped_column(String(10), default="web", server_default="web")
     registration_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -174,6 +178,13 @@ class App(Base):
     # OpenID Connect RP-Initiated Logout 1.0 §3.1 (exact match) and Back-Channel Logout 1.0 §2.2.
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2000))
+    # RFC 7591 §2: None (a client secret) or "private_key_jwt" (RFC 7523 §2.2), whose public
+    # keys are ``jwks`` (a JWK Set as JSON text) or published at ``jwks_uri``.
+    token_endpoint_auth_method: Mapped[str | None] = mapped_column(String(32))
+    jwks: Mapped[str | None] = mapped_column(Text)
+    jwks_uri: Mapped[str | None] = mapped_column(String(2000))
+    # None, or "fapi2": the FAPI 2.0 Security Profile (oauth/models.Client.profile).
+    profile: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -222,9 +233,33 @@ class AuthorizationCode(Base):
     # Indexed: when a session ends, the apps it signed in to are those of its codes
     # (store/session_apps.py), so issuing a code writes nothing else.
     sid: Mapped[str | None] = mapped_column(String(32), index=True)
+    # RFC 9449 §10: the ``dpop_jkt`` of the authorization request (the token request's proof
+    # must be made with that key).
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     consumed_at: Mapped[datetime | None]
+
+
+class PushedAuthorizationRequest(Base):
+    """A pushed authorization request (RFC 9126 §2): the parameters an authenticated client
+    pushed, stored under a digest of the random part of its ``request_uri``; single use."""
+
+    __tablename__ = "pushed_authorization_requests"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    digest: Mapped[str] = mapped_column(DIGEST, unique=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.client_id", ondelete="CASCADE"), index=True)
+    # The host it was pushed to (its issuer) and that host's space (None: the main host).
+    issuer: Mapped[str] = mapped_column(String(300))
+    space_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"))
+    # The authorization request's parameters as [name, value] pairs, in order.
+    params: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    # When the authorization endpoint first read it, and when a decision used it up.
+    opened_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]
 
 
 class AccessToken(Base):
@@ -241,7 +276,8 @@ class AccessToken(Base):
     space_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"), index=True)
     scope: Mapped[str] = mapped_column(String(2000))
     # How it was issued: authorization_code, password, test, space (exchange), refresh_token,
-    # client_credentials.
+    # client_credentials, token_exchange (RFC 8693, a narrower token; space tokens it makes are
+    # "space").
     grant_type: Mapped[str] = mapped_column(String(30))
     code_id: Mapped[str | None] = mapped_column(
         ForeignKey("authorization_codes.id", ondelete="SET NULL"), index=True
@@ -253,6 +289,11 @@ class AccessToken(Base):
     issuer: Mapped[str | None] = mapped_column(String(300))
     # RFC 8707: the one resource the token is good at; None: every host of this deployment.
     audience: Mapped[str | None] = mapped_column(String(2000))
+    # RFC 9449 §6: the JWK thumbprint of the key the token is bound to; None: a bearer token.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
+    # RFC 8693 §4.1: the ``act`` claim (JSON text) of a token issued by token exchange with an
+    # actor token (oauth/delegation.py); None: the token acts for its subject alone.
+    act: Mapped[str | None] = mapped_column(Text)
     # Only the app owner's test token is kept sealed, so the owner can see it again.
     sealed: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -283,6 +324,9 @@ class RefreshToken(Base):
     issuer: Mapped[str | None] = mapped_column(String(300))
     # RFC 8707: the audience of the family's access tokens (None: every host).
     audience: Mapped[str | None] = mapped_column(String(2000))
+    # RFC 9449 §5: the JWK thumbprint of the key the refresh token is bound to (public
+    # clients, and apps that require DPoP); None: not bound.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
     code_id: Mapped[str | None] = mapped_column(
         ForeignKey("authorization_codes.id", ondelete="SET NULL"), index=True
     )
@@ -566,3 +610,35 @@ class WebAuthnChallenge(Base):
     challenge: Mapped[str] = mapped_column(String(100))
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     expires_at: Mapped[datetime]
+
+
+class DeviceAuthorization(Base):
+    """A device authorization (RFC 8628, oauth/device.py): the device code and the user code
+    as digests only, the host it was asked at, which device asked (shown on the consent page,
+    §5.4), how often it may poll, and the person's decision; ``status`` goes pending →
+    approved or denied → used (approved and redeemed once)."""
+
+    __tablename__ = "device_authorizations"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    device_digest: Mapped[str] = mapped_column(DIGEST, unique=True)
+    # Not unique: an expired authorization may share its user code with a live one.
+    user_code_digest: Mapped[str] = mapped_column(DIGEST, index=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.client_id", ondelete="CASCADE"), index=True)
+    # The space whose host the device asked at (None: the main host); the tokens' issuer.
+    space_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"))
+    issuer: Mapped[str] = mapped_column(String(300))
+    scope: Mapped[str] = mapped_column(String(2000))
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    poll_interval: Mapped[int] = mapped_column(Integer)
+    device_ip: Mapped[str] = mapped_column(String(45), default="")
+    device_agent: Mapped[str] = mapped_column(String(300), default="")
+    # The person who decided, and their login (the ID token's auth_time, amr and sid).
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    auth_time: Mapped[datetime | None]
+    amr: Mapped[str | None] = mapped_column(String(100))
+    sid: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    decided_at: Mapped[datetime | None]
+    last_polled_at: Mapped[datetime | None]

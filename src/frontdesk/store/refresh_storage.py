@@ -37,6 +37,7 @@ class RefreshStorageMixin:
             scope=format_scope(token.scopes),
             issuer=token.issuer,
             audience=token.audience,
+            dpop_jkt=token.dpop_jkt,
             code_id=token.code_id,
             access_token_id=token.access_token_id,
             expires_at=token.expires_at,
@@ -138,4 +139,5 @@ def _record(
         amr=login_methods,
         audience=row.audience,
         sid=sid,
+        dpop_jkt=row.dpop_jkt,
     )

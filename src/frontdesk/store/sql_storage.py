@@ -34,6 +34,7 @@ from frontdesk.security.randoms import new_id
 from frontdesk.security.server_secret import ServerSecret
 from frontdesk.store import audit_storage, revocation, session_apps
 from frontdesk.store.deferred import defer_insert
+from frontdesk.store.device_storage import DeviceStorageMixin
 from frontdesk.store.key_storage import KeyStorageMixin
 from frontdesk.store.models import (
     AccessToken,
@@ -45,6 +46,7 @@ from frontdesk.store.models import (
     Space,
     User,
 )
+from frontdesk.store.pushed_requests import PushedRequestStorageMixin
 from frontdesk.store.refresh_storage import RefreshStorageMixin
 from frontdesk.store.types import utcnow
 
@@ -102,8 +104,14 @@ def client_from_row(app: App, owner_name: str = "") -> Client:
         client_credentials=app.client_credentials,
         admin_scopes=parse_scope(app.admin_scopes),
         jwt_access_tokens=app.jwt_access_tokens,
+        dpop_required=app.dpop_required,
+        par_required=app.par_required,
         post_logout_redirect_uris=tuple(app.post_logout_redirect_uris or ()),
         backchannel_logout_uri=app.backchannel_logout_uri,
+        token_endpoint_auth_method=app.token_endpoint_auth_method,
+        jwks=app.jwks,
+        jwks_uri=app.jwks_uri,
+        profile=app.profile,
         registered_via=app.registered_via,
         created_at=app.created_at,
     )
@@ -124,6 +132,8 @@ def token_info(row: AccessToken) -> TokenInfo:
         family_id=row.family_id,
         last_used_at=row.last_used_at,
         audience=row.audience,
+        dpop_jkt=row.dpop_jkt,
+        act=row.act,
     )
 
 
@@ -225,7 +235,9 @@ def secret_matches(server_secret: ServerSecret, entry: ClientEntry | None, secre
     return hmac.compare_digest(previous, presented) or current
 
 
-class SqlStorage(ClientReads, RefreshStorageMixin, KeyStorageMixin):
+class SqlStorage(
+    ClientReads, RefreshStorageMixin, KeyStorageMixin, PushedRequestStorageMixin, DeviceStorageMixin
+):
     def __init__(self, db: AsyncSession, server_secret: ServerSecret) -> None:
         self.db = db
         self.server_secret = server_secret
@@ -276,6 +288,7 @@ class SqlStorage(ClientReads, RefreshStorageMixin, KeyStorageMixin):
                 "created_at": utcnow(),
                 "sid": code.sid,
                 "amr": amr.encode(code.amr) or None,
+                "dpop_jkt": code.dpop_jkt,
             },
         )
 
@@ -312,6 +325,8 @@ class SqlStorage(ClientReads, RefreshStorageMixin, KeyStorageMixin):
                 "family_id": token.family_id,
                 "issuer": token.issuer,
                 "audience": token.audience,
+                "dpop_jkt": token.dpop_jkt,
+                "act": token.act,
                 "expires_at": token.expires_at,
                 "sealed": self.server_secret.encrypt(raw, f"token:{token_id}") if token.keep_sealed else None,
                 "created_at": utcnow(),
@@ -523,4 +538,5 @@ def _code_record(row: Any) -> CodeRecord:
         resource=row["resource"],
         sid=row["sid"],
         amr=amr.decode(row["amr"]),
+        dpop_jkt=row["dpop_jkt"],
     )

@@ -84,6 +84,25 @@ async def read_form(request: Request) -> tuple[tuple[str, str], ...]:
     return tuple((k, v) for k, v in form.multi_items() if isinstance(v, str))
 
 
+def request_urls(request: Request) -> tuple[str, ...]:
+    """The URLs (without query) a request may have been sent to, for DPoP's ``htu`` (RFC 9449
+    §4.3): the path under the host's public URL, as every absolute link of this host is built
+    (``Site.origin``), and the path under the scheme and host as received, through trusted
+    proxies only (web/hosts.py)."""
+    site: Site = request.state.site
+    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    path = raw_path.split(b"?", 1)[0].decode("latin-1")
+    received = f"{request.state.scheme}://{request.state.raw_host}{path}"
+    return (site.origin + path, received)
+
+
+def dpop_header(request: Request) -> str | None:
+    """The ``DPoP`` header (RFC 9449 §4.1); several fields are joined by commas, which no
+    proof contains, so that more than one is refused (§4.3 item 1)."""
+    values = request.headers.getlist("dpop")
+    return ",".join(values) if values else None
+
+
 def oauth_request(
     request: Request,
     *,
@@ -91,15 +110,19 @@ def oauth_request(
     query: tuple[tuple[str, str], ...] | None = None,
 ) -> OAuthRequest:
     site: Site = request.state.site
+    headers = dict(request.headers.items())  # Starlette's names are lower-case already
+    if "dpop" in headers:
+        headers["dpop"] = dpop_header(request) or ""
     return OAuthRequest(
         method=request.method,
         query=tuple(request.query_params.multi_items()) if query is None else query,
         form=form,
-        headers=dict(request.headers.items()),  # Starlette's names are lower-case already
+        headers=headers,
         issuer=site.origin,
         space_id=site.space.id if site.space else None,
         client_ip=request.state.client_ip,
         resources=get_state(request).resolver,
+        urls=request_urls(request),
     )
 
 

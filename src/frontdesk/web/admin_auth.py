@@ -29,7 +29,7 @@ from frontdesk.oauth.errors import InsufficientScope
 from frontdesk.oauth.models import TokenInfo
 from frontdesk.services.work import UnitOfWork
 from frontdesk.web.adapter import get_state, unit_of_work
-from frontdesk.web.api_auth import host_resource, presented_token, rate_limit
+from frontdesk.web.api_auth import host_resource, presentation, presented_token, rate_limit
 from frontdesk.web.errors import ApiError
 
 GRANT = "client_credentials"
@@ -69,7 +69,8 @@ async def authenticate_admin(request: Request, uow: UnitOfWork, scope: str) -> A
     st = get_state(request)
     bearer = st.oauth.bearer
     # A token requested for another resource is refused, as at every API (RFC 8707).
-    info = await bearer.validate(await presented_token(request), uow.storage, host_resource(request))
+    raw = await presented_token(request)
+    info = await bearer.validate(raw, uow.storage, host_resource(request), presentation(request, raw))
     if info.user_id is not None or info.grant_type != GRANT:
         raise InsufficientScope(
             scope, f"the admin API needs a client_credentials token of an administrative app holding {scope}"

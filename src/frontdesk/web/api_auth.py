@@ -15,14 +15,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from frontdesk.oauth.bearer import extract_token
+from frontdesk.oauth.bearer import AS_BEARER, DPOP, Presentation, extract_token
 from frontdesk.oauth.errors import OAuthError
 from frontdesk.oauth.models import Person, TokenInfo
 from frontdesk.records import MembershipRecord, SpaceRef
 from frontdesk.services.spaces import get_space, membership_of
 from frontdesk.services.throttle import Rule
 from frontdesk.services.work import UnitOfWork
-from frontdesk.web.adapter import get_state, read_form, unit_of_work
+from frontdesk.web.adapter import dpop_header, get_state, read_form, request_urls, unit_of_work
 from frontdesk.web.errors import ApiError
 from frontdesk.web.state import AppState
 
@@ -50,6 +50,20 @@ async def presented_token(request: Request) -> str | None:
     )
 
 
+def presentation(request: Request, raw: str | None) -> Presentation:
+    """How ``raw`` came (RFC 9449 §7.1): as ``Authorization: DPoP <raw>``, with the request's
+    proof, method and URLs; else as a bearer token (header, form or query, or only in the path
+    of ``/api/access_tokens/<token>``), which a bound token is not good for."""
+    authorization = request.headers.get("authorization")
+    if raw is None or not authorization or authorization[:5].lower() != DPOP + " ":
+        return AS_BEARER
+    if authorization[5:].strip() != raw:
+        return AS_BEARER
+    return Presentation(
+        scheme=DPOP, proof=dpop_header(request), method=request.method, urls=request_urls(request)
+    )
+
+
 def host_resource(request: Request) -> str:
     """This host's protected resource (RFC 8707, oauth/resource.py): a token requested for
     another resource is refused here."""
@@ -60,7 +74,7 @@ def host_resource(request: Request) -> str:
 async def caller_for(request: Request, uow: UnitOfWork, raw: str | None) -> Caller:
     """The caller for the token ``raw`` (RFC 6750 §2): valid for this host, and who it acts for."""
     bearer = await get_state(request).oauth.bearer.authenticate(
-        raw, uow.storage, resource=host_resource(request)
+        raw, uow.storage, resource=host_resource(request), presentation=presentation(request, raw)
     )
     return Caller(token=bearer.token, user=bearer.person)
 

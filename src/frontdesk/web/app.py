@@ -31,11 +31,13 @@ from frontdesk.web.routes.oauth import (
     jwks,
     logout,
     metadata,
+    par,
     protected_resource,
     registration,
     revocation,
     token,
 )
+from frontdesk.web.routes.oauth import device as device_authorization
 from frontdesk.web.routes.pages import (
     account,
     account_changes,
@@ -54,6 +56,7 @@ from frontdesk.web.routes.pages import (
     space_apps,
     spaces,
 )
+from frontdesk.web.routes.pages import device as device_pages
 from frontdesk.web.routing import FastLane
 from frontdesk.web.state import AppState
 from frontdesk.webhook_worker import WebhookWorker
@@ -109,6 +112,8 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.include_router(userinfo.router)
     app.include_router(revocation.router)
     app.include_router(introspection.router)
+    app.include_router(device_authorization.router)
+    app.include_router(par.router)
     app.include_router(metadata.router)
     app.include_router(protected_resource.router)
     app.include_router(jwks.router)
@@ -130,6 +135,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.include_router(api_docs.router)
     app.include_router(language.router)
     app.include_router(avatars.router)
+    app.include_router(device_pages.router)
     for admin_router in admin_api.ROUTERS:
         app.include_router(admin_router)
     app.mount(scim_routes.PREFIX, scim_routes.application)

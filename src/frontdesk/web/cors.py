@@ -26,12 +26,17 @@ EXACT_PATHS = frozenset(
         "/oauth/revoke",
         "/oauth/introspect",
         "/oauth/register",
+        # RFC 9126: browser apps (public clients) push their requests too.
+        "/oauth/par",
+        # RFC 8628 §3.1: a device app running in a browser engine (a kiosk's web view).
+        "/oauth/device_authorization",
         "/jwks.json",
     }
 )
 PREFIXES = ("/api/", "/.well-known/")
-ALLOW_HEADERS = "Authorization, Content-Type"
-EXPOSE_HEADERS = "WWW-Authenticate, Retry-After"
+# DPoP (RFC 9449 §4.1) from browser apps, and its nonce back to them (§8, §9).
+ALLOW_HEADERS = "Authorization, Content-Type, DPoP"
+EXPOSE_HEADERS = "WWW-Authenticate, Retry-After, DPoP-Nonce"
 MAX_AGE = "7200"  # Chromium caps preflight caching at two hours
 
 

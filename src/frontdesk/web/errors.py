@@ -22,6 +22,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from frontdesk.errors import Conflict, FieldError, Forbidden, FrontdeskError, NotFound
 from frontdesk.i18n import N_
 from frontdesk.oauth.bearer import MissingToken, challenge
+from frontdesk.oauth.dpop import SCHEME as DPOP_SCHEME
+from frontdesk.oauth.dpop import SIGNING_ALGS, UseDpopNonce
 from frontdesk.oauth.errors import InvalidClient, InvalidRequest, OAuthError
 from frontdesk.oauth.resource import metadata_url
 from frontdesk.oauth.tokens import NO_STORE
@@ -90,18 +92,27 @@ def oauth_error_response(exc: OAuthError) -> JSONResponse:
     headers = dict(NO_STORE)
     if isinstance(exc, InvalidClient) and exc.used_basic:
         headers["WWW-Authenticate"] = 'Basic realm="frontdesk", charset="UTF-8"'
+    if isinstance(exc, UseDpopNonce):
+        # RFC 9449 §8: the nonce the client's next proof must carry.
+        headers["DPoP-Nonce"] = exc.nonce
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
 
 
-def bearer_error_response(exc: OAuthError, realm: str) -> JSONResponse:
+def bearer_error_response(exc: OAuthError, realm: str, *, dpop: bool = False) -> JSONResponse:
     """RFC 6750 §3: a challenge matching the error (malformed credentials too: §3.1
     ``invalid_request``), naming the host's resource metadata (RFC 9728 §5.1; ``realm`` is the
-    host's issuer), and the error as JSON too."""
+    host's issuer), and the error as JSON too. The challenge is RFC 9449 §7.1's ``DPoP`` one
+    (with ``algs``) for a request that used the DPoP scheme (``dpop``) and for DPoP's errors;
+    ``use_dpop_nonce`` comes with the nonce in ``DPoP-Nonce`` (§9)."""
     headers: dict[str, str] = {}
+    dpop = dpop or getattr(exc, "challenge_scheme", None) == DPOP_SCHEME
     if exc.status_code in (401, 403) or isinstance(exc, MissingToken | InvalidRequest):
-        headers["WWW-Authenticate"] = challenge(realm, exc, metadata_url(realm))
+        algs = SIGNING_ALGS if dpop else None
+        headers["WWW-Authenticate"] = challenge(realm, exc, metadata_url(realm), dpop_algs=algs)
+    if isinstance(exc, UseDpopNonce):
+        headers["DPoP-Nonce"] = exc.nonce
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
     body = exc.body()
@@ -179,7 +190,8 @@ def install(app: FastAPI) -> None:
     async def _oauth(request: Request, exc: OAuthError) -> Response:
         if request.url.path.startswith("/oauth/"):
             return oauth_error_response(exc)
-        return bearer_error_response(exc, realm=request.state.site.origin)
+        scheme = (request.headers.get("authorization") or "")[:5].lower()
+        return bearer_error_response(exc, realm=request.state.site.origin, dpop=scheme == "dpop ")
 
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> Response:

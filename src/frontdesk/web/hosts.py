@@ -95,6 +95,25 @@ class SiteResolver:
         site = await self.resolve(normalize_host(rest))
         return site is not None and site.origin == resource
 
+    async def space_of_resource(self, resource: str) -> str | None:
+        """The space whose host ``resource`` (canonical, oauth/resource.py) names exactly as
+        its issuer says it (its subdomain or its custom domain); None otherwise."""
+        _, sep, rest = resource.partition("://")
+        if not sep or "/" in rest or "?" in rest or "@" in rest:
+            return None
+        site = await self.resolve(normalize_host(rest))
+        if site is None or site.space is None or site.origin != resource:
+            return None
+        return site.space.id
+
+    async def space_named(self, subdomain: str) -> str | None:
+        """The space with this subdomain (a token exchange's ``audience``), case aside."""
+        subdomain = subdomain.lower()
+        if not _HOST_NAME.fullmatch(subdomain) or "." in subdomain:
+            return None
+        space = await self._lookup_space("subdomain", subdomain)
+        return space.id if space is not None else None
+
 
 def _first_header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
     for key, value in headers:

@@ -19,8 +19,11 @@ DESCRIPTION = (
     "`Authorization: Bearer <token>` (or the `access_token` parameter). Errors are "
     '`{"error": code, "error_description": text}` (RFC 6749 §5.2); 401 and 403 answers carry an '
     "RFC 6750 `WWW-Authenticate: Bearer` challenge, 429 answers a `Retry-After`, and a body over "
-    "the size limit is answered 413. The authorization endpoint, `/oauth/authorize`, is where "
-    "an app sends the person's browser, not a call for programs.\n\n"
+    "the size limit is answered 413. A token bound to a key (DPoP, RFC 9449: `token_type` `DPoP`) "
+    "is sent as `Authorization: DPoP <token>` with a proof in the `DPoP` header; its errors carry "
+    "a `WWW-Authenticate: DPoP` challenge naming the accepted `algs`. The authorization "
+    "endpoint, `/oauth/authorize`, is where an app sends the person's browser, not a call for "
+    "programs.\n\n"
     "SCIM 2.0 (RFC 7643, RFC 7644) for identity providers is served at `/scim/v2` on the main "
     "host (tag `scim`): users are accounts and groups are spaces. It describes itself, as SCIM "
     "does, at `/scim/v2/ServiceProviderConfig`, `/scim/v2/ResourceTypes` and `/scim/v2/Schemas`; "
@@ -58,6 +61,13 @@ def install(app: FastAPI) -> None:
             "scheme": "bearer",
             "description": "An access token issued by this server",
         }
+        # RFC 9449 §7.1: a token bound to a key, with a proof in the DPoP header.
+        components["securitySchemes"]["dpop"] = {
+            "type": "http",
+            "scheme": "DPoP",
+            "description": "A DPoP-bound access token (RFC 9449): `Authorization: DPoP <token>` with "
+            "a proof of the token's key in the `DPoP` header (htm, htu, iat, jti, ath)",
+        }
         components["securitySchemes"]["clientBasic"] = {
             "type": "http",
             "scheme": "basic",
@@ -90,7 +100,7 @@ def install(app: FastAPI) -> None:
                 if "422" in responses and "navigation_links" not in path:
                     del responses["422"]
                 if path.startswith("/api/") and path not in PUBLIC:
-                    operation["security"] = [{"bearer": []}]
+                    operation["security"] = [{"bearer": []}, {"dpop": []}]
                     for code, text in (
                         ("400", "Malformed request"),
                         ("401", "Missing or invalid token"),

@@ -54,6 +54,16 @@ RATE_LIMITED = "Too many attempts; wait as long as Retry-After says"
 CLIENT_CREDENTIALS = {
     "client_id": _string("The app's client id (when not sent with HTTP Basic)."),
     "client_secret": _string("The app's secret (client_secret_post; or use HTTP Basic)."),
+    # RFC 7523 §2.2 (private_key_jwt), for apps registered with keys instead of a secret.
+    "client_assertion_type": _string(
+        "private_key_jwt (RFC 7523 §2.2): urn:ietf:params:oauth:client-assertion-type:jwt-bearer.",
+        enum=["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"],
+    ),
+    "client_assertion": _string(
+        "private_key_jwt: a JWT the app signed with a registered key (PS256, ES256, ES384, RS256, "
+        "EdDSA; never none or HS*): iss = sub = client_id, aud = this issuer (or, outside the FAPI "
+        "2.0 profile, the token endpoint URL), exp, jti (single use), iat within 5 minutes."
+    ),
 }
 CLIENT_ERRORS = {
     "400": error("invalid_request (a missing, repeated or unknown parameter)"),
@@ -71,7 +81,10 @@ TOKEN_REQUEST: dict[str, Any] = {
     "required": ["grant_type"],
     "properties": {
         "grant_type": _string(
-            "authorization_code, password, refresh_token or client_credentials (when the app may)."
+            "authorization_code, password, refresh_token or client_credentials (when the app may), "
+            "urn:ietf:params:oauth:grant-type:device_code, "
+            "urn:ietf:params:oauth:grant-type:token-exchange (RFC 8693: a space token, or a "
+            "narrower token, for an access token of this app)."
         ),
         "code": _string("authorization_code: the code from the redirect."),
         "redirect_uri": _string(
@@ -83,10 +96,46 @@ TOKEN_REQUEST: dict[str, Any] = {
         "username": _string("password: the person's email."),
         "password": _string("password: the person's password."),
         "refresh_token": _string("refresh_token: the refresh token."),
-        "scope": _string("Space-separated scopes (password, refresh_token, client_credentials)."),
+        "device_code": _string(
+            "urn:ietf:params:oauth:grant-type:device_code (RFC 8628 §3.4): the device code from "
+            "/oauth/device_authorization. Until the person decides: authorization_pending; polled "
+            "sooner than the interval: slow_down (the interval grows by 5 s); then access_denied "
+            "or expired_token (§3.5), all 400."
+        ),
+        "scope": _string(
+            "Space-separated scopes (password, refresh_token, client_credentials; token exchange: "
+            "a part of the subject token's, never more: invalid_scope)."
+        ),
         "resource": _string(
             "RFC 8707: the one resource the token is for (a host's issuer URL or a configured "
-            "resource); with a code, only the authorization request's; else invalid_target."
+            "resource); with a code, only the authorization request's; else invalid_target. "
+            "Token exchange: a space's host names that space (a space token)."
+        ),
+        "subject_token": _string(
+            "urn:ietf:params:oauth:grant-type:token-exchange (RFC 8693 §2.1): an access token "
+            "issued to this app. Unknown, another app's, revoked, expired, or DPoP-bound without "
+            "a DPoP proof of its key: invalid_request (§2.2.2)."
+        ),
+        "subject_token_type": _string(
+            "Token exchange: urn:ietf:params:oauth:token-type:access_token (the only type accepted).",
+            enum=["urn:ietf:params:oauth:token-type:access_token"],
+        ),
+        "actor_token": _string(
+            "Token exchange (delegation, RFC 8693 §4.1): a live access token of this app naming who "
+            "acts; the issued token carries it as its act claim."
+        ),
+        "actor_token_type": _string(
+            "Token exchange: urn:ietf:params:oauth:token-type:access_token, with actor_token only.",
+            enum=["urn:ietf:params:oauth:token-type:access_token"],
+        ),
+        "audience": _string(
+            "Token exchange: a space's subdomain (a space token for it; only its admins), or an "
+            "absolute URI taken as resource. One resource or audience per request; else "
+            "invalid_target."
+        ),
+        "requested_token_type": _string(
+            "Token exchange: urn:ietf:params:oauth:token-type:access_token (the only type issued).",
+            enum=["urn:ietf:params:oauth:token-type:access_token"],
         ),
         **CLIENT_CREDENTIALS,
     },
@@ -100,18 +149,38 @@ TOKEN_RESPONSE: dict[str, Any] = {
             "description": "Opaque (fdat_…), or an RFC 9068 JWT (typ at+jwt) for apps with JWT "
             "access tokens.",
         },
-        "token_type": {"type": "string", "enum": ["bearer"]},
+        "token_type": {
+            "type": "string",
+            "enum": ["bearer", "DPoP"],
+            "description": "DPoP when the request carried a valid DPoP proof: the token is bound to "
+            "its key (RFC 9449 §5).",
+        },
         "scope": _string("The granted scopes, space-separated."),
         "expires_in": {"type": "integer", "description": "Only for apps with expiring tokens."},
         "refresh_token": {"type": "string", "description": "Only for apps with expiring tokens."},
         "id_token": {"type": "string", "description": "With scope openid (OpenID Connect Core §3.1.3.3)."},
+        "issued_token_type": _string(
+            "Token exchange (RFC 8693 §2.2.1): urn:ietf:params:oauth:token-type:access_token."
+        ),
     },
 }
 TOKEN_OPERATION: dict[str, Any] = {
     "description": "RFC 6749 §3.2. The app authenticates with HTTP Basic (client_secret_basic) or "
-    "client_id and client_secret in the body; public apps send client_id only, with PKCE. "
+    "client_id and client_secret in the body; an app registered with keys sends a signed "
+    "client_assertion instead (private_key_jwt, RFC 7523); public apps send client_id only, with PKCE. "
     "Parameters in the query string are accepted unless strict mode is on (docs/decisions.md §2).",
     "security": [{"clientBasic": []}, {}],
+    "parameters": [
+        {
+            "name": "DPoP",
+            "in": "header",
+            "required": False,
+            "description": "A DPoP proof (RFC 9449 §4): binds the tokens to its key (token_type "
+            "DPoP). Required for apps that require DPoP; when server nonces are on, an answer "
+            "use_dpop_nonce carries the nonce to put in the proof in its DPoP-Nonce header (§8).",
+            "schema": {"type": "string"},
+        }
+    ],
     "requestBody": {"required": True, "content": {FORM: {"schema": TOKEN_REQUEST}}},
     "responses": {
         "200": {
@@ -124,7 +193,8 @@ TOKEN_OPERATION: dict[str, Any] = {
             "400": error(
                 "invalid_request, invalid_grant (a bad, expired or used code, refresh token or "
                 "password), unauthorized_client, unsupported_grant_type, invalid_scope or "
-                "invalid_target (RFC 8707 resource)"
+                "invalid_target (RFC 8707 resource; RFC 8693 resource or audience), "
+                "invalid_dpop_proof or use_dpop_nonce (RFC 9449 §5, §8)"
             ),
         },
     },
@@ -139,8 +209,14 @@ TOKEN_PARAMETER = {
 AUTHORIZE_PARAMETERS: list[dict[str, Any]] = [
     {"name": name, "in": "query", "required": required, "schema": _string(text)}
     for name, required, text in (
-        ("response_type", True, "code (the only one)."),
+        ("response_type", False, "code (the only one); required unless request_uri is sent."),
         ("client_id", True, "The app's client id."),
+        (
+            "request_uri",
+            False,
+            "RFC 9126 §4: the request_uri /oauth/par returned; with client_id, the pushed request "
+            "is used and every other parameter in the URL is ignored. Single use.",
+        ),
         (
             "redirect_uri",
             False,
@@ -154,6 +230,7 @@ AUTHORIZE_PARAMETERS: list[dict[str, Any]] = [
         ("prompt", False, "none, login or consent."),
         ("max_age", False, "Seconds since the last login, else log in again."),
         ("resource", False, "RFC 8707: the one resource the tokens are for (else invalid_target)."),
+        ("dpop_jkt", False, "RFC 9449 §10: the thumbprint of the DPoP key the code must be redeemed with."),
     )
 ]
 
@@ -172,9 +249,132 @@ TOKEN_FORM: dict[str, Any] = {
         }
     },
 }
+# RFC 9126 §2.1: the authorization request's parameters plus the client's authentication.
+PAR_FORM: dict[str, Any] = {
+    "required": True,
+    "content": {
+        FORM: {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    **{
+                        p["name"]: p["schema"]
+                        for p in AUTHORIZE_PARAMETERS
+                        if p["name"] not in ("client_id", "request_uri")
+                    },
+                    **CLIENT_CREDENTIALS,
+                    "request": _string(
+                        "RFC 9101 request object: a JWT signed by the app (PS256, ES256, RS256 or EdDSA "
+                        "with a key it registered), iss = client_id, aud = this issuer, exp; its claims "
+                        "are the request's parameters and the other form parameters are ignored."
+                    ),
+                },
+            }
+        }
+    },
+}
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/oauth/par"): {
+        "description": "RFC 9126. The app (authenticated as at the token endpoint; a public app by "
+        "client_id) pushes its authorization request, checked as the authorization endpoint would, "
+        "and sends the person to /oauth/authorize?client_id=…&request_uri=… within expires_in "
+        "seconds. Available to every app on every host; apps marked “PAR required” (and every app "
+        "when FRONTDESK_REQUIRE_PAR is on) can start an authorization only this way. A DPoP "
+        "header (RFC 9449 §10.1) binds the code to the proof's key.",
+        "security": [{"clientBasic": []}, {}],
+        "requestBody": PAR_FORM,
+        "responses": {
+            "201": {
+                "description": "The request_uri to send the person with (RFC 9126 §2.2)",
+                "headers": NO_STORE,
+                "content": {
+                    JSON: {
+                        "schema": {
+                            "type": "object",
+                            "required": ["request_uri", "expires_in"],
+                            "properties": {
+                                "request_uri": _string("urn:ietf:params:oauth:request_uri:<random>"),
+                                "expires_in": {"type": "integer", "description": "Seconds (60)."},
+                            },
+                        }
+                    }
+                },
+            },
+            **{
+                **CLIENT_ERRORS,
+                "400": error(
+                    "invalid_request (also for a request_uri inside, an unregistered redirect_uri or "
+                    "a missing PKCE challenge), invalid_scope, unsupported_response_type, "
+                    "invalid_target, invalid_request_object (RFC 9126 §2.3) or invalid_dpop_proof / "
+                    "use_dpop_nonce (RFC 9449 §10.1)"
+                ),
+                "405": error("invalid_request: use POST"),
+            },
+        },
+    },
     ("post", "/oauth/access_token"): TOKEN_OPERATION,
     ("post", "/oauth/token"): TOKEN_OPERATION,
+    ("post", "/oauth/device_authorization"): {
+        "description": "RFC 8628 §3.1, on every host (on a space's host the tokens are that "
+        "space's host's). A confidential app authenticates as at the token endpoint; a public app "
+        "sends client_id. Show the user_code and verification_uri (or a QR code of "
+        "verification_uri_complete: GET /device/qr?user_code=… gives one as SVG, format=png as "
+        "PNG; GET /device/show?user_code=… a page with both), then poll the token endpoint with "
+        "grant_type=urn:ietf:params:oauth:grant-type:device_code every interval seconds.",
+        "security": [{"clientBasic": []}, {}],
+        "requestBody": {
+            "required": True,
+            "content": {
+                FORM: {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "scope": _string("Space-separated scopes (default: the app's)."),
+                            **CLIENT_CREDENTIALS,
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "The device's codes (RFC 8628 §3.2)",
+                "headers": NO_STORE,
+                "content": {
+                    JSON: {
+                        "schema": {
+                            "type": "object",
+                            "required": [
+                                "device_code",
+                                "user_code",
+                                "verification_uri",
+                                "expires_in",
+                                "interval",
+                            ],
+                            "properties": {
+                                "device_code": _string("Secret: the device polls with it (fddc_…)."),
+                                "user_code": _string(
+                                    "8 letters, dash-grouped (WDJB-MJHT), for the person to enter."
+                                ),
+                                "verification_uri": _string("This host's /device page."),
+                                "verification_uri_complete": _string("/device with the user code in it."),
+                                "expires_in": {
+                                    "type": "integer",
+                                    "description": "FRONTDESK_DEVICE_CODE_TTL_SECONDS (600).",
+                                },
+                                "interval": {
+                                    "type": "integer",
+                                    "description": "Seconds between polls "
+                                    "(FRONTDESK_DEVICE_POLL_INTERVAL_SECONDS, 5).",
+                                },
+                            },
+                        }
+                    }
+                },
+            },
+            **{**CLIENT_ERRORS, "400": error("invalid_request or invalid_scope")},
+        },
+    },
     ("post", "/oauth/revoke"): {
         "description": "RFC 7009. Revokes an access or refresh token of the authenticated app (and "
         "what was issued with it). Answers 200 for unknown tokens too (§2.2).",
@@ -202,12 +402,25 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                 "client_id": {"type": "string"},
                                 "sub": {"type": "string"},
                                 "username": {"type": "string"},
-                                "token_type": {"type": "string", "enum": ["bearer", "refresh_token"]},
+                                "token_type": {
+                                    "type": "string",
+                                    "enum": ["bearer", "DPoP", "refresh_token"],
+                                },
+                                "cnf": {
+                                    "type": "object",
+                                    "description": "RFC 9449 §6.2: {jkt} of the key a DPoP-bound "
+                                    "token is bound to.",
+                                },
                                 "iat": {"type": "integer"},
                                 "exp": {"type": "integer"},
                                 "iss": {"type": "string"},
                                 "space": _string("The subdomain of a space token's space."),
                                 "aud": _string("The resource the token was requested for (RFC 8707)."),
+                                "act": {
+                                    "type": "object",
+                                    "description": "RFC 8693 §4.1: who acts for the subject (sub, "
+                                    "client_id), prior actors nested as act.",
+                                },
                             },
                         }
                     }
@@ -217,7 +430,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         },
     },
     ("post", "/oauth/register"): {
-        "description": "RFC 7591. Registers a public app (PKCE, no secret). Off when "
+        "description": "RFC 7591. Registers a public app (PKCE, no secret), or an app that "
+        "authenticates with keys (private_key_jwt with jwks or jwks_uri; no secret either). Off when "
         "FRONTDESK_DYNAMIC_REGISTRATION=false (404).",
         "requestBody": {
             "required": True,
@@ -239,7 +453,28 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                 "type": "array",
                                 "items": {"type": "string", "enum": ["code"]},
                             },
-                            "token_endpoint_auth_method": {"type": "string", "enum": ["none"]},
+                            "token_endpoint_auth_method": {
+                                "type": "string",
+                                "enum": ["none", "private_key_jwt"],
+                                "description": "none (a public app, PKCE) or private_key_jwt (RFC "
+                                "7523, with jwks or jwks_uri; no secret is issued). client_secret_jwt "
+                                "is refused (invalid_client_metadata).",
+                            },
+                            "jwks": {
+                                "type": "object",
+                                "description": "The app's public signing keys as a JWK Set (RSA ≥2048, "
+                                "EC P-256/P-384, Ed25519; no private keys).",
+                            },
+                            "jwks_uri": {
+                                "type": "string",
+                                "format": "uri",
+                                "description": "Where the app publishes its JWK Set (instead of jwks).",
+                            },
+                            "require_pushed_authorization_requests": {
+                                "type": "boolean",
+                                "description": "RFC 9126 §6: only pushed authorization requests "
+                                "(/oauth/par) for this client.",
+                            },
                         },
                     }
                 }
@@ -263,6 +498,9 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                 "grant_types": {"type": "array", "items": {"type": "string"}},
                                 "response_types": {"type": "array", "items": {"type": "string"}},
                                 "token_endpoint_auth_method": {"type": "string"},
+                                "jwks": {"type": "object"},
+                                "jwks_uri": {"type": "string"},
+                                "require_pushed_authorization_requests": {"type": "boolean"},
                                 "scope": {"type": "string"},
                             },
                         }

@@ -39,12 +39,17 @@ async def authenticate(
         FORM_TYPE
     ):
         form = [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
+    proofs = request.headers.getlist("dpop")
     return await rs.authenticate_request(
         request.headers.get("authorization"),
         request.query_params.multi_items(),
         form,
         scopes=scopes,
         space=space,
+        # RFC 9449 §7: the proof of a DPoP-bound token (several headers are refused).
+        dpop=",".join(proofs) if proofs else None,
+        method=request.method,
+        url=str(request.url),
     )
 
 

@@ -26,6 +26,9 @@ class GrantContext:
     limiter: Limiter | None = None
     # Counts failed redemptions (guessed codes or refresh tokens) per client and address.
     failure_limiter: Limiter | None = None
+    # RFC 9449 §5: the thumbprint of the key of the request's valid DPoP proof (None: none
+    # was sent); ``issuer`` binds the tokens it issues to it.
+    dpop_jkt: str | None = None
 
 
 class Grant(ABC):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from frontdesk import events
 from frontdesk.oauth import pkce, redirect_uris
+from frontdesk.oauth.dpop import InvalidDpopProof
 from frontdesk.oauth.errors import InvalidGrant, OAuthError, wait_in_words
 from frontdesk.oauth.grants import Grant
 from frontdesk.oauth.models import CodeRecord
@@ -89,6 +90,10 @@ class AuthorizationCodeGrant(Grant):
             raise InvalidGrant("the code was issued by another issuer")
         self._check_redirect_uri(redirect_uri, raw_code)
         pkce.verify(code.code_challenge, verifier)
+        # RFC 9449 §10: a code whose authorization request named a key (dpop_jkt) redeems
+        # only with a proof made with it.
+        if code.dpop_jkt is not None and code.dpop_jkt != self.ctx.dpop_jkt:
+            raise InvalidDpopProof("the authorization request bound this code to another DPoP key")
 
     def _check_redirect_uri(self, sent: str | None, raw_code: str) -> None:
         code = self.code

@@ -28,6 +28,10 @@ class PasswordGrant(Grant):
         client = self.client
         if not ctx.config.password_grant_enabled or not client.password_grant or client.public:
             raise UnauthorizedClient("this app may not use the password grant")
+        if client.fapi:
+            raise UnauthorizedClient(
+                "the FAPI 2.0 profile does not allow the password grant; use the web flow"
+            )
         username = ctx.params.get("username")
         password = ctx.params.get("password")
         if username is None or password is None:

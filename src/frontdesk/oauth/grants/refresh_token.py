@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import ClassVar, NoReturn
 
 from frontdesk import events
+from frontdesk.oauth.dpop import InvalidDpopProof
 from frontdesk.oauth.errors import InvalidGrant, InvalidScope
 from frontdesk.oauth.grants import Grant
 from frontdesk.oauth.refresh import RotatedRefreshToken
@@ -72,7 +73,19 @@ class RefreshTokenGrant(Grant):
         else:
             self.scopes = record.scopes
         self.audience = narrowed(record.audience, resource)
+        self._check_binding(record)
         self.record = record
+
+    def _check_binding(self, record: RefreshTokenRecord) -> None:
+        """RFC 9449 §5: a bound refresh token needs a proof made with its key."""
+        if record.dpop_jkt is None:
+            return
+        if self.ctx.dpop_jkt is None:
+            raise InvalidDpopProof(
+                "this refresh token is bound to a DPoP key: send a DPoP proof made with it"
+            )
+        if self.ctx.dpop_jkt != record.dpop_jkt:
+            raise InvalidGrant("the refresh token is bound to another DPoP key")
 
     async def _refuse(self, found: RefreshTokenRecord | None, now: datetime) -> NoReturn:
         """Why the token could not be rotated; revokes its family when it was used before."""

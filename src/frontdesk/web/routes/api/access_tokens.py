@@ -5,7 +5,9 @@
   app and scope, bound to that space; only an admin of the space may create one.
 
 Holding the token in the path is what authorizes these calls. A bearer token sent as well must
-be valid and be that token or one of the same user and app.
+be valid and be that token or one of the same user and app. A DPoP-bound token (RFC 9449) in
+the path counts only when the request also presents it as ``Authorization: DPoP <token>`` with
+its proof; its space token is bound to the same key.
 """
 
 from __future__ import annotations
@@ -99,7 +101,9 @@ async def space_token(token: str, request: Request, st: State, uow: Work) -> JSO
         made = await issue_space_token(
             uow.session,
             uow.storage,
-            st.oauth.issuer,
+            # RFC 9449: a bound token's space token is bound to the same key (the request
+            # proved it: a bound token in the path needs its DPoP proof, web/api_auth.py).
+            st.oauth.issuer.bound_to(info.dpop_jkt) if info.dpop_jkt else st.oauth.issuer,
             info,
             await _space_ref(request),
             ip=request.state.client_ip,

@@ -39,6 +39,7 @@ def capabilities(request: Request) -> Capabilities:
         grant_types=grant_types(oauth.token.grant_types, password_grant=oauth.config.password_grant_enabled),
         scopes=public_scopes(main_host=site.space is None),
         registration=st.settings.dynamic_registration,
+        require_par=oauth.config.require_par,
         claims=CLAIMS + SPACE_CLAIMS if site.space is not None else CLAIMS,
     )
 

@@ -91,6 +91,11 @@ async def register(request: Request, st: State, uow: Work) -> Response:
                 access_token_ttl=REFRESHING_TOKEN_TTL if meta.wants_refresh_tokens else None,
                 post_logout_redirect_uris=list(meta.post_logout_redirect_uris),
                 backchannel_logout_uri=meta.backchannel_logout_uri,
+                dpop_required=meta.dpop_bound_access_tokens,
+                par_required=meta.require_pushed_authorization_requests,
+                token_endpoint_auth_method=meta.token_endpoint_auth_method,
+                jwks=meta.jwks,
+                jwks_uri=meta.jwks_uri,
             )
         except FieldError as exc:
             raise _field_error(exc) from exc

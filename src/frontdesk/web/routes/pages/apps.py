@@ -8,6 +8,7 @@ last few minutes (docs/decisions.md §1).
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 from typing import Any
@@ -19,8 +20,9 @@ from starlette.responses import RedirectResponse, Response
 from frontdesk.errors import FieldError, NotFound
 from frontdesk.i18n import N_, Text, wait_in_words
 from frontdesk.inputs import ascii_int
+from frontdesk.oauth.client_assertion import PRIVATE_KEY_JWT
 from frontdesk.oauth.config import utcnow
-from frontdesk.oauth.models import Client, Person
+from frontdesk.oauth.models import FAPI2, Client, Person
 from frontdesk.oauth.scopes import catalogue, parse_scope
 from frontdesk.records import SessionRecord
 from frontdesk.security.passwords import HashingBusy
@@ -45,6 +47,9 @@ FLAGS = (
     "require_pkce",
     "jwt_access_tokens",
     "client_credentials",
+    "dpop_required",
+    "par_required",
+    "fapi2",
 )
 # The credentials a one-time grant can name.
 SECRET, TOKEN = "secret", "token"
@@ -76,6 +81,8 @@ def _form_values(form: FormData) -> dict[str, Any]:
     values["redirect_uris"] = form_str(form, "redirect_uris")
     values["post_logout_redirect_uris"] = form_str(form, "post_logout_redirect_uris")
     values["backchannel_logout_uri"] = form_str(form, "backchannel_logout_uri")
+    for name in ("token_endpoint_auth_method", "jwks", "jwks_uri"):
+        values[name] = form_str(form, name)
     values["scopes"] = [s for s in form.getlist("scope") if isinstance(s, str)]
     for flag in FLAGS:
         values[flag] = form_str(form, flag) == "1"
@@ -90,6 +97,9 @@ def _app_values(app: Client) -> dict[str, Any]:
         "redirect_uris": "\n".join(app.redirect_uris),
         "post_logout_redirect_uris": "\n".join(app.post_logout_redirect_uris),
         "backchannel_logout_uri": app.backchannel_logout_uri or "",
+        "token_endpoint_auth_method": app.token_endpoint_auth_method or "client_secret",
+        "jwks": app.jwks or "",
+        "jwks_uri": app.jwks_uri or "",
         "scopes": list(app.scopes),
         "password_grant": app.password_grant,
         "public": app.public,
@@ -98,7 +108,28 @@ def _app_values(app: Client) -> dict[str, Any]:
         "access_token_ttl": str(app.access_token_ttl) if app.access_token_ttl else "",
         "jwt_access_tokens": app.jwt_access_tokens,
         "client_credentials": app.client_credentials,
+        "dpop_required": app.dpop_required,
+        "par_required": app.par_required,
+        "fapi2": app.profile == FAPI2,
     }
+
+
+def _key_values(values: dict[str, Any], *, public: bool) -> dict[str, Any]:
+    """The key settings of the form (RFC 7523 private_key_jwt); a public app has none to give."""
+    if public:
+        return {}
+    return {
+        "token_endpoint_auth_method": values["token_endpoint_auth_method"],
+        "jwks": values["jwks"],
+        "jwks_uri": values["jwks_uri"],
+    }
+
+
+def _key_ids(app: Client) -> list[str]:
+    """The ``kid`` of each registered key, for the app page."""
+    if not app.jwks:
+        return []
+    return [str(key.get("kid") or "–") for key in json.loads(app.jwks).get("keys", [])]
 
 
 def _scope_choices() -> list[Any]:
@@ -202,6 +233,8 @@ async def _show(
         "show_secret": SECRET in show,
         "show_token": TOKEN in show,
         "shown_once": bool(once) and show == once,
+        "key_auth": app.token_endpoint_auth_method == PRIVATE_KEY_JWT,
+        "key_ids": _key_ids(app),
         "has_test_token": await app_service.has_test_token(uow.session, app.client_id),
         "webhook_endpoints": await webhooks.list_endpoints(
             uow.session, st.server_secret, app_id=app.client_id
@@ -252,9 +285,13 @@ async def register_app(request: Request, site: MainSite, st: State, uow: Work, u
             require_pkce=values["require_pkce"],
             access_token_ttl=values["access_token_ttl"],
             jwt_access_tokens=values["jwt_access_tokens"],
+            dpop_required=values["dpop_required"],
+            par_required=values["par_required"],
+            fapi2=values["fapi2"],
             client_credentials=values["client_credentials"] and not public,
             post_logout_redirect_uris=_lines(values["post_logout_redirect_uris"]),
             backchannel_logout_uri=values["backchannel_logout_uri"],
+            **_key_values(values, public=public),
         )
     except FieldError as exc:
         return render(
@@ -294,12 +331,16 @@ async def update_app(
         "require_pkce": values["require_pkce"],
         "access_token_ttl": values["access_token_ttl"],
         "jwt_access_tokens": values["jwt_access_tokens"],
+        "dpop_required": values["dpop_required"],
+        "par_required": values["par_required"],
+        "fapi2": values["fapi2"],
         "post_logout_redirect_uris": _lines(values["post_logout_redirect_uris"]),
         "backchannel_logout_uri": values["backchannel_logout_uri"],
     }
     if not app.public:
         changes["password_grant"] = values["password_grant"]
         changes["client_credentials"] = values["client_credentials"]
+        changes |= _key_values(values, public=False)
     try:
         await app_service.update_app(uow.session, app.client_id, **changes)
     except FieldError as exc:  # raised before anything changed

@@ -6,6 +6,7 @@ an app's servers can switch over one by one; both are accepted meanwhile (servic
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -66,8 +67,14 @@ def app_json(app: Client) -> dict[str, Any]:
         can_introspect=app.can_introspect,
         client_credentials=app.client_credentials,
         admin_scopes=list(app.admin_scopes),
+        dpop_required=app.dpop_required,
+        par_required=app.par_required,
         post_logout_redirect_uris=list(app.post_logout_redirect_uris),
         backchannel_logout_uri=app.backchannel_logout_uri,
+        token_endpoint_auth_method=app_service.auth_method_of(app),
+        jwks=json.loads(app.jwks) if app.jwks else None,
+        jwks_uri=app.jwks_uri,
+        fapi2=app.fapi,
         registered_via=app.registered_via,
         created_at=app.created_at,
     ).model_dump(mode="json")
@@ -113,9 +120,15 @@ async def create_app(request: Request, caller: Writer, st: State, uow: Work) -> 
             can_introspect=body.can_introspect,
             client_credentials=body.client_credentials,
             admin_scopes=body.admin_scopes,
+            dpop_required=body.dpop_required,
+            par_required=body.par_required,
             registered_via="api",
             post_logout_redirect_uris=body.post_logout_redirect_uris,
             backchannel_logout_uri=body.backchannel_logout_uri,
+            token_endpoint_auth_method=body.token_endpoint_auth_method,
+            jwks=body.jwks,
+            jwks_uri=body.jwks_uri,
+            fapi2=body.fapi2,
         )
     await caller.record("apps.create", target_client_id=created.app.client_id, user_id=owner.id)
     data = {**app_json(created.app), "client_secret": created.client_secret}

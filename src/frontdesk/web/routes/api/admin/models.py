@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -195,6 +196,14 @@ class AdminAppIn(Body):
         None, description="May use the client_credentials grant (default: off; on with admin_scopes)."
     )
     admin_scopes: str = Field("", description="Administrative scopes (admin:<resource>:read|write, scim).")
+    dpop_required: bool = Field(
+        False, description="Token requests need a DPoP proof (RFC 9449 §5.2 dpop_bound_access_tokens)."
+    )
+    par_required: bool = Field(
+        False,
+        description="Authorization requests only through /oauth/par (RFC 9126 §6 "
+        "require_pushed_authorization_requests).",
+    )
     post_logout_redirect_uris: list[str] = Field(
         default_factory=list,
         description="Where the app may send people after logging them out (OpenID Connect "
@@ -202,6 +211,20 @@ class AdminAppIn(Body):
     )
     backchannel_logout_uri: str | None = Field(
         None, description="Where the app receives logout tokens (OpenID Connect Back-Channel Logout)."
+    )
+    token_endpoint_auth_method: str | None = Field(
+        None,
+        description="null (a client secret; none for public apps) or private_key_jwt (RFC 7523: "
+        "signed assertions, no secret is issued). client_secret_jwt is not offered.",
+    )
+    jwks: dict[str, Any] | None = Field(
+        None, description="The app's public keys as a JWK Set (RFC 7517): RSA ≥2048, EC P-256/P-384, Ed25519."
+    )
+    jwks_uri: str | None = Field(None, description="Where the app publishes its JWK Set (instead of jwks).")
+    fapi2: bool = Field(
+        False,
+        description="The FAPI 2.0 Security Profile: PAR, PKCE S256, DPoP and private_key_jwt required, "
+        "no password grant, 60-second codes. Needs token_endpoint_auth_method private_key_jwt.",
     )
 
 
@@ -219,8 +242,16 @@ class AdminAppPatch(Body):
     can_introspect: bool | None = None
     client_credentials: bool | None = None
     admin_scopes: str | None = None
+    dpop_required: bool | None = None
+    par_required: bool | None = None
     post_logout_redirect_uris: list[str] | None = Field(None, description="Replaces the list ([]: none).")
     backchannel_logout_uri: str | None = Field(None, description="null: no back-channel logout.")
+    token_endpoint_auth_method: str | None = Field(
+        None, description="private_key_jwt, or client_secret_basic to go back to a secret (rotate one)."
+    )
+    jwks: dict[str, Any] | None = Field(None, description="Replaces the JWK Set (null: none).")
+    jwks_uri: str | None = Field(None, description="null: none.")
+    fapi2: bool | None = None
 
 
 class AdminAppOut(BaseModel):
@@ -240,8 +271,18 @@ class AdminAppOut(BaseModel):
     can_introspect: bool
     client_credentials: bool
     admin_scopes: list[str]
+    # RFC 9449 §5.2: its own setting (the FAPI 2.0 profile requires DPoP as well).
+    dpop_required: bool
+    # RFC 9126 §6: its own setting (the FAPI 2.0 profile requires PAR as well).
+    par_required: bool
     post_logout_redirect_uris: list[str]
     backchannel_logout_uri: str | None
+    # RFC 7591 §2: client_secret_basic (also post), none (public) or private_key_jwt.
+    token_endpoint_auth_method: str
+    jwks: dict[str, Any] | None
+    jwks_uri: str | None
+    # The FAPI 2.0 Security Profile (its own setting, or FRONTDESK_FAPI2 for every app).
+    fapi2: bool
     registered_via: str
     created_at: datetime | None
 
