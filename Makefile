@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run check-port test lint install browser-js clean bench bench-peers messages
+.PHONY: run check-port test lint install browser-js client-js clean bench bench-peers messages
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,19 @@ $(BROWSER_JS): tests/browser/package.json tests/browser/package-lock.json
 	fi
 
 browser-js: $(BROWSER_JS)
+
+# The real JavaScript client the protocol tests drive (oauth4webapi, pinned in
+# tests/clients/js/package-lock.json), run by Node.js; never served by Frontdesk. Without npm
+# those tests are skipped (and fail under .ci/run, which sets FRONTDESK_REQUIRE_NODE=1).
+CLIENT_JS := tests/clients/js/node_modules/.installed
+$(CLIENT_JS): tests/clients/js/package.json tests/clients/js/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd tests/clients/js && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else \
+	  echo "npm not found: the oauth4webapi tests in tests/clients will be skipped (install Node.js 20+ and npm)"; \
+	fi
+
+client-js: $(CLIENT_JS)
 
 ## Start the server on http://localhost:8000 (SQLite file ./frontdesk.db by default).
 # Links and space addresses follow PORT unless FRONTDESK_PUBLIC_URL is set; `frontdesk serve`
@@ -79,7 +92,7 @@ messages: $(STAMP)
 	  --no-fuzzy-matching --ignore-obsolete
 
 ## The whole suite: lint, types, tests (SQLite; PostgreSQL too when FRONTDESK_TEST_DATABASE_URL is set).
-test: lint $(BROWSER_JS)
+test: lint $(BROWSER_JS) $(CLIENT_JS)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## Benchmarks (see docs/performance.md): Frontdesk alone, then against the peers.
