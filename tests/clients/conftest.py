@@ -26,8 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import FRONTDESK, Server, free_port, server_env, start, wait_ready
-from tests.support import stop_process
+from tests.e2e.conftest import Server, serve
 
 JS = Path(__file__).with_name("js")
 OAUTH4WEBAPI = JS / "node_modules" / "oauth4webapi" / "package.json"
@@ -102,21 +101,6 @@ def node() -> str:
 
 
 # ---- the server -------------------------------------------------------------------------------
-
-
-def serve(tmp: Path, **extra: str) -> Iterator[Server]:
-    port = free_port()
-    env = server_env(tmp, port, **extra)
-    upgrade = subprocess.run(
-        [FRONTDESK, "db", "upgrade"], env=env, cwd=tmp, capture_output=True, text=True, timeout=120
-    )
-    assert upgrade.returncode == 0, upgrade.stderr
-    proc = start(tmp, port, env)
-    try:
-        wait_ready(port, proc)
-        yield Server(port=port, base=f"http://localhost:{port}", log=tmp / "server.log", env=env)
-    finally:
-        stop_process(proc, tmp / "server.log")
 
 
 # The shortest poll interval of the device grant (a second, RFC 8628 §3.2), so a test waits

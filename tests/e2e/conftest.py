@@ -93,18 +93,53 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) ->
     raise RuntimeError("server did not become ready")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("e2e")
+PG_URL = os.environ.get("FRONTDESK_TEST_DATABASE_URL")
+PG_SKIP = (
+    "PostgreSQL e2e tests skipped: set FRONTDESK_TEST_DATABASE_URL="
+    "postgresql://postgres@127.0.0.1:5432/test (or run .ci/run) to run them on PostgreSQL too"
+)
+
+
+def serve(tmp: Path, **extra: str) -> Iterator[Server]:
+    """A migrated database and a server on it (``extra``: its settings), stopped afterwards."""
     port = free_port()
-    env = server_env(tmp, port)
-    subprocess.run([FRONTDESK, "db", "upgrade"], env=env, cwd=tmp, check=True, capture_output=True)
+    env = server_env(tmp, port, **extra)
+    upgrade = subprocess.run(
+        [FRONTDESK, "db", "upgrade"], env=env, cwd=tmp, capture_output=True, text=True, timeout=120
+    )
+    assert upgrade.returncode == 0, upgrade.stderr
     proc = start(tmp, port, env)
     try:
         wait_ready(port, proc)
         yield Server(port=port, base=f"http://localhost:{port}", log=tmp / "server.log", env=env)
     finally:
         stop_process(proc, tmp / "server.log")
+
+
+@pytest.fixture(scope="module")
+def server_settings() -> dict[str, str]:
+    """The settings of a module's servers besides the defaults (a module overrides this)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, server_settings: dict[str, str]) -> Iterator[Server]:
+    """A real server on its own SQLite database."""
+    yield from serve(tmp_path_factory.mktemp("e2e"), **server_settings)
+
+
+@pytest.fixture(scope="module")
+def pg_server(tmp_path_factory: pytest.TempPathFactory, server_settings: dict[str, str]) -> Iterator[Server]:
+    """A real server on the PostgreSQL test database (shared: tests use unique names in it)."""
+    if not PG_URL:
+        pytest.skip(PG_SKIP)
+    yield from serve(tmp_path_factory.mktemp("e2e-pg"), FRONTDESK_DATABASE_URL=PG_URL, **server_settings)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def target(request: pytest.FixtureRequest) -> Server:
+    """Each test once on SQLite and once on PostgreSQL."""
+    return request.getfixturevalue("server" if request.param == "sqlite" else "pg_server")
 
 
 # ---- helpers for tests that play a browser against a real server --------------------------------

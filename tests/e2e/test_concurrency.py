@@ -6,10 +6,7 @@ is set, against a second ``frontdesk serve`` on that PostgreSQL database.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -17,52 +14,18 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import (
-    FRONTDESK,
     Server,
     Visitor,
     cli,
     form_fields,
-    free_port,
     query_of,
-    server_env,
-    start,
     unique,
-    wait_ready,
 )
-from tests.support import PASSWORD, stop_process
+from tests.support import PASSWORD
 
 pytestmark = pytest.mark.e2e
 
 REDIRECT_URI = "https://your-app.com/auth/callback"
-PG_URL = os.environ.get("FRONTDESK_TEST_DATABASE_URL")
-
-
-@pytest.fixture(scope="module")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A real server on the PostgreSQL test database (shared: use unique names in it)."""
-    if not PG_URL:
-        pytest.skip(
-            "PostgreSQL e2e tests skipped: set FRONTDESK_TEST_DATABASE_URL="
-            "postgresql://postgres@127.0.0.1:5432/test to race on PostgreSQL too"
-        )
-    tmp = tmp_path_factory.mktemp("e2e-pg")
-    port = free_port()
-    env = server_env(tmp, port, FRONTDESK_DATABASE_URL=PG_URL)
-    upgrade = subprocess.run(
-        [FRONTDESK, "db", "upgrade"], env=env, cwd=tmp, capture_output=True, text=True, timeout=120
-    )
-    assert upgrade.returncode == 0, upgrade.stderr
-    proc = start(tmp, port, env)
-    try:
-        wait_ready(port, proc)
-        yield Server(port=port, base=f"http://localhost:{port}", log=tmp / "server.log", env=env)
-    finally:
-        stop_process(proc)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def target(request: pytest.FixtureRequest) -> Server:
-    return request.getfixturevalue("server" if request.param == "sqlite" else "pg_server")
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,7 @@ client too. Devices poll every second here (FRONTDESK_DEVICE_POLL_INTERVAL_SECON
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,59 +13,22 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import (
-    FRONTDESK,
     Server,
     Visitor,
     cli,
     form_fields,
-    free_port,
-    server_env,
-    start,
     unique,
-    wait_ready,
 )
-from tests.support import stop_process
 
 pytestmark = pytest.mark.e2e
 
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-PG_URL = os.environ.get("FRONTDESK_TEST_DATABASE_URL")
 AGENT = "DoorReader/2.1 (Linux; armv7l)"
 
 
-def _serve(tmp: Any, database_url: str | None) -> Iterator[Server]:
-    port = free_port()
-    extra = {"FRONTDESK_DEVICE_POLL_INTERVAL_SECONDS": "1"}
-    if database_url:
-        extra["FRONTDESK_DATABASE_URL"] = database_url
-    env = server_env(tmp, port, **extra)
-    upgrade = subprocess.run(
-        [FRONTDESK, "db", "upgrade"], env=env, cwd=tmp, capture_output=True, text=True, timeout=120
-    )
-    assert upgrade.returncode == 0, upgrade.stderr
-    proc = start(tmp, port, env)
-    try:
-        wait_ready(port, proc)
-        yield Server(port=port, base=f"http://localhost:{port}", log=tmp / "server.log", env=env)
-    finally:
-        stop_process(proc, tmp / "server.log")
-
-
 @pytest.fixture(scope="module")
-def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from _serve(tmp_path_factory.mktemp("e2e-device"), None)
-
-
-@pytest.fixture(scope="module")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not PG_URL:
-        pytest.skip("PostgreSQL e2e tests skipped: set FRONTDESK_TEST_DATABASE_URL to run them")
-    yield from _serve(tmp_path_factory.mktemp("e2e-device-pg"), PG_URL)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def target(request: pytest.FixtureRequest) -> Server:
-    return request.getfixturevalue("sqlite_server" if request.param == "sqlite" else "pg_server")
+def server_settings() -> dict[str, str]:
+    return {"FRONTDESK_DEVICE_POLL_INTERVAL_SECONDS": "1"}
 
 
 @dataclass(frozen=True)

@@ -4,19 +4,16 @@ then introspecting and revoking its token; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from authlib.integrations.base_client import OAuthError
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 
-from tests.e2e.conftest import FRONTDESK, Server, cli, free_port, server_env, start, unique, wait_ready
+from tests.e2e.conftest import Server, cli, unique
 from tests.keys_support import ec_key, jwks, rsa_key
-from tests.support import PASSWORD, stop_process
+from tests.support import PASSWORD
 
 with warnings.catch_warnings():
     # Authlib 1.9 prefers its httpx2 fork and warns once when it runs on httpx, as here.
@@ -25,32 +22,6 @@ with warnings.catch_warnings():
 
 pytestmark = pytest.mark.e2e
 
-PG_URL = os.environ.get("FRONTDESK_TEST_DATABASE_URL")
-
-
-@pytest.fixture(scope="module")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A real server on the PostgreSQL test database (shared: unique names in it)."""
-    if not PG_URL:
-        pytest.skip("PostgreSQL e2e tests skipped: set FRONTDESK_TEST_DATABASE_URL")
-    tmp = tmp_path_factory.mktemp("e2e-pkjwt-pg")
-    port = free_port()
-    env = server_env(tmp, port, FRONTDESK_DATABASE_URL=PG_URL)
-    upgrade = subprocess.run(
-        [FRONTDESK, "db", "upgrade"], env=env, cwd=tmp, capture_output=True, text=True, timeout=120
-    )
-    assert upgrade.returncode == 0, upgrade.stderr
-    proc = start(tmp, port, env)
-    try:
-        wait_ready(port, proc)
-        yield Server(port=port, base=f"http://localhost:{port}", log=tmp / "server.log", env=env)
-    finally:
-        stop_process(proc)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def target(request: pytest.FixtureRequest) -> Server:
-    return request.getfixturevalue("server" if request.param == "sqlite" else "pg_server")
 
 
 def register(server: Server, tmp_path: Path, key_set: str) -> str:
