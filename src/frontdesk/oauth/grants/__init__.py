@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from frontdesk.oauth.config import OAuthConfig
+from frontdesk.oauth.errors import InvalidGrant, wait_in_words
 from frontdesk.oauth.models import Client
 from frontdesk.oauth.request import OAuthRequest, Params
 from frontdesk.oauth.storage import Limiter, PasswordAuthenticator, Storage
@@ -40,6 +41,22 @@ class Grant(ABC):
     @property
     def client(self) -> Client:
         return self.ctx.client
+
+    async def check_failure_throttle(self) -> dict[str, str]:
+        """Before a code (authorization or device) is looked up: ``invalid_grant`` with 429
+        while this client has been guessing from this address (RFC 6819 §5.1.4.2.3). The
+        keys the caller reports the outcome under (``failure_limiter.failed/succeeded``)."""
+        keys = {"client": self.client.client_id, "address": self.ctx.request.client_ip}
+        limiter = self.ctx.failure_limiter
+        if limiter is not None:
+            wait = await limiter.attempt(keys)
+            if wait is not None:
+                raise InvalidGrant(
+                    f"too many failed attempts; try again in {wait_in_words(wait)}",
+                    status_code=429,
+                    retry_after=wait,
+                )
+        return keys
 
     @abstractmethod
     async def validate_token_request(self) -> None: ...

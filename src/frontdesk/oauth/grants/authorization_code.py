@@ -13,7 +13,7 @@ from __future__ import annotations
 from frontdesk import events
 from frontdesk.oauth import pkce, redirect_uris
 from frontdesk.oauth.dpop import InvalidDpopProof
-from frontdesk.oauth.errors import InvalidGrant, OAuthError, wait_in_words
+from frontdesk.oauth.errors import InvalidGrant, OAuthError
 from frontdesk.oauth.grants import Grant
 from frontdesk.oauth.models import CodeRecord
 from frontdesk.oauth.resource import narrowed, requested_resource
@@ -35,15 +35,7 @@ class AuthorizationCodeGrant(Grant):
         verifier = params.get("code_verifier")
         storage = self.ctx.storage
         limiter = self.ctx.failure_limiter
-        keys = {"client": self.client.client_id, "address": self.ctx.request.client_ip}
-        if limiter is not None:
-            wait = await limiter.attempt(keys)
-            if wait is not None:
-                raise InvalidGrant(
-                    f"too many failed attempts; try again in {wait_in_words(wait)}",
-                    status_code=429,
-                    retry_after=wait,
-                )
+        keys = await self.check_failure_throttle()
         consumed = await storage.consume_code(raw)
         if consumed.replayed_code_id is not None:
             # Everything the code led to goes: its tokens, their refresh families, and the

@@ -24,7 +24,6 @@ from frontdesk.oauth.errors import (
     ExpiredToken,
     InvalidGrant,
     SlowDown,
-    wait_in_words,
 )
 from frontdesk.oauth.grants import Grant
 from frontdesk.oauth.storage import (
@@ -50,15 +49,7 @@ class DeviceCodeGrant(Grant):
         storage = self.ctx.storage
         limiter = self.ctx.failure_limiter
         request = self.ctx.request
-        keys = {"client": self.client.client_id, "address": request.client_ip}
-        if limiter is not None:
-            wait = await limiter.attempt(keys)
-            if wait is not None:
-                raise InvalidGrant(
-                    f"too many failed attempts; try again in {wait_in_words(wait)}",
-                    status_code=429,
-                    retry_after=wait,
-                )
+        keys = await self.check_failure_throttle()
         now = self.ctx.config.clock()
         found = await storage.poll_device(raw, now)
         if found is None or found.client_id != self.client.client_id:
