@@ -231,10 +231,7 @@ def serve(
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
 ) -> None:
     """Serve Frontdesk over HTTP (put a TLS proxy in front in production)."""
-    import uvicorn
-
-    from frontdesk.logs import uvicorn_log_config
-    from frontdesk.web.server import uvicorn_options
+    from frontdesk.web.supervisor import exec_supervisor
 
     async def check(cfg: Settings) -> None:
         require_database(cfg)
@@ -256,19 +253,21 @@ def serve(
         cfg.note_served_url()
     except OSError as exc:
         typer.echo(f"warning: other frontdesk commands will not know this server's URL: {exc}", err=True)
-    uvicorn.run(
-        "frontdesk.web.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=None if reload else workers,
-        reload=reload,
-        proxy_headers=False,  # Frontdesk reads X-Forwarded-* itself, from trusted proxies only
-        server_header=False,
-        access_log=access_log,
-        log_config=uvicorn_log_config(log_level, access_log),
-        # Request heads over FRONTDESK_MAX_HEADER_BYTES: 431 from the server (web/server.py).
-        **uvicorn_options(cfg.max_header_bytes, cfg.shutdown_timeout_seconds),
+    # This process has imported what the checks needed (SQLAlchemy, the store, the settings):
+    # it becomes a fresh supervisor that never imports the application (web/supervisor.py).
+    exec_supervisor(
+        {
+            "host": host,
+            "port": port,
+            "workers": workers,
+            "reload": reload,
+            "access_log": access_log,
+            "log_level": log_level,
+            "max_header_bytes": cfg.max_header_bytes,
+            "shutdown_timeout_seconds": cfg.shutdown_timeout_seconds,
+            # FRONTDESK_METRICS_ADDRESS: metrics served by the supervisor (docs/metrics.md).
+            "metrics_address": cfg.metrics_address,
+        }
     )
 
 

@@ -23,6 +23,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Final
 
+from frontdesk import metrics
 from frontdesk.mail import messages
 from frontdesk.mail.transport import SendFailed, Transport, transport_for
 from frontdesk.outbox_worker import OutboxWorker, retry_delay
@@ -86,6 +87,7 @@ class EmailWorker(OutboxWorker):
         async with self.database.session() as db:
             if error is None:
                 await outbox.record_sent(db, message, done)
+                metrics.delivery("email", "delivered")
                 return
             retry_at: datetime | None = done + retry_delay(
                 message.attempts + 1, self.settings.email_retry_base_seconds
@@ -95,6 +97,7 @@ class EmailWorker(OutboxWorker):
             ):
                 retry_at = None
             await outbox.record_failure(db, message, now=done, error=error, retry_at=retry_at)
+        metrics.delivery("email", "failed" if retry_at is not None else "given_up")
         if retry_at is None:
             log.error(
                 "email %s (%s) given up after %d attempts: %s",

@@ -6,6 +6,10 @@ access log line for ``GET /api/access_tokens/<token>`` contains the token in its
 Argon2 hashes and SQLAlchemy's ``[parameters: …]`` (the values of a failed statement) are
 blanked too, and a logged exception's traceback goes through the same redaction as its line.
 
+With ``FRONTDESK_LOG_FORMAT=json`` every line is one JSON object (:class:`JsonFormatter`), built
+from the record after the same redaction; each carries the request id of the request it was
+written in (:data:`REQUEST_ID`, set by web/request_id.py).
+
 Query strings are split exactly as the server splits them: on ``&`` only (Starlette's
 ``QueryParams`` and ``web/adapter.read_form`` use the standard library's ``parse_qsl``, whose
 only separator is ``&``), so a ``;`` is part of a value and does not end its redaction.
@@ -14,12 +18,19 @@ only separator is ``&``), so a ``;`` is part of a value and does not end its red
 from __future__ import annotations
 
 import copy
+import json
 import logging
+import os
 import re
+from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
 from uvicorn.config import LOGGING_CONFIG
+
+# The id of the request being served (web/request_id.py), in every log line written for it.
+REQUEST_ID: ContextVar[str | None] = ContextVar("frontdesk_request_id", default=None)
 
 SENSITIVE_PARAMS = frozenset(
     {
@@ -97,7 +108,47 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def uvicorn_log_config(level: str = "info", access_log: bool = True) -> dict[str, Any]:
+# Fields an access line carries besides the message (web/request_id.py sets them as extras).
+ACCESS_FIELDS = ("method", "route", "path", "status", "duration_ms", "client")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, request_id, the
+    access fields when the record has them, and the traceback as ``exception``. The message
+    and traceback come redacted from :class:`RedactSecrets`; string fields are redacted here
+    too, so no field escapes it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+            "request_id": getattr(record, "request_id", None) or REQUEST_ID.get(),
+        }
+        for name in ACCESS_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = redact(value) if isinstance(value, str) else value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = redact(record.exc_text)
+        if record.stack_info:
+            entry["stack"] = redact(record.stack_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def log_format_from_env() -> str:
+    """``FRONTDESK_LOG_FORMAT`` (settings.py's ``log_format``), read without building the
+    settings: ``frontdesk serve`` configures logging before any worker exists."""
+    value = os.environ.get("FRONTDESK_LOG_FORMAT", "text").strip().lower()
+    return "json" if value == "json" else "text"
+
+
+def uvicorn_log_config(
+    level: str = "info", access_log: bool = True, log_format: str | None = None
+) -> dict[str, Any]:
     config = copy.deepcopy(LOGGING_CONFIG)
     config["filters"] = {"redact": {"()": "frontdesk.logs.RedactSecrets"}}
     for handler in config["handlers"].values():
@@ -107,6 +158,17 @@ def uvicorn_log_config(level: str = "info", access_log: bool = True) -> dict[str
     # Everything else (SQLAlchemy, asyncio's unretrieved task errors, …) through the same
     # redacting handler, not Python's unfiltered last-resort handler.
     config["root"] = {"handlers": ["default"], "level": "WARNING"}
+    if (log_format or log_format_from_env()) == "json":
+        for formatter in config["formatters"]:
+            config["formatters"][formatter] = {"()": "frontdesk.logs.JsonFormatter"}
+        # The access lines come from web/request_id.py (with the route, duration and request
+        # id, which uvicorn's line lacks); uvicorn's own would say the same twice.
+        config["loggers"]["uvicorn.access"]["handlers"] = []
+        config["loggers"]["frontdesk.access"] = {
+            "handlers": ["access"] if access_log else [],
+            "level": "INFO",
+            "propagate": False,
+        }
     if not access_log:
         config["loggers"]["uvicorn.access"]["handlers"] = []
     return config

@@ -186,6 +186,20 @@ class Settings(BaseSettings):
     # finish for at most this long, then closes what is left and exits (web/server.py).
     shutdown_timeout_seconds: float = Field(default=10, gt=0, le=600)
 
+    # Prometheus metrics (docs/metrics.md): /metrics on the main host is open in development;
+    # in production it needs "Authorization: Bearer <metrics_token>" (401 without it). With
+    # metrics_address ("127.0.0.1:9100") `frontdesk serve` also serves them there, unguarded.
+    metrics_token: SecretStr | None = None
+    metrics_address: str | None = None
+
+    # Observability (docs/deployment.md, "Probes, logs, request ids and traces"): log lines as
+    # uvicorn's text or one JSON object per line (logs.py); OpenTelemetry traces when tracing
+    # is true, exported as the standard OTEL_* variables say (tracing.py); how long
+    # /readyz waits for each of its checks before it answers 503 (services/readiness.py).
+    log_format: Literal["text", "json"] = "text"
+    tracing: bool = False
+    readyz_timeout_seconds: float = Field(default=2, gt=0, le=30)
+
     # Webhooks (docs/integrating.md, "Webhooks"): the delivery worker runs in every server
     # process; destinations on private, loopback and link-local addresses are refused (after
     # DNS resolution, at send time) unless allow_private (development only); plain http only

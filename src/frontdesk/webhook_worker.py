@@ -21,7 +21,7 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk import events
+from frontdesk import events, metrics
 from frontdesk.outbox_worker import OutboxWorker, retry_delay
 from frontdesk.services import webhooks as service
 from frontdesk.settings import Settings
@@ -96,6 +96,7 @@ class WebhookWorker(OutboxWorker):
         async with self.database.session() as db:
             if outcome.ok:
                 await outbox.record_success(db, endpoint.endpoint_id, message, outcome.status or 200, now)
+                metrics.delivery("webhooks", "delivered")
                 return True
             retry_at: datetime | None = now + retry_delay(
                 message.attempts + 1, settings.webhooks_retry_base_seconds
@@ -113,6 +114,7 @@ class WebhookWorker(OutboxWorker):
                 status=outcome.status,
                 retry_at=retry_at,
             )
+            metrics.delivery("webhooks", "failed" if retry_at is not None else "given_up")
             log.info(
                 "webhook %s to endpoint %s failed (attempt %d): %s",
                 message.message_id,

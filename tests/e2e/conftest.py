@@ -80,7 +80,7 @@ def start(tmp: Path, port: int, env: dict[str, str], *args: str) -> subprocess.P
         )
 
 
-def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 45) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -23,7 +23,6 @@ with warnings.catch_warnings():
 pytestmark = pytest.mark.e2e
 
 
-
 def register(server: Server, tmp_path: Path, key_set: str) -> str:
     """An app with keys, registered with the CLI; its client id."""
     owner = f"{unique('keys')}@example.com"

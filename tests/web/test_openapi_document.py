@@ -441,6 +441,7 @@ async def calls(state: Any, db: Any, new_browser: Any) -> dict[tuple[str, str], 
             "/.well-known/oauth-protected-resource"
         ),
         ("get", "/healthz"): lambda: main.get("/healthz"),
+        ("get", "/readyz"): lambda: main.get("/readyz"),
         ("get", "/healthz/domain"): lambda: main.get(
             "/healthz/domain", params={"domain": "co-up.localhost:8000"}
         ),

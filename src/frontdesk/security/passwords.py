@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from passlib.hash import bcrypt, django_bcrypt, django_bcrypt_sha256, django_pbkdf2_sha256
 
+from frontdesk import metrics
 from frontdesk.i18n import N_, message
 
 T = TypeVar("T")
@@ -156,6 +158,15 @@ def hash_scheme(stored: str) -> str:
     return _foreign_scheme(stored).name
 
 
+def _timed(func: Callable[..., T], *args: Any) -> T:
+    """``func`` in the pool's thread, its time in frontdesk_password_hash_seconds."""
+    started = time.perf_counter()
+    try:
+        return func(*args)
+    finally:
+        metrics.PASSWORD_SECONDS.observe(time.perf_counter() - started)
+
+
 class Passwords:
     MIN_LENGTH = 8
     MAX_LENGTH = 1024
@@ -223,12 +234,15 @@ class Passwords:
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
         if self._waiting >= self._queue_limit:
+            metrics.PASSWORD_REFUSED.inc()
             raise HashingBusy
         self._waiting += 1
+        metrics.PASSWORD_QUEUE.inc()
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, _timed, func, *args)
         finally:
             self._waiting -= 1
+            metrics.PASSWORD_QUEUE.dec()
 
     async def hash(self, password: str) -> str:
         return await self._run(self._hasher.hash, password)

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pyotp
-import segno
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -151,6 +150,8 @@ def provisioning_uri(raw: str, account: str, issuer: str) -> str:
 
 def qr_svg(uri: str) -> str:
     """The QR code of ``uri`` as an inline SVG element (drawn here; no outside service)."""
+    import segno  # only when a QR code is drawn (docs/performance.md, "Memory")
+
     qr = segno.make(uri, error="m")
     svg: str = qr.svg_inline(scale=4, dark="#000", light="#fff", title="QR code for your authenticator app")
     return svg

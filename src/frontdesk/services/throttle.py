@@ -29,15 +29,20 @@ Two kinds, both named in ``composition.Rules``:
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.storage import MemoryStorage, MovingWindowSupport, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
 from limits.storage import storage_from_string
+
+from frontdesk import metrics
 
 
 class _MemoryStorage(MemoryStorage):
@@ -53,12 +58,96 @@ class _MemoryStorage(MemoryStorage):
             self.events[key] = []
 
 
+log = logging.getLogger("frontdesk.throttle")
+T = TypeVar("T")
+# While Redis is unreachable, how long the counters stay in this worker before Redis is tried again.
+REDIS_RETRY_SECONDS = 5.0
+
+
+class FallbackStorage(Storage, MovingWindowSupport):
+    """Redis shared by every worker, and this worker's memory while Redis cannot be reached:
+    a failed call is answered from memory (per-worker counting: each worker allows the limit,
+    so a limit is at most multiplied by the number of workers, never lifted), one warning is
+    logged per outage, and Redis is tried again every :data:`REDIS_RETRY_SECONDS`. The counts
+    made in memory are not carried over when Redis is back. The DPoP and client assertion
+    ``jti`` replay guard (:meth:`Throttle.first_use`) uses the same storage, so during an
+    outage a proof is single-use per worker (docs/operations.md)."""
+
+    STORAGE_SCHEME = None
+
+    def __init__(self, primary: Storage, fallback: Storage | None = None) -> None:
+        super().__init__()
+        self.primary = primary
+        self.fallback = fallback or _MemoryStorage()
+        self.down_since: float | None = None
+        self.retry_at = 0.0
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return StorageError
+
+    async def _call(self, op: Callable[[Storage], Awaitable[T]]) -> T:
+        now = time.monotonic()
+        if self.down_since is None or now >= self.retry_at:
+            try:
+                result = await op(self.primary)
+            except (StorageError, OSError) as exc:
+                if self.down_since is None:
+                    self.down_since = now
+                    log.warning(
+                        "Redis unreachable (%s): rate limits and the replay guard count per worker "
+                        "until it is back (retried every %.0f s)",
+                        exc,
+                        REDIS_RETRY_SECONDS,
+                    )
+                self.retry_at = now + REDIS_RETRY_SECONDS
+            else:
+                if self.down_since is not None:
+                    log.warning("Redis is back after %.1f s: counting is shared again", now - self.down_since)
+                    self.down_since = None
+                return result
+        return await op(self.fallback)
+
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        return await self._call(lambda s: s.incr(key, expiry, amount))
+
+    async def get(self, key: str) -> int:
+        return await self._call(lambda s: s.get(key))
+
+    async def get_expiry(self, key: str) -> float:
+        return await self._call(lambda s: s.get_expiry(key))
+
+    async def check(self) -> bool:
+        return await self._call(lambda s: s.check())
+
+    async def reset(self) -> int | None:
+        await self.fallback.reset()
+        return await self._call(lambda s: s.reset())
+
+    async def clear(self, key: str) -> None:
+        await self.fallback.clear(key)
+        await self._call(lambda s: s.clear(key))
+
+    async def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        return await self._call(lambda s: s.acquire_entry(key, limit, expiry, amount))  # type: ignore[attr-defined]
+
+    async def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        return await self._call(lambda s: s.get_moving_window(key, limit, expiry))  # type: ignore[attr-defined]
+
+
 def make_storage(redis_url: str | None) -> Storage:
     if redis_url:
         scheme, _, rest = redis_url.partition("://")
-        storage = storage_from_string(f"async+{scheme}://{rest}", implementation="redispy")
+        storage = storage_from_string(
+            f"async+{scheme}://{rest}",
+            implementation="redispy",
+            wrap_exceptions=True,
+            # An unreachable Redis must cost a request little: it falls back (FallbackStorage).
+            socket_connect_timeout=1,
+            socket_timeout=1,
+        )
         assert isinstance(storage, Storage)
-        return storage
+        return FallbackStorage(storage)
     return _MemoryStorage()
 
 
@@ -96,7 +185,9 @@ class Throttle:
         self.limiter = MovingWindowRateLimiter(storage)
 
     async def wait(self, rule: Rule, *key: str) -> int:
-        """Whole seconds until ``key`` has room again under ``rule`` (at least 1)."""
+        """Whole seconds until ``key`` has room again under ``rule`` (at least 1). Asked only
+        when ``rule`` refuses a request: counted in frontdesk_throttled_requests_total."""
+        metrics.throttled(rule.name)
         stats = await self.limiter.get_window_stats(rule.limit, rule.name, *key)
         return max(1, math.ceil(stats.reset_time - time.time()))
 

@@ -145,14 +145,27 @@ class Caches:
         # docstring): a process that cannot hear invalidations must not cache.
         self.enabled = False
         self._touched: dict[str, datetime] = {}
+        # Lookups per kind, in plain integers (a cache read is the hot path); web/metrics.py
+        # takes them into frontdesk_cache_lookups_total every few seconds (frontdesk/metrics.py).
+        self._hits = dict.fromkeys(self._stores, 0)
+        self._misses = dict.fromkeys(self._stores, 0)
 
     def get(self, kind: Kind, key: Hashable) -> Any:
         if not self.enabled:
             return MISSING
         try:  # one lookup (TTLCache.get would check the entry twice)
-            return self._stores[kind.name][key]
+            value = self._stores[kind.name][key]
         except KeyError:
+            self._misses[kind.name] += 1
             return MISSING
+        self._hits[kind.name] += 1
+        return value
+
+    def take_lookups(self) -> tuple[dict[str, int], dict[str, int]]:
+        """The hits and misses per kind counted since the last call."""
+        hits, misses = self._hits, self._misses
+        self._hits, self._misses = dict.fromkeys(self._stores, 0), dict.fromkeys(self._stores, 0)
+        return hits, misses
 
     def generation(self, kind: Kind) -> int:
         return self._generations[kind.name]

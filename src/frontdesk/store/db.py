@@ -30,12 +30,34 @@ class DatabaseNotMigrated(RuntimeError):
     """The schema is missing or older than the code."""
 
 
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached now (down, restarting, the network
+    cut, the pool exhausted), not that the request or the data is wrong: such a request is
+    answered 503 with ``Retry-After`` (web/errors.py). A connection lost mid-request is
+    invalidated by SQLAlchemy and the pool's pre-ping replaces the others, so the next
+    requests recover by themselves once the database is back (docs/operations.md)."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        # Operational errors are the server's state, not the statement's (PEP 249): a
+        # database starting up or shutting down, a connection refused, a locked SQLite file.
+        # Interface errors include a connection closed under the driver.
+        return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+    # asyncpg raises connection failures unwrapped while connecting (ConnectionRefusedError,
+    # ConnectionResetError, "unexpected connection_lost()"), and socket timeouts.
+    return isinstance(exc, OSError | sa_exc.DisconnectionError | sa_exc.TimeoutError | asyncio.TimeoutError)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    # Inline connections wait for the write lock by awaiting (store/sqlite_inline.py): none.
+    driver = getattr(dbapi_connection, "_connection", None)
+    cursor.execute(f"PRAGMA busy_timeout={getattr(driver, 'busy_timeout_ms', 10000)}")
     cursor.close()
 
 
@@ -77,6 +99,9 @@ class Database:
     """One database for one process: the engine, a session class of its own (the caching
     layer's write tracking and, on SQLite, the write queue are installed on it, never on
     SQLAlchemy's global session class), the caches and their invalidation channel."""
+
+    # The web layer's test for a database outage (it imports no SQLAlchemy): web/errors.py.
+    unavailable = staticmethod(is_unavailable)
 
     def __init__(self, settings: Settings, server_secret: ServerSecret | None = None) -> None:
         self.settings = settings
@@ -152,6 +177,29 @@ class Database:
         await self.write_token_use()
         await self.channel.close()
         await self.engine.dispose()
+
+    async def check_migrated_when_reachable(self, seconds: float = 60.0) -> None:
+        """:meth:`check_migrated`, waiting up to ``seconds`` while the database cannot be
+        reached: a worker (re)started during a database outage waits for it instead of
+        exiting, which would stop the whole server with it (docs/operations.md). A SQLite
+        file that cannot be opened does not come back by waiting: that fails at once."""
+        if self.settings.is_sqlite:
+            await self.check_migrated()
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        warned = False
+        while True:
+            try:
+                await self.check_migrated()
+                return
+            except Exception as exc:
+                if not is_unavailable(exc) or loop.time() >= deadline:
+                    raise
+                if not warned:
+                    log.warning("database unreachable at start-up (%s); waiting up to %.0f s", exc, seconds)
+                    warned = True
+                await asyncio.sleep(0.5)
 
     async def check_migrated(self) -> None:
         from frontdesk.store.migrate import current_and_head

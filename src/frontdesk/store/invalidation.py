@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Final, Protocol
@@ -31,6 +32,7 @@ from sqlalchemy import delete, func, insert, make_url, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from frontdesk import metrics
 from frontdesk.store.caching import KIND_NAMES, NO_INVALIDATION, Caches
 from frontdesk.store.models import CacheEvent
 from frontdesk.store.types import utcnow
@@ -39,8 +41,11 @@ log = logging.getLogger("frontdesk.cache")
 
 CHANNEL: Final = "frontdesk_cache"
 RETRY_SECONDS: Final = (0.2, 0.5, 1.0, 2.0, 5.0)
-# How often a listening connection proves it is alive (a dead peer is not always noticed).
-PING_SECONDS: Final = 5.0
+# How often a listening connection proves it is alive, and how long its answer may take: a
+# partition that drops packets closes no connection, so it is noticed only by this ping, and
+# caching stays on meanwhile. A missed invalidation is served at most about twice this long
+# (measured by tests/faults/test_outages.py, docs/operations.md).
+PING_SECONDS: Final = 1.0
 
 
 class Channel(Protocol):
@@ -60,12 +65,23 @@ class Channel(Protocol):
 
 
 def _encode(sender: str, kinds: frozenset[str]) -> str:
-    return sender + ":" + ",".join(sorted(kinds))
+    # "sender:kinds:sent" — the wall-clock time it was sent, for the lag the receivers
+    # measure (frontdesk_cache_invalidation_lag_seconds, docs/metrics.md).
+    return f"{sender}:{','.join(sorted(kinds))}:{time.time():.6f}"
 
 
 def _decode(payload: str) -> tuple[str, set[str]]:
-    sender, _, names = payload.partition(":")
+    sender, _, rest = payload.partition(":")
+    names, _, _sent = rest.partition(":")
     return sender, {name for name in names.split(",") if name in KIND_NAMES}
+
+
+def _observe_lag(channel: str, payload: str) -> None:
+    sent = payload.rpartition(":")[2]
+    try:
+        metrics.invalidation_lag(channel, time.time() - float(sent))
+    except ValueError:  # no time in it
+        return
 
 
 async def _with_retries(caches: Caches, name: str, session: Callable[[], Awaitable[None]]) -> None:
@@ -119,6 +135,7 @@ class PostgresChannel:
                 sender, kinds = _decode(payload)
                 if sender != self.sender:
                     caches.invalidate(kinds)
+                    _observe_lag(self.name, payload)
 
             conn = await asyncpg.connect(self.dsn)
             try:
@@ -188,6 +205,7 @@ class RedisChannel:
                     sender, kinds = _decode(payload)
                     if sender != self.sender:
                         caches.invalidate(kinds)
+                        _observe_lag(self.name, payload)
             finally:
                 caches.enabled = False
                 with contextlib.suppress(Exception):
@@ -230,14 +248,17 @@ class PollChannel:
                 return
             rows = (
                 await db.execute(
-                    select(CacheEvent.id, CacheEvent.kind)
+                    select(CacheEvent.id, CacheEvent.kind, CacheEvent.created_at)
                     .where(CacheEvent.id > self._last_id)
                     .order_by(CacheEvent.id)
                 )
             ).all()
         if rows:
             self._last_id = rows[-1][0]
-            caches.invalidate({kind for _, kind in rows})
+            caches.invalidate({kind for _, kind, _ in rows})
+            now = utcnow()
+            for when in {created for _, _, created in rows}:  # one write's rows share a time
+                metrics.invalidation_lag(self.name, (now - when).total_seconds())
 
     async def prune(self) -> None:
         async with self.sessionmaker() as db:

@@ -6,7 +6,8 @@ statements run on the event loop's thread (:mod:`frontdesk.store.sqlite_inline`)
 every other request meanwhile. Queueing writers on an asyncio lock instead wakes the next
 writer the moment the previous one commits. Reads never take the lock. Other processes
 (workers) still meet SQLite's own lock, for short waits only, since each process writes one
-transaction at a time.
+transaction at a time; the writer that holds this lock waits for theirs by awaiting, not in the
+busy handler (``begin_immediate`` in :mod:`frontdesk.store.sqlite_inline`).
 
 The lock is taken before the first write of a transaction and released when the transaction
 ends; a writer that cannot get it within a few seconds proceeds anyway and leaves the waiting

@@ -9,9 +9,10 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import frontdesk
+from frontdesk import tracing
 from frontdesk.email_worker import EmailWorker
 from frontdesk.settings import Settings
 from frontdesk.web import errors, openapi, templating
@@ -19,8 +20,9 @@ from frontdesk.web.cors import CorsMiddleware
 from frontdesk.web.hosts import HostMiddleware
 from frontdesk.web.https import HttpsMiddleware
 from frontdesk.web.limits import RequestLimitsMiddleware
+from frontdesk.web.metrics import MetricsMiddleware, Sampler
 from frontdesk.web.middleware import SecurityHeadersMiddleware
-from frontdesk.web.routes import scim as scim_routes
+from frontdesk.web.request_id import RequestIdMiddleware
 from frontdesk.web.routes.api import access_tokens, health, navigation_links, user, userinfo
 from frontdesk.web.routes.api import admin as admin_api
 from frontdesk.web.routes.api import spaces as api_spaces
@@ -64,6 +66,17 @@ from frontdesk.webhook_worker import WebhookWorker
 STATIC = Path(__file__).with_name("static")
 
 
+# SCIM (web/routes/scim.py) loads scim2-server and its models, some 7 MiB per worker: imported
+# on the first SCIM request, not by every worker at start (docs/performance.md, "Memory").
+SCIM_PREFIX = "/scim/v2"
+
+
+async def scim_application(scope: Scope, receive: Receive, send: Send) -> None:
+    from frontdesk.web.routes import scim as scim_routes
+
+    await scim_routes.application(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
     """The ASGI application (one per worker process)."""
     settings = settings or Settings()
@@ -72,7 +85,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if check_schema:
-            await state.db.check_migrated()
+            await state.db.check_migrated_when_reachable()
         state.db.start_background()
         # The webhook outbox's sender (frontdesk/webhook_worker.py), one per worker process.
         worker = WebhookWorker(state.db, settings) if settings.webhooks_worker else None
@@ -82,7 +95,11 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         mailer = EmailWorker(state.db, settings) if settings.email_worker else None
         if mailer is not None:
             mailer.start()
+        # Each worker's pool usage and cache tallies for /metrics (web/metrics.py).
+        sampler = Sampler(state)
+        sampler.start()
         yield
+        await sampler.stop()
         if mailer is not None:
             await mailer.stop()
         if worker is not None:
@@ -138,7 +155,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.include_router(device_pages.router)
     for admin_router in admin_api.ROUTERS:
         app.include_router(admin_router)
-    app.mount(scim_routes.PREFIX, scim_routes.application)
+    app.mount(SCIM_PREFIX, scim_application)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)
 
@@ -159,9 +176,33 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.add_middleware(HttpsMiddleware, settings=settings)
     app.add_middleware(RequestLimitsMiddleware, settings=settings)
     app.add_middleware(CorsMiddleware)
+    # /metrics on the main host and every request's time by route template (web/metrics.py):
+    # inside host resolution (it needs the site), outside the HTTPS redirect (scrapers on an
+    # internal network speak http).
+    app.add_middleware(MetricsMiddleware, settings=settings, state=state, routes=app.router.routes)
     app.add_middleware(HostMiddleware, settings=settings, resolver=state.resolver, not_found=unknown_host)
+    # A database outage anywhere inside is answered 503, not 500 (web/errors.py).
+    app.add_middleware(errors.UnavailableMiddleware, unavailable=state.db.unavailable)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
+    _wrap_outermost(app, settings, state)
     return app
+
+
+def _wrap_outermost(app: FastAPI, settings: Settings, state: AppState) -> None:
+    """Around the whole stack, Starlette's own 500 answer included: the request id
+    (web/request_id.py) and, when tracing is on, the OpenTelemetry server span (tracing.py)."""
+    build = app.build_middleware_stack
+    tracer_provider = tracing.provider() if tracing.enabled(settings) else None
+    if tracer_provider is not None:
+        tracing.instrument_engine(state.db.engine, tracer_provider)
+
+    def build_middleware_stack() -> ASGIApp:
+        stack = build()
+        if tracer_provider is not None:
+            stack = tracing.instrument_app(stack, tracer_provider)
+        return RequestIdMiddleware(stack, settings=settings)
+
+    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
 
 
 def create_app_from_env() -> FastAPI:

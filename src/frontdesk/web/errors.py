@@ -11,25 +11,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frontdesk.errors import Conflict, FieldError, Forbidden, FrontdeskError, NotFound
 from frontdesk.i18n import N_
 from frontdesk.oauth.bearer import MissingToken, challenge
 from frontdesk.oauth.dpop import SCHEME as DPOP_SCHEME
 from frontdesk.oauth.dpop import SIGNING_ALGS, UseDpopNonce
-from frontdesk.oauth.errors import InvalidClient, InvalidRequest, OAuthError
+from frontdesk.oauth.errors import InvalidClient, InvalidRequest, OAuthError, TemporarilyUnavailable
 from frontdesk.oauth.resource import metadata_url
 from frontdesk.oauth.tokens import NO_STORE
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+log = logging.getLogger("frontdesk.web")
+# Seconds a client is asked to wait while the database is unreachable (docs/operations.md).
+UNAVAILABLE_RETRY_AFTER = 2
+UNAVAILABLE_MESSAGE = N_("The service is briefly unavailable. Please try again in a moment.")
+SERVER_ERROR_MESSAGE = N_(
+    "Something went wrong on our side. If it keeps happening, tell us the reference below."
+)
 
 # JSON error codes for HTTP errors that are not about OAuth.
 HTTP_CODES = {
@@ -206,3 +216,66 @@ def install(app: FastAPI) -> None:
         if wants_json(request):
             return json_error(400, "invalid_request", str(exc.errors()[:1]))
         return page(request, 400, "The request was malformed.")
+
+    # Starlette's last resort (it logs the exception after this answers): a page that names
+    # the request id (web/request_id.py), so a person's report finds the traceback in the log.
+    # Registered by status, not as a handler of Exception: web/routing.FastLane looks handlers
+    # up by exception class, and must let every other exception through (UnavailableMiddleware).
+    @app.exception_handler(500)
+    async def _server_error(request: Request, exc: Exception) -> Response:
+        if wants_json(request):
+            return json_error(500, "server_error", None)
+        try:
+            return page(request, 500, SERVER_ERROR_MESSAGE, title=N_("Something went wrong"))
+        except Exception:  # the page needs what may be missing (the site of the host)
+            return HTMLResponse("<!doctype html><title>500</title><p>Internal Server Error", 500)
+
+
+def unavailable_response(request: Request) -> Response:
+    """503 with ``Retry-After`` while the database cannot be reached: RFC 6749's
+    ``temporarily_unavailable`` (§4.1.2.1; as JSON on the token endpoint, §5.2's shape) on the
+    protocol endpoints, the same code on the JSON API, a page for people."""
+    retry = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)}
+    if request.url.path.startswith("/oauth/") and request.url.path != "/oauth/authorize":
+        exc = TemporarilyUnavailable(UNAVAILABLE_MESSAGE, retry_after=UNAVAILABLE_RETRY_AFTER)
+        return oauth_error_response(exc)
+    if wants_json(request):
+        return json_error(503, TemporarilyUnavailable.error, UNAVAILABLE_MESSAGE, retry)
+    try:
+        return page(request, 503, UNAVAILABLE_MESSAGE, title=N_("Unavailable"), headers=retry)
+    except Exception:  # the page needs what may be missing now (the site of the host)
+        return HTMLResponse(f"<!doctype html><title>503</title><p>{UNAVAILABLE_MESSAGE}", 503, retry)
+
+
+class UnavailableMiddleware:
+    """Turns a database outage anywhere in a request (a route, a dependency, a middleware
+    inside this one) into :func:`unavailable_response` instead of a 500, as long as the answer
+    has not begun. ``unavailable`` is the store's test for such an error
+    (``frontdesk.store.db.is_unavailable``, passed in: the web layer imports no SQL)."""
+
+    def __init__(self, app: ASGIApp, unavailable: Callable[[BaseException], bool]) -> None:
+        self.app = app
+        self.unavailable = unavailable
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started or not self.unavailable(exc):
+                raise
+            log.warning(
+                "database unavailable: %s %s answered 503 (%s)", scope.get("method"), scope.get("path"), exc
+            )
+            response = unavailable_response(Request(scope, receive))
+            await response(scope, receive, send)

@@ -130,7 +130,7 @@ class HostMiddleware:
         settings: Settings,
         resolver: SiteResolver,
         not_found: Callable[[Scope, Receive, Send], Awaitable[None]],
-        always_allowed: frozenset[str] = frozenset({"/healthz", "/healthz/domain"}),
+        always_allowed: frozenset[str] = frozenset({"/healthz", "/healthz/domain", "/readyz"}),
     ) -> None:
         self.app = app
         self.settings = settings

@@ -17,7 +17,7 @@ Over plain http:
 * other GET and HEAD requests (ordinary pages, metadata, the key set) are redirected with 308
   to the same path on the host's canonical https origin (from configuration, not from
   ``Host``);
-* ``/healthz`` is left alone, so load balancers can probe over plain http.
+* ``/healthz`` and ``/readyz`` are left alone, so load balancers can probe over plain http.
 
 When the public URL is http (development), nothing changes.
 """
@@ -36,7 +36,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CREDENTIAL_PARAMS = frozenset({"access_token", "client_secret", "password", "refresh_token"})
 REFUSED_PATHS = frozenset({"/login", "/signup", "/oauth/authorize"})
 REFUSED_PREFIXES = ("/oauth/", "/api/")
-EXEMPT_PATHS = frozenset({"/healthz"})
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
 BODY = json.dumps({"error": "invalid_request", "error_description": "use https"}).encode()
 
 

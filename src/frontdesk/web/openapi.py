@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 
 from frontdesk.web import openapi_protocol as protocol
 
-PUBLIC = {"/api/spaces/{subdomain}", "/healthz", "/healthz/domain"}
+PUBLIC = {"/api/spaces/{subdomain}", "/healthz", "/healthz/domain", "/readyz"}
 ERROR = {"$ref": "#/components/schemas/ErrorOut"}
 # CommonMark, as OpenAPI descriptions are; /docs renders it (web/routes/pages/api_docs.py).
 DESCRIPTION = (

@@ -92,9 +92,13 @@ class FastLane:
         self.app = app
         self.handlers = handlers
         self.lane: dict[tuple[str, str], Handler] = {}
+        # The matched route goes into the scope, as the router puts it (the access log, the
+        # tracing span and the metrics name requests by its template: web/request_id.py).
+        self.routes: dict[tuple[str, str], RawRoute] = {}
         for path, route in _raw_routes(routes, ""):
             for method in route.methods or ():
                 self.lane[(method, path)] = route.get_route_handler()
+                self.routes[(method, path)] = route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = (
@@ -105,6 +109,7 @@ class FastLane:
         if endpoint is None:
             await self.app(scope, receive, send)
             return
+        scope["route"] = self.routes[(scope["method"], scope["path"])]
         request = Request(scope, receive, send)
         try:
             response = await endpoint(request)
@@ -135,3 +140,8 @@ def _handler_for(handlers: dict[Any, Any], exc: Exception) -> Any:
         if cls in handlers:
             return handlers[cls]
     return None
+
+
+def raw_route_paths(routes: list[BaseRoute]) -> list[str]:
+    """The exact paths :class:`FastLane` answers (for web/metrics.py's route labels)."""
+    return [path for path, _ in _raw_routes(routes, "")]

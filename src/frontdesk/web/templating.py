@@ -138,6 +138,8 @@ def render(
         "flash": message,
         "errors": {},
         "values": {},
+        # Shown on error pages as "Reference: …" (web/request_id.py), to find the request in the logs.
+        "request_id": getattr(request.state, "request_id", None),
     }
     ctx.update(context or {})
     next_url = ctx.get("next")

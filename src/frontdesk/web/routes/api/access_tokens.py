@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import JSONResponse, Response
 
-from frontdesk import events
+from frontdesk import events, metrics
 from frontdesk.errors import FieldError, Forbidden, NotFound
 from frontdesk.oauth.models import TokenInfo
 from frontdesk.oauth.storage import TokenGrant
@@ -114,6 +114,7 @@ async def space_token(token: str, request: Request, st: State, uow: Work) -> JSO
         raise ApiError(404, "not_found", exc.message) from exc
     except Forbidden as exc:
         raise ApiError(403, "forbidden", exc.message) from exc
+    metrics.token_issued("space_token", main_host=request.state.site.is_main)
     return JSONResponse(
         {
             "scope": list(info.scopes),

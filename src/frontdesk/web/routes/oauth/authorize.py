@@ -9,11 +9,12 @@ the consent page.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
+from frontdesk import metrics
 from frontdesk.oauth.authorize import (
     REQUEST_PARAMS,
     Decision,
@@ -108,8 +109,54 @@ async def decide(request: Request, uow: Work, user: OptionalUser) -> Response:
     return await _render(request, uow, outcome)
 
 
+# The error codes an authorization answer may carry (RFC 6749 §4.1.2.1, OpenID Connect Core
+# §3.1.2.6, RFC 9101 §6.2, RFC 8707 §2): counted by name, anything else as "other" (a
+# registered redirect URI may carry its own "error" parameter).
+ERROR_CODES = frozenset(
+    {
+        "invalid_request",
+        "unauthorized_client",
+        "access_denied",
+        "unsupported_response_type",
+        "invalid_scope",
+        "server_error",
+        "temporarily_unavailable",
+        "interaction_required",
+        "login_required",
+        "account_selection_required",
+        "consent_required",
+        "invalid_request_uri",
+        "invalid_request_object",
+        "request_not_supported",
+        "request_uri_not_supported",
+        "registration_not_supported",
+        "invalid_target",
+    }
+)
+
+
+def _count(outcome: RedirectToClient | ShowError) -> None:
+    """frontdesk_authorizations_total (docs/metrics.md): the answer's error code is the last
+    ``error`` parameter of the redirect (the core appends its parameters, oauth/authorize.py
+    Target.url); none means approved."""
+    if isinstance(outcome, ShowError):
+        metrics.authorization("error", "page")  # not redirected: no client or redirect URI to trust
+        return
+    error = ""
+    for name, value in parse_qsl(urlsplit(outcome.url).query):
+        if name == "error":
+            error = value
+    if not error:
+        metrics.authorization("approved")
+    elif error == "access_denied":
+        metrics.authorization("denied", error)
+    else:
+        metrics.authorization("error", error if error in ERROR_CODES else "other")
+
+
 async def _render(request: Request, uow: UnitOfWork, outcome: Outcome) -> Response:
     if isinstance(outcome, RedirectToClient):
+        _count(outcome)
         return RedirectResponse(outcome.url, status_code=outcome.status)
     if isinstance(outcome, NeedLogin):
         if request.method == "GET" and not outcome.again and _framed_from_elsewhere(request):
@@ -120,6 +167,7 @@ async def _render(request: Request, uow: UnitOfWork, outcome: Outcome) -> Respon
         again = "again=1&" if outcome.again else ""
         return RedirectResponse(f"/login?{again}next=" + quote(outcome.return_to, safe=""), status_code=303)
     if isinstance(outcome, ShowError):
+        _count(outcome)
         if outcome.status == 400:
             context = {"message": outcome.message, "hint": outcome.hint}
             return await _page(request, uow, "oauth_error.html", context, outcome.status)

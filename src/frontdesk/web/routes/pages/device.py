@@ -19,7 +19,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import segno
 from fastapi import HTTPException, Request
 from starlette.responses import Response
 
@@ -194,6 +193,8 @@ def _complete_uri(request: Request, user_code: str) -> tuple[str, str]:
 async def qr_code(request: Request, user_code: str = "", format: str = "svg") -> Response:
     """``verification_uri_complete`` of this host as a QR code (RFC 8628 §3.3.1)."""
     _, uri = _complete_uri(request, user_code)
+    import segno  # only when a QR code is drawn (docs/performance.md, "Memory")
+
     qr = segno.make(uri, error="m")
     out = io.BytesIO()
     if format == "png":
@@ -212,6 +213,8 @@ async def qr_code(request: Request, user_code: str = "", format: str = "svg") ->
 async def show(request: Request, user_code: str = "") -> Response:
     """A page for the device's own screen: the code, where to enter it, and the QR code."""
     code, uri = _complete_uri(request, user_code)
+    import segno  # only when a QR code is drawn (docs/performance.md, "Memory")
+
     qr = segno.make(uri, error="m")
     context = {
         "step": "show",
