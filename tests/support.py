@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +109,16 @@ def stop_process(proc: subprocess.Popen[Any], log: Path | None = None, grace: fl
         proc.wait(10)
         tail = log.read_text(errors="replace")[-4000:] if log is not None and log.exists() else ""
         warnings.warn(f"process {proc.pid} ignored SIGTERM for {grace} s; log ends:\n{tail}", stacklevel=2)
+
+
+@dataclass(frozen=True)
+class FromNow:
+    """A time claim ``seconds`` from when the test runs (not from when it was collected: a
+    long run would turn "in the future" into the past)."""
+
+    seconds: int
+
+
+def at_run_time(claims: dict[str, Any]) -> dict[str, Any]:
+    now = int(time.time())
+    return {k: now + v.seconds if isinstance(v, FromNow) else v for k, v in claims.items()}

@@ -34,6 +34,7 @@ from frontdesk.client import (
     Token,
 )
 from tests.client.fakes import CLIENT_ID, ISSUER, REDIRECT_URI, SECRET, FakeIssuer, json_body, rsa_key
+from tests.support import FromNow, at_run_time
 
 
 def query(url: str) -> dict[str, str]:
@@ -286,8 +287,8 @@ def test_id_token_is_verified_in_the_flow() -> None:
         ({"aud": "another-app"}, "aud"),
         ({"aud": [CLIENT_ID, "another-app"]}, "azp"),
         ({"azp": "another-app"}, "azp"),
-        ({"exp": int(time.time()) - 120}, "expired"),
-        ({"iat": int(time.time()) + 600}, "future"),
+        ({"exp": FromNow(-120)}, "expired"),
+        ({"iat": FromNow(600)}, "future"),
         ({"nonce": "replayed"}, "nonce"),
         ({"sub": None}, "sub"),
         ({"at_hash": "wrong"}, "at_hash"),
@@ -295,7 +296,7 @@ def test_id_token_is_verified_in_the_flow() -> None:
 )
 def test_id_token_claims_are_checked(claims: dict[str, Any], message: str) -> None:
     fake = FakeIssuer()
-    client, pending, url = id_token_flow(fake, **claims)
+    client, pending, url = id_token_flow(fake, **at_run_time(claims))
     with client, pytest.raises(IdTokenError, match=message):
         client.finish_authorization(pending, url)
 

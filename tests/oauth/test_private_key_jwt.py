@@ -32,7 +32,7 @@ from tests.keys_support import (
     rsa_key,
 )
 from tests.oauth_support import TOKEN_URL, RegisteredApp, basic, bearer, register_app
-from tests.support import Browser
+from tests.support import Browser, FromNow, at_run_time
 
 KEY = ec_key("k1")
 OTHER = ec_key("k1")  # the same kid, another key: a forger's
@@ -139,12 +139,12 @@ async def test_a_key_without_kid_is_found_by_its_type(
         ("aud is a list without this server", {"aud": ["https://elsewhere.example"]}),
         ("aud is missing", {"drop": ("aud",)}),
         ("exp is missing", {"drop": ("exp",)}),
-        ("expired", {"exp": int(time.time()) - 120}),
+        ("expired", {"exp": FromNow(-120)}),
         ("exp too far ahead", {"lifetime": 3600 + 120}),
         ("exp past max_lifetime without iat", {"lifetime": 600, "drop": ("iat",)}),
-        ("iat too long ago", {"iat": int(time.time()) - 600}),
-        ("nbf in the future", {"nbf": int(time.time()) + 600}),
-        ("iat in the future", {"iat": int(time.time()) + 600}),
+        ("iat too long ago", {"iat": FromNow(-600)}),
+        ("nbf in the future", {"nbf": FromNow(600)}),
+        ("iat in the future", {"iat": FromNow(600)}),
         ("jti is missing", {"drop": ("jti",)}),
         ("jti is not a string", {"jti": 42}),
         ("exp is not a number", {"exp": "soon"}),
@@ -153,7 +153,7 @@ async def test_a_key_without_kid_is_found_by_its_type(
 async def test_each_claim_rule(
     browser: Browser, keyed: RegisteredApp, case: str, claims: dict[str, Any]
 ) -> None:
-    token = assertion(KEY, keyed.client_id, **claims)
+    token = assertion(KEY, keyed.client_id, **at_run_time(claims))
     response = await cc(browser, assertion_form(token, client_id=keyed.client_id))
     assert response.status_code == 401, case
     assert error_of(response) == "invalid_client"

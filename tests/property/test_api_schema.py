@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from frontdesk.oauth.metadata import public_scopes
 from frontdesk.oauth.models import NewToken
 from frontdesk.security.randoms import ACCESS_TOKEN_PREFIX, new_secret
-from frontdesk.services import spaces
+from frontdesk.services import signing_keys, spaces
 from frontdesk.settings import Settings
 from frontdesk.store.sql_storage import SqlStorage
 from frontdesk.web.app import create_app
@@ -64,6 +64,8 @@ async def seed(settings_: Settings) -> str:
         await stack.enter_async_context(LifespanManager(app))
         state = app.state.frontdesk
         db = await stack.enter_async_context(state.db.session())
+        # As `frontdesk db upgrade` leaves a deployment: a signing key (else /readyz says 503).
+        await signing_keys.ensure_key(db, state.server_secret)
         admin = await make_user(state, db, "admin@example.com", name="Adam Admin")
         await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=admin)
         await db.commit()
