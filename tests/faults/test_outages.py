@@ -187,7 +187,9 @@ def test_redis_down_rate_limits_fall_back_per_worker(
     elapsed = time.monotonic() - started
     log = stack.log(port)
     warnings = log.count("Redis unreachable")
-    assert 1 <= warnings <= 2, warnings  # once per worker, not once per request
+    # Once per worker that counted requests, not once per request: a worker that served any
+    # request let up to a limit's worth through, so more than one limit means both served.
+    assert warnings == (2 if passed > limit else 1), (warnings, passed)
     stack.redis.restore()
     time.sleep(6)  # FallbackStorage tries Redis again after REDIS_RETRY_SECONDS (5 s)
     for _ in range(6):
