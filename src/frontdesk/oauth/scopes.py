@@ -164,6 +164,22 @@ def narrowed_scopes(
     return tuple(s for s in (cat or catalogue()).expand_ordered(requested) if s in held_set)
 
 
+def scopes_within(requested: tuple[str, ...], held: tuple[str, ...], holder: str) -> tuple[str, ...]:
+    """The scopes of a token made from one that holds ``held`` (a refresh, RFC 6749 §6; an
+    exchange, RFC 8693 §2.1): ``held`` when none are requested, else the requested ones
+    narrowed within it; asking beyond it is ``invalid_scope`` naming ``holder``."""
+    if not requested:
+        return held
+    beyond = [s for s in requested if s not in held]
+    if beyond:
+        raise InvalidScope(
+            f"the {holder} does not cover {format_scope(beyond)}; ask for {format_scope(held)} or less"
+        )
+    # What the requested scopes include, as far as the holder has it: a narrowing never
+    # widens under a changed scope file.
+    return narrowed_scopes(requested, held)
+
+
 # ---- the built-in umbrellas, checked when a token is used ------------------------------------
 
 

@@ -26,11 +26,11 @@ from typing import ClassVar, NoReturn
 
 from frontdesk import events
 from frontdesk.oauth.dpop import InvalidDpopProof
-from frontdesk.oauth.errors import InvalidGrant, InvalidScope
+from frontdesk.oauth.errors import InvalidGrant
 from frontdesk.oauth.grants import Grant
 from frontdesk.oauth.refresh import RotatedRefreshToken
 from frontdesk.oauth.resource import narrowed, requested_resource
-from frontdesk.oauth.scopes import format_scope, narrowed_scopes, parse_scope
+from frontdesk.oauth.scopes import parse_scope, scopes_within
 from frontdesk.oauth.storage import FamilyGrant, RefreshTokenRecord
 from frontdesk.oauth.tokens import IssueRequest, TokenResponse
 
@@ -60,18 +60,7 @@ class RefreshTokenGrant(Grant):
         request = ctx.request
         if request.space_id is not None and record.issuer is not None and request.issuer != record.issuer:
             raise InvalidGrant("the refresh token was issued by another issuer")
-        if requested:
-            beyond = [s for s in requested if s not in record.scopes]
-            if beyond:
-                raise InvalidScope(
-                    f"the refresh token does not cover {format_scope(beyond)}; ask for "
-                    f"{format_scope(record.scopes)} or less"
-                )
-            # What the requested scopes include, as far as the refresh token holds it: a
-            # narrowing never widens under a changed scope file (oauth/scopes.py).
-            self.scopes = narrowed_scopes(requested, record.scopes)
-        else:
-            self.scopes = record.scopes
+        self.scopes = scopes_within(requested, record.scopes, "refresh token")
         self.audience = narrowed(record.audience, resource)
         self._check_binding(record)
         self.record = record

@@ -50,11 +50,11 @@ from typing import Any
 from frontdesk import events
 from frontdesk.oauth import space_tokens
 from frontdesk.oauth.delegation import act_claim, delegated
-from frontdesk.oauth.errors import InvalidRequest, InvalidScope
+from frontdesk.oauth.errors import InvalidRequest
 from frontdesk.oauth.grants import Grant
 from frontdesk.oauth.models import TokenInfo
 from frontdesk.oauth.resource import InvalidTarget, narrowed, requested_resource
-from frontdesk.oauth.scopes import format_scope, narrowed_scopes, parse_scope
+from frontdesk.oauth.scopes import format_scope, parse_scope, scopes_within
 from frontdesk.oauth.tokens import IssueRequest, TokenResponse
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -110,16 +110,7 @@ class TokenExchangeGrant(Grant):
         # At any host: the issued token keeps the subject's issuer (and nothing here carries an
         # issuer to be mixed up: no ID token).
         await self._target()
-        if requested_scopes:
-            beyond = [s for s in requested_scopes if s not in subject.scopes]
-            if beyond:
-                raise InvalidScope(
-                    f"the subject_token does not cover {format_scope(beyond)}; ask for "
-                    f"{format_scope(subject.scopes)} or less"
-                )
-            self.scopes = narrowed_scopes(requested_scopes, subject.scopes)
-        else:
-            self.scopes = subject.scopes
+        self.scopes = scopes_within(requested_scopes, subject.scopes, "subject_token")
         self.act = subject.act if self.actor is None else delegated(self.actor, subject.act)
 
     async def _token(self, raw: str, name: str) -> TokenInfo:
