@@ -37,6 +37,17 @@ def prepare(workers: int) -> str | None:
     return directory
 
 
+def forget_process(pid: int) -> None:
+    """Remove the value files of process ``pid``. The supervisor imports the metrics with the
+    application's modules before it forks the workers (web/supervisor.py, ``preload``), and
+    prometheus-client creates a file for each value it defines; the supervisor counts nothing,
+    and each worker, on its first count, writes its own files under its own process id."""
+    directory = os.environ.get(MULTIPROC_ENV)
+    if directory:
+        for path in glob.glob(os.path.join(directory, f"*_{pid}.db")):
+            os.unlink(path)
+
+
 def parse_address(address: str) -> tuple[str, int]:
     """``host:port`` (``[::1]:9100`` for IPv6) → (host, port)."""
     host, sep, port = address.strip().rpartition(":")

@@ -1,23 +1,33 @@
-"""The process ``frontdesk serve`` becomes: uvicorn's server or worker supervisor, without the
-application.
+"""The process ``frontdesk serve`` becomes: uvicorn's server or worker supervisor.
 
 ``frontdesk serve`` checks the configuration and the database (which needs SQLAlchemy, the
 settings and the store), then replaces itself (``exec``, same process id: signals, pid files
 and ``kill`` reach it as before) with ``python -m frontdesk.web.supervisor <options>``: a fresh
-interpreter that imports uvicorn, the log set-up and :mod:`frontdesk.web.server`, and hands
-uvicorn the application as an import string. With ``--workers N`` uvicorn's supervisor only
-starts, watches (and restarts, should one die) and stops the workers, each of which imports the
-application itself (uvicorn spawns them); before, the launcher kept the application's imports
-it needed for the checks, some 77 MiB resident, for nothing (docs/performance.md, "Memory").
-With one worker this process serves itself and imports the application as any worker does.
+interpreter without the CLI's leftovers, which hands uvicorn the application as an import
+string. With one worker this process serves itself and imports the application as any worker
+does.
 
-What runs here must stay light: tests/web/test_supervisor.py checks that the supervisor of
-``--workers 2`` never imports ``frontdesk.web.app`` nor SQLAlchemy.
+With ``--workers N`` (docs/performance.md, "Memory") uvicorn's supervisor starts, watches (and
+restarts, should one die) and stops the workers, which it *forks* from this process after
+:func:`preload` has imported the application's modules here: the workers share those pages
+(some 120 MiB of libraries and code) with this process and with each other instead of each
+importing its own copy into a fresh interpreter, which is what uvicorn's default (``spawn``)
+does. Only modules are loaded here: no application is built, no settings read, no database
+or Redis connection opened, no thread started by the application; each worker builds its own
+application from the environment after the fork (``create_app_from_env``), as before. The
+imported objects are moved out of the garbage collector's reach (``gc.freeze``) so that its
+passes in the workers do not write to, and so copy, the shared pages.
+
+What runs here must stay free of the application's state: tests/e2e/test_supervisor.py checks
+that the supervisor of ``--workers 2`` holds no database file open while its workers do, and
+that the workers share much of their memory.
 """
 
 from __future__ import annotations
 
+import gc
 import json
+import multiprocessing
 import os
 import sys
 from typing import Any
@@ -31,12 +41,44 @@ def command(options: dict[str, Any]) -> list[str]:
     return [sys.executable, "-m", "frontdesk.web.supervisor", json.dumps(options, sort_keys=True)]
 
 
+# glibc's malloc serves a request above this size from its own mapping, returned to the system
+# when freed. Its default threshold grows to the largest block freed so far, so after the first
+# Argon2id hash (a 19 MiB block per hash, FRONTDESK_ARGON2_MEMORY_KIB) every later one came from
+# the heap and a worker kept the 19 MiB (more with parallel hashes) for good. Fixed, the
+# threshold keeps them mapped only while hashing. The environment variable is glibc's; an
+# operator's own value wins, other C libraries ignore it.
+MALLOC_MMAP_THRESHOLD = ("MALLOC_MMAP_THRESHOLD_", str(1024 * 1024))
+
+
 def exec_supervisor(options: dict[str, Any]) -> None:
     """Become the supervisor (never returns)."""
     sys.stdout.flush()
     sys.stderr.flush()
     argv = command(options)
-    os.execv(argv[0], argv)  # noqa: S606 - this interpreter, fixed arguments
+    env = dict(os.environ)
+    env.setdefault(*MALLOC_MMAP_THRESHOLD)
+    os.execve(argv[0], argv, env)  # noqa: S606 - this interpreter, fixed arguments
+
+
+def preload() -> None:
+    """Import the application's modules and make uvicorn fork its workers from this process
+    (the module docstring says why). Must run before uvicorn starts any worker, with no thread
+    of the application running (there is none: only modules are imported)."""
+    import uvicorn._subprocess
+    from sqlalchemy.orm import configure_mappers
+
+    import frontdesk.web.app  # noqa: F401 - the modules only, not an application
+    from frontdesk import metrics_setup
+
+    metrics_setup.forget_process(os.getpid())
+
+    # The mappers' set-up, which each worker would otherwise do (and write) on its first query.
+    configure_mappers()
+    gc.collect()
+    gc.freeze()
+    # uvicorn creates every worker through this context (uvicorn/_subprocess.py); fork is
+    # Linux's default start method and what gunicorn's preloading relies on.
+    uvicorn._subprocess.spawn = multiprocessing.get_context("fork")  # type: ignore[assignment]
 
 
 def before_workers(options: dict[str, Any]) -> None:
@@ -57,6 +99,8 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     options: dict[str, Any] = json.loads(args[0])
     before_workers(options)
+    if not options["reload"] and int(options["workers"]) > 1:
+        preload()
 
     import uvicorn
 
