@@ -94,3 +94,29 @@ async def test_the_request_span_is_the_parent_of_its_statements(
     server = next(s for s in spans if s.kind == SpanKind.SERVER)
     children = [s for s in spans if s.parent is not None and s.parent.span_id == server.context.span_id]
     assert all(s.context.trace_id == server.context.trace_id for s in children)
+
+
+@pytest.mark.parametrize("settings_overrides", [{"tracing": False}])
+async def test_no_spans_when_off_even_with_a_global_provider(
+    state: Any, db: Any, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastAPI (0.142 and later) traces every request itself once a global OpenTelemetry
+    provider is set (for instance by ``opentelemetry-instrument``), with its own attributes
+    and at a cost on every request; Frontdesk turns that off (web/app.py): tracing is off
+    unless ``FRONTDESK_TRACING`` says otherwise, and on, its spans take the one path that
+    sanitizes (the tests above)."""
+    from opentelemetry import trace as otel_trace
+    from opentelemetry.util._once import Once
+
+    other = InMemorySpanExporter()
+    global_provider = TracerProvider()
+    global_provider.add_span_processor(SimpleSpanProcessor(other))
+    # The global provider is set once per process: the test sets it and puts the unset one back.
+    monkeypatch.setattr(otel_trace, "_TRACER_PROVIDER", None)
+    monkeypatch.setattr(otel_trace, "_TRACER_PROVIDER_SET_ONCE", Once())
+    otel_trace.set_tracer_provider(global_provider)
+    owner = await make_user(state, db, "pat@example.com")
+    registered = await register_app(state, db, owner)
+    token = (await password_grant(browser, registered)).json()["access_token"]
+    assert (await browser.get("/api/user", params={"access_token": token})).status_code == 200
+    assert other.get_finished_spans() == ()

@@ -113,6 +113,11 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         docs_url=None,
         redoc_url=None,
         generate_unique_id_function=openapi.unique_id,
+        # FastAPI's own OpenTelemetry (on by default since 0.142) would trace, meter and log
+        # every request once a global provider exists, beside frontdesk/tracing.py, and asks
+        # for the providers on every request even when none does. Tracing here has one path:
+        # FRONTDESK_TRACING, whose spans are sanitized (docs/operations.md).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     openapi.install(app)
     app.state.frontdesk = state
