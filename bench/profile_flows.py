@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/profile_flows.py                 # time 2,000 flows, count SQL
     .venv/bin/python bench/profile_flows.py --cprofile 30   # and print the top 30 functions
+    .venv/bin/python bench/profile_flows.py --bearer 20000  # W1: GET /api/user, CPU per request
 
 Calls the ASGI application directly (the same app ``frontdesk serve`` runs, with its
 middleware) on a fresh SQLite database seeded like the benchmark: GET /oauth/authorize with a
@@ -17,6 +18,7 @@ import asyncio
 import base64
 import cProfile
 import hashlib
+import json
 import os
 import pstats
 import secrets
@@ -144,6 +146,9 @@ async def run(args: argparse.Namespace) -> None:
             spent["authorize"] += middle - started
             spent["token"] += time.process_time() - middle2
             assert status == 200, (status, body[:300])
+            last["token"] = json.loads(body)["access_token"]
+
+        last: dict[str, str] = {}
 
         for _ in range(200):  # warm the caches
             await flow()
@@ -161,6 +166,26 @@ async def run(args: argparse.Namespace) -> None:
         for line in statements:
             print("   ", line)
 
+        if args.bearer:
+            # W1's request instead: GET /api/user with a bearer token the caches know.
+            bearer = [("authorization", f"Bearer {last['token']}")]
+            for _ in range(500):
+                assert (await call(asgi, "GET", "/api/user", bearer))[0] == 200
+            profiler = cProfile.Profile() if args.cprofile else None
+            cpu = time.process_time()
+            if profiler:
+                profiler.enable()
+            for _ in range(args.bearer):
+                await call(asgi, "GET", "/api/user", bearer)
+            if profiler:
+                profiler.disable()
+            cpu = time.process_time() - cpu
+            print(f"{args.bearer} GET /api/user: {1e6 * cpu / args.bearer:.0f} µs CPU each")
+            if profiler:
+                pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(
+                    args.cprofile
+                )
+            return
         if os.environ.get("PYINSTRUMENT"):
             import pyinstrument
 
@@ -200,6 +225,7 @@ def main() -> None:
     )
     parser.add_argument("--flows", type=int, default=2000)
     parser.add_argument("--cprofile", type=int, default=0, metavar="N", help="print the top N functions")
+    parser.add_argument("--bearer", type=int, default=0, metavar="N", help="profile N W1 requests instead")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.child:
