@@ -2,12 +2,17 @@
 
     .venv/bin/python bench/memory.py                       # 100,000 tokens through W2, SQLite
     .venv/bin/python bench/memory.py --tokens 1000000      # the issue's million (hours here)
+    .venv/bin/python bench/memory.py --tokens 20000 --seeded 1000000
+                                     # and W1 over a million seeded tokens, each used about once
 
 Starts the server as ``make bench`` does (bench/run.py), reads the PSS and RSS of every one of
 its processes (``/proc/<pid>/smaps_rollup``) after start, after a first warm-up of code flows,
 and then after each further batch of W2 code flows (each issues one access token) until
-``--tokens`` were issued, then after a W1 round over the tokens in the caches. Growth between
-the warm batch and the last one beyond the bounded caches (store/caching.py) would be a leak.
+``--tokens`` were issued, then after a W1 round over the tokens in the caches. With
+``--seeded N`` the database holds N more tokens (bench/seed.py) and W1 runs in batches until it
+has made N requests, cycling through all of them: every one is looked up, cached and evicted
+in turn, so the bounded token cache (store/caching.py) is filled over and over. Growth between
+the warm batch and the last one beyond the bounded caches would be a leak.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ def main() -> None:
     )
     parser.add_argument("--tokens", type=int, default=100_000)
     parser.add_argument("--batch-seconds", type=int, default=60)
+    parser.add_argument("--seeded", type=int, default=0, help="tokens seeded for W1")
     args = parser.parse_args()
     binary = bench.ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="frontdesk-memory-") as name:
@@ -81,7 +87,13 @@ def main() -> None:
         os.environ.update(env)
         subprocess.run([str(bench.BIN / "frontdesk"), "db", "upgrade"], check=True, capture_output=True)
         subprocess.run(
-            [sys.executable, str(HERE / "seed.py"), "--out", str(tmp / "tokens.txt")],
+            [
+                sys.executable,
+                str(HERE / "seed.py"),
+                "--out",
+                str(tmp / "tokens.txt"),
+                *(["--tokens", str(args.seeded), "--w1-tokens", str(args.seeded)] if args.seeded else []),
+            ],
             check=True,
             capture_output=True,
         )
@@ -102,8 +114,13 @@ def main() -> None:
                 issued += int(result["good"])
                 snapshot(f"W2 {result['rate']:.0f}/s", root, issued)
             tokens = {"FD_MODE": "plain", "FD_PATH": "/api/user", "FD_TOKENS": str(tmp / "tokens.txt")}
-            result = bench.wrk(binary, base, 20, 2, 32, tokens)
-            snapshot(f"then W1 {result['rate']:.0f}/s", root, issued)
+            requests = 0
+            while True:
+                result = bench.wrk(binary, base, 20 if not args.seeded else args.batch_seconds, 2, 32, tokens)
+                requests += int(result["good"])
+                snapshot(f"then W1 {result['rate']:.0f}/s, {requests:,} req", root, issued)
+                if requests >= args.seeded:
+                    break
             print(f"# {issued:,} tokens in {time.monotonic() - started:.0f} s of W2 after the warm-up")
         finally:
             server.stop()

@@ -193,7 +193,7 @@ class NewToken:
     act: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TokenInfo:
     """What validating a bearer token yields (RFC 6750)."""
 

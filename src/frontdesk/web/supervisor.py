@@ -41,23 +41,12 @@ def command(options: dict[str, Any]) -> list[str]:
     return [sys.executable, "-m", "frontdesk.web.supervisor", json.dumps(options, sort_keys=True)]
 
 
-# glibc's malloc serves a request above this size from its own mapping, returned to the system
-# when freed. Its default threshold grows to the largest block freed so far, so after the first
-# Argon2id hash (a 19 MiB block per hash, FRONTDESK_ARGON2_MEMORY_KIB) every later one came from
-# the heap and a worker kept the 19 MiB (more with parallel hashes) for good. Fixed, the
-# threshold keeps them mapped only while hashing. The environment variable is glibc's; an
-# operator's own value wins, other C libraries ignore it.
-MALLOC_MMAP_THRESHOLD = ("MALLOC_MMAP_THRESHOLD_", str(1024 * 1024))
-
-
 def exec_supervisor(options: dict[str, Any]) -> None:
     """Become the supervisor (never returns)."""
     sys.stdout.flush()
     sys.stderr.flush()
     argv = command(options)
-    env = dict(os.environ)
-    env.setdefault(*MALLOC_MMAP_THRESHOLD)
-    os.execve(argv[0], argv, env)  # noqa: S606 - this interpreter, fixed arguments
+    os.execv(argv[0], argv)  # noqa: S606 - this interpreter, fixed arguments
 
 
 def preload() -> None:
