@@ -10,13 +10,14 @@ outbox until a round commits their outcome.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from datetime import timedelta
 from typing import Final
 
 import httpx
+
+from frontdesk.tasks import stop_task
 
 MAX_DELAY: Final = timedelta(hours=1)
 
@@ -53,9 +54,7 @@ class OutboxWorker:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
             self._task = None
         if self._client is not None:
             await self._client.aclose()

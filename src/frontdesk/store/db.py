@@ -20,6 +20,7 @@ from frontdesk.store.caching import CACHES_INFO, Caches, WriteTracker
 from frontdesk.store.deferred import DeferredInserts
 from frontdesk.store.invalidation import Channel, PollChannel, PostgresChannel, RedisChannel
 from frontdesk.store.unit_of_work import UnitOfWork
+from frontdesk.tasks import stop_task
 
 log = logging.getLogger("frontdesk.store")
 # How often the buffered last_used_at of tokens is written.
@@ -169,10 +170,7 @@ class Database:
 
     async def dispose(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
         self._tasks = []
         await self.write_token_use()
         await self.channel.close()

@@ -144,15 +144,21 @@ class PostgresChannel:
                 caches.invalidate_all()
                 caches.enabled = True
                 while not lost.is_set():
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a
+                    # cancellation that arrives as the awaited call completes, and the task
+                    # went on listening after the lifespan cancelled it (its shutdown hung).
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(lost.wait(), PING_SECONDS)
+                        async with asyncio.timeout(PING_SECONDS):
+                            await lost.wait()
                     if not lost.is_set():
-                        await asyncio.wait_for(conn.fetchval("SELECT 1"), PING_SECONDS)
+                        async with asyncio.timeout(PING_SECONDS):
+                            await conn.fetchval("SELECT 1")
                 raise ConnectionError("the listening connection closed")
             finally:
                 caches.enabled = False
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(conn.close(), 1.0)
+                    async with asyncio.timeout(1.0):
+                        await conn.close()
 
         await _with_retries(caches, self.name, listen)
 
@@ -198,7 +204,8 @@ class RedisChannel:
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=PING_SECONDS)
                     if message is None:
-                        await asyncio.wait_for(pubsub.ping(), PING_SECONDS)
+                        async with asyncio.timeout(PING_SECONDS):  # not wait_for: see above
+                            await pubsub.ping()
                         continue
                     data = message.get("data")
                     payload = data.decode() if isinstance(data, bytes) else str(data)

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from frontdesk import metrics
 from frontdesk.services.metrics_samples import pending_counts, sample_worker
 from frontdesk.settings import Settings
+from frontdesk.tasks import stop_task
 from frontdesk.web.routing import raw_route_paths
 
 log = logging.getLogger("frontdesk.metrics")
@@ -162,9 +163,7 @@ class Sampler:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
             self._task = None
         with contextlib.suppress(Exception):
             await sample(self.state)
