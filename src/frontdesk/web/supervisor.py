@@ -54,15 +54,11 @@ def preload() -> None:
     (the module docstring says why). Must run before uvicorn starts any worker, with no thread
     of the application running (there is none: only modules are imported)."""
     import uvicorn._subprocess
-    from sqlalchemy.orm import configure_mappers
 
-    import frontdesk.web.app  # noqa: F401 - the modules only, not an application
-    from frontdesk import metrics_setup
+    from frontdesk import metrics_setup, preload
 
+    preload.import_application()
     metrics_setup.forget_process(os.getpid())
-
-    # The mappers' set-up, which each worker would otherwise do (and write) on its first query.
-    configure_mappers()
     gc.collect()
     gc.freeze()
     # uvicorn creates every worker through this context (uvicorn/_subprocess.py); fork is
