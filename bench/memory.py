@@ -38,14 +38,6 @@ def rollup(pid: int) -> tuple[float, float]:
     return values["Pss"], values["Rss"]
 
 
-def role(pid: int, root: int) -> str:
-    if pid == root:
-        return "supervisor"
-    if b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes():
-        return "tracker"
-    return "worker"  # forked from the supervisor (web/supervisor.py): the same command line
-
-
 def snapshot(label: str, root: int, issued: int) -> None:
     pids = [root, *bench.children(root)]
     parts = []
@@ -53,7 +45,7 @@ def snapshot(label: str, root: int, issued: int) -> None:
     for pid in pids:
         pss, rss = rollup(pid)
         total += pss
-        parts.append(f"{role(pid, root)} {pid}: PSS {pss:.1f} RSS {rss:.1f}")
+        parts.append(f"{'supervisor' if pid == root else 'worker'} {pid}: PSS {pss:.1f} RSS {rss:.1f}")
     print(f"{label:>26} ({issued:>9,} tokens) | total PSS {total:6.1f} MiB | " + "; ".join(parts), flush=True)
 
 

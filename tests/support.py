@@ -94,6 +94,24 @@ class Browser:
         return await self.submit("/login", {"email": email, "password": password})
 
 
+def worker_pids(supervisor: int) -> list[int]:
+    """The workers of a `frontdesk serve --workers N` supervisor: its children, forked from it
+    and so running its command line (web/supervisor.py), from /proc."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{supervisor}/task").iterdir():
+        found.update(int(child) for child in (task / "children").read_text().split())
+    return sorted(
+        pid for pid in found if b"frontdesk.web.supervisor" in _read_bytes(Path(f"/proc/{pid}/cmdline"))
+    )
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:  # the process ended meanwhile
+        return b""
+
+
 def stop_process(proc: subprocess.Popen[Any], log: Path | None = None, grace: float = 30) -> None:
     """End a server a test started: SIGTERM, then wait. One still running after ``grace``
     seconds is killed and reported as a warning with the end of its log (cleanup, not a test's

@@ -17,23 +17,7 @@ import pytest
 
 from tests.e2e.conftest import FRONTDESK, free_port, server_env, start, wait_ready
 from tests.support import stop_process
-
-
-def children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        found.update(int(child) for child in text)
-    return found
-
-
-def workers(pid: int) -> set[int]:
-    """The supervisor's worker processes (forked: the supervisor's own command line)."""
-    return {
-        child
-        for child in children(pid)
-        if b"frontdesk.web.supervisor" in Path(f"/proc/{child}/cmdline").read_bytes()
-    }
+from tests.support import worker_pids as workers
 
 
 def open_files(pid: int) -> set[str]:

@@ -181,18 +181,6 @@ def api_user(port: int, token: str, timeout: float = 5) -> int:
         ).status_code
 
 
-def worker_pids(supervisor: int) -> list[int]:
-    """The worker processes of a `frontdesk serve` supervisor (its children that serve).
-
-    ``-ww``: without it ps cuts the command line at $COLUMNS (CI sets 80), and a long virtualenv
-    path pushed "resource_tracker" past the cut, so multiprocessing's tracker counted as a worker.
-    """
-    out = subprocess.run(
-        ["ps", "-ww", "-o", "pid=,args=", "--ppid", str(supervisor)], capture_output=True, text=True
-    )
-    return [int(line.split()[0]) for line in out.stdout.splitlines() if "resource_tracker" not in line]
-
-
 def wait_until(check: Any, seconds: float) -> float:
     started = time.monotonic()
     while time.monotonic() - started < seconds:

@@ -16,8 +16,9 @@ import time
 
 import pytest
 
-from tests.faults.conftest import Stack, api_user, report, scale, worker_pids
+from tests.faults.conftest import Stack, api_user, report, scale
 from tests.faults.flood import Flood, code_tokens, half_written, mint_codes, token_request
+from tests.support import worker_pids
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 

@@ -55,9 +55,10 @@ def preload() -> None:
     of the application running (there is none: only modules are imported)."""
     import uvicorn._subprocess
 
-    from frontdesk import metrics_setup, preload
+    from frontdesk import metrics_setup
+    from frontdesk.preload import import_application
 
-    preload.import_application()
+    import_application()
     metrics_setup.forget_process(os.getpid())
     gc.collect()
     gc.freeze()
@@ -69,23 +70,25 @@ def preload() -> None:
 def before_workers(options: dict[str, Any]) -> None:
     """Runs in the supervisor before uvicorn starts any worker: the place for set-up every worker
     must inherit through the environment (for instance a metrics directory shared by the
-    workers, which must exist and be empty before they start)."""
+    workers, which must exist and be empty before they start), then, with several workers,
+    :func:`preload`."""
     # Prometheus multiprocess mode (frontdesk/metrics_setup.py, docs/metrics.md): the workers'
     # shared directory, and FRONTDESK_METRICS_ADDRESS served from a thread of this process.
     from frontdesk import metrics_setup
 
+    reload, workers = bool(options["reload"]), int(options["workers"])
     # --reload serves from a child process too: it needs the shared directory like workers.
-    metrics_setup.prepare(2 if options["reload"] else int(options["workers"]))
+    metrics_setup.prepare(2 if reload else workers)
     if options.get("metrics_address"):
         metrics_setup.serve_internal(str(options["metrics_address"]))
+    if not reload and workers > 1:
+        preload()
 
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     options: dict[str, Any] = json.loads(args[0])
     before_workers(options)
-    if not options["reload"] and int(options["workers"]) > 1:
-        preload()
 
     import uvicorn
 
