@@ -1,7 +1,15 @@
 """What ``frontdesk serve``'s supervisor loads before it forks the workers (web/supervisor.py,
 ``preload``; docs/performance.md, "Memory"): the application's modules and SQLAlchemy's mapper
-set-up, which each worker would otherwise do, and write, on its first query. Nothing here
-builds an application, reads settings or opens a connection."""
+set-up and the migration scripts' head revision, which each worker would otherwise do, and
+write, on its first query and at start; then the application itself, from the environment the
+workers inherit (settings read, routes and middleware set up), which each worker starts on
+its own: no connection is opened, no task or thread started here. What must differ between
+workers is made in each (the cache invalidation channel's sender name, store/invalidation.py;
+prometheus-client's value files, frontdesk/metrics_setup.py).
+
+Features a worker may never use import their libraries on first use and are not loaded here
+either (passkeys, custom domain checks, the API reference page, session device names:
+tests/test_preload.py)."""
 
 from __future__ import annotations
 
@@ -11,5 +19,14 @@ def import_application() -> None:
 
     import frontdesk.store.models  # the mapped classes
     import frontdesk.web.app  # noqa: F401 - the modules only, not an application
+    from frontdesk.store.migrate import head_revision
 
     configure_mappers()
+    head_revision()
+
+
+def build_application() -> None:
+    """The application the forked workers take (web/app.py, ``build_before_fork``)."""
+    from frontdesk.web.app import build_before_fork
+
+    build_before_fork()

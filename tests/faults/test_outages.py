@@ -291,6 +291,41 @@ def test_two_servers_refuse_a_token_revoked_on_the_other_within_100_ms(
     assert p99 < 0.100, delays
 
 
+@pytest.mark.parametrize("channel", ["postgres", "redis"])
+def test_the_workers_of_one_server_refuse_a_token_revoked_through_another(
+    stack: Stack, channel: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The workers are forked from a supervisor that built the application, channel object
+    included (frontdesk/preload.py): each must still take the others' invalidations as not its
+    own. Fresh connections spread the calls over both workers, so both have the token cached
+    before it is revoked through one of them."""
+    _, port = stack.serve(workers=2, FRONTDESK_CACHE_INVALIDATION=channel)
+    trials, calls = scale(5, 50), 16
+    longest = 0.0
+    app = stack.app()
+    for _ in range(trials):
+        issued = password_grant(port, app)
+        assert issued.status_code == 200, issued.text
+        token = issued.json()["access_token"]
+        assert [api_user(port, token) for _ in range(calls)] == [200] * calls
+        assert _revoke(port, token) == 204
+        revoked_at = time.monotonic()
+        refused_in_a_row = 0
+        while refused_in_a_row < calls:  # until each worker has refused it, most likely
+            if api_user(port, token) == 200:
+                refused_in_a_row = 0
+                longest = max(longest, time.monotonic() - revoked_at)
+            else:
+                refused_in_a_row += 1
+            assert time.monotonic() - revoked_at < 5, "a worker kept serving a revoked token"
+    report(
+        capsys,
+        f"{channel} channel, 2 workers: a token revoked through one worker was last accepted "
+        f"{longest * 1000:.0f} ms after ({trials} trials, {calls} calls on fresh connections each)",
+    )
+    assert longest < 0.100
+
+
 def test_a_silent_partition_serves_a_revoked_token_no_longer_than_the_bound(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:

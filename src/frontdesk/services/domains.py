@@ -15,10 +15,8 @@ for the domains they set. Nothing here commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import dns.asyncresolver
-import dns.exception
-import dns.resolver
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +26,9 @@ from frontdesk.security.randoms import new_id
 from frontdesk.settings import Settings
 from frontdesk.store.inserts import update_unless_taken
 from frontdesk.store.models import Space
+
+if TYPE_CHECKING:
+    import dns.asyncresolver
 
 TXT_LABEL = "_frontdesk-challenge"
 TXT_PREFIX = "frontdesk-verification="
@@ -90,6 +91,10 @@ async def domain_state(db: AsyncSession, space_id: str) -> DomainState:
 
 
 def _resolver(settings: Settings) -> dns.asyncresolver.Resolver:
+    # dnspython loads when a domain is checked, not with every worker (docs/performance.md,
+    # "Memory").
+    import dns.asyncresolver
+
     server = settings.dns_server  # parsed and checked with the settings (settings.py)
     if server is None:
         resolver = dns.asyncresolver.Resolver()
@@ -125,6 +130,9 @@ async def check_domain(db: AsyncSession, settings: Settings, space_id: str) -> C
     if not domain or not token:
         return _failed(N_("There is no custom domain waiting for verification."))
     name, expected = record_name(domain), record_value(token)
+    import dns.exception
+    import dns.resolver
+
     try:
         values = await _txt_values(settings, name)
     except dns.resolver.NXDOMAIN:

@@ -25,27 +25,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import (
-    base64url_to_bytes,
-    bytes_to_base64url,
-    parse_authentication_credential_json,
-    parse_registration_credential_json,
-)
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    AuthenticatorTransport,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 
 from frontdesk import events
 from frontdesk.errors import Conflict, FieldError, NotFound
@@ -57,6 +36,9 @@ from frontdesk.store.audit_storage import record_event
 from frontdesk.store.inserts import insert_unless_taken
 from frontdesk.store.models import User, WebAuthnChallenge, WebAuthnCredential
 from frontdesk.store.types import utcnow
+
+# py_webauthn (with pyOpenSSL, cbor2 and pyasn1) loads with the first passkey ceremony, not
+# with every worker (docs/performance.md, "Memory"): the functions below import it.
 
 PASSKEY = "passkey"
 # The ceremonies a challenge is for.
@@ -150,6 +132,8 @@ async def _new_challenge(
     db: AsyncSession, secret: ServerSecret, purpose: str, binding: str, user_id: str | None
 ) -> bytes:
     """A fresh challenge for this browser and ceremony (replacing one it had)."""
+    from webauthn.helpers import bytes_to_base64url
+
     now = utcnow()
     row_id = _challenge_id(secret, purpose, binding)
     await db.execute(
@@ -175,6 +159,8 @@ async def _take_challenge(
     db: AsyncSession, secret: ServerSecret, purpose: str, binding: str, user_id: str | None
 ) -> bytes:
     """This browser's challenge for the ceremony, used up here (deleted whatever follows)."""
+    from webauthn.helpers import base64url_to_bytes
+
     row_id = _challenge_id(secret, purpose, binding)
     row = await db.get(WebAuthnChallenge, row_id, populate_existing=True)
     if row is None:
@@ -209,6 +195,15 @@ async def registration_options(
     """``PublicKeyCredentialCreationOptions`` as JSON (base64url for the binary fields): a
     discoverable credential preferred (passwordless login needs one), user verification
     preferred, the person's passkeys excluded (no second passkey on one authenticator)."""
+    from webauthn import generate_registration_options, options_to_json
+    from webauthn.helpers import base64url_to_bytes
+    from webauthn.helpers.structs import (
+        AuthenticatorSelectionCriteria,
+        PublicKeyCredentialDescriptor,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
+
     user = await db.get(User, user_id)
     if user is None:
         raise NotFound("account")
@@ -260,6 +255,11 @@ async def register(
     """Check the browser's answer to :func:`registration_options` (its challenge, origin, RP
     id, user presence; WebAuthn §7.1) and keep the new passkey. :class:`FieldError` for
     ``passkey`` (or ``name``) when it cannot be kept."""
+    from webauthn import verify_registration_response
+    from webauthn.helpers import bytes_to_base64url, parse_registration_credential_json
+    from webauthn.helpers.exceptions import WebAuthnException
+    from webauthn.helpers.structs import AuthenticatorTransport
+
     name = _checked_name(name)
     try:
         challenge = await _take_challenge(db, secret, REGISTER, binding, user_id)
@@ -342,14 +342,23 @@ async def authentication_options(
     login (LOGIN) none are listed (the authenticator offers its discoverable credentials,
     WebAuthn §5.1.4.1) and user verification is required: the passkey is then the whole
     login, two factors in one (docs/guide.md, "Passkeys")."""
+    from webauthn import generate_authentication_options, options_to_json
+    from webauthn.helpers import base64url_to_bytes
+    from webauthn.helpers.structs import (
+        AuthenticatorTransport,
+        PublicKeyCredentialDescriptor,
+        UserVerificationRequirement,
+    )
+
     allow: list[PublicKeyCredentialDescriptor] = []
     if purpose == FACTOR:
         assert user_id is not None
+        transports = {t.value for t in AuthenticatorTransport}
         rows = await db.scalars(select(WebAuthnCredential).where(WebAuthnCredential.user_id == user_id))
         allow = [
             PublicKeyCredentialDescriptor(
                 id=base64url_to_bytes(row.credential_id),
-                transports=[AuthenticatorTransport(t) for t in row.transports if t in _TRANSPORTS],
+                transports=[AuthenticatorTransport(t) for t in row.transports if t in transports],
             )
             for row in rows
         ]
@@ -364,9 +373,6 @@ async def authentication_options(
         else UserVerificationRequirement.PREFERRED,
     )
     return str(options_to_json(options))
-
-
-_TRANSPORTS = frozenset(t.value for t in AuthenticatorTransport)
 
 
 async def authenticate(
@@ -385,6 +391,10 @@ async def authenticate(
     verification for a passwordless login), and that the counter grew. As a second factor the
     passkey must be ``user_id``'s; for a passwordless login the user handle names the account
     and the passkey must be its. :class:`PasskeyRefused` otherwise."""
+    from webauthn import verify_authentication_response
+    from webauthn.helpers import base64url_to_bytes, bytes_to_base64url, parse_authentication_credential_json
+    from webauthn.helpers.exceptions import WebAuthnException
+
     challenge = await _take_challenge(db, secret, purpose, binding, user_id)
     if len(credential_json) > CREDENTIAL_MAX:
         raise PasskeyRefused(N_("Your browser's answer was not a passkey."), user_id)

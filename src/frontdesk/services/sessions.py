@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import ua_parser
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,6 +51,10 @@ def device_label(user_agent: str) -> str:
     """A short name of the browser and system: "Chrome on Android", "Firefox on Ubuntu"."""
     if not user_agent:
         return N_("Unknown device")
+    # ua-parser and its regexes load when a device is first named, not with every worker
+    # (docs/performance.md, "Memory").
+    import ua_parser
+
     result = ua_parser.parse(user_agent)
     browser = result.user_agent.family if result.user_agent else ""
     system = result.os.family if result.os else ""

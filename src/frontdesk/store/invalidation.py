@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -108,12 +109,27 @@ async def _with_retries(caches: Caches, name: str, session: Callable[[], Awaitab
         await asyncio.sleep(delay)
 
 
-class PostgresChannel:
+class _Sender:
+    """The name a channel signs its messages with, to skip its own when they come back: random,
+    and new in every process. Workers forked from a supervisor that built the application
+    (frontdesk/preload.py) inherit its channel object; with one name between them each would
+    take the other's invalidations for its own and keep serving what another revoked."""
+
+    _sender: tuple[int, str] | None = None
+
+    @property
+    def sender(self) -> str:
+        pid = os.getpid()
+        if self._sender is None or self._sender[0] != pid:
+            self._sender = (pid, secrets.token_hex(6))
+        return self._sender[1]
+
+
+class PostgresChannel(_Sender):
     name = "postgres"
 
     def __init__(self, database_url: str) -> None:
         self.dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-        self.sender = secrets.token_hex(6)
 
     def before_commit(self, session: Session, kinds: frozenset[str]) -> None:
         session.execute(
@@ -166,14 +182,13 @@ class PostgresChannel:
         return None
 
 
-class RedisChannel:
+class RedisChannel(_Sender):
     name = "redis"
 
     def __init__(self, redis_url: str) -> None:
         from redis.asyncio import Redis
 
         self.client = Redis.from_url(redis_url)
-        self.sender = secrets.token_hex(6)
         self._pending: set[asyncio.Task[None]] = set()
 
     def before_commit(self, session: Session, kinds: frozenset[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -24,7 +25,10 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
+@functools.cache
 def head_revision() -> str | None:
+    """The code's head revision. The scripts are part of the installed package, so it is read
+    once per process (by the supervisor before it forks the workers: frontdesk/preload.py)."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -210,6 +211,27 @@ def _wrap_outermost(app: FastAPI, settings: Settings, state: AppState) -> None:
     app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
 
 
+# The application a supervisor built before forking its workers (frontdesk/preload.py), with
+# the id of the process that built it.
+_built_before_fork: tuple[int, FastAPI] | None = None
+
+
+def build_before_fork() -> None:
+    """Build the application in a supervisor that is about to fork its workers: settings read,
+    parts made, routes and middleware set up, but nothing started (no connection, task or
+    thread: the lifespan above does that, in each worker). Each worker takes it with its one
+    :func:`create_app_from_env` call and shares its pages with the others until it writes to
+    them (docs/performance.md, "Memory")."""
+    global _built_before_fork
+    _built_before_fork = (os.getpid(), create_app())
+
+
 def create_app_from_env() -> FastAPI:
-    """Entry point for ``uvicorn --factory`` (used by ``frontdesk serve``)."""
+    """Entry point for ``uvicorn --factory`` (used by ``frontdesk serve``): in a worker forked
+    after :func:`build_before_fork`, that application (once); otherwise a new one."""
+    global _built_before_fork
+    if _built_before_fork is not None and _built_before_fork[0] != os.getpid():
+        app = _built_before_fork[1]
+        _built_before_fork = None
+        return app
     return create_app()

@@ -9,18 +9,20 @@ does.
 
 With ``--workers N`` (docs/performance.md, "Memory") uvicorn's supervisor starts, watches (and
 restarts, should one die) and stops the workers, which it *forks* from this process after
-:func:`preload` has imported the application's modules here: the workers share those pages
-(some 120 MiB of libraries and code) with this process and with each other instead of each
-importing its own copy into a fresh interpreter, which is what uvicorn's default (``spawn``)
-does. Only modules are loaded here: no application is built, no settings read, no database
-or Redis connection opened, no thread started by the application; each worker builds its own
-application from the environment after the fork (``create_app_from_env``), as before. The
-imported objects are moved out of the garbage collector's reach (``gc.freeze``) so that its
-passes in the workers do not write to, and so copy, the shared pages.
+:func:`preload` has imported the application's modules and built the application here
+(frontdesk/preload.py): the workers share those pages (some 120 MiB of libraries, code and
+the application's objects) with this process and with each other instead of each importing
+its own copy into a fresh interpreter, which is what uvicorn's default (``spawn``) does. The
+application is built from the environment the workers inherit, but not started: no database
+or Redis connection is opened and no task or thread of the application runs here; each
+worker takes the built application (``create_app_from_env``) and starts it (its lifespan).
+The imported objects are moved out of the garbage collector's reach (``gc.freeze``) so that
+its passes in the workers do not write to, and so copy, the shared pages.
 
-What runs here must stay free of the application's state: tests/e2e/test_supervisor.py checks
-that the supervisor of ``--workers 2`` holds no database file open while its workers do, and
-that the workers share much of their memory.
+What runs here must stay free of the application's running state: tests/e2e/test_supervisor.py
+checks that the supervisor of ``--workers 2`` holds no database file open while its workers
+do, and that the workers share much of their memory; tests/faults (PostgreSQL and Redis)
+that a revocation through one worker is refused by the other at once.
 """
 
 from __future__ import annotations
@@ -50,15 +52,17 @@ def exec_supervisor(options: dict[str, Any]) -> None:
 
 
 def preload() -> None:
-    """Import the application's modules and make uvicorn fork its workers from this process
-    (the module docstring says why). Must run before uvicorn starts any worker, with no thread
-    of the application running (there is none: only modules are imported)."""
+    """Import the application's modules, build the application and make uvicorn fork its
+    workers from this process (the module docstring says why). Must run before uvicorn starts
+    any worker, with no thread of the application running (there is none: nothing is
+    started)."""
     import uvicorn._subprocess
 
     from frontdesk import metrics_setup
-    from frontdesk.preload import import_application
+    from frontdesk.preload import build_application, import_application
 
     import_application()
+    build_application()
     metrics_setup.forget_process(os.getpid())
     gc.collect()
     gc.freeze()

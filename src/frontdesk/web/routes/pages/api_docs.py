@@ -9,21 +9,24 @@ application, from the same OpenAPI document ``/openapi.json`` serves.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
-from markdown_it import MarkdownIt
 from markupsafe import Markup
 from starlette.responses import Response
 
 from frontdesk.web import routing
 from frontdesk.web.deps import OptionalUser
 from frontdesk.web.templating import render
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 router = routing.router()
 
@@ -356,14 +359,20 @@ def schema_anchor(name: str) -> str:
     return "schema-" + slug(name)
 
 
-# OpenAPI descriptions are CommonMark. Raw HTML in them is escaped, not passed through
-# ("js-default": html off), so a description can never add markup or script to the page.
-_markdown = MarkdownIt("js-default")
+@functools.cache
+def _markdown() -> MarkdownIt:
+    """OpenAPI descriptions are CommonMark. Raw HTML in them is escaped, not passed through
+    ("js-default": html off), so a description can never add markup or script to the page.
+    markdown-it loads with the first reference page, not with every worker
+    (docs/performance.md, "Memory")."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("js-default")
 
 
 def markdown(paragraph: str) -> Markup:
     """One paragraph of CommonMark as inline HTML (code spans, emphasis, links)."""
-    return Markup(_markdown.renderInline(paragraph))  # noqa: S704 - markdown-it escapes HTML
+    return Markup(_markdown().renderInline(paragraph))  # noqa: S704 - markdown-it escapes HTML
 
 
 # ---- the page ------------------------------------------------------------------------------------
