@@ -56,6 +56,12 @@ def test_code_lifetime_is_capped_at_ten_minutes() -> None:
         make_settings("sqlite:///x.db", code_ttl_seconds=601)
 
 
+@pytest.mark.parametrize("bad", [0, -1, 10_000_001])
+def test_cache_entries_must_be_between_one_and_ten_million(bad: int) -> None:
+    with pytest.raises(ValidationError, match="cache_max_entries"):
+        make_settings("sqlite:///x.db", cache_max_entries=bad)
+
+
 def test_production_requires_a_secret_key() -> None:
     with pytest.raises(ValidationError, match="FRONTDESK_SECRET_KEY"):
         make_settings("sqlite:///x.db", env="production", secret_key=None)

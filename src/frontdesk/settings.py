@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     cache_invalidation: Literal["auto", "postgres", "redis", "poll"] = "auto"
     # Cached values expire after this many seconds even without an invalidation.
     cache_ttl_seconds: float = Field(default=300, gt=0, le=86400)
+    # Entries each of a worker's caches holds at most (tokens, apps, ...; store/caching.py), the
+    # least recently used dropped first: with the default, a worker's token cache takes up to
+    # some 90 MiB once 100,000 tokens were used within the TTL (docs/performance.md, "Memory").
+    cache_max_entries: int = Field(default=100_000, ge=1, le=10_000_000)
 
     # Sessions
     session_days: int = 14

@@ -183,3 +183,21 @@ async def test_concurrent_writes_in_one_worker_all_succeed(
     )
     assert [r.status_code for r in results] == [201] * 25
     assert len({r.json()["token"] for r in results}) == 25
+
+
+async def test_a_worker_with_a_tiny_cache_serves_and_refuses_every_token_right(
+    browser: Browser, world: World, issue: Any, settings: Any
+) -> None:
+    """FRONTDESK_CACHE_MAX_ENTRIES: a worker whose caches hold two entries, asked about five
+    tokens in turn, drops and reloads them all the time and answers every call as a worker
+    without the limit would, a token revoked elsewhere included."""
+    small = create_app(settings.model_copy(update={"cache_max_entries": 2}))
+    async with LifespanManager(small), Browser(small) as b2:
+        tokens = [await issue(world.member) for _ in range(5)]
+        for _ in range(3):
+            for token in tokens:
+                assert (await b2.get("/api/user", headers=bearer(token))).status_code == 200
+        assert (await browser.delete(f"/api/access_tokens/{tokens[0]}")).status_code == 204
+        assert await _status_soon(b2, tokens[0], 401) == 401
+        for token in tokens[1:]:
+            assert (await b2.get("/api/user", headers=bearer(token))).status_code == 200

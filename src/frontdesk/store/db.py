@@ -109,7 +109,7 @@ class Database:
         self.server_secret = server_secret or ServerSecret(settings.resolve_secret_key())
         self.engine = create_engine(settings)
         session_class = type("FrontdeskSession", (Session,), {})
-        self.caches = Caches(ttl=settings.cache_ttl_seconds)
+        self.caches = Caches(maxsize=settings.cache_max_entries, ttl=settings.cache_ttl_seconds)
         self.sessionmaker = async_sessionmaker(
             self.engine,
             expire_on_commit=False,
