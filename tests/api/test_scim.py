@@ -381,3 +381,21 @@ async def test_patch_sets_a_checked_password(scim: Scim, new_browser: Any) -> No
     )
     assert r.status_code == 204
     assert (await person.login("pw@example.com")).status_code == 303
+
+
+@pytest.mark.parametrize("field", ["userName", "email"])
+async def test_concurrent_creates_of_one_user_make_one_and_409_the_rest(scim: Scim, field: str) -> None:
+    """An identity provider retrying in parallel: every request passes the uniqueness check
+    before any has written, and the database's unique index decides (RFC 7644 §3.3: 409
+    ``uniqueness``, never a 500)."""
+    import asyncio
+
+    def body(n: int) -> dict[str, Any]:
+        email = "carol@example.com" if field == "email" else f"carol{n}@example.com"
+        user_name = "carol" if field == "userName" else f"carol-{n}"
+        return {"schemas": [USER], "userName": user_name, "emails": [{"value": email}]}
+
+    answers = await asyncio.gather(*(scim.call("POST", "/Users", body(n)) for n in range(6)))
+    assert sorted(r.status_code for r in answers) == [201] + [409] * 5, [r.text for r in answers]
+    for refused in (r for r in answers if r.status_code == 409):
+        assert refused.json()["scimType"] == "uniqueness"

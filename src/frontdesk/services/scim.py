@@ -59,6 +59,7 @@ from scim2_models.path import CompareOperator, Comparison
 from scim2_server.storage import AsyncScimStorage, SearchPage
 from scim2_server.utils import load_default_resource_types, load_default_schemas
 from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.errors import Conflict, FieldError, NotFound
@@ -367,13 +368,25 @@ class FrontdeskScimStorage(AsyncScimStorage):
             self.db.add(link)
         return link
 
-    def _set_link(self, link: ScimUser, resource: Resource[Any], email: str, kept: dict[str, Any]) -> None:
+    def _set_link(self, link: ScimUser, resource: Resource[Any], email: str, kept: dict[str, Any]) -> str:
+        """Set the link's fields; returns the userName."""
         user_name = cast(str, getattr(resource, "user_name", None) or email)
         link.user_name = None if _key(user_name) == accounts.email_key(email) else user_name
         link.user_name_key = _key(user_name) if link.user_name else None
         link.external_id = resource.external_id
         link.attributes = kept
         link.updated_at = utcnow()
+        return user_name
+
+    async def _flush_link(self, user_name: str) -> None:
+        """Write the link. Requests racing for one userName all pass :meth:`_check_user_name`
+        before any has written; the unique index on ``user_name_key`` decides, and the losers
+        get the same 409 ``uniqueness`` (RFC 7644 §3.3) with nothing of theirs kept (the
+        endpoint rolls a refused operation back, web/routes/scim.py)."""
+        try:
+            await self.db.flush()
+        except IntegrityError as exc:
+            raise UniquenessException(detail=f"the userName {user_name!r} is taken") from exc
 
     async def _create_user(self, resource: Resource[Any]) -> Resource[Any]:
         email, name, kept = self._wanted(resource)
@@ -385,8 +398,8 @@ class FrontdeskScimStorage(AsyncScimStorage):
             )
             if getattr(resource, "active", None) is False:
                 await admin.set_disabled(self.db, self.sessions, person.id, True)
-        self._set_link(await self._link(person.id), resource, email, kept)
-        await self.db.flush()
+        user_name = self._set_link(await self._link(person.id), resource, email, kept)
+        await self._flush_link(user_name)
         await self.record("scim.users.create", user_id=person.id)
         return self._user_resource(await self._user_row(person.id))
 
@@ -411,8 +424,8 @@ class FrontdeskScimStorage(AsyncScimStorage):
             disable = getattr(resource, "active", None) is False
             if disable != (user.disabled_at is not None):
                 await admin.set_disabled(self.db, self.sessions, user.id, disable)
-        self._set_link(await self._link(user.id), resource, email, kept)
-        await self.db.flush()
+        user_name = self._set_link(await self._link(user.id), resource, email, kept)
+        await self._flush_link(user_name)
         await self.record("scim.users.update", user_id=user.id, fields=sorted(changes))
         return self._user_resource(await self._user_row(user.id))
 
