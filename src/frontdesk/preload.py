@@ -9,7 +9,7 @@ prometheus-client's value files, frontdesk/metrics_setup.py).
 
 Features a worker may never use import their libraries on first use and are not loaded here
 either (passkeys, custom domain checks, the API reference page, session device names:
-tests/test_preload.py)."""
+tests/web/test_lazy_imports.py)."""
 
 from __future__ import annotations
 

@@ -181,6 +181,19 @@ def api_user(port: int, token: str, timeout: float = 5) -> int:
         ).status_code
 
 
+def api_user_soon(port: int, token: str, expected: int, seconds: float = 1.0) -> int:
+    """GET /api/user with ``token`` until it answers ``expected`` or ``seconds`` passed; the last
+    status. A revocation committed by one worker reaches the other's cache through the
+    invalidation channel within milliseconds, not at once (docs/operations.md; the bound is
+    measured in test_outages.py): a call right after may meet the other worker first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        status = api_user(port, token)
+        if status == expected or time.monotonic() > deadline:
+            return status
+        time.sleep(0.01)
+
+
 def wait_until(check: Any, seconds: float) -> float:
     started = time.monotonic()
     while time.monotonic() - started < seconds:
