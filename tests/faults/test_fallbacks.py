@@ -164,3 +164,33 @@ async def test_a_bug_is_not_hidden_behind_a_503() -> None:
     ) as c:
         r = await c.get("/api/user")
     assert r.status_code == 500
+
+
+async def test_a_burst_shares_a_few_redis_connections_and_counts_exactly() -> None:
+    """200 concurrent checks of one rate in one worker: they queue for the worker's
+    REDIS_CONNECTIONS connections (named in CLIENT LIST) instead of opening 200, and Redis
+    counts every one of them, so exactly the limit passes."""
+    import asyncio
+    import os
+
+    import redis.asyncio
+
+    from frontdesk.services.throttle import REDIS_CLIENT_NAME, REDIS_CONNECTIONS
+
+    url = os.environ.get("FRONTDESK_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("set FRONTDESK_TEST_REDIS_URL=redis://127.0.0.1:6379/15 (or run .ci/run)")
+    admin = redis.asyncio.Redis.from_url(url)
+
+    async def named_connections() -> int:
+        return sum(1 for c in await admin.client_list() if c.get("name") == REDIS_CLIENT_NAME)
+
+    before = await named_connections()
+    throttle = Throttle(make_storage(url))
+    rule = Rule("burst", parse("50/minute"))
+    key = f"burst-{os.urandom(4).hex()}"
+    waits = await asyncio.gather(*(throttle.consume(rule, key) for _ in range(200)))
+    opened = await named_connections() - before
+    await admin.aclose()
+    assert sum(1 for w in waits if w is None) == 50
+    assert 1 <= opened <= REDIS_CONNECTIONS, opened

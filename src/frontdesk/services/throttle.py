@@ -41,6 +41,7 @@ from limits.aio.storage import MemoryStorage, MovingWindowSupport, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
+from redis.asyncio import BlockingConnectionPool
 
 from frontdesk import metrics
 
@@ -62,6 +63,17 @@ log = logging.getLogger("frontdesk.throttle")
 T = TypeVar("T")
 # While Redis is unreachable, how long the counters stay in this worker before Redis is tried again.
 REDIS_RETRY_SECONDS = 5.0
+# Each worker's connections to Redis for counting: a burst of requests queues for them instead
+# of opening one connection each (a flood of password guesses must not become a flood of Redis
+# connections), each waiting at most REDIS_WAIT_SECONDS for one before Redis counts as down.
+REDIS_CONNECTIONS = 16
+REDIS_WAIT_SECONDS = 2.0
+# An unreachable Redis must cost a request little: after one failure the worker counts in
+# memory for REDIS_RETRY_SECONDS (FallbackStorage). A reachable one answers in milliseconds;
+# the margin is for a busy event loop, which must not be taken for an outage.
+REDIS_TIMEOUT_SECONDS = 2.0
+# How the connections are named in Redis's CLIENT LIST.
+REDIS_CLIENT_NAME = "frontdesk-throttle"
 
 
 class FallbackStorage(Storage, MovingWindowSupport):
@@ -103,7 +115,8 @@ class FallbackStorage(Storage, MovingWindowSupport):
                 self.retry_at = now + REDIS_RETRY_SECONDS
             else:
                 if self.down_since is not None:
-                    log.warning("Redis is back after %.1f s: counting is shared again", now - self.down_since)
+                    back = time.monotonic() - self.down_since
+                    log.warning("Redis is back after %.1f s: counting is shared again", back)
                     self.down_since = None
                 return result
         return await op(self.fallback)
@@ -138,13 +151,21 @@ class FallbackStorage(Storage, MovingWindowSupport):
 def make_storage(redis_url: str | None) -> Storage:
     if redis_url:
         scheme, _, rest = redis_url.partition("://")
+        pool = BlockingConnectionPool.from_url(
+            redis_url,
+            max_connections=REDIS_CONNECTIONS,
+            timeout=REDIS_WAIT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            client_name=REDIS_CLIENT_NAME,
+        )
+        # ``connection_pool`` is a documented option of limits' RedisStorage; its annotation of
+        # the options (float | str | bool) leaves it out.
         storage = storage_from_string(
             f"async+{scheme}://{rest}",
             implementation="redispy",
             wrap_exceptions=True,
-            # An unreachable Redis must cost a request little: it falls back (FallbackStorage).
-            socket_connect_timeout=1,
-            socket_timeout=1,
+            connection_pool=pool,  # type: ignore[arg-type]
         )
         assert isinstance(storage, Storage)
         return FallbackStorage(storage)
