@@ -219,11 +219,17 @@ _built_before_fork: tuple[int, FastAPI] | None = None
 def build_before_fork() -> None:
     """Build the application in a supervisor that is about to fork its workers: settings read,
     parts made, routes and middleware set up, but nothing started (no connection, task or
-    thread: the lifespan above does that, in each worker). Each worker takes it with its one
+    thread: the lifespan above does that, in each worker; with tracing on, which would start a
+    thread here, nothing is built). Each worker takes it with its one
     :func:`create_app_from_env` call and shares its pages with the others until it writes to
     them (docs/performance.md, "Memory")."""
     global _built_before_fork
-    _built_before_fork = (os.getpid(), create_app())
+    settings = Settings()
+    if tracing.enabled(settings):
+        # The OTLP exporter starts its batching thread when the application is built: with
+        # tracing on, each worker builds its own, as without a supervisor.
+        return
+    _built_before_fork = (os.getpid(), create_app(settings))
 
 
 def create_app_from_env() -> FastAPI:
