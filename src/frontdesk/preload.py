@@ -1,11 +1,12 @@
 """What ``frontdesk serve``'s supervisor loads before it forks the workers (web/supervisor.py,
 ``preload``; docs/performance.md, "Memory"): the application's modules and SQLAlchemy's mapper
 set-up and the migration scripts' head revision, which each worker would otherwise do, and
-write, on its first query and at start; then the application itself, from the environment the
-workers inherit (settings read, routes and middleware set up), which each worker starts on
-its own: no connection is opened, no task or thread started here. What must differ between
-workers is made in each (the cache invalidation channel's sender name, store/invalidation.py;
-prometheus-client's value files, frontdesk/metrics_setup.py).
+write, on its first query and at start. The supervisor then builds the application itself
+(web/app.py, ``build_before_fork``) from the environment the workers inherit (settings read,
+routes and middleware set up), which each worker starts on its own: no connection is opened,
+no task or thread started there. What must differ between workers is made in each (the cache
+invalidation channel's sender name, store/invalidation.py; prometheus-client's value files,
+frontdesk/metrics_setup.py).
 
 Features a worker may never use import their libraries on first use and are not loaded here
 either (passkeys, custom domain checks, the API reference page, session device names:
@@ -23,10 +24,3 @@ def import_application() -> None:
 
     configure_mappers()
     head_revision()
-
-
-def build_application() -> None:
-    """The application the forked workers take (web/app.py, ``build_before_fork``)."""
-    from frontdesk.web.app import build_before_fork
-
-    build_before_fork()

@@ -175,7 +175,7 @@ async def test_a_burst_shares_a_few_redis_connections_and_counts_exactly() -> No
 
     import redis.asyncio
 
-    from frontdesk.services.throttle import REDIS_CLIENT_NAME, REDIS_CONNECTIONS
+    from frontdesk.services.throttle import REDIS_CLIENT_NAME
 
     url = os.environ.get("FRONTDESK_TEST_REDIS_URL")
     if not url:
@@ -193,4 +193,6 @@ async def test_a_burst_shares_a_few_redis_connections_and_counts_exactly() -> No
     opened = await named_connections() - before
     await admin.aclose()
     assert sum(1 for w in waits if w is None) == 50
-    assert 1 <= opened <= REDIS_CONNECTIONS, opened
+    assert opened > 0, "no connection named frontdesk-throttle: the count below would prove nothing"
+    # docs/operations.md: at most 16 a worker (an unbounded pool opens one per waiting call).
+    assert opened <= 16, opened

@@ -58,8 +58,7 @@ from scim2_models import (
 from scim2_models.path import CompareOperator, Comparison
 from scim2_server.storage import AsyncScimStorage, SearchPage
 from scim2_server.utils import load_default_resource_types, load_default_schemas
-from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.errors import Conflict, FieldError, NotFound
@@ -70,6 +69,7 @@ from frontdesk.services import accounts, admin, apps, domains
 from frontdesk.services import spaces as space_service
 from frontdesk.services.work import AppStorage
 from frontdesk.settings import Settings
+from frontdesk.store.inserts import insert_unless_taken, update_unless_taken
 from frontdesk.store.models import Membership, ScimGroup, ScimUser, Space, User
 from frontdesk.store.scoping import SpaceScope
 from frontdesk.store.types import utcnow
@@ -361,32 +361,31 @@ class FrontdeskScimStorage(AsyncScimStorage):
             kept["active"] = True
         return email, name, kept
 
-    async def _link(self, user_id: str) -> ScimUser:
-        link = await self.db.get(ScimUser, user_id)
-        if link is None:
-            link = ScimUser(user_id=user_id, attributes={})
-            self.db.add(link)
-        return link
-
-    def _set_link(self, link: ScimUser, resource: Resource[Any], email: str, kept: dict[str, Any]) -> str:
-        """Set the link's fields; returns the userName."""
+    async def _save_link(
+        self, user_id: str, resource: Resource[Any], email: str, kept: dict[str, Any]
+    ) -> None:
+        """Write the account's SCIM fields. Requests racing for one userName all pass
+        :meth:`_check_user_name` before any has written; the unique index on ``user_name_key``
+        decides (store/inserts.py), and the losers get the same 409 ``uniqueness`` (RFC 7644
+        §3.3) with nothing of theirs kept (the endpoint rolls a refused operation back,
+        web/routes/scim.py)."""
         user_name = cast(str, getattr(resource, "user_name", None) or email)
-        link.user_name = None if _key(user_name) == accounts.email_key(email) else user_name
-        link.user_name_key = _key(user_name) if link.user_name else None
-        link.external_id = resource.external_id
-        link.attributes = kept
-        link.updated_at = utcnow()
-        return user_name
-
-    async def _flush_link(self, user_name: str) -> None:
-        """Write the link. Requests racing for one userName all pass :meth:`_check_user_name`
-        before any has written; the unique index on ``user_name_key`` decides, and the losers
-        get the same 409 ``uniqueness`` (RFC 7644 §3.3) with nothing of theirs kept (the
-        endpoint rolls a refused operation back, web/routes/scim.py)."""
-        try:
-            await self.db.flush()
-        except IntegrityError as exc:
-            raise UniquenessException(detail=f"the userName {user_name!r} is taken") from exc
+        kept_name = None if _key(user_name) == accounts.email_key(email) else user_name
+        values = {
+            "user_name": kept_name,
+            "user_name_key": _key(user_name) if kept_name else None,
+            "external_id": resource.external_id,
+            "attributes": kept,
+            "updated_at": utcnow(),
+        }
+        if await self.db.get(ScimUser, user_id) is None:
+            saved = await insert_unless_taken(self.db, ScimUser, {"user_id": user_id, **values})
+        else:
+            saved = await update_unless_taken(
+                self.db, update(ScimUser).where(ScimUser.user_id == user_id).values(**values)
+            )
+        if not saved:
+            raise UniquenessException(detail=f"the userName {user_name!r} is taken")
 
     async def _create_user(self, resource: Resource[Any]) -> Resource[Any]:
         email, name, kept = self._wanted(resource)
@@ -398,8 +397,7 @@ class FrontdeskScimStorage(AsyncScimStorage):
             )
             if getattr(resource, "active", None) is False:
                 await admin.set_disabled(self.db, self.sessions, person.id, True)
-        user_name = self._set_link(await self._link(person.id), resource, email, kept)
-        await self._flush_link(user_name)
+        await self._save_link(person.id, resource, email, kept)
         await self.record("scim.users.create", user_id=person.id)
         return self._user_resource(await self._user_row(person.id))
 
@@ -424,8 +422,7 @@ class FrontdeskScimStorage(AsyncScimStorage):
             disable = getattr(resource, "active", None) is False
             if disable != (user.disabled_at is not None):
                 await admin.set_disabled(self.db, self.sessions, user.id, disable)
-        user_name = self._set_link(await self._link(user.id), resource, email, kept)
-        await self._flush_link(user_name)
+        await self._save_link(user.id, resource, email, kept)
         await self.record("scim.users.update", user_id=user.id, fields=sorted(changes))
         return self._user_resource(await self._user_row(user.id))
 

@@ -59,10 +59,11 @@ def preload() -> None:
     import uvicorn._subprocess
 
     from frontdesk import metrics_setup
-    from frontdesk.preload import build_application, import_application
+    from frontdesk.preload import import_application
+    from frontdesk.web.app import build_before_fork
 
     import_application()
-    build_application()
+    build_before_fork()
     metrics_setup.forget_process(os.getpid())
     gc.collect()
     gc.freeze()
