@@ -8,7 +8,8 @@
 Starts the server as ``make bench`` does (bench/run.py), reads the PSS and RSS of every one of
 its processes (``/proc/<pid>/smaps_rollup``) after start, after a first warm-up of code flows,
 and then after each further batch of W2 code flows (each issues one access token) until
-``--tokens`` were issued, then after a W1 round over the tokens in the caches. With
+``--tokens`` were issued, then after a W1 round over the tokens in the caches, after 10 s of
+W3 (password grants: both workers verify Argon2id hashes) and after 3 s without requests. With
 ``--seeded N`` the database holds N more tokens (bench/seed.py) and W1 runs in batches until it
 has made N requests, cycling through all of them: every one is looked up, cached and evicted
 in turn, so the bounded token cache (store/caching.py) is filled over and over. Growth between
@@ -113,6 +114,10 @@ def main() -> None:
                 snapshot(f"then W1 {result['rate']:.0f}/s, {requests:,} req", root, issued)
                 if requests >= args.seeded:
                     break
+            result = bench.wrk(binary, base, 10, 4, 8, bench.password_env())
+            snapshot(f"then W3 {result['rate']:.0f}/s (Argon2id in both workers)", root, issued)
+            time.sleep(3)
+            snapshot("then 3 s idle", root, issued)
             print(f"# {issued:,} tokens in {time.monotonic() - started:.0f} s of W2 after the warm-up")
         finally:
             server.stop()

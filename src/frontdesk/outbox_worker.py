@@ -13,11 +13,12 @@ import asyncio
 import logging
 import random
 from datetime import timedelta
-from typing import Final
-
-import httpx
+from typing import TYPE_CHECKING, Final
 
 from frontdesk.tasks import stop_task
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_DELAY: Final = timedelta(hours=1)
 
@@ -43,6 +44,8 @@ class OutboxWorker:
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
+            import httpx  # on the first delivery (tests/web/test_lazy_imports.py)
+
             # No proxies from the environment (the address checks must see the real peer), no
             # redirects (a 3xx is a failed delivery).
             self._client = httpx.AsyncClient(trust_env=False, follow_redirects=False)

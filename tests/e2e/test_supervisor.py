@@ -10,13 +10,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import FRONTDESK, free_port, server_env, start, wait_ready
-from tests.support import stop_process
+from tests.support import csrf_from, stop_process
 from tests.support import worker_pids as workers
 
 
@@ -105,3 +106,46 @@ def test_a_killed_worker_is_replaced_and_sigterm_stops_all(
         assert (
             not Path(f"/proc/{worker}").exists() or b"zombie" in Path(f"/proc/{worker}/status").read_bytes()
         )
+
+
+def test_the_server_gives_back_password_hashing_memory_once_idle(tmp_path: Path) -> None:
+    """Every Argon2id check allocates FRONTDESK_ARGON2_MEMORY_KIB; glibc kept those blocks in
+    the hashing threads' arenas for good (frontdesk/heap.py). The server now allocates them
+    from the one heap and gives them back once hashing has been idle for a second."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc")
+    # Under glibc's 32 MiB ceiling for blocks that always get their own mapping; one hashing
+    # thread, so no two freed blocks together pass the heap's own trim threshold.
+    block_kib = 24 * 1024
+    port = free_port()
+    env = server_env(
+        tmp_path,
+        port,
+        FRONTDESK_ARGON2_MEMORY_KIB=str(block_kib),
+        FRONTDESK_HASH_CONCURRENCY="1",
+        FRONTDESK_LOGIN_FAILURES_PER_ADDRESS="1000/minute",
+        FRONTDESK_LOGIN_FAILURES_PER_ACCOUNT="1000/minute",
+        FRONTDESK_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS="1000/minute",
+    )
+    env.pop("MALLOC_ARENA_MAX", None)
+    subprocess.run([FRONTDESK, "db", "upgrade"], env=env, cwd=tmp_path, check=True, capture_output=True)
+    proc = start(tmp_path, port, env)  # one process: it serves (and hashes) itself
+    try:
+        wait_ready(port, proc, timeout=60)
+        idle = memory(proc.pid)["Rss"]
+
+        def attempt(n: int) -> int:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+                page = client.get("/login")
+                data = {"email": f"nobody{n}@example.com", "password": "not the password"}
+                return client.post("/login", data={**data, "csrf_token": csrf_from(page.text)}).status_code
+
+        # Unknown accounts cost the same hash as known ones (security/passwords.py).
+        with ThreadPoolExecutor(4) as pool:
+            assert list(pool.map(attempt, range(8))) == [401] * 8
+        hashing = memory(proc.pid)["Rss"]
+        assert hashing > idle + block_kib // 2, (idle, hashing)  # the blocks were in memory ...
+        # ... and are given back within a few seconds of the last check.
+        wait_for(lambda: memory(proc.pid)["Rss"] < hashing - block_kib // 2, timeout=10)
+    finally:
+        stop_process(proc, tmp_path / "server.log")

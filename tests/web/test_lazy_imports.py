@@ -23,6 +23,11 @@ DEFERRED = {
     "dns": "custom domain checks (services/domains.py)",
     "markdown_it": "the API reference page (web/routes/pages/api_docs.py)",
     "ua_parser": "session device names (services/sessions.py)",
+    "httpx": "outgoing requests: webhooks, back-channel logout, jwks_uri (services/webhooks.py)",
+    "redis": "Redis, with FRONTDESK_REDIS_URL only (services/throttle.py, store/invalidation.py)",
+    "alembic": "migrations: `frontdesk db upgrade` (store/migrate.py), never a server",
+    "mako": "Alembic's templates",
+    "pygments": "Mako's error pages",
 }
 
 
@@ -34,6 +39,8 @@ def test_the_scim_mount_is_where_scim_says_it_is() -> None:
     "code",
     [
         "import frontdesk.web.app",
+        # As the supervisor does, told the head revision by `frontdesk serve` (web/supervisor.py).
+        "from frontdesk.store.migrate import use_head; use_head('0000'); "
         "from frontdesk.preload import import_application; import_application()",
     ],
 )

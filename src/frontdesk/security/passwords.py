@@ -5,8 +5,10 @@ Hashes run in a small dedicated thread pool (argon2-cffi releases the GIL) of
 cores, and the threads run at a lower scheduling priority (nice 10, per thread on Linux): the
 event loop, which serves every other request, wins the CPU whenever it needs it, while hashing
 uses what is left (``FRONTDESK_HASH_NICE``, 0 to switch off). A dedicated pool also bounds
-memory: Argon2 allocates ``memory_kib`` per hash and the C allocator keeps an arena per
-thread. Callers beyond ``queue_limit`` waiting are refused at once with :class:`HashingBusy`
+memory: Argon2 allocates ``memory_kib`` per hash, at most one block per thread at a time, and
+once hashing has been idle for :data:`RELEASE_AFTER_IDLE_SECONDS` the freed blocks go back to
+the kernel (frontdesk/heap.py says why that needs the server's single malloc arena). Callers
+beyond ``queue_limit`` waiting are refused at once with :class:`HashingBusy`
 rather than queueing without bound.
 
 Accounts brought in from another system keep the hash that system wrote (``users import``,
@@ -34,10 +36,15 @@ from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from passlib.hash import bcrypt, django_bcrypt, django_bcrypt_sha256, django_pbkdf2_sha256
 
-from frontdesk import metrics
+from frontdesk import heap, metrics
 from frontdesk.i18n import N_, message
 
 T = TypeVar("T")
+
+# How long hashing must have been idle before its freed memory is given back (frontdesk/heap.py):
+# long enough that a steady stream of logins keeps its blocks, short enough that a burst's
+# memory is back within seconds.
+RELEASE_AFTER_IDLE_SECONDS = 1.0
 
 
 def _lower_priority(nice: int) -> None:
@@ -193,6 +200,7 @@ class Passwords:
             initargs=(nice,),
         )
         self._waiting = 0
+        self._release_timer: asyncio.TimerHandle | None = None
         # Devise's ``config.pepper``, appended to the password before bcrypt (imported hashes).
         self._bcrypt_pepper = bcrypt_pepper
         # Verified against when the account does not exist, so unknown users cost the same.
@@ -238,11 +246,21 @@ class Passwords:
             raise HashingBusy
         self._waiting += 1
         metrics.PASSWORD_QUEUE.inc()
+        loop = asyncio.get_running_loop()
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, _timed, func, *args)
+            return await loop.run_in_executor(self._pool, _timed, func, *args)
         finally:
             self._waiting -= 1
             metrics.PASSWORD_QUEUE.dec()
+            if self._release_timer is not None:
+                self._release_timer.cancel()
+            self._release_timer = loop.call_later(RELEASE_AFTER_IDLE_SECONDS, self._release_when_idle)
+
+    def _release_when_idle(self) -> None:
+        self._release_timer = None
+        if self._waiting == 0:
+            # In the pool, so the trim's walk over the heap does not hold up the event loop.
+            self._pool.submit(heap.release_free_memory)
 
     async def hash(self, password: str) -> str:
         return await self._run(self._hasher.hash, password)

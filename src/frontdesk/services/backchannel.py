@@ -12,15 +12,16 @@ resolves to a private, loopback or link-local address is refused unless
 from __future__ import annotations
 
 import time
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
-
-import httpx
 
 from frontdesk.oauth.oidc import sign
 from frontdesk.oauth.storage import SigningKeyPair
 from frontdesk.security.randoms import new_id
 from frontdesk.services.webhooks import Outcome, post_checked
+
+if TYPE_CHECKING:
+    import httpx
 
 # §2.4: the one event of a logout token; RFC 8725 §3.11 / §2.4: its own ``typ``.
 EVENT: Final = "http://schemas.openid.net/event/backchannel-logout"

@@ -23,14 +23,15 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
-
-import httpx
+from typing import TYPE_CHECKING, Final
 
 from frontdesk.oauth.client_keys import KeySetError, clean_key_set
 from frontdesk.oauth.models import Client
 from frontdesk.services.webhooks import send_checked
 from frontdesk.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("frontdesk.client_keys")
 
@@ -137,6 +138,8 @@ class ClientKeys:
 
     async def _fetch(self, uri: str) -> str | None:
         """The key set at ``uri``, checked; None (logged) when it cannot be had."""
+        import httpx  # on the first fetch (tests/web/test_lazy_imports.py)
+
         try:
             url = httpx.URL(uri)
         except httpx.InvalidURL:

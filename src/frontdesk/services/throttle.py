@@ -41,7 +41,6 @@ from limits.aio.storage import MemoryStorage, MovingWindowSupport, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
-from redis.asyncio import BlockingConnectionPool
 
 from frontdesk import metrics
 
@@ -150,6 +149,8 @@ class FallbackStorage(Storage, MovingWindowSupport):
 
 def make_storage(redis_url: str | None) -> Storage:
     if redis_url:
+        from redis.asyncio import BlockingConnectionPool  # only with Redis (tests/web/test_lazy_imports.py)
+
         scheme, _, rest = redis_url.partition("://")
         pool = BlockingConnectionPool.from_url(
             redis_url,

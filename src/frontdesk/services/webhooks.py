@@ -20,9 +20,8 @@ import secrets
 import socket
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import httpx
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook
@@ -38,6 +37,9 @@ from frontdesk.settings import Settings
 from frontdesk.store import webhooks as outbox
 from frontdesk.store.models import WebhookEndpoint, WebhookMessage
 from frontdesk.store.types import utcnow
+
+if TYPE_CHECKING:
+    import httpx
 
 SECRET_PREFIX: Final = "whsec_"
 USER_AGENT: Final = "Frontdesk-Webhooks/1"
@@ -557,6 +559,8 @@ async def send_checked(
     stays in ``Host`` and in TLS SNI and certificate checks), never follow redirects. With
     ``read_limit`` the body of a 2xx answer is read, and an answer longer than that is a
     failure. No answer in ``timeout_seconds`` is a failure."""
+    import httpx  # on the first delivery (tests/web/test_lazy_imports.py)
+
     target = httpx.URL(url)
     host = target.raw_host.decode("ascii")  # the IDNA (ASCII) name: what DNS and SNI see
     port = target.port or (443 if target.scheme == "https" else 80)

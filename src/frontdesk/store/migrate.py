@@ -1,23 +1,35 @@
-"""Alembic, driven from Python so ``frontdesk db upgrade`` works from an installed package."""
+"""Alembic, driven from Python so ``frontdesk db upgrade`` works from an installed package.
+
+A server never loads Alembic (about 10 MiB of modules with Mako and Pygments in every process;
+docs/performance.md, "Memory"): it learns the code's head revision from ``frontdesk serve``,
+which read it before it became the server (web/supervisor.py, :func:`use_head`), and reads
+the database's revision from Alembic's version table itself (:func:`current_revision`).
+"""
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from frontdesk.settings import Settings
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Alembic's version table (its default name; store/migrations/env.py keeps it): one row, the
+# revision the schema is at.
+VERSION_TABLE = "alembic_version"
+
+_head: list[str | None] = []  # the head revision, once known in this process
 
 
 def alembic_config(url: str | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if url:
@@ -25,18 +37,34 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-@functools.cache
 def head_revision() -> str | None:
     """The code's head revision. The scripts are part of the installed package, so it is read
-    once per process (by the supervisor before it forks the workers: frontdesk/preload.py)."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    once per process, or handed over by the process that read it (:func:`use_head`)."""
+    if not _head:
+        from alembic.script import ScriptDirectory
+
+        _head.append(ScriptDirectory.from_config(alembic_config()).get_current_head())
+    return _head[0]
+
+
+def use_head(revision: str | None) -> None:
+    """Take the head revision another process of the same installation read (``frontdesk
+    serve`` hands it to its server: web/supervisor.py), so this one need not load Alembic."""
+    _head[:] = [revision]
+
+
+def current_revision(sync_conn: Connection) -> str | None:
+    """The revision the database's schema is at; ``None`` before the first migration."""
+    if not inspect(sync_conn).has_table(VERSION_TABLE):
+        return None
+    rows = sync_conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()  # noqa: S608 - a constant
+    if len(rows) > 1:  # our history is linear (one head): several rows are not our schema
+        raise RuntimeError(f"the database has {len(rows)} Alembic revisions: {', '.join(rows)}")
+    return rows[0] if rows else None
 
 
 async def current_and_head(conn: AsyncConnection) -> tuple[str | None, str | None]:
-    def _current(sync_conn: Connection) -> str | None:
-        return MigrationContext.configure(sync_conn).get_current_revision()
-
-    return await conn.run_sync(_current), head_revision()
+    return await conn.run_sync(current_revision), head_revision()
 
 
 async def upgrade(settings: Settings, revision: str = "head") -> tuple[str | None, str | None]:
@@ -49,6 +77,8 @@ async def upgrade(settings: Settings, revision: str = "head") -> tuple[str | Non
             before, _ = await current_and_head(conn)
 
             def _run(sync_conn: Connection) -> None:
+                from alembic import command
+
                 cfg = alembic_config()
                 cfg.attributes["connection"] = sync_conn
                 # Migrations that convert sealed values read the server secret from these.

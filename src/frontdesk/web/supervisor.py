@@ -34,6 +34,8 @@ import os
 import sys
 from typing import Any
 
+from frontdesk import heap
+
 APP = "frontdesk.web.app:create_app_from_env"
 
 
@@ -93,6 +95,13 @@ def before_workers(options: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     options: dict[str, Any] = json.loads(args[0])
+    # Before any thread exists, so that every thread of this process and of the workers forked
+    # from it allocates from the one heap whose free memory can be given back (frontdesk/heap.py).
+    heap.limit_arenas()
+    if "head_revision" in options:  # read by `frontdesk serve` (store/migrate.py)
+        from frontdesk.store.migrate import use_head
+
+        use_head(options["head_revision"])
     before_workers(options)
 
     import uvicorn
