@@ -253,14 +253,14 @@ def serve(
         cfg.note_served_url()
     except OSError as exc:
         typer.echo(f"warning: other frontdesk commands will not know this server's URL: {exc}", err=True)
-    from frontdesk.store.migrate import head_revision
+    from frontdesk.store.migrate import HEAD_FROM_SERVE, head_revision
 
     # This process has imported what the checks needed (SQLAlchemy, the store, the settings,
     # Alembic): it becomes a fresh supervisor (web/supervisor.py), told the head revision the
     # check read so that no process of the server loads Alembic (store/migrate.py).
+    os.environ[HEAD_FROM_SERVE] = head_revision() or ""
     exec_supervisor(
         {
-            "head_revision": head_revision(),
             "host": host,
             "port": port,
             "workers": workers,

@@ -1,8 +1,8 @@
 """What ``frontdesk serve``'s supervisor loads before it forks the workers (web/supervisor.py,
 ``preload``; docs/performance.md, "Memory"): the application's modules and SQLAlchemy's mapper
 set-up, which each worker would otherwise do, and write, on its first query. The migrations'
-head revision comes from ``frontdesk serve`` (store/migrate.py ``use_head``): no process of
-the server loads Alembic. The supervisor then builds the application itself
+head revision comes from ``frontdesk serve`` (store/migrate.py ``HEAD_FROM_SERVE``): no process
+of the server loads Alembic. The supervisor then builds the application itself
 (web/app.py, ``build_before_fork``) from the environment the workers inherit (settings read,
 routes and middleware set up), which each worker starts on its own: no connection is opened,
 no task or thread started there. What must differ between workers is made in each (the cache

@@ -39,8 +39,9 @@ def test_the_scim_mount_is_where_scim_says_it_is() -> None:
     "code",
     [
         "import frontdesk.web.app",
-        # As the supervisor does, told the head revision by `frontdesk serve` (web/supervisor.py).
-        "from frontdesk.store.migrate import use_head; use_head('0000'); "
+        # As the supervisor does, told the head revision by `frontdesk serve` (cli.py).
+        "import os; from frontdesk.store.migrate import HEAD_FROM_SERVE; "
+        "os.environ[HEAD_FROM_SERVE] = '0000'; "
         "from frontdesk.preload import import_application; import_application()",
     ],
 )

@@ -2,14 +2,16 @@
 
 A server never loads Alembic (about 10 MiB of modules with Mako and Pygments in every process;
 docs/performance.md, "Memory"): it learns the code's head revision from ``frontdesk serve``,
-which read it before it became the server (web/supervisor.py, :func:`use_head`), and reads
-the database's revision from Alembic's version table itself (:func:`current_revision`).
+which read it before it became the server (cli.py, :data:`HEAD_FROM_SERVE`), and reads the
+database's revision from Alembic's version table itself (:func:`current_revision`).
 """
 
 from __future__ import annotations
 
+import functools
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,7 +26,9 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # revision the schema is at.
 VERSION_TABLE = "alembic_version"
 
-_head: list[str | None] = []  # the head revision, once known in this process
+# Set by ``frontdesk serve`` for the server it becomes and every worker of it (cli.py): the head
+# revision it read with Alembic when it checked the schema. Not a setting.
+HEAD_FROM_SERVE: Final = "_FRONTDESK_HEAD_REVISION"
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -37,20 +41,16 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
+@functools.cache
 def head_revision() -> str | None:
     """The code's head revision. The scripts are part of the installed package, so it is read
-    once per process, or handed over by the process that read it (:func:`use_head`)."""
-    if not _head:
-        from alembic.script import ScriptDirectory
+    once per process, or handed over by ``frontdesk serve`` (:data:`HEAD_FROM_SERVE`)."""
+    handed = os.environ.get(HEAD_FROM_SERVE)
+    if handed:
+        return handed
+    from alembic.script import ScriptDirectory
 
-        _head.append(ScriptDirectory.from_config(alembic_config()).get_current_head())
-    return _head[0]
-
-
-def use_head(revision: str | None) -> None:
-    """Take the head revision another process of the same installation read (``frontdesk
-    serve`` hands it to its server: web/supervisor.py), so this one need not load Alembic."""
-    _head[:] = [revision]
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def current_revision(sync_conn: Connection) -> str | None:

@@ -98,10 +98,6 @@ def main(argv: list[str] | None = None) -> None:
     # Before any thread exists, so that every thread of this process and of the workers forked
     # from it allocates from the one heap whose free memory can be given back (frontdesk/heap.py).
     heap.limit_arenas()
-    if "head_revision" in options:  # read by `frontdesk serve` (store/migrate.py)
-        from frontdesk.store.migrate import use_head
-
-        use_head(options["head_revision"])
     before_workers(options)
 
     import uvicorn
