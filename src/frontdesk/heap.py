@@ -21,7 +21,6 @@ Only glibc has these calls: elsewhere (musl, macOS) both functions do nothing. A
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import os
 
@@ -30,15 +29,9 @@ _M_ARENA_MAX = -8  # glibc malloc.h
 
 @functools.cache
 def _glibc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        libc = ctypes.CDLL(name)
-        libc.gnu_get_libc_version  # noqa: B018 - present in glibc only
-    except (OSError, AttributeError):
-        return None
-    return libc
+    """The C library this process runs on (its own symbols, no search), if it is glibc."""
+    libc = ctypes.CDLL(None)
+    return libc if hasattr(libc, "gnu_get_libc_version") else None
 
 
 def limit_arenas() -> bool:

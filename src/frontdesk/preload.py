@@ -21,7 +21,5 @@ def import_application() -> None:
 
     import frontdesk.store.models  # the mapped classes
     import frontdesk.web.app  # noqa: F401 - the modules only, not an application
-    from frontdesk.store.migrate import head_revision
 
     configure_mappers()
-    head_revision()

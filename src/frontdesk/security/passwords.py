@@ -252,9 +252,10 @@ class Passwords:
         finally:
             self._waiting -= 1
             metrics.PASSWORD_QUEUE.dec()
-            if self._release_timer is not None:
-                self._release_timer.cancel()
-            self._release_timer = loop.call_later(RELEASE_AFTER_IDLE_SECONDS, self._release_when_idle)
+            if self._waiting == 0:  # the queue drained: give the memory back unless more come
+                if self._release_timer is not None:
+                    self._release_timer.cancel()
+                self._release_timer = loop.call_later(RELEASE_AFTER_IDLE_SECONDS, self._release_when_idle)
 
     def _release_when_idle(self) -> None:
         self._release_timer = None
