@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -22,7 +21,7 @@ from frontdesk.settings import Settings, normalize_database_url
 from frontdesk.store.migrate import upgrade
 from frontdesk.store.models import Base
 from frontdesk.web.app import create_app
-from tests.support import Browser, make_settings
+from tests.support import Browser, lifespan, make_settings
 
 PG_URL = os.environ.get("FRONTDESK_TEST_DATABASE_URL")
 PG_SKIP = (
@@ -101,7 +100,7 @@ def settings(database_url: str, settings_overrides: dict[str, Any]) -> Settings:
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Any]:
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with lifespan(application):
         yield application
 
 

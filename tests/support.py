@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from asgi_lifespan import LifespanManager
 
 from frontdesk.settings import Settings
 
@@ -140,3 +141,13 @@ class FromNow:
 def at_run_time(claims: dict[str, Any]) -> dict[str, Any]:
     now = int(time.time())
     return {k: now + v.seconds if isinstance(v, FromNow) else v for k, v in claims.items()}
+
+
+# Start-up and shut-down take 10-90 ms here; asgi-lifespan's default limit of 5 s each is for a
+# hang, and a loaded 2-core CI machine once went past it (an ERROR at set-up with nothing wrong).
+LIFESPAN_SECONDS = 60.0
+
+
+def lifespan(app: Any) -> LifespanManager:
+    """Run the application's lifespan around a test, with room for a slow machine."""
+    return LifespanManager(app, startup_timeout=LIFESPAN_SECONDS, shutdown_timeout=LIFESPAN_SECONDS)

@@ -9,7 +9,6 @@ import os
 from typing import Any
 
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import select, text, update
 
 from frontdesk.services import spaces
@@ -17,7 +16,7 @@ from frontdesk.store.models import AccessToken
 from frontdesk.store.types import utcnow
 from frontdesk.web.app import create_app
 from tests.api.conftest import World
-from tests.support import Browser
+from tests.support import Browser, lifespan
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -48,7 +47,7 @@ async def test_another_worker_sees_the_revocation(
     browser: Browser, world: World, issue: Any, settings: Any
 ) -> None:
     other = create_app(settings)  # a second worker on the same database
-    async with LifespanManager(other), Browser(other) as b2:
+    async with lifespan(other), Browser(other) as b2:
         token = await issue(world.member)
         for _ in range(3):
             assert (await b2.get("/api/user", headers=bearer(token))).status_code == 200
@@ -152,7 +151,7 @@ async def test_the_redis_channel_reaches_another_worker_and_survives_a_lost_subs
     from redis.asyncio import Redis
 
     first, second = create_app(redis_settings), create_app(redis_settings)
-    async with LifespanManager(first), LifespanManager(second), Browser(first) as b1, Browser(second) as b2:
+    async with lifespan(first), lifespan(second), Browser(first) as b1, Browser(second) as b2:
         assert first.state.frontdesk.db.channel.name == "redis"
         token = await issue(world.member)
         for _ in range(3):
@@ -192,7 +191,7 @@ async def test_a_worker_with_a_tiny_cache_serves_and_refuses_every_token_right(
     tokens in turn, drops and reloads them all the time and answers every call as a worker
     without the limit would, a token revoked elsewhere included."""
     small = create_app(settings.model_copy(update={"cache_max_entries": 2}))
-    async with LifespanManager(small), Browser(small) as b2:
+    async with lifespan(small), Browser(small) as b2:
         tokens = [await issue(world.member) for _ in range(5)]
         for _ in range(3):
             for token in tokens:

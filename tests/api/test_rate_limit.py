@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from asgi_lifespan import LifespanManager
 
 from frontdesk.oauth.models import NewToken
 from frontdesk.security.randoms import ACCESS_TOKEN_PREFIX, new_secret
@@ -15,7 +14,7 @@ from frontdesk.store.sql_storage import SqlStorage
 from frontdesk.web.app import create_app
 from tests.api.conftest import World
 from tests.oauth_support import register_app
-from tests.support import Browser, make_settings
+from tests.support import Browser, lifespan, make_settings
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
 LIMIT = {"api_rate_limit": "3/minute"}
@@ -109,7 +108,7 @@ async def test_workers_share_the_limit_through_redis(
         pytest.skip(f"Redis not reachable at {REDIS_URL}: start redis-server to test shared limits")
     token = await issue(world.member)
     second = create_app(settings)  # another worker: same database, same Redis
-    async with LifespanManager(second), Browser(app) as one, Browser(second) as two:
+    async with lifespan(second), Browser(app) as one, Browser(second) as two:
         assert await burst(one, token, 2) == [200, 200]
         assert await burst(two, token, 1) == [200]
         assert await burst(two, token, 1) == [429]

@@ -20,14 +20,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from examples.space_app import Settings, SpaceApp, create_app
 from examples.space_app.state import Installation
 from starlette.applications import Starlette
 
 from tests.client.conftest import AsyncLoopbackTransport, Browser, form_fields
 from tests.e2e.conftest import FRONTDESK, Server, cli, free_port, server_env, start, wait_ready
-from tests.support import stop_process
+from tests.support import lifespan, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 APP_URL = "http://localhost:9000"  # nothing listens there: the app runs in-process
@@ -94,7 +93,7 @@ def app_settings(deployment: Deployment, data_dir: Path) -> Settings:
 @pytest.fixture
 async def space_app(deployment: Deployment, app_settings: Settings) -> AsyncIterator[Starlette]:
     app = create_app(app_settings, transport=AsyncLoopbackTransport(deployment.port))
-    async with LifespanManager(app):
+    async with lifespan(app):
         yield app
 
 

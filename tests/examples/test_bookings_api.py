@@ -15,12 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from examples.bookings_api import Settings, create_app
 
 from tests.client.conftest import AsyncLoopbackTransport
 from tests.e2e.conftest import FRONTDESK, Server, cli, free_port, server_env, start, wait_ready
-from tests.support import PASSWORD, stop_process
+from tests.support import PASSWORD, lifespan, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 API = "http://localhost:9100"  # the in-process app's URL: its resource identifier
@@ -84,7 +83,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 async def bookings(setup: Setup) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(setup.settings(), transport=AsyncLoopbackTransport(setup.server.port))
     async with (
-        LifespanManager(app),
+        lifespan(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=API) as http,
     ):
         yield http

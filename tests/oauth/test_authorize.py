@@ -24,7 +24,7 @@ from tests.oauth_support import (
     query,
     register_app,
 )
-from tests.support import PASSWORD, Browser, csrf_from
+from tests.support import PASSWORD, Browser, csrf_from, lifespan
 
 APP_CB = "https://app.test/cb"
 CONSENT_ACTION = 'action="/oauth/authorize"'
@@ -633,13 +633,11 @@ async def test_another_worker_sees_a_revoked_session(
     """A session revoked through one worker stops authorizing on another within a poll."""
     import asyncio
 
-    from asgi_lifespan import LifespanManager
-
     from frontdesk.web.app import create_app
 
     assert (await consent(logged_in, registered)).status_code == 303
     other = create_app(settings)
-    async with LifespanManager(other), Browser(other) as b2:
+    async with lifespan(other), Browser(other) as b2:
         b2.http.cookies = logged_in.http.cookies  # the same browser, another worker
         for _ in range(3):  # served from the other worker's caches from the second on
             first = await b2.get("/oauth/authorize", params=authorize_params(registered))

@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
@@ -37,7 +36,7 @@ from tests.oauth_support import (
     query,
     register_app,
 )
-from tests.support import TEST_SECRET, Browser, make_settings, stop_process
+from tests.support import TEST_SECRET, Browser, lifespan, make_settings, stop_process
 
 # Real Cobot apps' scope strings (../shared/reference/cobot-wire-notes.md §4.3 and §2.1).
 COBOT_APPS = {
@@ -114,7 +113,7 @@ async def restarted(database_url: str, tmp_path: Path, text: str) -> AsyncIterat
     path = tmp_path / "scopes-later.toml"
     path.write_text(text)
     application = create_app(make_settings(database_url, scopes_file=path))
-    async with LifespanManager(application), Browser(application) as browser:
+    async with lifespan(application), Browser(application) as browser:
         yield browser
 
 

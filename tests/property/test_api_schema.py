@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from asgi_lifespan import LifespanManager
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -31,7 +30,7 @@ from frontdesk.store.sql_storage import SqlStorage
 from frontdesk.web.app import create_app
 from tests.conftest import run_async
 from tests.oauth_support import make_user, register_app
-from tests.support import make_settings
+from tests.support import lifespan, make_settings
 
 HOST = "co-up.localhost:8000"
 OVERRIDES = {"api_rate_limit": "0", "dynamic_registration_rate_limit": "100000/hour"}
@@ -61,7 +60,7 @@ async def seed(settings_: Settings) -> str:
     """An admin of ``co-up`` and a token of theirs with every public scope."""
     app = create_app(settings_)
     async with AsyncExitStack() as stack:
-        await stack.enter_async_context(LifespanManager(app))
+        await stack.enter_async_context(lifespan(app))
         state = app.state.frontdesk
         db = await stack.enter_async_context(state.db.session())
         # As `frontdesk db upgrade` leaves a deployment: a signing key (else /readyz says 503).

@@ -9,13 +9,12 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from asgi_lifespan import LifespanManager
 
 from frontdesk.store.db import Database, DatabaseNotMigrated, create_engine
 from frontdesk.store.migrate import head_revision, upgrade
 from frontdesk.store.models import Base
 from frontdesk.web.app import create_app
-from tests.support import make_settings
+from tests.support import lifespan, make_settings
 
 
 async def test_migrations_match_the_models(settings: Any) -> None:
@@ -43,13 +42,12 @@ async def test_fresh_database_is_migrated_to_head(tmp_path: Path) -> None:
 async def test_app_refuses_to_start_on_an_unmigrated_database(tmp_path: Path) -> None:
     app = create_app(make_settings(f"sqlite:///{tmp_path}/empty.db"))
     with pytest.raises(DatabaseNotMigrated, match="Run `frontdesk db upgrade`"):
-        async with LifespanManager(app):
+        async with lifespan(app):
             pass
 
 
 async def test_sqlite_serves_on_the_loop_thread_and_on_aiosqlites(tmp_path: Path) -> None:
     """Both ways of running SQLite (FRONTDESK_SQLITE_THREAD) serve requests, in WAL mode."""
-    from asgi_lifespan import LifespanManager
     from sqlalchemy import text
 
     from tests.support import Browser
@@ -60,7 +58,7 @@ async def test_sqlite_serves_on_the_loop_thread_and_on_aiosqlites(tmp_path: Path
         )
         await upgrade(settings)
         app = create_app(settings)
-        async with LifespanManager(app), Browser(app) as browser:
+        async with lifespan(app), Browser(app) as browser:
             assert (await browser.signup(f"t{int(thread_setting)}@example.com")).status_code == 303
             assert (await browser.get("/")).status_code == 200
         db = Database(settings)

@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asgi_lifespan import LifespanManager
 from prometheus_client.parser import text_string_to_metric_families
 
 from frontdesk import metrics
 from frontdesk.web.app import create_app
 from tests.oauth_support import bearer, code_token, consent, query, register_app
-from tests.support import Browser, make_settings
+from tests.support import Browser, lifespan, make_settings
 
 DASHBOARD = Path(__file__).parents[2] / "deploy" / "grafana-frontdesk.json"
 METRICS_TOKEN = "metrics-token-for-tests-0123456789"
@@ -56,7 +55,7 @@ async def test_metrics_are_open_in_development(browser: Browser) -> None:
 async def production_app(database_url: str) -> Any:
     settings = make_settings(database_url, env="production", metrics_token=METRICS_TOKEN)
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with lifespan(application):
         yield application
 
 
@@ -75,7 +74,7 @@ async def test_production_metrics_need_the_token(production_app: Any) -> None:
 
 async def test_production_without_a_token_configured_refuses_everyone(database_url: str) -> None:
     application = create_app(make_settings(database_url, env="production"))
-    async with LifespanManager(application), Browser(application, scheme="https") as b:
+    async with lifespan(application), Browser(application, scheme="https") as b:
         assert (await b.get("/metrics")).status_code == 401
         assert (await b.get("/metrics", headers=bearer(""))).status_code == 401
 

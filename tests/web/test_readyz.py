@@ -11,13 +11,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 
 from frontdesk.services.readiness import ReadinessChecker
 from frontdesk.services.signing_keys import ensure_key
 from frontdesk.web.app import create_app
-from tests.support import Browser, make_settings
+from tests.support import Browser, lifespan, make_settings
 
 REDIS_URL = os.environ.get("FRONTDESK_TEST_REDIS_URL")
 
@@ -173,7 +172,7 @@ async def test_an_unreachable_redis_is_named(database_url: str, closed_port: int
         database_url, redis_url=f"redis://127.0.0.1:{closed_port}/0", cache_invalidation="poll"
     )
     application = create_app(settings)
-    async with LifespanManager(application), Browser(application) as b:
+    async with lifespan(application), Browser(application) as b:
         await _with_key(application.state.frontdesk)
         response = await b.get("/readyz")
     assert response.status_code == 503
@@ -186,7 +185,7 @@ async def test_an_unreachable_redis_is_named(database_url: str, closed_port: int
 async def test_a_reachable_redis_is_ok(database_url: str) -> None:
     settings = make_settings(database_url, redis_url=REDIS_URL, cache_invalidation="poll")
     application = create_app(settings)
-    async with LifespanManager(application), Browser(application) as b:
+    async with lifespan(application), Browser(application) as b:
         await _with_key(application.state.frontdesk)
         response = await b.get("/readyz")
     assert response.status_code == 200
