@@ -86,7 +86,7 @@ def group(**options: Any) -> typer.Typer:
 
 
 app = group(cls=OneLineErrors, add_completion=False, help="Operate a Frontdesk server.")
-db_app = group(help="Database schema.")
+db_app = group(help="Database schema and pruning.")
 users_app = group(help="User accounts.")
 spaces_app = group(help="Spaces (tenants).")
 members_app = group(help="Memberships of spaces.")
@@ -311,6 +311,56 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
         typer.echo(f"database already at {after}")
     else:
         typer.echo(f"database upgraded from {before or 'empty'} to {after}")
+
+
+@db_app.command("prune")
+def db_prune(
+    keep_days: Annotated[
+        float,
+        typer.Option(
+            "--keep-days",
+            min=0,
+            help="Delete codes, tokens, sessions, email links, invitations, passkey challenges, "
+            "device and pushed requests only after they have been expired, revoked or used for "
+            "this many days.",
+        ),
+    ] = 7,
+    delivered_days: Annotated[
+        float,
+        typer.Option(
+            "--delivered-days", min=0, help="Delete delivered webhooks and sent emails older than this."
+        ),
+    ] = 30,
+    audit_days: Annotated[
+        float | None,
+        typer.Option("--audit-days", min=0, help="Delete audit events older than this (default: keep all)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be deleted.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete rows that can no longer have any effect, in batches, while the server runs
+    (docs/operations.md, "Pruning"). Run it daily, e.g. from cron or a systemd timer."""
+    from frontdesk.services import pruning
+
+    async def go(cfg: Settings) -> dict[str, int]:
+        require_database(cfg)
+        db = Database(cfg)
+        try:
+            await db.check_migrated()
+            return await pruning.prune(
+                db, keep_days=keep_days, delivered_days=delivered_days, audit_days=audit_days, dry_run=dry_run
+            )
+        finally:
+            await db.dispose()
+
+    done = run(go)
+    verb = "would delete" if dry_run else "deleted"
+    emit(
+        {"dry_run": dry_run, "deleted": done},
+        as_json,
+        [f"{name}: {verb} {count:,}" for name, count in done.items()]
+        + [f"total: {verb} {sum(done.values()):,}"],
+    )
 
 
 # ---- users ---------------------------------------------------------------------------------

@@ -150,16 +150,37 @@ def test_env_file_as_systemd_reads_it(monkeypatch: pytest.MonkeyPatch, tmp_path:
 # ---- systemd unit -------------------------------------------------------------------------------
 
 
-def test_systemd_unit_verifies(tmp_path: Path) -> None:
-    analyze = tool("systemd-analyze", "systemd")
-    # verify wants the commands to exist: the same unit with the venv's path pointing at a stub.
+def frontdesk_stub(tmp_path: Path) -> Path:
+    """systemd-analyze verify wants the commands to exist: units are checked with the venv's
+    path pointing at this stub."""
     stub = tmp_path / "frontdesk"
     stub.write_text("#!/bin/sh\n")
     stub.chmod(0o755)
+    return stub
+
+
+def test_systemd_unit_verifies(tmp_path: Path) -> None:
+    analyze = tool("systemd-analyze", "systemd")
+    stub = frontdesk_stub(tmp_path)
     unit = tmp_path / "frontdesk.service"
     text = (DEPLOY / "frontdesk.service").read_text()
     unit.write_text(substitute(text, "/srv/frontdesk/.venv/bin/frontdesk", str(stub), count=2))
     result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_prune_timer_verifies(tmp_path: Path) -> None:
+    """The daily ``frontdesk db prune`` (docs/operations.md, "Pruning"): the timer and the
+    one-shot service it starts."""
+    analyze = tool("systemd-analyze", "systemd")
+    stub = frontdesk_stub(tmp_path)
+    service = tmp_path / "frontdesk-prune.service"
+    text = (DEPLOY / "frontdesk-prune.service").read_text()
+    assert "ExecStart=/srv/frontdesk/.venv/bin/frontdesk db prune\n" in text
+    service.write_text(substitute(text, "/srv/frontdesk/.venv/bin/frontdesk", str(stub)))
+    timer = tmp_path / "frontdesk-prune.timer"
+    timer.write_text((DEPLOY / "frontdesk-prune.timer").read_text())
+    result = subprocess.run([analyze, "verify", str(timer), str(service)], capture_output=True, text=True)
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 
 
