@@ -321,30 +321,37 @@ async def test_the_starlette_and_fastapi_adapters(live: Live) -> None:
     await rs.aclose()
 
 
-def test_the_flask_adapter(live: Live) -> None:
+def flask_bookings(rs: Any) -> Any:
+    """A Flask app whose ``/bookings`` answers the principal's subject and key thumbprint."""
     flask = pytest.importorskip("flask")
     from frontdesk.client.adapters import flask as rs_flask
 
-    rs = live.resource_server()
     app = flask.Flask("bookings")
 
     @app.get("/bookings")
     @rs_flask.requires_token(rs, "read_bookings")
     def bookings() -> Any:
-        return {"user": flask.g.principal.subject}
+        return {"user": flask.g.principal.subject, "jkt": flask.g.principal.dpop_jkt}
 
+    return app
+
+
+def test_the_flask_adapter(live: Live) -> None:
+    rs = live.resource_server()
+    app = flask_bookings(rs)
     token = live.token(live.app, resource=BOOKINGS)["access_token"]
     http = app.test_client()
     ok = http.get("/bookings", headers={"Authorization": f"Bearer {token}"})
     assert ok.status_code == 200
-    assert ok.get_json() == {"user": live.alice_id}
+    assert ok.get_json() == {"user": live.alice_id, "jkt": None}
     refused = http.get("/bookings")
     assert refused.status_code == 401
     assert refused.headers["WWW-Authenticate"] == f'Bearer realm="{BOOKINGS}"'
     rs.close()
 
 
-def test_the_django_adapter(live: Live) -> None:
+def django_parts() -> tuple[Any, Any, Any]:
+    """Django configured for a view test: JsonResponse, RequestFactory and the adapter."""
     pytest.importorskip("django")
     from django.conf import settings
 
@@ -355,6 +362,11 @@ def test_the_django_adapter(live: Live) -> None:
 
     from frontdesk.client.adapters import django as rs_django
 
+    return JsonResponse, RequestFactory, rs_django
+
+
+def test_the_django_adapter(live: Live) -> None:
+    JsonResponse, RequestFactory, rs_django = django_parts()
     rs = live.resource_server()
 
     @rs_django.requires_token(rs, "read_bookings")
@@ -473,3 +485,61 @@ async def test_the_starlette_adapter_checks_dpop_proofs(live: Live) -> None:
         assert as_bearer.status_code == 401
         assert as_bearer.headers["www-authenticate"].startswith("DPoP ")
     await rs.aclose()
+
+
+@pytest.mark.rfc("9449 7.1")
+def test_the_flask_adapter_checks_dpop_proofs(live: Live) -> None:
+    rs = live.resource_server()
+    app = flask_bookings(rs)
+    key = DpopKey()
+    token = dpop_token(live, live.jwt_app, key)
+    http = app.test_client()
+    proof = key.proof("GET", "http://api.test/bookings", token=token)
+    headers = {"Authorization": f"DPoP {token}", "DPoP": proof}
+    ok = http.get("/bookings?page=2", base_url="http://api.test", headers=headers)
+    assert ok.status_code == 200, ok.text
+    assert ok.get_json() == {"user": live.alice_id, "jkt": key.jkt}
+    replay = http.get("/bookings", base_url="http://api.test", headers=headers)
+    assert replay.status_code == 401
+    assert replay.get_json()["error"] == "invalid_dpop_proof"
+    elsewhere = key.proof("GET", "http://api.test/rooms", token=token)
+    wrong_url = http.get("/bookings", base_url="http://api.test", headers={**headers, "DPoP": elsewhere})
+    assert wrong_url.status_code == 401
+    assert wrong_url.get_json()["error"] == "invalid_dpop_proof"
+    as_bearer = http.get(
+        "/bookings", base_url="http://api.test", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert as_bearer.status_code == 401
+    assert as_bearer.headers["WWW-Authenticate"].startswith("DPoP ")
+    rs.close()
+
+
+@pytest.mark.rfc("9449 7.1")
+def test_the_django_adapter_checks_dpop_proofs(live: Live) -> None:
+    JsonResponse, RequestFactory, rs_django = django_parts()
+    rs = live.resource_server()
+
+    @rs_django.requires_token(rs, "read_bookings")
+    def bookings(request: Any) -> Any:
+        return JsonResponse({"user": request.principal.subject, "jkt": request.principal.dpop_jkt})
+
+    key = DpopKey()
+    token = dpop_token(live, live.jwt_app, key)
+    factory = RequestFactory(HTTP_HOST="api.test")
+    proof = key.proof("POST", "http://api.test/bookings", token=token)
+    auth = {"HTTP_AUTHORIZATION": f"DPoP {token}"}
+    ok = bookings(factory.post("/bookings?page=2", HTTP_DPOP=proof, **auth))
+    assert ok.status_code == 200, ok.content
+    assert json.loads(ok.content) == {"user": live.alice_id, "jkt": key.jkt}
+    replay = bookings(factory.post("/bookings", HTTP_DPOP=proof, **auth))
+    assert replay.status_code == 401
+    assert json.loads(replay.content)["error"] == "invalid_dpop_proof"
+    as_get = bookings(
+        factory.get("/bookings", HTTP_DPOP=key.proof("POST", "http://api.test/bookings", token=token), **auth)
+    )
+    assert as_get.status_code == 401  # the proof is for POST (htm)
+    assert json.loads(as_get.content)["error"] == "invalid_dpop_proof"
+    as_bearer = bookings(factory.get("/bookings", HTTP_AUTHORIZATION=f"Bearer {token}"))
+    assert as_bearer.status_code == 401
+    assert as_bearer["WWW-Authenticate"].startswith("DPoP ")
+    rs.close()

@@ -5,13 +5,27 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from frontdesk.client.resource_server import Challenge, Principal, ResourceServer
 
-# The request's Authorization header, query pairs and form pairs (RFC 6750 §2).
-RequestParts = tuple[str | None, Iterable[tuple[str, str]], Iterable[tuple[str, str]]]
 View = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class RequestParts:
+    """What authenticating a request reads: the ``Authorization`` header, the query and form
+    pairs (RFC 6750 §2), and for a DPoP-bound token the ``DPoP`` header (several joined by
+    commas, which no proof holds, so that they are refused), the method and the URL the client
+    called (RFC 9449 §7)."""
+
+    authorization: str | None
+    query: Iterable[tuple[str, str]]
+    form: Iterable[tuple[str, str]]
+    dpop: str | None
+    method: str
+    url: str
 
 
 def requires_token(
@@ -30,9 +44,18 @@ def requires_token(
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             space = kwargs.get(space_param) if space_param else None
-            authorization, query, form = parts(args)
+            request = parts(args)
             try:
-                principal = rs.authenticate_request(authorization, query, form, scopes=scopes, space=space)
+                principal = rs.authenticate_request(
+                    request.authorization,
+                    request.query,
+                    request.form,
+                    scopes=scopes,
+                    space=space,
+                    dpop=request.dpop,
+                    method=request.method,
+                    url=request.url,
+                )
             except Challenge as exc:
                 return respond(exc)
             keep(args, principal)

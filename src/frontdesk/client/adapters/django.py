@@ -33,7 +33,15 @@ def _parts(args: tuple[Any, ...]) -> _blocking.RequestParts:
     if request.content_type == "application/x-www-form-urlencoded":
         form = [(k, v) for k in request.POST for v in request.POST.getlist(k)]
     query = [(k, v) for k in request.GET for v in request.GET.getlist(k)]
-    return request.headers.get("Authorization"), query, form
+    # A WSGI server joins repeated DPoP headers with commas: refused as several proofs.
+    return _blocking.RequestParts(
+        authorization=request.headers.get("Authorization"),
+        query=query,
+        form=form,
+        dpop=request.headers.get("DPoP"),
+        method=request.method,
+        url=request.build_absolute_uri(),
+    )
 
 
 def _keep(args: tuple[Any, ...], principal: Principal) -> None:

@@ -37,7 +37,15 @@ def _parts(args: tuple[Any, ...]) -> _blocking.RequestParts:
         if request.mimetype == "application/x-www-form-urlencoded"
         else []
     )
-    return request.headers.get("Authorization"), list(request.args.items(multi=True)), form
+    proofs = request.headers.getlist("DPoP")
+    return _blocking.RequestParts(
+        authorization=request.headers.get("Authorization"),
+        query=list(request.args.items(multi=True)),
+        form=form,
+        dpop=",".join(proofs) if proofs else None,
+        method=request.method,
+        url=request.url,
+    )
 
 
 def _keep(args: tuple[Any, ...], principal: Principal) -> None:
