@@ -282,7 +282,10 @@ class AccessToken(Base):
     code_id: Mapped[str | None] = mapped_column(
         ForeignKey("authorization_codes.id", ondelete="SET NULL"), index=True
     )
-    parent_id: Mapped[str | None] = mapped_column(ID)
+    # The token this one was made from (a refreshed or space token, token exchange). Indexed:
+    # revoking a token reaches those made from it (store/revocation.py), and pruning keeps a
+    # token while one made from it remains (store/pruning.py).
+    parent_id: Mapped[str | None] = mapped_column(ID, index=True)
     # Tokens minted by refreshing share the refresh token family (revoked together on reuse).
     family_id: Mapped[str | None] = mapped_column(ID, index=True)
     # The issuer (host) the token was obtained at; OpenID Connect and introspection report it.
