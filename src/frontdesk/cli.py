@@ -7,10 +7,11 @@ error on stderr and a non-zero exit status.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -31,6 +32,7 @@ from frontdesk.oauth.models import JWT_ACCESS_TOKEN_TTL, Person
 from frontdesk.oauth.scopes import catalogue, load_catalogue, use_catalogue
 from frontdesk.records import SpaceRef
 from frontdesk.security.passwords import Passwords
+from frontdesk.services import pruning
 from frontdesk.settings import ConfigurationError, Settings
 from frontdesk.store.db import Database, DatabaseNotMigrated
 
@@ -184,22 +186,29 @@ def require_database(cfg: Settings) -> None:
         )
 
 
+@contextlib.asynccontextmanager
+async def migrated_database(cfg: Settings) -> AsyncIterator[Database]:
+    """The existing, migrated database of ``cfg`` (see :func:`require_database`), disposed
+    of afterwards."""
+    require_database(cfg)
+    db = Database(cfg)
+    try:
+        await db.check_migrated()
+        yield db
+    finally:
+        await db.dispose()
+
+
 def with_db(work: Callable[[Settings, AsyncSession], Awaitable[T]]) -> T:
     """Run ``work`` as one unit of work on a migrated database: committed when it returns,
     rolled back when it fails. A running server sees the change at once (the commit's cache
     invalidation reaches it, see frontdesk.store.invalidation)."""
 
     async def go(cfg: Settings) -> T:
-        require_database(cfg)
-        db = Database(cfg)
-        try:
-            await db.check_migrated()
-            async with db.unit_of_work() as uow:
-                result = await work(cfg, uow.session)
-                await uow.commit()
-                return result
-        finally:
-            await db.dispose()
+        async with migrated_database(cfg) as db, db.unit_of_work() as uow:
+            result = await work(cfg, uow.session)
+            await uow.commit()
+            return result
 
     return run(go)
 
@@ -234,13 +243,10 @@ def serve(
     from frontdesk.web.supervisor import exec_supervisor
 
     async def check(cfg: Settings) -> None:
-        require_database(cfg)
+        require_database(cfg)  # before the secret: no secret file beside a missing database
         cfg.resolve_secret_key()
-        db = Database(cfg)
-        try:
-            await db.check_migrated()
-        finally:
-            await db.dispose()
+        async with migrated_database(cfg):
+            pass
 
     run(check)
     cfg = settings(follow_server=False)
@@ -324,13 +330,13 @@ def db_prune(
             "device and pushed requests only after they have been expired, revoked or used for "
             "this many days.",
         ),
-    ] = 7,
+    ] = pruning.DEFAULT_KEEP_DAYS,
     delivered_days: Annotated[
         float,
         typer.Option(
             "--delivered-days", min=0, help="Delete delivered webhooks and sent emails older than this."
         ),
-    ] = 30,
+    ] = pruning.DEFAULT_DELIVERED_DAYS,
     audit_days: Annotated[
         float | None,
         typer.Option("--audit-days", min=0, help="Delete audit events older than this (default: keep all)."),
@@ -340,18 +346,12 @@ def db_prune(
 ) -> None:
     """Delete rows that can no longer have any effect, in batches, while the server runs
     (docs/operations.md, "Pruning"). Run it daily, e.g. from cron or a systemd timer."""
-    from frontdesk.services import pruning
 
     async def go(cfg: Settings) -> dict[str, int]:
-        require_database(cfg)
-        db = Database(cfg)
-        try:
-            await db.check_migrated()
+        async with migrated_database(cfg) as db:
             return await pruning.prune(
                 db, keep_days=keep_days, delivered_days=delivered_days, audit_days=audit_days, dry_run=dry_run
             )
-        finally:
-            await db.dispose()
 
     done = run(go)
     verb = "would delete" if dry_run else "deleted"

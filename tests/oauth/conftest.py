@@ -21,6 +21,17 @@ async def registered(state: Any, db: Any, dev: Any) -> RegisteredApp:
     return await register_app(state, db, dev, name_in_space="Space Helper", main_url="https://app.example")
 
 
+# The access token lifetime of ``expiring``, the app that opted in to expiring access tokens
+# and rotating refresh tokens (RFC 6749 §1.5; project decisions 5 and 6).
+TTL = 300
+
+
+@pytest.fixture
+async def expiring(state: Any, db: Any, dev: Any) -> RegisteredApp:
+    """A confidential app with expiring access tokens and refresh tokens."""
+    return await register_app(state, db, dev, name="Expiring", access_token_ttl=TTL)
+
+
 @pytest.fixture
 async def person(state: Any, db: Any) -> Any:
     return await make_user(state, db, "pat@example.com", name="Pat Person")

@@ -17,6 +17,7 @@ from frontdesk.oauth import pkce
 from frontdesk.oauth.dpop import SIGNING_ALGS, DpopSettings
 from frontdesk.store.models import AccessToken, RefreshToken
 from tests.dpop_support import PUBLIC_URL, TOKEN_HTU, USER_HTU, DpopKey, dpop_headers
+from tests.oauth.conftest import TTL
 from tests.oauth_support import (
     TOKEN_URL,
     RegisteredApp,
@@ -26,7 +27,6 @@ from tests.oauth_support import (
 )
 from tests.support import PASSWORD, Browser
 
-TTL = 300
 VERIFIER = "v" * 50
 
 
@@ -66,12 +66,6 @@ def jwt_claims(token: str) -> dict[str, Any]:
     body = token.split(".")[1]
     claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     return claims
-
-
-@pytest.fixture
-async def expiring(state: Any, db: Any, dev: Any) -> RegisteredApp:
-    """A confidential app with expiring tokens and refresh tokens."""
-    return await register_app(state, db, dev, name="Expiring", access_token_ttl=TTL)
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ import pytest
 
 from frontdesk.services import spaces
 from frontdesk.store.types import utcnow
+from tests.oauth.conftest import TTL
 from tests.oauth_support import TOKEN_URL, RegisteredApp, basic, exchange, get_code, register_app
 from tests.support import Browser
 
 INTROSPECT = "/oauth/introspect"
 INACTIVE = {"active": False}
-TTL = 300
 
 
 def creds(app: RegisteredApp) -> dict[str, str]:
@@ -39,11 +39,6 @@ async def start(b: Browser, app: RegisteredApp) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-@pytest.fixture
-async def expiring(state: Any, db: Any, dev: Any) -> RegisteredApp:
-    return await register_app(state, db, dev, name="Expiring", access_token_ttl=TTL)
 
 
 @pytest.fixture

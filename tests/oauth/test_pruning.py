@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select, update
 
 from frontdesk.services import pruning
@@ -21,7 +20,7 @@ from frontdesk.store.models import (
 )
 from frontdesk.store.types import utcnow
 from tests.oauth.test_revocation import api_status, assert_ok, refresh, revoke, start
-from tests.oauth_support import RegisteredApp, exchange, get_code, register_app
+from tests.oauth_support import RegisteredApp, exchange, get_code
 from tests.support import Browser, csrf_from
 
 LONG_AGO = timedelta(days=8)  # past the default grace of 7 days
@@ -40,11 +39,6 @@ async def age(db: Any, column: Any, *where: Any) -> None:
 
 async def prune(state: Any, **options: Any) -> dict[str, int]:
     return await pruning.prune(state.db, **options)
-
-
-@pytest.fixture
-async def expiring(state: Any, db: Any, dev: Any) -> RegisteredApp:
-    return await register_app(state, db, dev, name="Expiring", access_token_ttl=300)
 
 
 async def test_dead_tokens_go_and_live_ones_keep_working(

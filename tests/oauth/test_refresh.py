@@ -17,10 +17,9 @@ from frontdesk.oauth.grants.refresh_token import REUSE_GRACE_SECONDS
 from frontdesk.services import apps
 from frontdesk.store.models import AccessToken, AuditEvent, RefreshToken
 from frontdesk.store.types import utcnow
+from tests.oauth.conftest import TTL
 from tests.oauth_support import TOKEN_URL, RegisteredApp, exchange, get_code, register_app
 from tests.support import PASSWORD, Browser
-
-TTL = 300
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -46,11 +45,6 @@ async def refresh(
 
 async def api_status(b: Browser, token: str) -> int:
     return (await b.get("/api/user", headers=bearer(token))).status_code
-
-
-@pytest.fixture
-async def expiring(state: Any, db: Any, dev: Any) -> RegisteredApp:
-    return await register_app(state, db, dev, name="Expiring", access_token_ttl=TTL)
 
 
 async def start(b: Browser, app: RegisteredApp) -> dict[str, Any]:

@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from frontdesk.oauth import pkce
 from frontdesk.store.models import AuditEvent
+from tests.oauth.conftest import TTL
 from tests.oauth_support import TOKEN_URL, RegisteredApp, basic, exchange, get_code, register_app
 from tests.support import Browser
 
 REVOKE = "/oauth/revoke"
-TTL = 300
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -45,11 +45,6 @@ def assert_ok(response: httpx.Response) -> None:
     assert response.status_code == 200, response.text
     assert response.content == b""
     assert response.headers["cache-control"] == "no-store"
-
-
-@pytest.fixture
-async def expiring(state: Any, db: Any, dev: Any) -> RegisteredApp:
-    return await register_app(state, db, dev, name="Expiring", access_token_ttl=TTL)
 
 
 async def start(b: Browser, app: RegisteredApp) -> dict[str, Any]:
