@@ -63,6 +63,8 @@ class Rules:
     admin_api: Rule | None
     dynamic_registration: Rule | None
     signup: Rule | None
+    # Passkey checks started per client address (services/passkeys.py stores a challenge each).
+    passkey_challenge: Rule
     # Emails people ask for: password resets per client address and per entered address
     # (whether or not it has an account), verification emails per account.
     password_reset_address: Rule
@@ -130,6 +132,9 @@ class Rules:
             admin_api=rate("admin-api", settings.admin_api_rate_limit),
             dynamic_registration=rate("dynamic-registration", settings.dynamic_registration_rate_limit),
             signup=rate("signup", settings.signup_rate_limit),
+            passkey_challenge=Rule.parse(
+                "passkey-challenge-address", settings.passkey_challenge_rate_per_address
+            ),
             password_reset_address=Rule.parse(
                 "password-reset-address", settings.password_reset_rate_per_address
             ),

@@ -146,6 +146,8 @@ class Settings(BaseSettings):
     user_code_failures_per_address: str = "30/hour"
     # Sign-ups per client address; "0" or empty switches the limit off.
     signup_rate_limit: str = "10/hour"
+    # Passkey checks started (each stores a challenge for 5 minutes) per client address.
+    passkey_challenge_rate_per_address: str = "30/minute"
 
     # OAuth
     code_ttl_seconds: int = 60
@@ -339,6 +341,7 @@ class Settings(BaseSettings):
         "api_rate_limit",
         "admin_api_rate_limit",
         "signup_rate_limit",
+        "passkey_challenge_rate_per_address",
         "login_failures_per_account_address",
         "login_failures_per_address",
         "login_failures_per_account",

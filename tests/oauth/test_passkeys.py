@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from frontdesk.oauth.amr import ACR_MFA
 from frontdesk.store.models import WebAuthnChallenge
@@ -334,3 +334,43 @@ async def test_an_expired_challenge_is_refused(
     refused = await b.post("/login/passkey", data={"csrf_token": token, "credential": with_passkey.get(opts)})
     assert refused.status_code == 401
     assert "took too long" in refused.text
+
+
+# ---- how many checks an address may start ------------------------------------------------------
+
+
+@pytest.mark.parametrize("settings_overrides", [{"passkey_challenge_rate_per_address": "3/minute"}])
+async def test_passkey_checks_started_are_limited_per_address(
+    logged_in: Browser, db: Any, new_browser: Any
+) -> None:
+    """Each check stores a challenge: a flood of fresh browsers from one address is refused
+    before it writes one, in the page's language for /static/passkeys.js to show, while
+    another address goes on."""
+    await options(logged_in, "/account/passkeys", "/account/passkeys/options")
+    for _ in range(2):
+        await options(new_browser(), "/login", "/login/passkey/options", "login")
+    b: Browser = new_browser()
+    token = csrf_from((await b.get("/login")).text)
+    refused = await b.post("/login/passkey/options", data={"csrf_token": token, "purpose": "login"})
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["retry-after"]) <= 60
+    assert refused.json() == {
+        "error": "too_many_requests",
+        "error_description": "Too many passkey checks from your address. Try again in a minute.",
+    }
+    german = await b.post(
+        "/login/passkey/options",
+        data={"csrf_token": token, "purpose": "login"},
+        headers={"accept-language": "de-DE,de;q=0.9"},
+    )
+    assert german.status_code == 429
+    assert german.json()["error_description"] == (
+        "Zu viele Passkey-Prüfungen von Ihrer Adresse. Versuchen Sie es in einer Minute erneut."
+    )
+    again = await logged_in.post(
+        "/account/passkeys/options", data={"csrf_token": await logged_in.token("/account/passkeys")}
+    )
+    assert again.status_code == 429
+    assert len((await db.scalars(select(WebAuthnChallenge))).all()) == 3
+    elsewhere: Browser = new_browser(client_ip="203.0.113.9")
+    await options(elsewhere, "/login", "/login/passkey/options", "login")

@@ -75,11 +75,24 @@
     }
   }
 
-  function explain(error) {
-    if (error && error.name === "NotAllowedError") return "No passkey was used (it was cancelled or took too long).";
-    if (error && error.name === "InvalidStateError") return "This device already holds a passkey for your account.";
-    if (error && error.name === "SecurityError") return "Passkeys cannot be used on this address.";
-    return (error && error.message) || "The passkey did not work. Try again.";
+  // The page's messages, in its language: data-* of the status element (the passkey_status
+  // macro in web/templates/_forms.html).
+  function text(form, name) {
+    var status = form.querySelector("[data-passkey-status]");
+    return (status && status.getAttribute("data-" + name)) || name;
+  }
+
+  // A refusal the server words itself (JSON with an error_description: too many checks).
+  function Refused(message) {
+    this.message = message;
+  }
+
+  function explain(form, error) {
+    if (error instanceof Refused) return error.message;
+    if (error && error.name === "NotAllowedError") return text(form, "cancelled");
+    if (error && error.name === "InvalidStateError") return text(form, "registered");
+    if (error && error.name === "SecurityError") return text(form, "address");
+    return text(form, "failed");
   }
 
   async function run(form) {
@@ -93,13 +106,18 @@
       credentials: "same-origin",
       headers: { Accept: "application/json" },
     });
-    if (!answer.ok) throw new Error("The server could not start the passkey check. Reload the page and try again.");
+    if (!answer.ok) {
+      var refusal = await answer.json().catch(function () {
+        return {};
+      });
+      throw new Refused(refusal.error_description || text(form, "start"));
+    }
     var options = await answer.json();
     var credential =
       kind === "register"
         ? await navigator.credentials.create({ publicKey: creationOptions(options) })
         : await navigator.credentials.get({ publicKey: requestOptions(options) });
-    if (!credential) throw new Error("No passkey was used.");
+    if (!credential) throw new Refused(text(form, "cancelled"));
     form.elements.credential.value = JSON.stringify(credentialJSON(credential));
     form.submit();
   }
@@ -111,14 +129,14 @@
     if (!form || !form.hasAttribute || !form.hasAttribute("data-passkey")) return;
     event.preventDefault();
     if (!supported) {
-      say(form, "This browser cannot use passkeys.");
+      say(form, text(form, "unsupported"));
       return;
     }
     var button = form.querySelector("button[type=submit]");
     if (button) button.disabled = true;
     run(form).catch(function (error) {
       if (button) button.disabled = false;
-      say(form, explain(error));
+      say(form, explain(form, error));
     });
   });
 

@@ -25,6 +25,7 @@ from frontdesk.i18n import N_, Text, wait_in_words
 from frontdesk.oauth import amr as methods
 from frontdesk.oauth.models import Person
 from frontdesk.services import passkeys, second_factor
+from frontdesk.services.throttle import address_key
 from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
 from frontdesk.web.deps import (
@@ -37,10 +38,11 @@ from frontdesk.web.deps import (
     form_str,
     safe_next,
 )
+from frontdesk.web.errors import json_error
 from frontdesk.web.routes.pages.auth import log_in
 from frontdesk.web.routes.pages.second_factor import _factor_page, _password_ok, _subject, finish
 from frontdesk.web.state import AppState
-from frontdesk.web.templating import flash, render
+from frontdesk.web.templating import flash, gettext, render
 
 router = routing.router()
 
@@ -77,6 +79,19 @@ def _options(text: str) -> Response:
     return Response(text, media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
+async def _challenges_throttled(request: Request, st: AppState) -> Response | None:
+    """Each passkey check stores a challenge (services/passkeys.py): started per address at
+    the rate ``FRONTDESK_PASSKEY_CHALLENGE_RATE_PER_ADDRESS`` allows, so a flood of fresh
+    browsers cannot fill the table. The refusal's message is for /static/passkeys.js to show."""
+    wait = await st.throttle.consume(st.rules.passkey_challenge, address_key(request.state.client_ip))
+    if wait is None:
+        return None
+    text = Text(
+        N_("Too many passkey checks from your address. Try again in {wait}."), wait=wait_in_words(wait)
+    )
+    return json_error(429, "too_many_requests", gettext(request, text), {"Retry-After": str(wait)})
+
+
 # ---- the account's passkeys (main host) --------------------------------------------------------
 
 
@@ -110,6 +125,8 @@ async def registration_options(
     await checked_form(request)
     if not offered(request):
         return Response(status_code=404)
+    if (refused := await _challenges_throttled(request, st)) is not None:
+        return refused
     text = await passkeys.registration_options(
         uow.session,
         st.server_secret,
@@ -201,6 +218,8 @@ async def authentication_options(request: Request, st: State, uow: Work, user: O
         if subject is None:
             return Response(status_code=401)
         user_id = subject[0]
+    if (refused := await _challenges_throttled(request, st)) is not None:
+        return refused
     text = await passkeys.authentication_options(
         uow.session,
         st.server_secret,
