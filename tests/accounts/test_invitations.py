@@ -181,6 +181,15 @@ async def test_a_withdrawn_invitation_stops_working(
     assert "withdrawn" in page.text
 
 
+async def test_the_withdraw_button_is_named_for_screen_readers_in_the_page_language(admin: Browser) -> None:
+    assert (await invite(admin, "pending@example.com")).status_code == 303
+    english = (await admin.get("/admin/members")).text
+    assert 'aria-label="Withdraw the invitation to pending@example.com"' in english
+    german = await admin.get("/admin/members", headers={"accept-language": "de-DE,de;q=0.9"})
+    assert german.status_code == 200
+    assert 'aria-label="Die Einladung an pending@example.com zurückziehen"' in german.text
+
+
 async def test_a_link_works_on_its_own_space_only_and_members_cannot_invite(
     admin: Browser, new_browser: Any, worker: EmailWorker, mailbox: Mailbox, state: Any, db: Any
 ) -> None:

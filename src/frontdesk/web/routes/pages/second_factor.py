@@ -336,7 +336,7 @@ async def disable(request: Request, site: MainSite, st: State, uow: Work, user: 
             st,
             uow,
             user,
-            errors={"disable_code": "That code is wrong, or it was used already."},
+            errors={"disable_code": N_("That code is wrong, or it was used already.")},
             status_code=401,
         )
     await st.rules.second_factor.succeeded(keys)
