@@ -291,6 +291,10 @@ def test_german_pages_fit_and_pass_axe(
             Screen("de-consent", site.consent_url(base), 200, "möchte Zugriff"),
             Screen("de-account", base + "/account", 200, "Ihr Konto"),
             Screen("de-apps-new", base + "/oauth2_clients/new", 200, "App registrieren"),
+            Screen("de-account-two-factor", base + "/account/two-factor", 200, "Anmeldung in zwei Schritten"),
+            Screen("de-account-passkeys", base + "/account/passkeys", 200, "Passkeys"),
+            Screen("de-account-sessions", base + "/account/sessions", 200, "Wo Sie angemeldet sind"),
+            Screen("de-account-delete", base + "/account/delete", 200, "Ihr Konto löschen"),
         ):
             problems += check_screen(page, screen, "light", axe_script)
     finally:
