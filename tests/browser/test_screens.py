@@ -33,6 +33,7 @@ from tests.browser.support import (
     expect_logged_in,
     expect_logged_out,
     log_in,
+    log_in_here,
     unique_subdomain,
 )
 from tests.e2e.conftest import Server, cli
@@ -295,6 +296,16 @@ def test_german_pages_fit_and_pass_axe(
             Screen("de-account-passkeys", base + "/account/passkeys", 200, "Passkeys"),
             Screen("de-account-sessions", base + "/account/sessions", 200, "Wo Sie angemeldet sind"),
             Screen("de-account-delete", base + "/account/delete", 200, "Ihr Konto löschen"),
+        ):
+            problems += check_screen(page, screen, "light", axe_script)
+        # Logged in on the space's host too: the language chosen is the account's.
+        page.goto(site.space_origin + "/login")
+        log_in_here(page, site.person)
+        expect(page.locator("html")).to_have_attribute("lang", "de")
+        for screen in (
+            Screen("de-space-members", site.space_origin + "/admin/members", 200, "Mitglieder von"),
+            Screen("de-space-settings", site.space_origin + "/admin/settings", 200, ""),
+            Screen("de-space-apps", site.space_origin + "/admin/apps", 200, ""),
         ):
             problems += check_screen(page, screen, "light", axe_script)
     finally:

@@ -1,6 +1,7 @@
 """English and German pages (issue 13): the chooser's cookie, else the authorization request's
-``ui_locales`` (OpenID Connect Core §3.1.2.1), else ``Accept-Language``, else English; and the
-German catalogue keeps up with every string marked for translation."""
+``ui_locales`` (OpenID Connect Core §3.1.2.1), else ``Accept-Language``, else English; the
+account's language carried to another host at login; and the German catalogue keeps up with
+every string marked for translation."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from frontdesk import i18n
-from frontdesk.services import accounts
+from frontdesk.services import accounts, spaces
 from tests.oauth_support import authorize_params, query, register_app
 from tests.support import Browser, csrf_from
 
@@ -106,6 +107,55 @@ async def test_signing_up_in_german_remembers_the_language(browser: Browser, sta
     await browser.post("/language", data={"locale": "en", "next": "/", "csrf_token": token})
     db.expire_all()
     assert await accounts.locale_for(db, person.id) == "en"
+
+
+async def test_the_account_language_follows_the_person_to_a_space_host(
+    browser: Browser, new_browser: Any, state: Any, db: Any
+) -> None:
+    """German chosen on the main host; logging in on a space's host with an English browser
+    shows that host's pages in German too, until this browser chooses otherwise there."""
+    owner = await accounts.create_user(
+        db, state.passwords, email="lea@example.com", password="s3cret-pass-1", name="Lea"
+    )
+    await spaces.create_space(db, state.settings, subdomain="co-up", name="Co-Up", owner=owner)
+    await db.commit()
+    assert (await browser.login("lea@example.com", "s3cret-pass-1")).status_code == 303
+    token = await browser.token("/")
+    await browser.post("/language", data={"locale": "de", "next": "/", "csrf_token": token})
+
+    space: Browser = new_browser("co-up.localhost:8000")
+    login = await space.get("/login", headers={"accept-language": "en"})
+    assert "<h1>Log in to Co-Up</h1>" in login.text
+    logged_in = await space.submit(
+        "/login", {"email": "lea@example.com", "password": "s3cret-pass-1"}, headers={"accept-language": "en"}
+    )
+    assert logged_in.status_code == 303
+    members = await space.get("/admin/members", headers={"accept-language": "en"})
+    assert members.status_code == 200
+    assert '<html lang="de">' in members.text and "Mitglieder von Co-Up" in members.text
+    # The chooser on this host still decides for this browser, at the next login too.
+    token = await space.token("/admin/members")
+    await space.post("/language", data={"locale": "en", "next": "/", "csrf_token": token})
+    assert "Members of Co-Up" in (await space.get("/admin/members")).text
+    await space.post("/logout", data={"csrf_token": await space.token("/admin/members")})
+    again = await space.submit("/login", {"email": "lea@example.com", "password": "s3cret-pass-1"})
+    assert again.status_code == 303
+    assert "Members of Co-Up" in (await space.get("/admin/members")).text
+
+
+async def test_a_browser_in_the_accounts_language_keeps_following_ui_locales(
+    browser: Browser, state: Any, db: Any
+) -> None:
+    """Logging in sets no language when the browser's own is the account's: an app's
+    ``ui_locales`` still picks the consent page's language afterwards."""
+    owner = await accounts.create_user(
+        db, state.passwords, email="dev@example.com", password="s3cret-pass-1", locale="en"
+    )
+    app = await register_app(state, db, owner)
+    assert (await browser.login("dev@example.com", "s3cret-pass-1")).status_code == 303
+    consent = await browser.get("/oauth/authorize", params=authorize_params(app, ui_locales="de"))
+    assert consent.status_code == 200
+    assert '<html lang="de">' in consent.text
 
 
 def _key(message: str | tuple[str, ...]) -> str:

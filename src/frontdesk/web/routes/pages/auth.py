@@ -17,6 +17,7 @@ from frontdesk.services.throttle import address_key
 from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
 from frontdesk.web.deps import OptionalUser, State, Work, checked_form, form_str, safe_next
+from frontdesk.web.routes.pages import language
 from frontdesk.web.state import AppState
 from frontdesk.web.templating import locale_of, render
 
@@ -47,6 +48,7 @@ async def log_in(
     bound = st.oauth.authorization.bind_login_stamp(next_url, request.state.session_key)
     if bound != next_url:  # query-encoded by the core: safe as a header as it is
         response.headers["location"] = bound
+    await language.follow_account(request, st, uow, response, user_id, next_url)
     return response
 
 

@@ -1,5 +1,6 @@
 """The language chooser (the form in every page's footer): remembered in a cookie on this host
-and, for a logged-in person, on the account (their emails are written in it)."""
+and, for a logged-in person, on the account (their emails are written in it). Logging in on
+another host brings the account's language there (:func:`follow_account`)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,37 @@ from starlette.responses import RedirectResponse, Response
 
 from frontdesk import i18n
 from frontdesk.services import accounts
+from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
 from frontdesk.web.deps import OptionalUser, State, Work, checked_form, form_str, safe_next
 from frontdesk.web.sessions import cookie_name, set_cookie
-from frontdesk.web.templating import languages
+from frontdesk.web.state import AppState
+from frontdesk.web.templating import languages, locale_of
 
 router = routing.router()
 
 YEAR = 365 * 24 * 3600
+
+
+def remember(request: Request, st: AppState, response: Response, locale: str) -> None:
+    """This host's pages in ``locale`` for this browser from now on (if it is offered)."""
+    if locale in languages(request):
+        set_cookie(st.settings, response, cookie_name(st.settings, i18n.COOKIE), locale, max_age=YEAR)
+
+
+async def follow_account(
+    request: Request, st: AppState, uow: UnitOfWork, response: Response, user_id: str, next_url: str
+) -> None:
+    """At login (web/routes/pages/auth.py ``log_in``): when this browser has not chosen a
+    language on this host and would get another one than the account's (the language it
+    signed up in or last chose on any host), this host's pages follow the account. A browser
+    whose own language is the account's keeps following its Accept-Language and the apps'
+    ``ui_locales``."""
+    if request.cookies.get(cookie_name(st.settings, i18n.COOKIE)):
+        return
+    account = await accounts.locale_for(uow.session, user_id)
+    if account and account != locale_of(request, next_url):
+        remember(request, st, response, account)
 
 
 @router.post("/language", include_in_schema=False)
@@ -25,7 +49,7 @@ async def choose(request: Request, st: State, uow: Work, user: OptionalUser) -> 
     response = RedirectResponse(safe_next(form_str(form, "next")), status_code=303)
     if locale not in languages(request):
         return response
-    set_cookie(st.settings, response, cookie_name(st.settings, i18n.COOKIE), locale, max_age=YEAR)
+    remember(request, st, response, locale)
     if user is not None:
         await accounts.set_locale(uow.session, user.id, locale)
     return response
