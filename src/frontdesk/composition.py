@@ -65,6 +65,8 @@ class Rules:
     signup: Rule | None
     # Passkey checks started per client address (services/passkeys.py stores a challenge each).
     passkey_challenge: Rule
+    # Device authorizations started per client address (RFC 8628 §3.1, oauth/device.py).
+    device_authorization: Rule
     # Emails people ask for: password resets per client address and per entered address
     # (whether or not it has an account), verification emails per account.
     password_reset_address: Rule
@@ -134,6 +136,9 @@ class Rules:
             signup=rate("signup", settings.signup_rate_limit),
             passkey_challenge=Rule.parse(
                 "passkey-challenge-address", settings.passkey_challenge_rate_per_address
+            ),
+            device_authorization=Rule.parse(
+                "device-authorization-address", settings.device_authorization_rate_per_address
             ),
             password_reset_address=Rule.parse(
                 "password-reset-address", settings.password_reset_rate_per_address

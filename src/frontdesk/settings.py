@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     signup_rate_limit: str = "10/hour"
     # Passkey checks started (each stores a challenge for 5 minutes) per client address.
     passkey_challenge_rate_per_address: str = "30/minute"
+    # Device authorizations (RFC 8628 §3.1; each stores a device code and a user code for
+    # FRONTDESK_DEVICE_CODE_TTL_SECONDS) started per client address.
+    device_authorization_rate_per_address: str = "30/minute"
 
     # OAuth
     code_ttl_seconds: int = 60
@@ -342,6 +345,7 @@ class Settings(BaseSettings):
         "admin_api_rate_limit",
         "signup_rate_limit",
         "passkey_challenge_rate_per_address",
+        "device_authorization_rate_per_address",
         "login_failures_per_account_address",
         "login_failures_per_address",
         "login_failures_per_account",

@@ -143,6 +143,24 @@ async def test_codes_are_stored_as_digests_only(browser: Browser, public_app: Re
     assert row.device_agent == AGENT and row.device_ip == "198.51.100.7"
 
 
+@pytest.mark.parametrize("settings_overrides", [{"device_authorization_rate_per_address": "2/minute"}])
+async def test_device_authorizations_started_are_limited_per_address(
+    browser: Browser, public_app: RegisteredApp, new_browser: Any, db: Any
+) -> None:
+    """Each one stores codes for ten minutes: a flood from one address is refused (429 with
+    Retry-After) before anything is stored; another address goes on."""
+    for _ in range(2):
+        assert (await ask(browser, public_app)).status_code == 200
+    refused = await ask(browser, public_app)
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["retry-after"]) <= 60
+    assert refused.json()["error"] == "too_many_requests"
+    assert_no_store(refused)
+    assert len((await db.scalars(select(DeviceAuthorization))).all()) == 2
+    elsewhere: Browser = new_browser(client_ip="203.0.113.9")
+    assert (await ask(elsewhere, public_app)).status_code == 200
+
+
 # ---- polling (§3.4, §3.5) ---------------------------------------------------------------------
 
 
