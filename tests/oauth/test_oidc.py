@@ -195,6 +195,34 @@ async def test_userinfo(logged_in: Browser, oidc_app: RegisteredApp, person: Any
     assert {k: claims[k] for k in expected} == expected
 
 
+@pytest.mark.rfc("OIDC 5.1")
+async def test_the_locale_claim_is_the_accounts_language(
+    logged_in: Browser, oidc_app: RegisteredApp, person: Any
+) -> None:
+    """``locale`` (profile scope) once the account has a language, and the one chosen last."""
+    body = await code_flow(logged_in, oidc_app, logged_in, scope=OIDC_SCOPES)
+    token = body["access_token"]
+    assert "locale" not in (await logged_in.get("/api/userinfo", headers=bearer(token))).json()
+    chosen = await logged_in.post(
+        "/language", data={"locale": "de", "next": "/", "csrf_token": await logged_in.token("/")}
+    )
+    assert chosen.status_code == 303
+    info = await logged_in.get("/api/userinfo", headers=bearer(token))
+    assert info.status_code == 200 and info.json()["locale"] == "de"
+    _, claims = await verify(
+        logged_in, (await code_flow(logged_in, oidc_app, logged_in, scope=OIDC_SCOPES))["id_token"]
+    )
+    assert claims["locale"] == "de"
+    # Without the profile scope, no language either.
+    email_only = await code_flow(logged_in, oidc_app, logged_in, scope="openid email")
+    assert (
+        "locale"
+        not in (await logged_in.get("/api/userinfo", headers=bearer(email_only["access_token"]))).json()
+    )
+    metadata = (await logged_in.get("/.well-known/openid-configuration")).json()
+    assert "locale" in metadata["claims_supported"]
+
+
 @pytest.mark.rfc("OIDC 5.3.3")
 async def test_userinfo_needs_the_openid_scope(
     logged_in: Browser, oidc_app: RegisteredApp, registered: RegisteredApp, person: Any

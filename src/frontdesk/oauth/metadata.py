@@ -55,6 +55,7 @@ CLAIMS = (
     "at_hash",
     "sid",
     "name",
+    "locale",
     "email",
     "email_verified",
 )

@@ -115,6 +115,9 @@ class Person:
     created_at: datetime | None = None
     # A picture the platform set (admin API); None: the generated avatar stands in for it.
     picture_url: str | None = None
+    # The account's language (a BCP 47 tag such as "de"): the one it signed up in or last
+    # chose in a page's footer; its emails are in it. None: not known.
+    locale: str | None = None
     # The account has a second factor. Read only where a login is checked
     # (services/accounts.check_credentials); False elsewhere.
     second_factor: bool = False

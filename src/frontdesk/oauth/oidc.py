@@ -56,6 +56,9 @@ def user_claims(person: Person, space: SpaceRole | None, scopes: Iterable[str]) 
         claims["email_verified"] = person.email_verified
     if "profile" in granted:
         claims["name"] = person.name
+        # §5.1: the person's language, a BCP 47 tag; only when the account has one.
+        if person.locale:
+            claims["locale"] = person.locale
     if space is not None:
         claims["space"] = {"id": space.id, "subdomain": space.subdomain, "role": space.role}
     return claims

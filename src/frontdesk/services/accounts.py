@@ -137,7 +137,12 @@ async def create_user(
         raise FieldError("email", N_("An account with this email address already exists."))
     await record_event(db, events.USER_CREATED, user_id=user_id)
     return Person(
-        id=user_id, email=display, name=clean, created_at=values["created_at"], email_verified=email_verified
+        id=user_id,
+        email=display,
+        name=clean,
+        created_at=values["created_at"],
+        email_verified=email_verified,
+        locale=locale,
     )
 
 

@@ -75,7 +75,7 @@ CONSUME_CODE = (
     .returning(*CODES.c)
 )
 LOAD_PERSON = select(
-    User.id, User.email, User.name, User.created_at, User.picture_url, User.email_verified_at
+    User.id, User.email, User.name, User.created_at, User.picture_url, User.email_verified_at, User.locale
 ).where(User.id == bindparam("user_id"))
 LOAD_SESSION = select(LoginSession).where(LoginSession.id == bindparam("session_id"))
 TOUCH_SESSION = (
@@ -154,6 +154,7 @@ def person_of(user: User) -> Person:
         created_at=user.created_at,
         picture_url=user.picture_url,
         email_verified=user.email_verified_at is not None,
+        locale=user.locale,
     )
 
 
@@ -406,6 +407,7 @@ class SqlStorage(
             created_at=row[3],
             picture_url=row[4],
             email_verified=row[5] is not None,
+            locale=row[6],
         )
 
     async def space_role(self, space_id: str, user_id: str) -> SpaceRole | None:

@@ -1,10 +1,10 @@
 """OpenID Connect UserInfo: GET and POST /api/userinfo (OIDC Core §5.3).
 
 A bearer token with scope ``openid`` (else 403 ``insufficient_scope``) yields ``sub``, plus
-``email``/``email_verified`` with scope ``email``, ``name`` with scope ``profile``, and
-``space`` = ``{"id", "subdomain", "role"}`` when the token was obtained on a space's host (its
-issuer is that space's origin) or is a space token. The claims are those of the ID token,
-plus ``scope``: the token's scopes.
+``email``/``email_verified`` with scope ``email``, ``name`` (and ``locale`` when the account
+has a language) with scope ``profile``, and ``space`` = ``{"id", "subdomain", "role"}`` when
+the token was obtained on a space's host (its issuer is that space's origin) or is a space
+token. The claims are those of the ID token, plus ``scope``: the token's scopes.
 """
 
 from __future__ import annotations
