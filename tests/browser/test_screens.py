@@ -261,6 +261,13 @@ def test_german_pages_fit_and_pass_axe(
     logging in, then from the footer's chooser; ``<html lang>`` follows, and the longer German
     words still fit at 320 px."""
     base = server.base
+    # A person of its own: choosing German sets the account's language, which then follows
+    # the person to every host they log in on, and the module's other tests log in as site's.
+    person = Person.new("Lea")
+    cli(server, "users", "create", person.email, "--password", person.password, "--name", person.name)
+    subdomain = unique_subdomain("german")
+    cli(server, "spaces", "create", subdomain, "--name", "Screens Coworking", "--admin", person.email)
+    space_origin = f"http://{subdomain}.localhost:{server.port}"
     german = chromium.new_context(
         viewport={"width": WIDTHS[-1], "height": HEIGHT}, locale="de-DE", bypass_csp=True
     )
@@ -282,7 +289,7 @@ def test_german_pages_fit_and_pass_axe(
             assert page.evaluate("() => document.documentElement.lang") == "de"
         # Logged in with an English browser, German chosen in the footer.
         page = english.new_page()
-        log_in(page, base, site.person)
+        log_in(page, base, person)
         expect(page.locator("html")).to_have_attribute("lang", "en")
         page.get_by_label("Language").select_option("de")
         page.get_by_role("button", name="Change").click()
@@ -299,13 +306,13 @@ def test_german_pages_fit_and_pass_axe(
         ):
             problems += check_screen(page, screen, "light", axe_script)
         # Logged in on the space's host too: the language chosen is the account's.
-        page.goto(site.space_origin + "/login")
-        log_in_here(page, site.person)
+        page.goto(space_origin + "/login")
+        log_in_here(page, person)
         expect(page.locator("html")).to_have_attribute("lang", "de")
         for screen in (
-            Screen("de-space-members", site.space_origin + "/admin/members", 200, "Mitglieder von"),
-            Screen("de-space-settings", site.space_origin + "/admin/settings", 200, ""),
-            Screen("de-space-apps", site.space_origin + "/admin/apps", 200, ""),
+            Screen("de-space-members", space_origin + "/admin/members", 200, "Mitglieder von"),
+            Screen("de-space-settings", space_origin + "/admin/settings", 200, ""),
+            Screen("de-space-apps", space_origin + "/admin/apps", 200, ""),
         ):
             problems += check_screen(page, screen, "light", axe_script)
     finally:
