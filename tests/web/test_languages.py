@@ -146,16 +146,30 @@ async def test_the_account_language_follows_the_person_to_a_space_host(
 async def test_a_browser_in_the_accounts_language_keeps_following_ui_locales(
     browser: Browser, state: Any, db: Any
 ) -> None:
-    """Logging in sets no language when the browser's own is the account's: an app's
-    ``ui_locales`` still picks the consent page's language afterwards."""
+    """Logging in sets no language when the browser's own is the account's, even on the way
+    through an authorization request whose ``ui_locales`` names another: that request's
+    consent page, and the next app's, follow ``ui_locales``."""
     owner = await accounts.create_user(
         db, state.passwords, email="dev@example.com", password="s3cret-pass-1", locale="en"
     )
     app = await register_app(state, db, owner)
-    assert (await browser.login("dev@example.com", "s3cret-pass-1")).status_code == 303
-    consent = await browser.get("/oauth/authorize", params=authorize_params(app, ui_locales="de"))
+    asked = await browser.get("/oauth/authorize", params=authorize_params(app, ui_locales="de"))
+    assert asked.status_code == 303
+    login_page = asked.headers["location"]
+    assert "<h1>Anmelden</h1>" in (await browser.get(login_page)).text
+    logged_in = await browser.submit(
+        login_page,
+        {"email": "dev@example.com", "password": "s3cret-pass-1", "next": query(login_page)["next"]},
+        action="/login",
+    )
+    assert logged_in.status_code == 303
+    assert "set-cookie" not in logged_in.headers or "locale" not in logged_in.headers["set-cookie"]
+    consent = await browser.get(logged_in.headers["location"])
     assert consent.status_code == 200
     assert '<html lang="de">' in consent.text
+    again = await browser.get("/oauth/authorize", params=authorize_params(app, ui_locales="de"))
+    assert again.status_code == 200
+    assert '<html lang="de">' in again.text
 
 
 def _key(message: str | tuple[str, ...]) -> str:

@@ -71,11 +71,16 @@ def locale_of(request: Request, next_url: str | None = None) -> str:
     found = (
         (cookie if cookie in available else None)
         or i18n.pick(_ui_locales(request, next_url), available)
-        or i18n.pick(i18n.accept_language(request.headers.get("accept-language", "")), available)
-        or i18n.DEFAULT
+        or browser_locale(request)
     )
     request.state.locale = found
     return found
+
+
+def browser_locale(request: Request) -> str:
+    """The language the browser's own ``Accept-Language`` picks, else English."""
+    header = request.headers.get("accept-language", "")
+    return i18n.pick(i18n.accept_language(header), languages(request)) or i18n.DEFAULT
 
 
 def gettext(request: Request, message: str) -> str:

@@ -48,7 +48,7 @@ async def log_in(
     bound = st.oauth.authorization.bind_login_stamp(next_url, request.state.session_key)
     if bound != next_url:  # query-encoded by the core: safe as a header as it is
         response.headers["location"] = bound
-    await language.follow_account(request, st, uow, response, user_id, next_url)
+    await language.follow_account(request, st, uow, response, user_id)
     return response
 
 

@@ -14,7 +14,7 @@ from frontdesk.web import routing
 from frontdesk.web.deps import OptionalUser, State, Work, checked_form, form_str, safe_next
 from frontdesk.web.sessions import cookie_name, set_cookie
 from frontdesk.web.state import AppState
-from frontdesk.web.templating import languages, locale_of
+from frontdesk.web.templating import browser_locale, languages
 
 router = routing.router()
 
@@ -28,17 +28,17 @@ def remember(request: Request, st: AppState, response: Response, locale: str) ->
 
 
 async def follow_account(
-    request: Request, st: AppState, uow: UnitOfWork, response: Response, user_id: str, next_url: str
+    request: Request, st: AppState, uow: UnitOfWork, response: Response, user_id: str
 ) -> None:
     """At login (web/routes/pages/auth.py ``log_in``): when this browser has not chosen a
-    language on this host and would get another one than the account's (the language it
-    signed up in or last chose on any host), this host's pages follow the account. A browser
-    whose own language is the account's keeps following its Accept-Language and the apps'
-    ``ui_locales``."""
+    language on this host and its own (``Accept-Language``) is another than the account's (the
+    language it signed up in or last chose on any host), this host's pages follow the account.
+    A browser whose own language is the account's gets nothing set, so it keeps following its
+    Accept-Language and the apps' ``ui_locales``."""
     if request.cookies.get(cookie_name(st.settings, i18n.COOKIE)):
         return
     account = await accounts.locale_for(uow.session, user_id)
-    if account and account != locale_of(request, next_url):
+    if account and account != browser_locale(request):
         remember(request, st, response, account)
 
 
