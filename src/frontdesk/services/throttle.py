@@ -219,6 +219,13 @@ class Throttle:
             return None
         return await self.wait(rule, key)
 
+    async def consume_for_address(self, rule: Rule | None, ip: str) -> int | None:
+        """:meth:`consume` for one client address (:func:`address_key`); no rule (a limit
+        switched off): always allowed."""
+        if rule is None:
+            return None
+        return await self.consume(rule, address_key(ip))
+
     async def first_use(self, kind: str, value: str, seconds: int) -> bool:
         """True the first time ``value`` is seen under ``kind`` within ``seconds``, False on
         every later use (one atomic increment, shared by all workers when Redis is configured,

@@ -12,7 +12,6 @@ from starlette.responses import JSONResponse, Response
 
 from frontdesk.oauth.metadata import DEVICE_AUTHORIZATION_PATH
 from frontdesk.oauth.request import OAuthRequest
-from frontdesk.services.throttle import address_key
 from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
 from frontdesk.web.adapter import get_state, protocol_response
@@ -28,7 +27,7 @@ async def device_authorization(request: Request) -> Response:
     async def handle(oreq: OAuthRequest, uow: UnitOfWork) -> Response:
         # Each authorization stores a device code and a user code until it expires: started
         # per address at the rate FRONTDESK_DEVICE_AUTHORIZATION_RATE_PER_ADDRESS allows.
-        wait = await st.throttle.consume(st.rules.device_authorization, address_key(oreq.client_ip))
+        wait = await st.throttle.consume_for_address(st.rules.device_authorization, oreq.client_ip)
         if wait is not None:
             raise RateLimited(f"too many device authorizations; retry in {wait} seconds", retry_after=wait)
         result = await endpoint.handle(oreq, uow.storage)

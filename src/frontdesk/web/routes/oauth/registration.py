@@ -27,7 +27,6 @@ from frontdesk.oauth.models import Client
 from frontdesk.oauth.registration import GRANT_TYPES, validate_client_metadata
 from frontdesk.oauth.tokens import NO_STORE
 from frontdesk.services import apps
-from frontdesk.services.throttle import address_key
 from frontdesk.web import routing
 from frontdesk.web.adapter import method_not_allowed
 from frontdesk.web.api_auth import RateLimited
@@ -75,11 +74,9 @@ async def register(request: Request, st: State, uow: Work) -> Response:
         body = await _json_body(request)
         grants = tuple(g for g in GRANT_TYPES if g in st.oauth.token.grant_types)
         meta = validate_client_metadata(body, grant_types=grants)
-        rule = st.rules.dynamic_registration
-        if rule is not None:
-            wait = await st.throttle.consume(rule, address_key(request.state.client_ip or "unknown"))
-            if wait is not None:
-                raise RateLimited(f"too many registrations; retry in {wait} seconds", retry_after=wait)
+        wait = await st.throttle.consume_for_address(st.rules.dynamic_registration, request.state.client_ip)
+        if wait is not None:
+            raise RateLimited(f"too many registrations; retry in {wait} seconds", retry_after=wait)
         try:
             app = await apps.register_dynamic_client(
                 uow.session,

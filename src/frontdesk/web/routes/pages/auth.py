@@ -13,7 +13,6 @@ from frontdesk.i18n import N_, Text, wait_in_words
 from frontdesk.oauth import amr as methods
 from frontdesk.security.passwords import HashingBusy
 from frontdesk.services import accounts, audit, email_links
-from frontdesk.services.throttle import address_key
 from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
 from frontdesk.web.deps import OptionalUser, State, Work, checked_form, form_str, safe_next
@@ -80,9 +79,8 @@ async def signup(request: Request, st: State, uow: Work, user: OptionalUser) -> 
     form = await checked_form(request)
     values = {"name": form_str(form, "name"), "email": form_str(form, "email")}
     next_url = safe_next(form_str(form, "next"))
-    rule = st.rules.signup
     # Per address, before any hashing: account creation is no free Argon2 for a flood.
-    wait = await st.throttle.consume(rule, address_key(request.state.client_ip)) if rule else None
+    wait = await st.throttle.consume_for_address(st.rules.signup, request.state.client_ip)
     if wait is not None:
         return render(
             request,

@@ -21,7 +21,6 @@ from frontdesk.security.passwords import HashingBusy
 from frontdesk.services import invitations, spaces
 from frontdesk.services.email_links import EXPIRED
 from frontdesk.services.invitations import Accepted, InvitationState
-from frontdesk.services.throttle import address_key
 from frontdesk.web import routing
 from frontdesk.web.deps import (
     CurrentSpace,
@@ -171,8 +170,7 @@ async def sign_up(
     form = await checked_form(request)
     token = form_str(form, "token")
     values = {"name": form_str(form, "name")}
-    rule = st.rules.signup
-    wait = await st.throttle.consume(rule, address_key(request.state.client_ip)) if rule else None
+    wait = await st.throttle.consume_for_address(st.rules.signup, request.state.client_ip)
     if wait is not None:
         message: str = Text(
             N_("Too many sign-ups from your address. Try again in {wait}."), wait=wait_in_words(wait)

@@ -25,7 +25,6 @@ from frontdesk.i18n import N_, Text, wait_in_words
 from frontdesk.oauth import amr as methods
 from frontdesk.oauth.models import Person
 from frontdesk.services import passkeys, second_factor
-from frontdesk.services.throttle import address_key
 from frontdesk.services.work import UnitOfWork
 from frontdesk.web import routing
 from frontdesk.web.deps import (
@@ -83,7 +82,7 @@ async def _challenges_throttled(request: Request, st: AppState) -> Response | No
     """Each passkey check stores a challenge (services/passkeys.py): started per address at
     the rate ``FRONTDESK_PASSKEY_CHALLENGE_RATE_PER_ADDRESS`` allows, so a flood of fresh
     browsers cannot fill the table. The refusal's message is for /static/passkeys.js to show."""
-    wait = await st.throttle.consume(st.rules.passkey_challenge, address_key(request.state.client_ip))
+    wait = await st.throttle.consume_for_address(st.rules.passkey_challenge, request.state.client_ip)
     if wait is None:
         return None
     text = Text(
