@@ -66,15 +66,19 @@ def locale_of(request: Request, next_url: str | None = None) -> str:
     cached = getattr(request.state, "locale", None)
     if cached is not None and next_url is None:
         return str(cached)
-    available = languages(request)
-    cookie = request.cookies.get(cookie_name(_state(request).settings, i18n.COOKIE), "")
     found = (
-        (cookie if cookie in available else None)
-        or i18n.pick(_ui_locales(request, next_url), available)
+        chosen_locale(request)
+        or i18n.pick(_ui_locales(request, next_url), languages(request))
         or browser_locale(request)
     )
     request.state.locale = found
     return found
+
+
+def chosen_locale(request: Request) -> str | None:
+    """The language this browser chose on this host with the chooser (its cookie), if offered."""
+    cookie = request.cookies.get(cookie_name(_state(request).settings, i18n.COOKIE), "")
+    return cookie if cookie in languages(request) else None
 
 
 def browser_locale(request: Request) -> str:

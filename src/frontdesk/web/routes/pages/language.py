@@ -14,7 +14,7 @@ from frontdesk.web import routing
 from frontdesk.web.deps import OptionalUser, State, Work, checked_form, form_str, safe_next
 from frontdesk.web.sessions import cookie_name, set_cookie
 from frontdesk.web.state import AppState
-from frontdesk.web.templating import browser_locale, languages
+from frontdesk.web.templating import browser_locale, chosen_locale, languages
 
 router = routing.router()
 
@@ -35,11 +35,12 @@ async def follow_account(
     language it signed up in or last chose on any host), this host's pages follow the account.
     A browser whose own language is the account's gets nothing set, so it keeps following its
     Accept-Language and the apps' ``ui_locales``."""
-    if request.cookies.get(cookie_name(st.settings, i18n.COOKIE)):
+    if chosen_locale(request) is not None:
         return
-    account = await accounts.locale_for(uow.session, user_id)
-    if account and account != browser_locale(request):
-        remember(request, st, response, account)
+    # The person as the next page will read it (through the caching layer).
+    person = await uow.storage.person(user_id)
+    if person is not None and person.locale and person.locale != browser_locale(request):
+        remember(request, st, response, person.locale)
 
 
 @router.post("/language", include_in_schema=False)
