@@ -126,9 +126,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         stop_process(proc)
 
 
-def new_context(chromium: Browser) -> BrowserContext:
-    """A fresh profile: no cookies, bounded waits."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+def new_context(chromium: Browser, locale: str = "en-US") -> BrowserContext:
+    """A fresh profile: no cookies, bounded waits, the browser's language ``locale``."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
     context.set_default_timeout(STEP_MS)
     context.set_default_navigation_timeout(STEP_MS)
     return context
@@ -152,13 +152,13 @@ def keep_failure_screenshots(request: pytest.FixtureRequest, contexts: list[Brow
 @pytest.fixture
 def browser_contexts(
     chromium: Browser, request: pytest.FixtureRequest
-) -> Iterator[Callable[[], BrowserContext]]:
+) -> Iterator[Callable[..., BrowserContext]]:
     """Makes fresh browser profiles (one per person); all are closed after the test, and their
     pages are kept as screenshots under test-artifacts/browser/failures/ if it failed."""
     made: list[BrowserContext] = []
 
-    def make() -> BrowserContext:
-        made.append(new_context(chromium))
+    def make(locale: str = "en-US") -> BrowserContext:
+        made.append(new_context(chromium, locale))
         return made[-1]
 
     try:

@@ -6,27 +6,18 @@ server's own refusal is shown. A module of its own: its server's limit is used u
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import keep_failure_screenshots
-from tests.browser.support import STEP_MS
 from tests.browser.test_passkeys import virtual_authenticator
 from tests.e2e.conftest import Server
 
 
 @pytest.fixture
-def german(chromium: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    context: BrowserContext = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="de-DE")
-    context.set_default_timeout(STEP_MS)
-    context.set_default_navigation_timeout(STEP_MS)
-    try:
-        yield context.new_page()
-    finally:
-        keep_failure_screenshots(request, [context])
-        context.close()
+def german(browser_contexts: Callable[..., BrowserContext]) -> Page:
+    return browser_contexts("de-DE").new_page()
 
 
 def test_no_passkey_on_the_device_is_said_in_german(german: Page, server: Server) -> None:
